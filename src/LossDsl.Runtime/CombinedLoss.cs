@@ -1,0 +1,48 @@
+using System;
+using System.Collections.Immutable;
+using System.Linq;
+using static TorchSharp.torch;
+
+namespace LossDsl;
+
+/// <summary>
+/// A weighted sum of losses, Σ wᵢ·lossᵢ(input, target, mask), built with <c>+</c> and <c>*</c> on
+/// <see cref="LossFunction"/>s. Each part applies its own reduction, so mix only parts whose reduced
+/// shapes broadcast (the usual case: every part reduces to a scalar).
+/// </summary>
+public sealed class CombinedLoss : LossFunction
+{
+    private CombinedLoss(ImmutableArray<(double Weight, LossFunction Loss)> parts)
+        : base("CombinedLoss")
+    {
+        Parts = parts;
+        for (var i = 0; i < parts.Length; i++) register_module($"part{i}", parts[i].Loss);
+    }
+
+    /// <summary>The weighted parts, in order.</summary>
+    public ImmutableArray<(double Weight, LossFunction Loss)> Parts { get; }
+
+    internal static CombinedLoss Of(LossFunction a, LossFunction b) => new(PartsOf(a).AddRange(PartsOf(b)));
+
+    internal static CombinedLoss Scale(double w, LossFunction loss)
+    {
+        if (!double.IsFinite(w)) throw new ArgumentOutOfRangeException(nameof(w), w, "a loss weight must be finite");
+        return new(PartsOf(loss).Select(p => (p.Weight * w, p.Loss)).ToImmutableArray());
+    }
+
+    private static ImmutableArray<(double Weight, LossFunction Loss)> PartsOf(LossFunction f) =>
+        f is CombinedLoss c ? c.Parts : ImmutableArray.Create((1.0, f));
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor input, Tensor target, Tensor? mask)
+    {
+        using var scope = NewDisposeScope();
+        Tensor? total = null;
+        foreach (var (w, loss) in Parts)
+        {
+            var part = loss.forward(input, target, mask) * w;
+            total = total is null ? part : total + part;
+        }
+        return total!.MoveToOuterDisposeScope();
+    }
+}

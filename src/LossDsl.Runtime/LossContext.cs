@@ -1,0 +1,159 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LossDsl;
+
+/// <summary>
+/// The validated, normalised inputs of one loss evaluation, in the layout every spec sees:
+/// prediction <c>N, C, *spatial</c> in the compute dtype, target in per-class form (or class
+/// indices), an optional validity mask <c>N, 1, *spatial</c>, and class weights <c>1, C, 1…</c>.
+/// Generated code and the reference interpreter both evaluate against it. Tensors it creates are
+/// owned by the caller's dispose scope.
+/// </summary>
+public sealed class LossContext
+{
+    private Tensor? _denseTarget;
+    private Tensor? _zero;
+    private readonly Tensor? _classWeights;
+
+    private LossContext(LossTask task, Tensor input, Tensor? denseTarget, Tensor? targetIndex, Tensor? mask,
+                        Tensor? classWeights, bool inputHadClassAxis)
+    {
+        Task = task;
+        Input = input;
+        _denseTarget = denseTarget;
+        TargetIndex = targetIndex;
+        Mask = mask;
+        _classWeights = classWeights;
+        InputHadClassAxis = inputHadClassAxis;
+    }
+
+    /// <summary>The layout the inputs were read with.</summary>
+    public LossTask Task { get; }
+
+    /// <summary>The prediction, <c>N, C, *spatial</c>, in the compute dtype (float32 or float64).</summary>
+    public Tensor Input { get; }
+
+    /// <summary>Class indices <c>N, 1, *spatial</c> (int64, ignored pixels replaced by 0), or null for per-class targets.</summary>
+    public Tensor? TargetIndex { get; }
+
+    /// <summary>The validity mask <c>N, 1, *spatial</c> (bool), or null when every pixel is valid.</summary>
+    public Tensor? Mask { get; }
+
+    /// <summary>False when a binary input came without its class axis (it was unsqueezed).</summary>
+    public bool InputHadClassAxis { get; }
+
+    /// <summary>Batch size N.</summary>
+    public long N => Input.shape[0];
+
+    /// <summary>Number of classes C (1 for binary).</summary>
+    public long C => Input.shape[1];
+
+    /// <summary>Number of spatial axes (0–3).</summary>
+    public int SpatialRank => (int)Input.dim() - 2;
+
+    /// <summary>Compute dtype.</summary>
+    public ScalarType DType => Input.dtype;
+
+    /// <summary>The target in per-class form <c>N, C, *spatial</c> (one-hot of indices, made on first use).</summary>
+    public Tensor Target
+    {
+        get
+        {
+            if (_denseTarget is null)
+            {
+                using var oh = nn.functional.one_hot(TargetIndex!.squeeze(1), C);
+                var dims = new long[oh.dim()];
+                dims[0] = 0;
+                dims[1] = oh.dim() - 1;
+                for (var i = 2; i < dims.Length; i++) dims[i] = i - 1;
+                _denseTarget = oh.permute(dims).to(DType);
+            }
+            return _denseTarget;
+        }
+    }
+
+    /// <summary>Class weights shaped <c>1, C, 1…</c> (ones when the module has none).</summary>
+    public Tensor ClassWeights => _classWeights ?? ones(ClassShape(), dtype: DType, device: Input.device);
+
+    /// <summary>The dimensions of the named axes.</summary>
+    public long[] Dims(Over over)
+    {
+        var dims = new List<long>(5);
+        if ((over & Over.Batch) != 0) dims.Add(0);
+        if ((over & Over.Classes) != 0) dims.Add(1);
+        if ((over & Over.Spatial) != 0)
+            for (var i = 0; i < SpatialRank; i++) dims.Add(2 + i);
+        return dims.ToArray();
+    }
+
+    /// <summary>A plain sum over the named axes, keeping them as size-1 axes (no masking).</summary>
+    public Tensor Sum(Tensor x, Over over)
+    {
+        var dims = Dims(over);
+        return dims.Length == 0 ? x.alias() : x.sum(dims, keepdim: true);
+    }
+
+    /// <summary>The value with invalid pixels set to zero (a copy of the handle when there is no mask).</summary>
+    public Tensor Masked(Tensor x)
+    {
+        if (Mask is null) return x.alias();
+        _zero ??= zeros(Array.Empty<long>(), dtype: DType, device: Input.device);
+        return where(Mask, x, _zero);
+    }
+
+    /// <summary>
+    /// The number of elements over the named axes, kept as size-1 axes: valid pixels only when
+    /// <paramref name="valid"/>, every position otherwise. Never below 1, so a mean over no valid
+    /// element is 0, not NaN.
+    /// </summary>
+    public Tensor Count(Over over, bool valid = true)
+    {
+        var classes = (over & Over.Classes) != 0 ? C : 1L;
+        var pixelAxes = over & (Over.Batch | Over.Spatial);
+        if (valid && Mask is not null && pixelAxes != Over.None)
+        {
+            using var m = Mask.to(DType);
+            using var s = m.sum(Dims(pixelAxes), keepdim: true);
+            using var scaled = s * classes;
+            return scaled.clamp_min(1.0);
+        }
+        double count = classes;
+        if ((over & Over.Batch) != 0) count *= N;
+        if ((over & Over.Spatial) != 0)
+            for (var i = 0; i < SpatialRank; i++) count *= Input.shape[2 + i];
+        return full(Array.Empty<long>(), Math.Max(count, 1.0), dtype: DType, device: Input.device);
+    }
+
+    /// <summary>Σ_c x·onehot(target) over the class axis (kept as size 1): a gather for class indices.</summary>
+    public Tensor SelectTarget(Tensor x)
+    {
+        if (TargetIndex is null)
+        {
+            using var prod = x * Target;
+            return prod.sum(1, keepdim: true);
+        }
+        var shape = Input.shape;
+        using var full = x.expand(shape);
+        return full.gather(1, TargetIndex);
+    }
+
+    private long[] ClassShape()
+    {
+        var shape = Enumerable.Repeat(1L, (int)Input.dim()).ToArray();
+        shape[1] = C;
+        return shape;
+    }
+
+    /// <summary>
+    /// Validates and normalises raw inputs. Throws <see cref="ArgumentException"/> naming the tensor,
+    /// its shape or dtype, and what was expected.
+    /// </summary>
+    public static LossContext Create(string loss, LossTask task, Tensor input, Tensor target, Tensor? mask,
+                                     Tensor? classWeights, long ignoreIndex, bool checkValues)
+        => InputValidation.Normalise(loss, task, input, target, mask, classWeights, ignoreIndex, checkValues,
+            (i, dt, ti, m, w, hadC) => new LossContext(task, i, dt, ti, m, w, hadC));
+}

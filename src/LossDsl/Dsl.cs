@@ -1,0 +1,78 @@
+namespace LossDsl;
+
+/// <summary>
+/// The functions a loss spec is written with. Import with <c>using static LossDsl.Dsl;</c>.
+/// Every function builds an <see cref="Expr"/> node; nothing is computed here.
+/// See docs/dsl.md for each function's meaning, axes and numerics.
+/// </summary>
+public static class Dsl
+{
+    /// <summary>The prediction tensor (logits or probabilities), <c>N, C, *spatial</c>.</summary>
+    public static Expr Prediction { get; } = new Input(InputKind.Prediction);
+
+    /// <summary>The target tensor in per-class form, <c>N, C, *spatial</c>.</summary>
+    public static Expr Target { get; } = new Input(InputKind.Target);
+
+    /// <summary>The class-weight vector (class axis only; all ones when the module has none).</summary>
+    public static Expr ClassWeights { get; } = new Input(InputKind.ClassWeights);
+
+    /// <summary>The number of classes C, a scalar.</summary>
+    public static Expr NumClasses { get; } = new Count(Over.Classes);
+
+    /// <summary>1 / (1 + e^-x).</summary>
+    public static Expr Sigmoid(Expr x) => new Unary(UnaryOp.Sigmoid, x);
+
+    /// <summary>log(sigmoid(x)) = -softplus(-x), finite for any x.</summary>
+    public static Expr LogSigmoid(Expr x) => new Unary(UnaryOp.LogSigmoid, x);
+
+    /// <summary>log(1 + e^x), finite for any x.</summary>
+    public static Expr Softplus(Expr x) => new Unary(UnaryOp.Softplus, x);
+
+    /// <summary>Softmax over the class axis (Multiclass losses only).</summary>
+    public static Expr Softmax(Expr x) => new Unary(UnaryOp.Softmax, x);
+
+    /// <summary>Log-softmax over the class axis (Multiclass losses only), finite for any x.</summary>
+    public static Expr LogSoftmax(Expr x) => new Unary(UnaryOp.LogSoftmax, x);
+
+    /// <summary>Natural logarithm.</summary>
+    public static Expr Log(Expr x) => new Unary(UnaryOp.Log, x);
+
+    /// <summary>log(1 + x), accurate near 0.</summary>
+    public static Expr Log1p(Expr x) => new Unary(UnaryOp.Log1p, x);
+
+    /// <summary>e^x.</summary>
+    public static Expr Exp(Expr x) => new Unary(UnaryOp.Exp, x);
+
+    /// <summary>Square root.</summary>
+    public static Expr Sqrt(Expr x) => new Unary(UnaryOp.Sqrt, x);
+
+    /// <summary>Absolute value.</summary>
+    public static Expr Abs(Expr x) => new Unary(UnaryOp.Abs, x);
+
+    /// <summary>log(cosh(x)), finite for any x.</summary>
+    public static Expr LogCosh(Expr x) => new Unary(UnaryOp.LogCosh, x);
+
+    /// <summary>x raised to the power k.</summary>
+    public static Expr Pow(Expr x, Expr k) => new Binary(BinaryOp.Pow, x, k);
+
+    /// <summary>Element-wise minimum.</summary>
+    public static Expr Min(Expr a, Expr b) => new Binary(BinaryOp.Min, a, b);
+
+    /// <summary>Element-wise maximum.</summary>
+    public static Expr Max(Expr a, Expr b) => new Binary(BinaryOp.Max, a, b);
+
+    /// <summary>x limited to [lo, hi].</summary>
+    public static Expr Clamp(Expr x, Expr lo, Expr hi) => Min(Max(x, lo), hi);
+
+    /// <summary>The target's per-class form: the one-hot of class indices (never materialised on the fast path).</summary>
+    public static Expr OneHot(Expr target) => new OneHot(target);
+
+    /// <summary>Sum over the given axes of the valid elements.</summary>
+    public static Expr Sum(Expr x, Over over) => new Reduce(ReduceOp.Sum, x, over);
+
+    /// <summary>Mean over the given axes of the valid elements.</summary>
+    public static Expr Mean(Expr x, Over over) => new Reduce(ReduceOp.Mean, x, over);
+
+    /// <summary>The number of valid elements over the given axes.</summary>
+    public static Expr Count(Over over) => new Count(over);
+}

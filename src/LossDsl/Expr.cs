@@ -1,0 +1,214 @@
+namespace LossDsl;
+
+/// <summary>
+/// A loss expression: an immutable tree (a DAG where sub-expressions are shared) over the prediction,
+/// the target, class weights and scalar hyperparameters. Built by the <see cref="Dsl"/> functions and
+/// operators at run time, or from a spec's syntax by the source generator. Equality is structural.
+/// </summary>
+public abstract record Expr
+{
+    /// <summary>A constant.</summary>
+    public static implicit operator Expr(double value) => new Const(value);
+
+    /// <summary>Element-wise sum (broadcasting over named axes).</summary>
+    public static Expr operator +(Expr left, Expr right) => new Binary(BinaryOp.Add, left, right);
+
+    /// <summary>Element-wise difference.</summary>
+    public static Expr operator -(Expr left, Expr right) => new Binary(BinaryOp.Sub, left, right);
+
+    /// <summary>Element-wise product.</summary>
+    public static Expr operator *(Expr left, Expr right) => new Binary(BinaryOp.Mul, left, right);
+
+    /// <summary>Element-wise quotient.</summary>
+    public static Expr operator /(Expr left, Expr right) => new Binary(BinaryOp.Div, left, right);
+
+    /// <summary>Negation.</summary>
+    public static Expr operator -(Expr operand) => new Unary(UnaryOp.Neg, operand);
+
+    /// <summary>The expression in infix form, as the docs and generated remarks print it.</summary>
+    public sealed override string ToString() => Printer.Print(this);
+}
+
+/// <summary>The tensors a loss reads.</summary>
+public enum InputKind
+{
+    /// <summary>The prediction (logits or probabilities), <c>N, C, *spatial</c>.</summary>
+    Prediction,
+
+    /// <summary>The target as per-class values <c>N, C, *spatial</c> (class indices are their one-hot).</summary>
+    Target,
+
+    /// <summary>The class-weight vector, a class-axis input of length C (ones when not given).</summary>
+    ClassWeights,
+}
+
+/// <summary>One of the loss's input tensors.</summary>
+public sealed record Input(InputKind Kind) : Expr;
+
+/// <summary>A numeric constant.</summary>
+public sealed record Const(double Value) : Expr;
+
+/// <summary>How a hyperparameter is typed in the spec.</summary>
+public enum ParamKind
+{
+    /// <summary><c>double</c>.</summary>
+    Real,
+
+    /// <summary><c>bool</c>: selects branches at construction.</summary>
+    Bool,
+
+    /// <summary><c>int</c>.</summary>
+    Integer,
+
+    /// <summary>An enum: selects branches at construction.</summary>
+    Enum,
+}
+
+/// <summary>
+/// A named hyperparameter of the spec (a constructor parameter of the generated module). Only the
+/// generator produces it; at run time the spec method sees the value itself.
+/// </summary>
+public sealed record Param(string Name, ParamKind Kind) : Expr;
+
+/// <summary>An enum member used in a construction-time condition (generator only).</summary>
+public sealed record EnumValue(string TypeName, string Member, long Value) : Expr;
+
+/// <summary>Element-wise (or, for <see cref="UnaryOp.Softmax"/>/<see cref="UnaryOp.LogSoftmax"/>, class-axis) functions.</summary>
+public enum UnaryOp
+{
+    /// <summary>-x</summary>
+    Neg,
+
+    /// <summary>1 / (1 + e^-x)</summary>
+    Sigmoid,
+
+    /// <summary>log sigmoid(x), computed stably.</summary>
+    LogSigmoid,
+
+    /// <summary>log(1 + e^x), computed stably.</summary>
+    Softplus,
+
+    /// <summary>Natural logarithm.</summary>
+    Log,
+
+    /// <summary>log(1 + x).</summary>
+    Log1p,
+
+    /// <summary>e^x.</summary>
+    Exp,
+
+    /// <summary>Square root.</summary>
+    Sqrt,
+
+    /// <summary>|x|.</summary>
+    Abs,
+
+    /// <summary>Softmax over the class axis.</summary>
+    Softmax,
+
+    /// <summary>Log-softmax over the class axis, computed stably.</summary>
+    LogSoftmax,
+
+    /// <summary>log(cosh(x)), computed stably.</summary>
+    LogCosh,
+
+    /// <summary>Logical not of a construction-time condition (generator only).</summary>
+    Not,
+}
+
+/// <summary>Unary function application.</summary>
+public sealed record Unary(UnaryOp Op, Expr Arg) : Expr;
+
+/// <summary>Binary operators.</summary>
+public enum BinaryOp
+{
+    /// <summary>+</summary>
+    Add,
+
+    /// <summary>-</summary>
+    Sub,
+
+    /// <summary>*</summary>
+    Mul,
+
+    /// <summary>/</summary>
+    Div,
+
+    /// <summary>x^k</summary>
+    Pow,
+
+    /// <summary>Element-wise minimum.</summary>
+    Min,
+
+    /// <summary>Element-wise maximum.</summary>
+    Max,
+
+    /// <summary>== (construction-time conditions only)</summary>
+    Eq,
+
+    /// <summary>!= (construction-time conditions only)</summary>
+    Ne,
+
+    /// <summary>&lt; (construction-time conditions only)</summary>
+    Lt,
+
+    /// <summary>&lt;= (construction-time conditions only)</summary>
+    Le,
+
+    /// <summary>&gt; (construction-time conditions only)</summary>
+    Gt,
+
+    /// <summary>&gt;= (construction-time conditions only)</summary>
+    Ge,
+
+    /// <summary>&amp;&amp; (construction-time conditions only)</summary>
+    And,
+
+    /// <summary>|| (construction-time conditions only)</summary>
+    Or,
+}
+
+/// <summary>Binary operator application.</summary>
+public sealed record Binary(BinaryOp Op, Expr Left, Expr Right) : Expr;
+
+/// <summary>Reductions over named axes.</summary>
+public enum ReduceOp
+{
+    /// <summary>Sum over the valid elements.</summary>
+    Sum,
+
+    /// <summary>Mean over the valid elements.</summary>
+    Mean,
+}
+
+/// <summary>
+/// A reduction over named axes. Masked (invalid) pixels contribute nothing to a sum and are not
+/// counted by a mean. Axes the operand does not have are ignored.
+/// </summary>
+public sealed record Reduce(ReduceOp Op, Expr Arg, Over Over) : Expr;
+
+/// <summary>The target's per-class form: the one-hot of class indices, or float targets as given.</summary>
+public sealed record OneHot(Expr Target) : Expr;
+
+/// <summary>
+/// The number of elements over the given axes: valid pixels only when <paramref name="Valid"/> (the
+/// default; masked pixels are not counted), every position otherwise (a product of axis sizes).
+/// </summary>
+public sealed record Count(Over Over, bool Valid = true) : Expr;
+
+/// <summary>A choice made at construction from hyperparameters (generator only; no per-element branching).</summary>
+public sealed record Cond(Expr Test, Expr Then, Expr Else) : Expr;
+
+// ---- Lowered forms: produced by Simplify/Lower for the emitter; never written in a spec. ----
+
+/// <summary>
+/// Σ_c x·onehot(target) over the class axis, kept as a size-1 axis: a gather of x at the target class
+/// when the target is class indices, a product-sum otherwise.
+/// </summary>
+public sealed record SelectTarget(Expr Arg) : Expr;
+
+/// <summary>The operand with invalid (masked) pixels set to zero.</summary>
+public sealed record Masked(Expr Arg) : Expr;
+
+/// <summary>A plain sum over the axes (masking already made explicit), keeping them as size-1 axes.</summary>
+public sealed record PlainSum(Expr Arg, Over Over) : Expr;
