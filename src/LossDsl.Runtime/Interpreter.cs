@@ -16,10 +16,17 @@ public static class Interpreter
     /// Evaluates <paramref name="spec"/> on the normalised inputs. Every value keeps all four named
     /// axis slots (reduced ones as size 1). Temporaries belong to the caller's dispose scope.
     /// </summary>
-    public static Tensor Evaluate(Expr spec, LossContext ctx)
+    public static Tensor Evaluate(Expr spec, LossContext ctx) => EvaluateResult(spec, ctx).Value;
+
+    /// <summary>
+    /// Evaluates a spec's result: its value, and for a <see cref="WeightedMean"/> result the weight
+    /// that the Mean reduction divides by.
+    /// </summary>
+    public static (Tensor Value, Tensor? MeanWeight) EvaluateResult(Expr spec, LossContext ctx)
     {
         var memo = new Dictionary<Expr, Tensor>();
-        return Eval(spec);
+        if (spec is WeightedMean wm) return (Eval(wm.Value), Eval(wm.Weight));
+        return (Eval(spec), null);
 
         Tensor Eval(Expr e)
         {
@@ -39,6 +46,7 @@ public static class Interpreter
                 SelectTarget s => ctx.SelectTarget(Eval(s.Arg)),
                 Masked m => ctx.Masked(Eval(m.Arg)),
                 PlainSum p => ctx.Sum(Eval(p.Arg), p.Over),
+                WeightedMean => throw new InvalidOperationException("WeightedMean(value, weight) must be the spec's final result"),
                 Param p => throw new InvalidOperationException(
                     $"hyperparameter '{p.Name}' has no value: the interpreter evaluates specs built at run time, where parameters are numbers"),
                 _ => throw new InvalidOperationException($"the interpreter cannot evaluate {e.GetType().Name} nodes"),

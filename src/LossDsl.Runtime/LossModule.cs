@@ -64,16 +64,19 @@ public abstract class LossModule : LossFunction
     /// <summary>The axes the compiled spec's value keeps (before <see cref="Reduction"/>).</summary>
     protected abstract Over ResultAxes { get; }
 
-    /// <summary>The compiled spec (generated code) evaluated on normalised inputs.</summary>
-    protected abstract Tensor Evaluate(LossContext ctx);
+    /// <summary>
+    /// The compiled spec (generated code) evaluated on normalised inputs: its value, and for specs
+    /// whose result is <c>WeightedMean(value, weight)</c> the weight the Mean reduction divides by.
+    /// </summary>
+    protected abstract (Tensor Value, Tensor? MeanWeight) Evaluate(LossContext ctx);
 
     /// <inheritdoc />
     public override Tensor forward(Tensor input, Tensor target, Tensor? mask)
     {
         using var scope = NewDisposeScope();
         var ctx = LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues);
-        var value = Evaluate(ctx);
-        return Reductions.Apply(ctx, value, ResultAxes, Reduction).MoveToOuterDisposeScope();
+        var (value, weight) = Evaluate(ctx);
+        return Reductions.Apply(ctx, value, ResultAxes, Reduction, weight).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -85,8 +88,8 @@ public abstract class LossModule : LossFunction
         using var scope = NewDisposeScope();
         var spec = BuildSpec();
         var ctx = LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues);
-        var value = Interpreter.Evaluate(spec, ctx);
-        return Reductions.Apply(ctx, value, LossDsl.Axes.Of(spec), Reduction).MoveToOuterDisposeScope();
+        var (value, weight) = Interpreter.EvaluateResult(spec, ctx);
+        return Reductions.Apply(ctx, value, LossDsl.Axes.Of(spec), Reduction, weight).MoveToOuterDisposeScope();
     }
 }
 
@@ -99,7 +102,7 @@ public static class Reductions
     /// spatial axes are dropped, and so is the class axis when the value has none (or the binary input
     /// came without one); the batch axis is always kept.
     /// </summary>
-    public static Tensor Apply(LossContext ctx, Tensor value, Over axes, Reduction reduction)
+    public static Tensor Apply(LossContext ctx, Tensor value, Over axes, Reduction reduction, Tensor? meanWeight = null)
     {
         var pixelwise = Axes.IsPixelwise(axes);
         if (value.dim() == 0)
@@ -115,7 +118,7 @@ public static class Reductions
             {
                 using var masked = pixelwise ? ctx.Masked(value) : value.alias();
                 using var total = masked.sum();
-                using var count = ctx.Count(axes, valid: pixelwise);
+                using var count = meanWeight is null ? ctx.Count(axes, valid: pixelwise) : WeightTotal(ctx, meanWeight, value, pixelwise);
                 return (total / count).reshape(Array.Empty<long>());
             }
             default:
@@ -131,6 +134,17 @@ public static class Reductions
                 return expanded.reshape(target.ToArray());
             }
         }
+    }
+
+    // Σ weight over the value's elements (valid ones for per-pixel values); 1 where that is 0, so an
+    // all-ignored batch gives 0 rather than NaN.
+    private static Tensor WeightTotal(LossContext ctx, Tensor weight, Tensor value, bool pixelwise)
+    {
+        using var expanded = weight.expand_as(value);
+        using var masked = pixelwise ? ctx.Masked(expanded) : expanded.alias();
+        using var total = masked.sum();
+        using var isZero = total.eq(0);
+        return total.masked_fill(isZero, 1.0);
     }
 
     private static long[] FullShape(LossContext ctx, Over axes, Tensor v)

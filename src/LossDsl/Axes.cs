@@ -21,6 +21,7 @@ public static class Axes
         SelectTarget => Over.Batch | Over.Spatial,
         Masked m => Of(m.Arg) | ((Of(m.Arg) & Over.Spatial) != 0 ? Over.Batch : Over.None),
         Cond k => Of(k.Then) | Of(k.Else),
+        WeightedMean w => Of(w.Value),
         _ => Over.None,
     };
 

@@ -73,6 +73,13 @@ public static class Dsl
     /// <summary>Mean over the given axes of the valid elements.</summary>
     public static Expr Mean(Expr x, Over over) => new Reduce(ReduceOp.Mean, x, over);
 
+    /// <summary>
+    /// The spec's result <paramref name="value"/>, averaged (for the Mean reduction) with
+    /// Σ value / Σ weight instead of Σ value / count, e.g. PyTorch's class-weighted cross-entropy.
+    /// Must be the spec's final result.
+    /// </summary>
+    public static Expr WeightedMean(Expr value, Expr weight) => new WeightedMean(value, weight);
+
     /// <summary>The number of valid elements over the given axes.</summary>
     public static Expr Count(Over over) => new Count(over);
 }

@@ -196,6 +196,14 @@ public sealed record OneHot(Expr Target) : Expr;
 /// </summary>
 public sealed record Count(Over Over, bool Valid = true) : Expr;
 
+/// <summary>
+/// The spec's per-element value <paramref name="Value"/>, whose Mean reduction divides by the sum of
+/// <paramref name="Weight"/> (over valid elements) instead of the element count: PyTorch's weighted
+/// cross-entropy convention, Σ w_y·nll / Σ w_y. Sum and None reductions use <paramref name="Value"/>.
+/// Only valid as the spec's result.
+/// </summary>
+public sealed record WeightedMean(Expr Value, Expr Weight) : Expr;
+
 /// <summary>A choice made at construction from hyperparameters (generator only; no per-element branching).</summary>
 public sealed record Cond(Expr Test, Expr Then, Expr Else) : Expr;
 

@@ -32,6 +32,7 @@ public static class Printer
             Binary b => Infix(b),
             Reduce r => ($"{r.Op}({Go(r.Arg, 0)}, {OverText(r.Over)})", 8),
             Cond k => ($"{Go(k.Test, 1)} ? {Go(k.Then, 1)} : {Go(k.Else, 1)}", 0),
+            WeightedMean w => ($"WeightedMean({Go(w.Value, 0)}, {Go(w.Weight, 0)})", 8),
             SelectTarget s => ($"SelectTarget({Go(s.Arg, 0)})", 8),
             Masked m => ($"Masked({Go(m.Arg, 0)})", 8),
             PlainSum p => ($"PlainSum({Go(p.Arg, 0)}, {OverText(p.Over)})", 8),

@@ -1,0 +1,108 @@
+using System.Collections.Immutable;
+
+namespace LossDsl;
+
+/// <summary>How serious a diagnostic is (maps to Roslyn's DiagnosticSeverity).</summary>
+public enum Severity
+{
+    /// <summary>Informational: the loss still compiles as written.</summary>
+    Info,
+
+    /// <summary>Probably wrong or numerically risky; the loss still compiles.</summary>
+    Warning,
+
+    /// <summary>The spec cannot be compiled; no code is generated for it.</summary>
+    Error,
+}
+
+/// <summary>A diagnostic's identity and wording: one catalog entry.</summary>
+/// <param name="Id">Stable id, <c>LD0001</c>…</param>
+/// <param name="Title">Short title.</param>
+/// <param name="MessageFormat">Message with <c>{0}</c>… placeholders.</param>
+/// <param name="Severity">Default severity.</param>
+public sealed record DiagnosticDescriptor(string Id, string Title, string MessageFormat, Severity Severity);
+
+/// <summary>
+/// A diagnostic as a value. <paramref name="Node"/> is the expression it concerns (the generator
+/// maps it back to a source location) or null when the location is known otherwise.
+/// </summary>
+public sealed record SpecDiagnostic(DiagnosticDescriptor Descriptor, EquatableArray<string> Arguments, Expr? Node)
+{
+    /// <summary>The message with its arguments filled in.</summary>
+    public string Message => string.Format(System.Globalization.CultureInfo.InvariantCulture,
+        Descriptor.MessageFormat, System.Linq.Enumerable.ToArray<object>(Arguments.Items));
+
+    /// <summary>Creates a diagnostic.</summary>
+    public static SpecDiagnostic Create(DiagnosticDescriptor d, Expr? node, params string[] args) =>
+        new(d, EquatableArray.From(args), node);
+}
+
+/// <summary>The one catalog of LossDsl diagnostics. Ids are stable; docs/dsl.md explains each.</summary>
+public static class DiagnosticCatalog
+{
+    /// <summary>LD0001: the [Loss] method's signature is not a spec signature.</summary>
+    public static readonly DiagnosticDescriptor InvalidSignature = new("LD0001", "Invalid loss spec signature",
+        "Loss spec '{0}' {1}; a spec is a static method returning LossDsl.Expr whose first two parameters are Expr (prediction, target), followed by double, bool, int or enum hyperparameters with default values", Severity.Error);
+
+    /// <summary>LD0002: a statement outside the supported subset.</summary>
+    public static readonly DiagnosticDescriptor UnsupportedStatement = new("LD0002", "Unsupported statement in loss spec",
+        "'{0}' is not supported in a loss spec; allowed statements: 'var' locals, 'return', and 'if'/'else' on hyperparameters", Severity.Error);
+
+    /// <summary>LD0003: an expression outside the supported subset.</summary>
+    public static readonly DiagnosticDescriptor UnsupportedExpression = new("LD0003", "Unsupported expression in loss spec",
+        "'{0}' is not supported in a loss spec; allowed: numeric literals, constants, parameters, locals, + - * / and unary -, '?:' on hyperparameters, LossDsl.Dsl functions and calls to other [Loss] specs", Severity.Error);
+
+    /// <summary>LD0004: a hyperparameter of an unsupported type or without a default.</summary>
+    public static readonly DiagnosticDescriptor InvalidHyperparameter = new("LD0004", "Invalid hyperparameter",
+        "Hyperparameter '{0}' {1}; hyperparameters must be double, bool, int or an enum, with a constant default value", Severity.Error);
+
+    /// <summary>LD0005: an operation that the loss's task does not allow.</summary>
+    public static readonly DiagnosticDescriptor TaskMismatch = new("LD0005", "Operation not valid for this task",
+        "{0} needs a class axis and is only valid in a LossTask.Multiclass spec; this spec is LossTask.{1}", Severity.Error);
+
+    /// <summary>LD0006: a tensor value where a construction-time condition is needed, or the reverse.</summary>
+    public static readonly DiagnosticDescriptor KindMismatch = new("LD0006", "Tensor and hyperparameter condition mixed",
+        "'{0}' {1}; conditions ('if', '?:', comparisons, &&, ||, !) may only involve hyperparameters and constants, and choose between expressions at construction", Severity.Error);
+
+    /// <summary>LD0007: log of a value that can reach 0.</summary>
+    public static readonly DiagnosticDescriptor LogOfZero = new("LD0007", "Logarithm of a value that can reach 0",
+        "Log({0}) is -infinity when its argument reaches 0 (its range is {1}); use LogSigmoid/LogSoftmax on logits, add a smoothing constant, or Clamp the argument away from 0", Severity.Warning);
+
+    /// <summary>LD0008: a ratio whose denominator is 0 on an empty mask or empty target.</summary>
+    public static readonly DiagnosticDescriptor ZeroDenominator = new("LD0008", "Denominator can be 0",
+        "The denominator '{0}' is 0 when the mask or target is empty (its range is {1}); add a smoothing constant", Severity.Warning);
+
+    /// <summary>LD0009: the spec's value does not depend on the prediction.</summary>
+    public static readonly DiagnosticDescriptor NoPrediction = new("LD0009", "Loss does not depend on the prediction",
+        "Loss spec '{0}' does not depend on its prediction parameter, so its gradient is always 0", Severity.Warning);
+
+    /// <summary>LD0010: part of a spec is differentiated by autograd instead of the generated backward.</summary>
+    public static readonly DiagnosticDescriptor AutogradFallback = new("LD0010", "Autograd fallback",
+        "Loss spec '{0}' uses {1}, which has no symbolic derivative here; its backward pass uses autograd", Severity.Info);
+
+    /// <summary>LD0011: a spec that calls itself, directly or through other specs.</summary>
+    public static readonly DiagnosticDescriptor RecursiveSpec = new("LD0011", "Recursive loss spec",
+        "Loss spec '{0}' calls itself (through {1}); specs are inlined, so recursion is not allowed", Severity.Error);
+
+    /// <summary>LD0012: the declaring type cannot receive generated members.</summary>
+    public static readonly DiagnosticDescriptor NotPartial = new("LD0012", "Declaring type must be partial",
+        "Type '{0}' declares loss spec '{1}' but is not partial (nor are all its enclosing types); make it 'partial' so the functional '{1}Loss' method can be added", Severity.Error);
+
+    /// <summary>LD0013: an axis argument that is not a constant <see cref="Over"/> value.</summary>
+    public static readonly DiagnosticDescriptor NonConstantAxes = new("LD0013", "Axes must be constant",
+        "'{0}' is not a constant Over value; write Over.Spatial, Over.Classes, Over.Batch, Over.Sample, Over.All or a '|' of them", Severity.Error);
+
+    /// <summary>LD0014: the same generated name twice.</summary>
+    public static readonly DiagnosticDescriptor DuplicateName = new("LD0014", "Duplicate loss name",
+        "Loss name '{0}' is generated for more than one spec in namespace '{1}'; rename one method or set [Loss(Name = ...)]", Severity.Error);
+
+    /// <summary>LD0015: softmax/log-softmax applied to something without a class axis, and similar axis errors.</summary>
+    public static readonly DiagnosticDescriptor AxisError = new("LD0015", "Axis error",
+        "{0}", Severity.Error);
+
+    /// <summary>Every descriptor, in id order.</summary>
+    public static ImmutableArray<DiagnosticDescriptor> All { get; } = ImmutableArray.Create(
+        InvalidSignature, UnsupportedStatement, UnsupportedExpression, InvalidHyperparameter, TaskMismatch,
+        KindMismatch, LogOfZero, ZeroDenominator, NoPrediction, AutogradFallback, RecursiveSpec, NotPartial,
+        NonConstantAxes, DuplicateName, AxisError);
+}
