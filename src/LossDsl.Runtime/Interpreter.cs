@@ -91,18 +91,9 @@ public static class Interpreter
         UnaryOp.Softmax => softmax(x, 1),
         UnaryOp.LogSoftmax => nn.functional.log_softmax(x, 1),
         // log cosh x = |x| + softplus(-2|x|) - log 2: no overflow for large |x|.
-        UnaryOp.LogCosh => LogCosh(x),
+        UnaryOp.LogCosh => TensorMath.LogCosh(x),
         _ => throw new InvalidOperationException($"{op} is not an element-wise tensor function"),
     };
-
-    private static Tensor LogCosh(Tensor x)
-    {
-        using var a = abs(x);
-        using var m2 = a * -2.0;
-        using var sp = nn.functional.softplus(m2);
-        using var s = a + sp;
-        return s - Math.Log(2.0);
-    }
 
     private static Tensor Apply(BinaryOp op, Tensor a, Tensor b) => op switch
     {

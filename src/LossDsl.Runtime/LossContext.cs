@@ -90,6 +90,9 @@ public sealed class LossContext
         return dims.ToArray();
     }
 
+    /// <summary>A 0-dimensional tensor holding <paramref name="value"/> in the compute dtype and device.</summary>
+    public Tensor Scalar(double value) => full(Array.Empty<long>(), value, dtype: DType, device: Input.device);
+
     /// <summary>A plain sum over the named axes, keeping them as size-1 axes (no masking).</summary>
     public Tensor Sum(Tensor x, Over over)
     {

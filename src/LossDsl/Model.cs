@@ -97,6 +97,8 @@ public sealed record ContainingType(string Keyword, string Name, string Modifier
 /// <param name="Parameters">The spec method's parameters in declaration order.</param>
 /// <param name="Body">The spec as an expression, hyperparameters as <see cref="Param"/> nodes.</param>
 /// <param name="Summary">The spec method's XML summary text, or null.</param>
+/// <param name="Locals">The spec's named locals (<c>var tp = …</c>) and their values, in order, so the
+/// emitted code can use the same names.</param>
 public sealed record LossSpec(
     string? Namespace,
     EquatableArray<ContainingType> ContainingTypes,
@@ -105,4 +107,8 @@ public sealed record LossSpec(
     LossTask Task,
     EquatableArray<SpecParameter> Parameters,
     Expr Body,
-    string? Summary);
+    string? Summary,
+    EquatableArray<SpecLocal> Locals = default);
+
+/// <summary>A local of a spec body and the expression it names.</summary>
+public sealed record SpecLocal(string Name, Expr Value);

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every test of LossDsl from nothing: setup (native prerequisites), restore, build, tests.
+# Prints a closing line `tests: N passed, N failed[, N skipped]` summed over all test projects
+# (from their TRX results) and exits non-zero if anything failed or did not run.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+
+results=TestResults
+rm -rf "$results"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+dotnet build LossDsl.sln -c Release -warnaserror 2>&1 | tail -n 30
+build=${PIPESTATUS[0]}
+if [[ $build -ne 0 ]]; then
+  echo "build failed"
+  echo "tests: 0 passed, 1 failed"
+  exit 1
+fi
+
+dotnet test LossDsl.sln -c Release --no-build --logger "trx" --results-directory "$results" 2>&1 \
+  | grep -vE '^\s*$' | tail -n 60
+status=${PIPESTATUS[0]}
+
+passed=0; failed=0; skipped=0; files=0
+for trx in "$results"/*.trx; do
+  [[ -f $trx ]] || continue
+  files=$((files + 1))
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n1)
+  get() { sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$counters"; }
+  p=$(get passed); f=$(get failed); t=$(get total); e=$(get executed)
+  p=${p:-0}; f=${f:-0}; t=${t:-0}; e=${e:-0}
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + t - e))
+done
+if [[ $files -eq 0 ]]; then failed=$((failed + 1)); fi
+line="tests: $passed passed, $failed failed"
+[[ $skipped -gt 0 ]] && line="$line, $skipped skipped"
+echo "$line"
+[[ $status -eq 0 && $failed -eq 0 && $passed -gt 0 ]]
