@@ -79,6 +79,9 @@ public sealed class LossContext
     /// <summary>Class weights shaped <c>1, C, 1…</c> (ones when the module has none).</summary>
     public Tensor ClassWeights => _classWeights ?? ones(ClassShape(), dtype: DType, device: Input.device);
 
+    /// <summary>The class indices 0…C-1 shaped <c>1, C, 1…</c>, in the compute dtype.</summary>
+    public Tensor ClassIndex => arange(C, dtype: DType, device: Input.device).reshape(ClassShape());
+
     /// <summary>The dimensions of the named axes.</summary>
     public long[] Dims(Over over)
     {

@@ -9,7 +9,7 @@ public static class Axes
     /// <summary>The axes a value varies along (for a <see cref="Cond"/>, the union of its branches).</summary>
     public static Over Of(Expr e) => e switch
     {
-        Input { Kind: InputKind.ClassWeights } => Over.Classes,
+        Input { Kind: InputKind.ClassWeights or InputKind.ClassIndex } => Over.Classes,
         Input => Over.All,
         OneHot => Over.All,
         Const or Param or EnumValue => Over.None,

@@ -16,6 +16,9 @@ public static class Dsl
     /// <summary>The class-weight vector (class axis only; all ones when the module has none).</summary>
     public static Expr ClassWeights { get; } = new Input(InputKind.ClassWeights);
 
+    /// <summary>The class index 0, 1, …, C-1 as a class-axis vector; <c>Min(ClassIndex, 1)</c> is 0 for the background class only.</summary>
+    public static Expr ClassIndex { get; } = new Input(InputKind.ClassIndex);
+
     /// <summary>The number of classes C, a scalar.</summary>
     public static Expr NumClasses { get; } = new Count(Over.Classes);
 

@@ -40,6 +40,9 @@ public enum InputKind
 
     /// <summary>The class-weight vector, a class-axis input of length C (ones when not given).</summary>
     ClassWeights,
+
+    /// <summary>The class index 0, 1, …, C-1 along the class axis (e.g. <c>Min(ClassIndex, 1)</c> drops the background class).</summary>
+    ClassIndex,
 }
 
 /// <summary>One of the loss's input tensors.</summary>

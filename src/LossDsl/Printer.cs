@@ -18,6 +18,7 @@ public static class Printer
             {
                 InputKind.Prediction => "prediction",
                 InputKind.Target => "target",
+                InputKind.ClassIndex => "classIndex",
                 _ => "classWeights",
             }, 8),
             Param p => (p.Name, 8),

@@ -382,6 +382,7 @@ public static class Emitter
             return e switch
             {
                 Input { Kind: InputKind.ClassWeights } => "ctx.ClassWeights",
+                Input { Kind: InputKind.ClassIndex } => "ctx.ClassIndex",
                 Count c => $"ctx.Count({OverCode(c.Over)}, valid: {(c.Valid ? "true" : "false")})",
                 Unary u => u.Op switch
                 {
