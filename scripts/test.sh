@@ -32,7 +32,12 @@ for trx in "$results"/*.trx; do
   p=${p:-0}; f=${f:-0}; t=${t:-0}; e=${e:-0}
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + t - e))
 done
-if [[ $files -eq 0 ]]; then failed=$((failed + 1)); fi
+# No results, or a test host that crashed or aborted, counts as a failure even if every test
+# that reported passed.
+if [[ $files -eq 0 || ( $status -ne 0 && $failed -eq 0 ) ]]; then
+  echo "the test run did not complete (exit $status)"
+  failed=$((failed + 1))
+fi
 line="tests: $passed passed, $failed failed"
 [[ $skipped -gt 0 ]] && line="$line, $skipped skipped"
 echo "$line"

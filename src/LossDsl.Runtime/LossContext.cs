@@ -13,8 +13,9 @@ namespace LossDsl;
 /// Generated code and the reference interpreter both evaluate against it. Tensors it creates are
 /// owned by the caller's dispose scope.
 /// </summary>
-public sealed class LossContext
+public sealed class LossContext : IDisposable
 {
+    private readonly List<Tensor> _owned = new();
     private Tensor? _denseTarget;
     private Tensor? _zero;
     private readonly Tensor? _classWeights;
@@ -70,7 +71,7 @@ public sealed class LossContext
                 dims[0] = 0;
                 dims[1] = oh.dim() - 1;
                 for (var i = 2; i < dims.Length; i++) dims[i] = i - 1;
-                _denseTarget = oh.permute(dims).to(DType);
+                _denseTarget = Adopt(oh.permute(dims).to(DType));
             }
             return _denseTarget;
         }
@@ -107,7 +108,7 @@ public sealed class LossContext
     public Tensor Masked(Tensor x)
     {
         if (Mask is null) return x.alias();
-        _zero ??= zeros(Array.Empty<long>(), dtype: DType, device: Input.device);
+        _zero ??= Adopt(zeros(Array.Empty<long>(), dtype: DType, device: Input.device));
         return where(Mask, x, _zero);
     }
 
@@ -145,6 +146,26 @@ public sealed class LossContext
         var shape = Input.shape;
         using var full = x.expand(shape);
         return full.gather(1, TargetIndex);
+    }
+
+    // A tensor cached on first use must outlive the (possibly inner) dispose scope that happened to
+    // be current when it was first asked for.
+    // Such tensors are detached from every scope and released by Dispose (or, if the context is
+    // never disposed, by the garbage collector).
+    private Tensor Adopt(Tensor cached)
+    {
+        cached.DetachFromDisposeScope();
+        _owned.Add(cached);
+        return cached;
+    }
+
+    /// <summary>Releases the tensors the context made on first use (the one-hot target, constants).</summary>
+    public void Dispose()
+    {
+        foreach (var t in _owned) t.Dispose();
+        _owned.Clear();
+        _denseTarget = null;
+        _zero = null;
     }
 
     private long[] ClassShape()

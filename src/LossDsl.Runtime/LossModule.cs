@@ -74,7 +74,7 @@ public abstract class LossModule : LossFunction
     public override Tensor forward(Tensor input, Tensor target, Tensor? mask)
     {
         using var scope = NewDisposeScope();
-        var ctx = LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues);
+        using var ctx = LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues);
         var (value, weight) = Evaluate(ctx);
         return Reductions.Apply(ctx, value, ResultAxes, Reduction, weight).MoveToOuterDisposeScope();
     }
@@ -87,7 +87,7 @@ public abstract class LossModule : LossFunction
     {
         using var scope = NewDisposeScope();
         var spec = BuildSpec();
-        var ctx = LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues);
+        using var ctx = LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues);
         var (value, weight) = Interpreter.EvaluateResult(spec, ctx);
         return Reductions.Apply(ctx, value, LossDsl.Axes.Of(spec), Reduction, weight).MoveToOuterDisposeScope();
     }

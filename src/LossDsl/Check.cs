@@ -1,0 +1,249 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Linq;
+
+namespace LossDsl;
+
+/// <summary>
+/// Static checks of a spec: task rules, axes, kinds (tensor values vs construction-time conditions)
+/// and numerical lints from <see cref="Ranges"/>. Every diagnostic carries the expression node it
+/// concerns, so the generator can map it to a source location.
+/// </summary>
+public static class Checker
+{
+    /// <summary>The diagnostics of <paramref name="spec"/>, in rule order. Never throws.</summary>
+    public static ImmutableArray<SpecDiagnostic> Check(LossSpec spec)
+    {
+        if (spec?.Body is null) return ImmutableArray<SpecDiagnostic>.Empty;
+        var result = ImmutableArray.CreateBuilder<SpecDiagnostic>();
+        var nodes = Safe(() => Structure.PostOrder(spec.Body), ImmutableArray<Expr>.Empty);
+        var paramValue = ParamValues(spec.Parameters);
+
+        // Each rule runs on its own, so a rule that fails on a malformed tree does not hide the others.
+        Run(result, () => TaskAndClassAxis(spec.Task, nodes));
+        Run(result, () => WeightedMeanPlacement(spec.Body));
+        Run(result, () => Kinds(spec.Body, nodes));
+        Run(result, () => LogOfZero(spec.Task, nodes, paramValue));
+        Run(result, () => ZeroDenominators(nodes, paramValue));
+        Run(result, () => NoPrediction(spec));
+        return result.ToImmutable();
+    }
+
+    private static void Run(ImmutableArray<SpecDiagnostic>.Builder into, Func<IEnumerable<SpecDiagnostic>> rule)
+    {
+        var found = Safe(() => rule().ToList(), new List<SpecDiagnostic>());
+        foreach (var d in found)
+            if (!into.Contains(d)) into.Add(d);
+    }
+
+    private static T Safe<T>(Func<T> f, T fallback)
+    {
+        try
+        {
+            return f();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return fallback;
+        }
+    }
+
+    /// <summary>
+    /// The hyperparameters' default values as numbers, for range analysis: the C# literal text parsed
+    /// with the invariant culture (suffixes and digit separators allowed), or null for anything that is
+    /// not a numeric literal (bool and enum defaults, expressions).
+    /// </summary>
+    public static Func<string, double?> ParamValues(EquatableArray<SpecParameter> parameters)
+    {
+        var values = new Dictionary<string, double>();
+        foreach (var p in parameters)
+            if (p is { Role: ParamRole.Hyper, DefaultText: { } text } && ParseNumber(text) is { } v)
+                values[p.Name] = v;
+        return name => name is not null && values.TryGetValue(name, out var v) ? v : null;
+    }
+
+    /// <summary>A C# numeric literal's value (<c>1.0</c>, <c>-3e-4</c>, <c>0.5f</c>, <c>1_000</c>), or null.</summary>
+    public static double? ParseNumber(string? text)
+    {
+        if (text is null) return null;
+        var t = text.Trim().Replace("_", "");
+        if (t.Length > 1 && "fFdDmM".IndexOf(t[t.Length - 1]) >= 0 && !t.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
+            t = t.Substring(0, t.Length - 1);
+        return double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && !double.IsNaN(v) ? v : null;
+    }
+
+    // ---------------------------------------------------------------- task and axes
+
+    private static IEnumerable<SpecDiagnostic> TaskAndClassAxis(LossTask task, ImmutableArray<Expr> nodes)
+    {
+        foreach (var n in nodes)
+        {
+            switch (n)
+            {
+                case Unary { Op: UnaryOp.Softmax or UnaryOp.LogSoftmax } u when task == LossTask.Binary:
+                    yield return SpecDiagnostic.Create(DiagnosticCatalog.TaskMismatch, u, u.Op.ToString(), task.ToString());
+                    break;
+                case Unary { Op: UnaryOp.Softmax or UnaryOp.LogSoftmax } u when (Axes.Of(u.Arg) & Over.Classes) == 0:
+                    yield return SpecDiagnostic.Create(DiagnosticCatalog.AxisError, u,
+                        $"{u.Op}({Printer.Print(u.Arg)}) normalises over the class axis, but '{Printer.Print(u.Arg)}' has no class axis " +
+                        "(it is a scalar or was reduced over Over.Classes); apply " + u.Op + " to the logits before reducing");
+                    break;
+                case OneHot o when o.Target is not Input { Kind: InputKind.Target }:
+                    // OneHot gives the target's per-class form; of anything else it would silently read the target.
+                    yield return SpecDiagnostic.Create(DiagnosticCatalog.AxisError, o,
+                        $"OneHot({Printer.Print(o.Target)}) adds a class axis to the target only: its argument must be the spec's target parameter");
+                    break;
+                case WeightedMean w when (Axes.Of(w.Weight) & ~Axes.Of(w.Value)) is var extra && extra != Over.None:
+                    yield return SpecDiagnostic.Create(DiagnosticCatalog.AxisError, w,
+                        $"WeightedMean's weight '{Printer.Print(w.Weight)}' varies along {Printer.OverText(extra)}, which the value " +
+                        $"'{Printer.Print(w.Value)}' does not have; the weight must broadcast to the value (reduce it, or keep those axes in the value)");
+                    break;
+            }
+        }
+    }
+
+    // WeightedMean sets how the module's Mean reduction averages, so it only means something as the
+    // spec's result (either branch of a construction-time choice at the top counts as the result).
+    private static IEnumerable<SpecDiagnostic> WeightedMeanPlacement(Expr body)
+    {
+        var seen = new HashSet<(Expr, bool)>();
+        var found = new List<SpecDiagnostic>();
+        Visit(body, true);
+        return found;
+
+        void Visit(Expr e, bool atResult)
+        {
+            if (!seen.Add((e, atResult))) return;
+            if (e is WeightedMean w && !atResult)
+                found.Add(SpecDiagnostic.Create(DiagnosticCatalog.AxisError, w,
+                    $"WeightedMean({Printer.Print(w.Value)}, {Printer.Print(w.Weight)}) must be the spec's final result " +
+                    "(it sets how the Mean reduction averages), but here it is part of a larger expression"));
+            if (e is Cond k && atResult)
+            {
+                Visit(k.Test, false);
+                Visit(k.Then, true);
+                Visit(k.Else, true);
+                return;
+            }
+            foreach (var c in Structure.Children(e)) Visit(c, false);
+        }
+    }
+
+    // ---------------------------------------------------------------- kinds
+
+    private static IEnumerable<SpecDiagnostic> Kinds(Expr body, ImmutableArray<Expr> nodes)
+    {
+        var tensorMemo = new Dictionary<Expr, bool>();
+        bool IsTensor(Expr e)
+        {
+            if (tensorMemo.TryGetValue(e, out var t)) return t;
+            t = e is Input or OneHot or Count or Reduce or SelectTarget or Masked or PlainSum or WeightedMean
+                || Structure.Children(e).Any(IsTensor);
+            tensorMemo[e] = t;
+            return t;
+        }
+
+        foreach (var n in nodes)
+        {
+            switch (n)
+            {
+                case Cond k when IsTensor(k.Test) && !IsCondition(k.Test):
+                    yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, k.Test, Printer.Print(k.Test),
+                        "depends on the input tensors but is used as a construction-time condition");
+                    break;
+                case Binary b when IsComparison(b.Op) || b.Op is BinaryOp.And or BinaryOp.Or:
+                    foreach (var operand in new[] { b.Left, b.Right })
+                        if (IsTensor(operand) && !IsCondition(operand))
+                            yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, b, Printer.Print(operand),
+                                $"depends on the input tensors but is an operand of '{Symbol(b.Op)}' in a construction-time condition");
+                    break;
+                case Unary { Op: UnaryOp.Not } u when IsTensor(u.Arg) && !IsCondition(u.Arg):
+                    yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, u, Printer.Print(u.Arg),
+                        "depends on the input tensors but is negated with '!' in a construction-time condition");
+                    break;
+            }
+            foreach (var operand in NumericOperands(n))
+            {
+                if (IsBoolean(operand))
+                    yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, n, Printer.Print(operand),
+                        $"is a condition (true or false) but is used as a number in '{Printer.Print(n)}'");
+                else if (operand is EnumValue or Param { Kind: ParamKind.Enum })
+                    yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, n, Printer.Print(operand),
+                        $"is an enum value but is used as a number in '{Printer.Print(n)}'");
+            }
+        }
+
+        if (IsBoolean(body) || body is EnumValue or Param { Kind: ParamKind.Enum })
+            yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, body, Printer.Print(body),
+                "is a condition or enum value but is the spec's result; a loss must be a numeric expression");
+    }
+
+    // The operands a node uses as numbers (tensors or scalars): everything except conditions.
+    private static IEnumerable<Expr> NumericOperands(Expr e) => e switch
+    {
+        Unary { Op: UnaryOp.Not } => Enumerable.Empty<Expr>(),
+        Binary b when IsComparison(b.Op) || b.Op is BinaryOp.And or BinaryOp.Or => Enumerable.Empty<Expr>(),
+        Cond => Enumerable.Empty<Expr>(),
+        _ => Structure.Children(e),
+    };
+
+    private static bool IsComparison(BinaryOp op) =>
+        op is BinaryOp.Eq or BinaryOp.Ne or BinaryOp.Lt or BinaryOp.Le or BinaryOp.Gt or BinaryOp.Ge;
+
+    private static bool IsCondition(Expr e) =>
+        e is Unary { Op: UnaryOp.Not } || (e is Binary b && (IsComparison(b.Op) || b.Op is BinaryOp.And or BinaryOp.Or));
+
+    // True/false-valued: conditions, bool hyperparameters, and choices between them.
+    private static bool IsBoolean(Expr e) =>
+        IsCondition(e) || e is Param { Kind: ParamKind.Bool } || (e is Cond k && IsBoolean(k.Then) && IsBoolean(k.Else));
+
+    private static string Symbol(BinaryOp op) => op switch
+    {
+        BinaryOp.Eq => "==",
+        BinaryOp.Ne => "!=",
+        BinaryOp.Lt => "<",
+        BinaryOp.Le => "<=",
+        BinaryOp.Gt => ">",
+        BinaryOp.Ge => ">=",
+        BinaryOp.And => "&&",
+        _ => "||",
+    };
+
+    // ---------------------------------------------------------------- numerics
+
+    // A log is judged in its simplified form: Log(Sigmoid(x)) becomes LogSigmoid(x) and is fine. The
+    // rewrites never introduce a Log, so only a Log that survives at the root of the simplified node
+    // belongs to this node (nested logs are judged as their own nodes, and reported once).
+    private static IEnumerable<SpecDiagnostic> LogOfZero(LossTask task, ImmutableArray<Expr> nodes, Func<string, double?> pv)
+    {
+        foreach (var n in nodes)
+        {
+            if (n is not Unary { Op: UnaryOp.Log } log) continue;
+            if (Simplifier.Simplify(log, task) is not Unary { Op: UnaryOp.Log } simplified) continue;
+            var range = Ranges.Of(simplified.Arg, pv);
+            if (range.CanBeZero)
+                yield return SpecDiagnostic.Create(DiagnosticCatalog.LogOfZero, log, Printer.Print(log.Arg), range.ToString());
+        }
+    }
+
+    // Only denominators with a reduction are reported: those are the ones an empty mask or an
+    // all-background target drives to exactly 0, where the loss turns NaN.
+    private static IEnumerable<SpecDiagnostic> ZeroDenominators(ImmutableArray<Expr> nodes, Func<string, double?> pv)
+    {
+        foreach (var n in nodes)
+        {
+            if (n is not Binary { Op: BinaryOp.Div } div || !Structure.Any(div.Right, x => x is Reduce)) continue;
+            var range = Ranges.Of(div.Right, pv);
+            if (range.CanBeZero)
+                yield return SpecDiagnostic.Create(DiagnosticCatalog.ZeroDenominator, div, Printer.Print(div.Right), range.ToString());
+        }
+    }
+
+    private static IEnumerable<SpecDiagnostic> NoPrediction(LossSpec spec)
+    {
+        if (!Structure.Any(spec.Body, n => n is Input { Kind: InputKind.Prediction }))
+            yield return SpecDiagnostic.Create(DiagnosticCatalog.NoPrediction, spec.Body, spec.MethodName ?? "");
+    }
+}
