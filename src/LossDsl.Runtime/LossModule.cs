@@ -125,7 +125,9 @@ public static class Reductions
             {
                 var v = pixelwise ? ctx.Masked(value) : value.alias();
                 var target = new System.Collections.Generic.List<long> { (axes & Over.Batch) != 0 ? ctx.N : 1 };
-                var keepClass = (axes & Over.Classes) != 0 && (ctx.InputHadClassAxis || ctx.Task == LossTask.Multiclass);
+                // Region values (per sample and class) are always N, C; per-pixel values of a binary input that
+                // came without a class axis come back without one.
+                var keepClass = (axes & Over.Classes) != 0 && (!pixelwise || ctx.InputHadClassAxis || ctx.Task == LossTask.Multiclass);
                 if (keepClass) target.Add(ctx.C);
                 if (pixelwise)
                     for (var i = 0; i < ctx.SpatialRank; i++) target.Add(ctx.Input.shape[2 + i]);

@@ -100,9 +100,13 @@ public static class DiagnosticCatalog
     public static readonly DiagnosticDescriptor AxisError = new("LD0015", "Axis error",
         "{0}", Severity.Error);
 
+    /// <summary>LD0016: the generator failed on a spec it accepted (a defect of LossDsl, never of the spec).</summary>
+    public static readonly DiagnosticDescriptor InternalError = new("LD0016", "Loss spec could not be compiled",
+        "Loss spec '{0}' could not be compiled: {1}; please report this with the spec", Severity.Error);
+
     /// <summary>Every descriptor, in id order.</summary>
     public static ImmutableArray<DiagnosticDescriptor> All { get; } = ImmutableArray.Create(
         InvalidSignature, UnsupportedStatement, UnsupportedExpression, InvalidHyperparameter, TaskMismatch,
         KindMismatch, LogOfZero, ZeroDenominator, NoPrediction, AutogradFallback, RecursiveSpec, NotPartial,
-        NonConstantAxes, DuplicateName, AxisError);
+        NonConstantAxes, DuplicateName, AxisError, InternalError);
 }

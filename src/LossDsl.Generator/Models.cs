@@ -1,0 +1,95 @@
+using System;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Text;
+
+namespace LossDsl.Generator;
+
+/// <summary>A source location as plain data (Roslyn's <see cref="Location"/> is not equatable across runs).</summary>
+/// <param name="Path">The file path.</param>
+/// <param name="Span">The character span.</param>
+/// <param name="Lines">The line/column span.</param>
+public sealed record LocationInfo(string Path, TextSpan Span, LinePositionSpan Lines)
+{
+    /// <summary>The location's data, or null for locations outside source.</summary>
+    public static LocationInfo? From(Location? location) =>
+        location is null || location.SourceTree is null
+            ? null
+            : new LocationInfo(location.SourceTree.FilePath, location.SourceSpan, location.GetLineSpan().Span);
+
+    /// <summary>Back to a Roslyn location.</summary>
+    public Location ToLocation() => Location.Create(Path, Span, Lines);
+}
+
+/// <summary>A diagnostic as plain data: catalog id, message arguments, location.</summary>
+/// <param name="Id">The <c>LD</c> id.</param>
+/// <param name="Arguments">The message arguments.</param>
+/// <param name="Location">Where it applies.</param>
+public sealed record DiagnosticInfo(string Id, EquatableArray<string> Arguments, LocationInfo? Location)
+{
+    /// <summary>Creates the plain-data form of a diagnostic.</summary>
+    public static DiagnosticInfo Create(DiagnosticDescriptor descriptor, Location? location, params string[] args) =>
+        new(descriptor.Id, EquatableArray.From(args), LocationInfo.From(location));
+
+    /// <summary>True when the catalog entry is an error.</summary>
+    public bool IsError => Diagnostics.Descriptor(Id).Severity == Severity.Error;
+}
+
+/// <summary>What the generator learned from one <c>[Loss]</c> method: the spec (when it could be read) and diagnostics.</summary>
+/// <param name="Spec">The spec, or null when the method could not be read as one.</param>
+/// <param name="Diagnostics">Parser and checker diagnostics.</param>
+/// <param name="NameLocation">The method name's location (for diagnostics that concern the whole spec).</param>
+public sealed record SpecResult(LossSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics, LocationInfo? NameLocation)
+{
+    /// <summary>True when code can be generated: a spec and no errors.</summary>
+    public bool CanEmit => Spec is not null && !Diagnostics.Any(d => d.IsError);
+
+    /// <summary>The generated type's full name (namespace + loss name), for duplicate detection.</summary>
+    public string? FullName => Spec is null ? null : (Spec.Namespace is null ? "" : Spec.Namespace + ".") + Spec.LossName;
+}
+
+/// <summary>One generated file (or none) and its diagnostics.</summary>
+/// <param name="HintName">The hint name, or null when nothing is generated.</param>
+/// <param name="Source">The source text, or null.</param>
+/// <param name="Diagnostics">Diagnostics to report.</param>
+public sealed record GeneratedFile(string? HintName, string? Source, EquatableArray<DiagnosticInfo> Diagnostics);
+
+/// <summary>Maps the core's diagnostic catalog onto Roslyn descriptors.</summary>
+public static class Diagnostics
+{
+    private const string Category = "LossDsl";
+
+    private static readonly System.Collections.Generic.Dictionary<string, Microsoft.CodeAnalysis.DiagnosticDescriptor> Roslyn =
+        DiagnosticCatalog.All.ToDictionary(d => d.Id, ToRoslyn);
+
+    /// <summary>The catalog entry with this id.</summary>
+    public static DiagnosticDescriptor Descriptor(string id) =>
+        DiagnosticCatalog.All.FirstOrDefault(d => d.Id == id) ?? DiagnosticCatalog.InternalError;
+
+    /// <summary>The Roslyn descriptor for a catalog id.</summary>
+    public static Microsoft.CodeAnalysis.DiagnosticDescriptor For(string id) =>
+        Roslyn.TryGetValue(id, out var d) ? d : Roslyn[DiagnosticCatalog.InternalError.Id];
+
+    /// <summary>Creates the Roslyn diagnostic.</summary>
+    public static Diagnostic ToDiagnostic(DiagnosticInfo info) =>
+        Diagnostic.Create(For(info.Id), info.Location?.ToLocation() ?? Location.None,
+            info.Arguments.Items.Cast<object>().ToArray());
+
+    private static Microsoft.CodeAnalysis.DiagnosticDescriptor ToRoslyn(DiagnosticDescriptor d) =>
+        new(d.Id, d.Title, d.MessageFormat, Category,
+            d.Severity switch
+            {
+                Severity.Error => DiagnosticSeverity.Error,
+                Severity.Warning => DiagnosticSeverity.Warning,
+                _ => DiagnosticSeverity.Info,
+            },
+            isEnabledByDefault: true,
+            helpLinkUri: "https://github.com/lossdsl/lossdsl/blob/main/docs/dsl.md#" + d.Id.ToLowerInvariant());
+
+    /// <summary>Shortens source text for a message: one line, at most 60 characters.</summary>
+    public static string Snippet(SyntaxNode node)
+    {
+        var text = string.Join(" ", node.ToString().Split(new[] { '\r', '\n', '\t', ' ' }, StringSplitOptions.RemoveEmptyEntries));
+        return text.Length <= 60 ? text : text.Substring(0, 57) + "...";
+    }
+}

@@ -1,0 +1,53 @@
+using static LossDsl.Dsl;
+
+namespace LossDsl.Tests.Specs;
+
+/// <summary>Specs declared outside the catalog, as a user would, compiled by the generator as an analyzer.</summary>
+public static partial class TestSpecs
+{
+    /// <summary>Tversky loss: alpha weighs false positives, beta false negatives.</summary>
+    [Loss(LossTask.Binary)]
+    public static Expr Tversky(Expr logits, Expr target,
+                               double alpha = 0.3, double beta = 0.7, double smooth = 1.0)
+    {
+        var p = Sigmoid(logits);
+        var tp = Sum(p * target, Over.Spatial);
+        var fp = Sum(p * (1 - target), Over.Spatial);
+        var fn = Sum((1 - p) * target, Over.Spatial);
+        return 1 - (tp + smooth) / (tp + alpha * fp + beta * fn + smooth);
+    }
+
+    /// <summary>Pixel-wise BCE written naively: the simplifier makes it stable.</summary>
+    [Loss(LossTask.Binary)]
+    public static Expr NaiveBce(Expr logits, Expr target) =>
+        -(target * Log(Sigmoid(logits)) + (1 - target) * Log(1 - Sigmoid(logits)));
+
+    /// <summary>Softmax cross-entropy with class weights (PyTorch's weighted mean).</summary>
+    [Loss(LossTask.Multiclass)]
+    public static Expr WeightedCe(Expr logits, Expr target)
+    {
+        var nll = -Sum(LogSoftmax(logits) * OneHot(target), Over.Classes);
+        var w = Sum(ClassWeights * OneHot(target), Over.Classes);
+        return WeightedMean(w * nll, w);
+    }
+
+    /// <summary>Soft Dice with construction-time options.</summary>
+    [Loss(LossTask.Multiclass)]
+    public static Expr OptionDice(Expr logits, Expr target, bool squared = false, bool batch = false, double smooth = 1e-5)
+    {
+        var p = Softmax(logits);
+        var tp = batch ? Sum(p * target, Over.Batch | Over.Spatial) : Sum(p * target, Over.Spatial);
+        var pp = squared ? p * p : p;
+        var den = batch ? Sum(pp + target, Over.Batch | Over.Spatial) : Sum(pp + target, Over.Spatial);
+        return 1 - (2 * tp + smooth) / (den + smooth);
+    }
+
+    /// <summary>Focal-style spec using Pow and a mean over classes.</summary>
+    [Loss(LossTask.Multiclass)]
+    public static Expr MeanFocal(Expr logits, Expr target, double gamma = 2.0)
+    {
+        var logp = LogSoftmax(logits);
+        var p = Exp(logp);
+        return Mean(-Pow(1 - p, gamma) * logp * target, Over.Classes) * NumClasses;
+    }
+}
