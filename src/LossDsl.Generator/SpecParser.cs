@@ -45,6 +45,10 @@ public sealed class SpecParser
     private readonly Dictionary<Expr, Location> _locations = new(ReferenceComparer.Instance);
     private readonly List<SpecLocal> _locals = new();
     private readonly Stack<IMethodSymbol> _calls = new();
+    private readonly HashSet<ISymbol> _declared = new(SymbolEqualityComparer.Default);
+    private string? _recursion;
+    private ImmutableDictionary<ISymbol, Expr>? _blockEnd;
+    private static readonly Expr BlockEnd = new Const(double.NaN);
     private int _inlineDepth;
     private bool _failed;
 
@@ -154,6 +158,7 @@ public sealed class SpecParser
 
         if (!signatureOk) return Result(null, nameLocation);
 
+        _calls.Push(method);
         var body = ParseBody(method, syntax, env, topLevel: true);
         if (body is null || _failed) return Result(null, nameLocation);
 
@@ -302,8 +307,10 @@ public sealed class SpecParser
         return ParseStatements(model, syntax.Body.Statements.ToImmutableArray(), 0, env, topLevel);
     }
 
+    // Reads statements up to a 'return' and gives its value. In block mode (the branch of an 'if' that
+    // only assigns locals) it reads to the end instead, leaves the locals in _blockEnd and returns BlockEnd.
     private Expr? ParseStatements(SemanticModel model, ImmutableArray<StatementSyntax> statements, int index,
-                                  ImmutableDictionary<ISymbol, Expr> env, bool topLevel)
+                                  ImmutableDictionary<ISymbol, Expr> env, bool topLevel, bool blockMode = false)
     {
         _ct.ThrowIfCancellationRequested();
         for (var i = index; i < statements.Length; i++)
@@ -318,10 +325,10 @@ public sealed class SpecParser
                 {
                     // Flatten: the block's statements, then the rest.
                     var flat = block.Statements.ToImmutableArray().AddRange(statements.Skip(i + 1));
-                    return ParseStatements(model, flat, 0, env, topLevel);
+                    return ParseStatements(model, flat, 0, env, topLevel, blockMode);
                 }
 
-                case LocalDeclarationStatementSyntax local when !local.IsConst || true:
+                case LocalDeclarationStatementSyntax local:
                     if (local.UsingKeyword != default || local.AwaitKeyword != default)
                         return Unsupported(statement);
                     foreach (var v in local.Declaration.Variables)
@@ -330,9 +337,13 @@ public sealed class SpecParser
                         if (symbol is null) return Fail();
                         if (v.Initializer is null)
                         {
-                            Report(DiagnosticCatalog.UnsupportedStatement, v.GetLocation(), $"{v.Identifier.Text} without an initial value");
-                            return Fail();
+                            // Declared now, assigned later (e.g. in both branches of an 'if').
+                            _declared.Add(symbol);
+                            continue;
                         }
+                        // Axes are constants written in place; an Over local is not bound, so using it
+                        // as an axes argument is reported as non-constant (LD0013).
+                        if (IsType(symbol is ILocalSymbol ls ? ls.Type : null, OverType)) continue;
                         var value = ParseExpr(model, v.Initializer.Value, env);
                         if (value is null) return null;
                         env = env.SetItem(symbol, value);
@@ -344,7 +355,7 @@ public sealed class SpecParser
                 case ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax assign }:
                 {
                     var target = model.GetSymbolInfo(assign.Left, _ct).Symbol;
-                    if (target is not ILocalSymbol || !env.ContainsKey(target))
+                    if (target is not ILocalSymbol || !(env.ContainsKey(target) || _declared.Contains(target)))
                     {
                         Report(DiagnosticCatalog.UnsupportedStatement, statement.GetLocation(), Diagnostics.Snippet(statement));
                         return Fail();
@@ -354,6 +365,7 @@ public sealed class SpecParser
                     Expr value = assign.Kind() switch
                     {
                         SyntaxKind.SimpleAssignmentExpression => right,
+                        _ when !env.ContainsKey(target) => null!,
                         SyntaxKind.AddAssignmentExpression => new Binary(BinaryOp.Add, env[target], right),
                         SyntaxKind.SubtractAssignmentExpression => new Binary(BinaryOp.Sub, env[target], right),
                         SyntaxKind.MultiplyAssignmentExpression => new Binary(BinaryOp.Mul, env[target], right),
@@ -369,6 +381,32 @@ public sealed class SpecParser
                 case ReturnStatementSyntax ret:
                     if (ret.Expression is null) return Unsupported(statement);
                     return ParseExpr(model, ret.Expression, env);
+
+                case IfStatementSyntax ifs when !ifs.DescendantNodes().OfType<ReturnStatementSyntax>().Any():
+                {
+                    // An 'if' that only assigns locals: each local it assigns becomes a choice, and the
+                    // statements after it are read once.
+                    var test = ParseExpr(model, ifs.Condition, env);
+                    if (test is null) return null;
+                    if (ParseStatements(model, ImmutableArray.Create(ifs.Statement), 0, env, topLevel: false, blockMode: true) is null) return null;
+                    var thenEnv = _blockEnd!;
+                    var elseEnv = env;
+                    if (ifs.Else is not null)
+                    {
+                        if (ParseStatements(model, ImmutableArray.Create(ifs.Else.Statement), 0, env, topLevel: false, blockMode: true) is null) return null;
+                        elseEnv = _blockEnd!;
+                    }
+                    foreach (var symbol in thenEnv.Keys.Concat(elseEnv.Keys).Distinct(SymbolEqualityComparer.Default).ToList())
+                    {
+                        if (symbol is not ILocalSymbol || !(env.ContainsKey(symbol) || _declared.Contains(symbol))) continue;  // parameters; locals scoped to a branch
+                        if (!thenEnv.TryGetValue(symbol, out var a) || !elseEnv.TryGetValue(symbol, out var b)) continue;
+                        var merged = ReferenceEquals(a, b) || a.Equals(b) ? a : Remember(new Cond(test, a, b), ifs);
+                        env = env.SetItem(symbol, merged);
+                        if (topLevel && _inlineDepth == 0 && _locals.All(l => l.Name != symbol.Name))
+                            _locals.Add(new SpecLocal(symbol.Name, merged));
+                    }
+                    continue;
+                }
 
                 case IfStatementSyntax ifs:
                 {
@@ -386,6 +424,11 @@ public sealed class SpecParser
                 default:
                     return Unsupported(statement);
             }
+        }
+        if (blockMode)
+        {
+            _blockEnd = env;
+            return BlockEnd;
         }
         // Falling off the end: the C# compiler reports the missing return.
         return Fail();
@@ -676,8 +719,10 @@ public sealed class SpecParser
     {
         if (_calls.Contains(method, SymbolEqualityComparer.Default) || _calls.Count > 32)
         {
+            // Reported at the outermost call of the spec being read, with the whole chain.
             var chain = string.Join(" -> ", _calls.Reverse().Select(m => m.Name).Append(method.Name));
-            Report(DiagnosticCatalog.RecursiveSpec, call.GetLocation(), _calls.Count > 0 ? _calls.Last().Name : method.Name, chain);
+            if (_inlineDepth == 0) Report(DiagnosticCatalog.RecursiveSpec, call.GetLocation(), _calls.Last().Name, chain);
+            else _recursion ??= chain;
             return Fail();
         }
 
@@ -699,7 +744,7 @@ public sealed class SpecParser
         try
         {
             var body = ParseBody(method, declaration, calleeEnv, topLevel: false);
-            if (body is null && _inlineDepth == 1 && !_diagnostics.Any(d => d.IsError))
+            if (body is null && _inlineDepth == 1 && _recursion is null && !_diagnostics.Any(d => d.IsError))
             {
                 // The callee is outside the subset; it is reported at its own declaration if it is a spec,
                 // and here otherwise.
@@ -722,6 +767,11 @@ public sealed class SpecParser
         {
             _inlineDepth--;
             _calls.Pop();
+            if (_inlineDepth == 0 && _recursion is { } chain)
+            {
+                _recursion = null;
+                Report(DiagnosticCatalog.RecursiveSpec, call.GetLocation(), _calls.Last().Name, chain);
+            }
         }
     }
 

@@ -237,7 +237,7 @@ public static class Checker
             if (n is not Binary { Op: BinaryOp.Div } div || !Structure.Any(div.Right, x => x is Reduce)) continue;
             var range = Ranges.Of(div.Right, pv);
             if (range.CanBeZero)
-                yield return SpecDiagnostic.Create(DiagnosticCatalog.ZeroDenominator, div, Printer.Print(div.Right), range.ToString());
+                yield return SpecDiagnostic.Create(DiagnosticCatalog.ZeroDenominator, div.Right, Printer.Print(div.Right), range.ToString());
         }
     }
 

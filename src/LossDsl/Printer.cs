@@ -22,7 +22,7 @@ public static class Printer
                 _ => "classWeights",
             }, 8),
             Param p => (p.Name, 8),
-            EnumValue v => (v.TypeName + "." + v.Member, 8),
+            EnumValue v => (v.TypeName.Substring(v.TypeName.LastIndexOf('.') + 1) + "." + v.Member, 8),
             Count c => (c.Over == Over.Classes ? "C" : $"Count({OverText(c.Over)})", 8),
             OneHot o => ($"OneHot({Go(o.Target, 0)})", 8),
             Unary { Op: UnaryOp.Neg } u => ("-" + Go(u.Arg, 7), 6),

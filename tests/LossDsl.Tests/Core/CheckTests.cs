@@ -207,9 +207,10 @@ public class CheckTests
     {
         var defaults = new[] { ("alpha", ParamKind.Real, (string?)"0.3"), ("beta", ParamKind.Real, "0.7"), ("smooth", ParamKind.Real, "0") };
         var d = Single(Check(LossTask.Binary, Tversky(), defaults), DiagnosticCatalog.ZeroDenominator);
-        var div = Assert.IsType<Binary>(d.Node);
-        Assert.Equal(BinaryOp.Div, div.Op);
-        Assert.Equal(Printer.Print(div.Right), d.Arguments[0]);
+        // The diagnostic points at the denominator itself (the generator reports it there).
+        var denominator = Assert.IsType<Binary>(d.Node);
+        Assert.Equal(BinaryOp.Add, denominator.Op);
+        Assert.Equal(Printer.Print(denominator), d.Arguments[0]);
         Assert.Equal("[0, inf)", d.Arguments[1]);
         Assert.Contains("smoothing", d.Message);
     }

@@ -50,4 +50,45 @@ public static partial class TestSpecs
         var p = Exp(logp);
         return Mean(-Pow(1 - p, gamma) * logp * target, Over.Classes) * NumClasses;
     }
+
+    /// <summary>Statement-form options: an enum switch in an if/else chain, an early return, an inlined helper.</summary>
+    [Loss(LossTask.Binary)]
+    public static Expr Switched(Expr logits, Expr target, Squash squash = Squash.Sigmoid, bool blend = true, int power = 2)
+    {
+        Expr p;
+        if (squash == Squash.Sigmoid)
+        {
+            p = Sigmoid(logits);
+        }
+        else if (squash == Squash.Clamped)
+        {
+            p = Clamp(logits, 0.0, 1.0);
+        }
+        else
+        {
+            p = Sigmoid(2 * logits);
+        }
+        var dice = SoftDice(p, target, 1.0);
+        if (!blend) return dice;
+        var bce = Mean(-(target * LogSigmoid(logits) + (1 - target) * LogSigmoid(-logits)), Over.Spatial);
+        bce *= power;
+        return 0.5 * dice + 0.5 * bce;
+    }
+
+    /// <summary>A helper the generator inlines: soft Dice over the spatial axes.</summary>
+    public static Expr SoftDice(Expr p, Expr target, double smooth) =>
+        1 - (2 * Sum(p * target, Over.Spatial) + smooth) / (Sum(p + target, Over.Spatial) + smooth);
+}
+
+/// <summary>How <see cref="TestSpecs.Switched"/> squashes its logits.</summary>
+public enum Squash
+{
+    /// <summary>Sigmoid.</summary>
+    Sigmoid,
+
+    /// <summary>Clamp to [0, 1].</summary>
+    Clamped,
+
+    /// <summary>Sigmoid of twice the logits.</summary>
+    Steep,
 }
