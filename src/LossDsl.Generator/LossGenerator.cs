@@ -69,6 +69,10 @@ public sealed class LossGenerator : IIncrementalGenerator
         try
         {
             var (hint, source) = Emitter.Emit(result.Spec!);
+            var (_, unsupported) = Differentiate.Gradient(Emitter.Compile(result.Spec!.Body));
+            if (unsupported is not null)
+                diagnostics.Add(new DiagnosticInfo(DiagnosticCatalog.AutogradFallback.Id,
+                    EquatableArray.From(new[] { result.Spec.MethodName, unsupported }), result.NameLocation));
             return new GeneratedFile(hint, source, EquatableArray.From(diagnostics));
         }
         catch (Exception ex)

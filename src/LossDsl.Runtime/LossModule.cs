@@ -70,13 +70,97 @@ public abstract class LossModule : LossFunction
     /// </summary>
     protected abstract (Tensor Value, Tensor? MeanWeight) Evaluate(LossContext ctx);
 
+    /// <summary>
+    /// How gradients are computed: <see cref="ExecutionMode.Auto"/> (the default) uses the generated
+    /// analytic backward when the spec has one and the input requires a gradient;
+    /// <see cref="ExecutionMode.Autograd"/> always differentiates the generated forward with autograd.
+    /// </summary>
+    public ExecutionMode Mode { get; set; } = ExecutionMode.Auto;
+
+    /// <summary>True when the generator derived an analytic backward for this spec.</summary>
+    public virtual bool HasAnalyticBackward => false;
+
+    /// <summary>
+    /// The generated analytic backward: d loss / d prediction (broadcastable to the normalised input)
+    /// given the adjoint <paramref name="seed"/> of the spec's value (already masked and scaled for
+    /// the reduction) and, for <c>WeightedMean</c> results, the adjoint of its weight.
+    /// </summary>
+    protected virtual Tensor Backward(LossContext ctx, Tensor seed, Tensor? weightSeed) =>
+        throw new NotSupportedException($"{GetName()} has no analytic backward");
+
     /// <inheritdoc />
     public override Tensor forward(Tensor input, Tensor target, Tensor? mask)
     {
+        if (Mode != ExecutionMode.Autograd && HasAnalyticBackward && input.requires_grad && is_grad_enabled())
+            return FusedLossFunction.apply(this, input, target, mask!);
         using var scope = NewDisposeScope();
         using var ctx = LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues);
         var (value, weight) = Evaluate(ctx);
         return Reductions.Apply(ctx, value, ResultAxes, Reduction, weight).MoveToOuterDisposeScope();
+    }
+
+    // The forward of the fused path: the value without an autograd graph, and what the backward needs
+    // (aliases of the inputs and, for weighted means, the two totals), detached from every scope.
+    internal Tensor FusedForward(Tensor input, Tensor target, Tensor? mask, out FusedState state)
+    {
+        using var scope = NewDisposeScope();
+        var detached = input.detach();
+        using var ctx = LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, CheckValues);
+        var (value, weight) = Evaluate(ctx);
+        var axes = ResultAxes;
+        double sumValue = 0, sumWeight = 1;
+        if (weight is not null && Reduction == Reduction.Mean)
+        {
+            var pixelwise = Axes.IsPixelwise(axes);
+            using var masked = pixelwise ? ctx.Masked(value) : value.alias();
+            sumValue = masked.sum().ToDouble();
+            using var total = Reductions.WeightTotal(ctx, weight, value, pixelwise);
+            sumWeight = total.ToDouble();
+        }
+        var output = Reductions.Apply(ctx, value, axes, Reduction, weight).MoveToOuterDisposeScope();
+        state = new FusedState(this, detached.DetachFromDisposeScope(), target.alias().DetachFromDisposeScope(),
+            mask?.alias().DetachFromDisposeScope(), weight is not null, sumValue, sumWeight, input.shape, input.dtype);
+        return output;
+    }
+
+    // The backward of the fused path: seeds for the reduction, then the generated gradient, shaped
+    // and typed like the original input.
+    internal Tensor FusedBackward(FusedState s, Tensor grad)
+    {
+        using var scope = NewDisposeScope();
+        using var ctx = LossContext.Create(GetName(), Task, s.Input, s.Target, s.Mask, ClassWeights, IgnoreIndex, checkValues: false);
+        var axes = ResultAxes;
+        var pixelwise = Axes.IsPixelwise(axes);
+        var g = grad.to(ctx.DType);
+        Tensor seed;
+        Tensor? weightSeed = null;
+        switch (Reduction)
+        {
+            case Reduction.Sum:
+                seed = g.reshape(Array.Empty<long>());
+                break;
+            case Reduction.Mean when s.HasWeight:
+                seed = g.reshape(Array.Empty<long>()) / s.SumWeight;
+                weightSeed = g.reshape(Array.Empty<long>()) * (-s.SumValue / (s.SumWeight * s.SumWeight));
+                break;
+            case Reduction.Mean:
+            {
+                using var count = ctx.Count(axes, valid: pixelwise);
+                seed = g.reshape(Array.Empty<long>()) / count;
+                break;
+            }
+            default:
+                seed = g.reshape(Reductions.FullShape(ctx, axes, (int)ctx.Input.dim()));
+                break;
+        }
+        if (pixelwise)
+        {
+            seed = ctx.Masked(seed);
+            if (weightSeed is not null) weightSeed = ctx.Masked(weightSeed);
+        }
+        var d = Backward(ctx, seed, weightSeed);
+        var full = d.expand(ctx.Input.shape).reshape(s.InputShape).to(s.InputType).contiguous();
+        return full.MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -131,7 +215,7 @@ public static class Reductions
                 if (keepClass) target.Add(ctx.C);
                 if (pixelwise)
                     for (var i = 0; i < ctx.SpatialRank; i++) target.Add(ctx.Input.shape[2 + i]);
-                using var expanded = v.expand(FullShape(ctx, axes, v));
+                using var expanded = v.expand(FullShape(ctx, axes, (int)v.dim()));
                 v.Dispose();
                 return expanded.reshape(target.ToArray());
             }
@@ -140,7 +224,7 @@ public static class Reductions
 
     // Σ weight over the value's elements (valid ones for per-pixel values); 1 where that is 0, so an
     // all-ignored batch gives 0 rather than NaN.
-    private static Tensor WeightTotal(LossContext ctx, Tensor weight, Tensor value, bool pixelwise)
+    internal static Tensor WeightTotal(LossContext ctx, Tensor weight, Tensor value, bool pixelwise)
     {
         using var expanded = weight.expand_as(value);
         using var masked = pixelwise ? ctx.Masked(expanded) : expanded.alias();
@@ -149,12 +233,58 @@ public static class Reductions
         return total.masked_fill(isZero, 1.0);
     }
 
-    private static long[] FullShape(LossContext ctx, Over axes, Tensor v)
+    internal static long[] FullShape(LossContext ctx, Over axes, int rank)
     {
-        var shape = new long[v.dim()];
+        var shape = new long[rank];
         shape[0] = (axes & Over.Batch) != 0 ? ctx.N : 1;
         shape[1] = (axes & Over.Classes) != 0 ? ctx.C : 1;
         for (var i = 2; i < shape.Length; i++) shape[i] = (axes & Over.Spatial) != 0 ? ctx.Input.shape[i] : 1;
         return shape;
+    }
+}
+
+/// <summary>How a <see cref="LossModule"/> computes its gradient.</summary>
+public enum ExecutionMode
+{
+    /// <summary>The generated analytic backward where the spec has one, autograd otherwise.</summary>
+    Auto,
+
+    /// <summary>Autograd through the generated forward (every intermediate is kept for the backward).</summary>
+    Autograd,
+}
+
+// What the fused backward needs: aliases of the inputs (not the intermediates) and reduced totals.
+internal sealed record FusedState(LossModule Module, Tensor Input, Tensor Target, Tensor? Mask, bool HasWeight,
+                                  double SumValue, double SumWeight, long[] InputShape, ScalarType InputType) : IDisposable
+{
+    public void Dispose()
+    {
+        Input.Dispose();
+        Target.Dispose();
+        Mask?.Dispose();
+    }
+}
+
+/// <summary>
+/// The autograd node of a generated loss: its forward evaluates the compiled spec without building a
+/// graph, its backward runs the generated analytic gradient.
+/// </summary>
+internal sealed class FusedLossFunction : autograd.SingleTensorFunction<FusedLossFunction>
+{
+    public override string Name => "LossDsl.FusedLoss";
+
+    public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+    {
+        var module = (LossModule)vars[0];
+        var output = module.FusedForward((Tensor)vars[1], (Tensor)vars[2], vars[3] as Tensor, out var state);
+        ctx.save_data("state", state);
+        return output;
+    }
+
+    public override System.Collections.Generic.List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
+    {
+        using var state = (FusedState)ctx.get_data("state");
+        var grad = state.Module.FusedBackward(state, grad_output);
+        return new() { null!, grad, null!, null! };
     }
 }

@@ -32,12 +32,22 @@ public static class ScalarMath
 
     /// <summary>log(cosh(x)) without overflow.</summary>
     public static double LogCosh(double x) => Math.Abs(x) + Softplus(-2 * Math.Abs(x)) - Math.Log(2);
+
+    /// <summary>Heaviside step: 1 for x &gt; 0, else 0.</summary>
+    public static double Step(double x) => x > 0 ? 1.0 : 0.0;
 }
 
 /// <summary>Tensor functions the DSL needs beyond TorchSharp's, shared by generated code and the interpreter.</summary>
 public static class TensorMath
 {
-    /// <summary>log(cosh(x)) = |x| + softplus(-2|x|) - log 2, finite for any x.</summary>
+    /// <summary>Heaviside step: 1 where x &gt; 0, else 0, in x's dtype.</summary>
+    public static Tensor Step(Tensor x)
+    {
+        using var positive = x.gt(0.0);
+        return positive.to(x.dtype);
+    }
+
+    /// <summary>log cosh x = |x| + softplus(-2|x|) - log 2, without overflow for large |x|.</summary>
     public static Tensor LogCosh(Tensor x)
     {
         using var a = abs(x);

@@ -19,7 +19,9 @@ public static class Axes
         Reduce r => Of(r.Arg) & ~r.Over,
         PlainSum p => Of(p.Arg) & ~p.Over,
         SelectTarget => Over.Batch | Over.Spatial,
-        Masked m => Of(m.Arg) | ((Of(m.Arg) & Over.Spatial) != 0 ? Over.Batch : Over.None),
+        // Zeroing invalid pixels makes a value per pixel (a mask varies along the batch and space).
+        Masked => Of(((Masked)e).Arg) | Over.Batch | Over.Spatial,
+        Seed s => s.Axes,
         Cond k => Of(k.Then) | Of(k.Else),
         WeightedMean w => Of(w.Value),
         _ => Over.None,

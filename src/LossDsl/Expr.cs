@@ -117,6 +117,9 @@ public enum UnaryOp
 
     /// <summary>Logical not of a construction-time condition (generator only).</summary>
     Not,
+
+    /// <summary>Heaviside step: 1 where x &gt; 0, else 0 (appears in generated gradients of Min, Max, Abs).</summary>
+    Step,
 }
 
 /// <summary>Unary function application.</summary>
@@ -223,3 +226,10 @@ public sealed record Masked(Expr Arg) : Expr;
 
 /// <summary>A plain sum over the axes (masking already made explicit), keeping them as size-1 axes.</summary>
 public sealed record PlainSum(Expr Arg, Over Over) : Expr;
+
+/// <summary>
+/// The adjoint of a spec's result in a generated gradient: index 0 is d loss / d value, index 1 is
+/// d loss / d weight of a <see cref="WeightedMean"/> result. <paramref name="Axes"/> are the axes of the
+/// value it is the adjoint of. Made by <see cref="Differentiate"/>, never written by users.
+/// </summary>
+public sealed record Seed(int Index, Over Axes) : Expr;

@@ -27,6 +27,7 @@ public static class Printer
             OneHot o => ($"OneHot({Go(o.Target, 0)})", 8),
             Unary { Op: UnaryOp.Neg } u => ("-" + Go(u.Arg, 7), 6),
             Unary { Op: UnaryOp.Not } u => ("!" + Go(u.Arg, 7), 6),
+            Seed s => (s.Index == 0 ? "dLoss" : "dWeight", 8),
             Unary u => ($"{u.Op}({Go(u.Arg, 0)})", 8),
             Binary { Op: BinaryOp.Min or BinaryOp.Max } b => ($"{b.Op}({Go(b.Left, 0)}, {Go(b.Right, 0)})", 8),
             Binary { Op: BinaryOp.Pow } b => ($"{Go(b.Left, 8)}^{Go(b.Right, 8)}", 7),

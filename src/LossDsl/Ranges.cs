@@ -158,6 +158,7 @@ public static class Ranges
         UnaryOp.Log1p => x.Hi < -1 ? Interval.Unknown : Monotone(AtLeast(x, -1), Log1p),
         UnaryOp.Sqrt => x.Hi < 0 ? Interval.Unknown : Monotone(AtLeast(x, 0), Math.Sqrt),
         UnaryOp.Abs => Abs(x),
+        UnaryOp.Step => Interval.UnitClosed,
         UnaryOp.LogCosh => Monotone(Abs(x), v => v + Log1p(Math.Exp(-2 * v)) - Math.Log(2)),
         // Probabilities over the class axis underflow to exactly 0 (and reach 1) in floating point.
         UnaryOp.Softmax => Interval.UnitClosed,

@@ -180,6 +180,7 @@ public static class Simplifier
         UnaryOp.Exp => Finite(Math.Exp(v)),
         UnaryOp.Sqrt => Finite(Math.Sqrt(v)),
         UnaryOp.Abs => Finite(Math.Abs(v)),
+        UnaryOp.Step => v > 0 ? 1.0 : 0.0,
         UnaryOp.LogCosh => Finite(Math.Abs(v) + Log1p(Math.Exp(-2 * Math.Abs(v))) - Math.Log(2.0)),
         UnaryOp.Not => v == 0 ? 1 : 0,
         // Softmax and LogSoftmax need a class axis, which a constant does not have.

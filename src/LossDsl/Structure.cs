@@ -19,7 +19,7 @@ public static class Structure
         SelectTarget s => ImmutableArray.Create(s.Arg),
         Masked m => ImmutableArray.Create(m.Arg),
         PlainSum p => ImmutableArray.Create(p.Arg),
-        Input or Const or Param or EnumValue or Count => ImmutableArray<Expr>.Empty,
+        Input or Const or Param or EnumValue or Count or Seed => ImmutableArray<Expr>.Empty,
         _ => throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name, "unknown expression node"),
     };
 

@@ -117,6 +117,30 @@ public static class Emitter
          .Open($"protected override ({Tensor} Value, {Tensor}? MeanWeight) Evaluate(global::LossDsl.LossContext ctx)");
         new BodyEmitter(spec).Emit(w, compiled);
         w.Close();
+
+        var (gradient, _) = Differentiate.Gradient(compiled);
+        if (gradient is not null)
+        {
+            w.Line()
+             .Line("/// <inheritdoc />")
+             .Line("public override bool HasAnalyticBackward => true;")
+             .Line()
+             .Line("/// <summary>The analytic backward, derived from the spec (dLoss is the adjoint of its value).</summary>")
+             .Line("/// <remarks>")
+             .Line("/// <code>");
+            var text = Printer.Print(gradient);
+            if (text.Length > 400) text = text.Substring(0, 397) + "...";
+            w.Line("/// d loss / d prediction = " + Xml(text));
+            w.Line("/// </code>")
+             .Line("/// </remarks>")
+             .Line("/// <param name=\"ctx\">The normalised inputs.</param>")
+             .Line("/// <param name=\"seed\">d loss / d value, broadcastable to the value.</param>")
+             .Line("/// <param name=\"weightSeed\">d loss / d weight of a WeightedMean result, or null.</param>")
+             .Line("/// <returns>d loss / d prediction, broadcastable to the normalised input.</returns>")
+             .Open($"protected override {Tensor} Backward(global::LossDsl.LossContext ctx, {Tensor} seed, {Tensor}? weightSeed)");
+            new BodyEmitter(spec).EmitGradient(w, gradient);
+            w.Close();
+        }
         w.Close();
     }
 
@@ -250,7 +274,7 @@ public static class Emitter
     private sealed class BodyEmitter
     {
         private readonly Dictionary<Expr, string> _localNames = new();
-        private readonly HashSet<string> _used = new(StringComparer.Ordinal) { "ctx", "loss", "value", "weight" };
+        private readonly HashSet<string> _used = new(StringComparer.Ordinal) { "ctx", "loss", "value", "weight", "seed", "weightSeed" };
         private int _temp;
 
         public BodyEmitter(LossSpec spec)
@@ -282,6 +306,16 @@ public static class Emitter
             Write(w, block, new HashSet<string> { value, weight });
         }
 
+        /// <summary>Emits the analytic backward: statements computing the gradient, then its return.</summary>
+        public void EmitGradient(SourceWriter w, Expr gradient)
+        {
+            _root = gradient;
+            var block = new Block();
+            var value = AsTensor(EmitNode(gradient, block, new Scope(null)), gradient, block);
+            block.Add(new Stmt.Return($"return {value};", new[] { value }));
+            Write(w, block, new HashSet<string> { value });
+        }
+
         // A result that is a constant or an input still has to be a tensor the caller may own.
         private string AsTensor(string text, Expr e, Block block)
         {
@@ -303,6 +337,8 @@ public static class Emitter
                     return "ctx.Input";
                 case Input { Kind: InputKind.Target }:
                     return "ctx.Target";
+                case Seed seed:
+                    return seed.Index == 0 ? "seed" : "weightSeed!";
             }
             if (scope.TryGet(e, out var known)) return known;
 
@@ -398,6 +434,7 @@ public static class Emitter
                     UnaryOp.Softmax => $"global::TorchSharp.torch.softmax({t[0]}, 1)",
                     UnaryOp.LogSoftmax => $"global::TorchSharp.torch.nn.functional.log_softmax({t[0]}, 1)",
                     UnaryOp.LogCosh => $"global::LossDsl.TensorMath.LogCosh({t[0]})",
+                    UnaryOp.Step => $"global::LossDsl.TensorMath.Step({t[0]})",
                     _ => throw new InvalidOperationException($"{u.Op} is not a tensor function"),
                 },
                 Binary b => b.Op switch

@@ -1,0 +1,196 @@
+using System.Collections.Generic;
+using System.Linq;
+
+namespace LossDsl;
+
+/// <summary>
+/// Reverse-mode symbolic differentiation of a compiled (simplified, lowered) spec with respect to its
+/// prediction. The result is an expression over the inputs, the forward's own sub-expressions (shared,
+/// so the emitter computes each once) and the result's adjoints (<see cref="Seed"/>): the analytic
+/// backward pass, which needs no saved intermediates.
+/// </summary>
+public static class Differentiate
+{
+    /// <summary>
+    /// d loss / d prediction for a compiled body, or null with the name of the construct that has no
+    /// symbolic derivative here (the backward pass then falls back to autograd).
+    /// </summary>
+    public static (Expr? Gradient, string? Unsupported) Gradient(Expr body)
+    {
+        var roots = body is WeightedMean wm
+            ? new[] { (wm.Value, (Expr)new Seed(0, Axes.Of(wm.Value))), (wm.Weight, new Seed(1, Axes.Of(wm.Weight))) }
+            : new[] { (body, (Expr)new Seed(0, Axes.Of(body))) };
+
+        // Nodes in post-order (children first), shared sub-expressions once.
+        var order = new List<Expr>();
+        var seen = new HashSet<Expr>();
+        foreach (var (root, _) in roots) Visit(root, order, seen);
+        var depends = new HashSet<Expr>();
+        foreach (var n in order)
+            if (n is Input { Kind: InputKind.Prediction } || Structure.Children(n).Any(depends.Contains))
+                depends.Add(n);
+
+        var adjoints = new Dictionary<Expr, List<Expr>>();
+        foreach (var (root, seed) in roots)
+            if (depends.Contains(root)) Add(adjoints, root, seed);
+
+        for (var i = order.Count - 1; i >= 0; i--)
+        {
+            var node = order[i];
+            if (!depends.Contains(node) || !adjoints.TryGetValue(node, out var parts)) continue;
+            if (node is Input) continue;
+            var g = Sum(parts);
+            var children = Structure.Children(node);
+            for (var c = 0; c < children.Length; c++)
+            {
+                var child = children[c];
+                if (!depends.Contains(child)) continue;
+                var local = Local(node, c, g, children);
+                if (local is null) return (null, Describe(node));
+                // Broadcasting in the forward pass is a sum in the backward pass.
+                var extra = Axes.Of(local) & ~Axes.Of(child);
+                if (extra != Over.None) local = new PlainSum(local, extra);
+                Add(adjoints, child, local);
+            }
+        }
+        var prediction = order.FirstOrDefault(n => n is Input { Kind: InputKind.Prediction });
+        if (prediction is null || !adjoints.TryGetValue(prediction, out var final)) return (null, "a result that does not depend on the prediction");
+        return (Sum(final), null);
+    }
+
+    private static void Visit(Expr e, List<Expr> order, HashSet<Expr> seen)
+    {
+        if (seen.Contains(e)) return;
+        foreach (var c in Structure.Children(e)) Visit(c, order, seen);
+        if (seen.Add(e)) order.Add(e);
+    }
+
+    private static void Add(Dictionary<Expr, List<Expr>> adjoints, Expr node, Expr part)
+    {
+        if (part is Const { Value: 0 }) return;
+        if (!adjoints.TryGetValue(node, out var list)) adjoints[node] = list = new List<Expr>();
+        list.Add(part);
+    }
+
+    private static string Describe(Expr node) => node switch
+    {
+        Unary u => u.Op.ToString(),
+        Binary b => b.Op.ToString(),
+        _ => node.GetType().Name,
+    };
+
+    // The contribution of node's adjoint g to its child number i; null when there is no rule.
+    private static Expr? Local(Expr node, int i, Expr g, IReadOnlyList<Expr> kids)
+    {
+        switch (node)
+        {
+            case Unary u:
+            {
+                var x = u.Arg;
+                return u.Op switch
+                {
+                    UnaryOp.Neg => Neg(g),
+                    UnaryOp.Sigmoid => Mul(g, Mul(node, new Unary(UnaryOp.Sigmoid, Neg(x)))),
+                    UnaryOp.LogSigmoid => Mul(g, new Unary(UnaryOp.Sigmoid, Neg(x))),
+                    UnaryOp.Softplus => Mul(g, new Unary(UnaryOp.Sigmoid, x)),
+                    UnaryOp.Log => Div(g, x),
+                    UnaryOp.Log1p => Div(g, Add(new Const(1), x)),
+                    UnaryOp.Exp => Mul(g, node),
+                    UnaryOp.Sqrt => Div(Mul(new Const(0.5), g), node),
+                    UnaryOp.Abs => Mul(g, Sub(Step(x), Step(Neg(x)))),
+                    // d/dx log cosh x = tanh x = 2 sigmoid(2x) - 1.
+                    UnaryOp.LogCosh => Mul(g, Sub(Mul(new Const(2), new Unary(UnaryOp.Sigmoid, Mul(new Const(2), x))), new Const(1))),
+                    // y (g - Σ_c g y)
+                    UnaryOp.Softmax => Mul(node, Sub(g, new PlainSum(Mul(g, node), Over.Classes))),
+                    // g - softmax(x) Σ_c g
+                    UnaryOp.LogSoftmax => Sub(g, Mul(new Unary(UnaryOp.Exp, node), new PlainSum(g, Over.Classes))),
+                    UnaryOp.Step => new Const(0),
+                    _ => null,
+                };
+            }
+            case Binary b:
+            {
+                var (a, c) = (b.Left, b.Right);
+                return (b.Op, i) switch
+                {
+                    (BinaryOp.Add, _) => g,
+                    (BinaryOp.Sub, 0) => g,
+                    (BinaryOp.Sub, 1) => Neg(g),
+                    (BinaryOp.Mul, 0) => Mul(g, c),
+                    (BinaryOp.Mul, 1) => Mul(g, a),
+                    (BinaryOp.Div, 0) => Div(g, c),
+                    (BinaryOp.Div, 1) => Neg(Div(Mul(g, node), c)),
+                    (BinaryOp.Pow, 0) => Mul(g, Mul(c, Pow(a, Sub(c, new Const(1))))),
+                    (BinaryOp.Pow, 1) => Mul(g, Mul(node, new Unary(UnaryOp.Log, a))),
+                    // Ties go to the right operand.
+                    (BinaryOp.Min, 0) => Mul(g, Step(Sub(c, a))),
+                    (BinaryOp.Min, 1) => Mul(g, Sub(new Const(1), Step(Sub(c, a)))),
+                    (BinaryOp.Max, 0) => Mul(g, Step(Sub(a, c))),
+                    (BinaryOp.Max, 1) => Mul(g, Sub(new Const(1), Step(Sub(a, c)))),
+                    _ => null,
+                };
+            }
+            case PlainSum:
+                return g;
+            case Masked:
+                return new Masked(g);
+            case SelectTarget:
+                return Mul(g, new Input(InputKind.Target));
+            case Cond k when i > 0:
+                return i == 1 ? new Cond(k.Test, g, new Const(0)) : new Cond(k.Test, new Const(0), g);
+            default:
+                return null;
+        }
+    }
+
+    // Small smart constructors: enough folding to keep gradients readable.
+    private static Expr Sum(List<Expr> parts) => parts.Skip(1).Aggregate(parts[0], Add);
+
+    private static Expr Add(Expr a, Expr b) => (a, b) switch
+    {
+        (Const { Value: 0 }, _) => b,
+        (_, Const { Value: 0 }) => a,
+        (Const x, Const y) => new Const(x.Value + y.Value),
+        _ => new Binary(BinaryOp.Add, a, b),
+    };
+
+    private static Expr Sub(Expr a, Expr b) => (a, b) switch
+    {
+        (_, Const { Value: 0 }) => a,
+        (Const { Value: 0 }, _) => Neg(b),
+        (Const x, Const y) => new Const(x.Value - y.Value),
+        _ => new Binary(BinaryOp.Sub, a, b),
+    };
+
+    private static Expr Mul(Expr a, Expr b) => (a, b) switch
+    {
+        (Const { Value: 0 }, _) or (_, Const { Value: 0 }) => new Const(0),
+        (Const { Value: 1 }, _) => b,
+        (_, Const { Value: 1 }) => a,
+        (Const x, Const y) => new Const(x.Value * y.Value),
+        _ => new Binary(BinaryOp.Mul, a, b),
+    };
+
+    private static Expr Div(Expr a, Expr b) => (a, b) switch
+    {
+        (Const { Value: 0 }, _) => new Const(0),
+        (_, Const { Value: 1 }) => a,
+        _ => new Binary(BinaryOp.Div, a, b),
+    };
+
+    private static Expr Pow(Expr a, Expr k) => k switch
+    {
+        Const { Value: 0 } => new Const(1),
+        Const { Value: 1 } => a,
+        _ => new Binary(BinaryOp.Pow, a, k),
+    };
+
+    private static Expr Neg(Expr a) => a switch
+    {
+        Const c => new Const(-c.Value),
+        Unary { Op: UnaryOp.Neg } n => n.Arg,
+        _ => new Unary(UnaryOp.Neg, a),
+    };
+
+    private static Expr Step(Expr a) => new Unary(UnaryOp.Step, a);
+}
