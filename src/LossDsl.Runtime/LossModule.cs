@@ -80,6 +80,27 @@ public abstract class LossModule : LossFunction
     /// <summary>True when the generator derived an analytic backward for this spec.</summary>
     public virtual bool HasAnalyticBackward => false;
 
+    private Kernels.CpuKernel? _kernel;
+    private bool _kernelBuilt;
+
+    // The fused CPU kernel for this module's spec and hyperparameters, built on first use (null when
+    // its schedule does not cover the spec).
+    internal Kernels.CpuKernel? Kernel
+    {
+        get
+        {
+            if (!_kernelBuilt)
+            {
+                _kernel = Kernels.CpuKernel.TryCreate(Emitter.Compile(BuildSpec()));
+                _kernelBuilt = true;
+            }
+            return _kernel;
+        }
+    }
+
+    /// <summary>True when the fused CPU kernel covers this spec (it runs on float32 CPU tensors with Mean or Sum).</summary>
+    public bool HasCpuKernel => HasAnalyticBackward && Kernel is not null;
+
     /// <summary>
     /// The generated analytic backward: d loss / d prediction (broadcastable to the normalised input)
     /// given the adjoint <paramref name="seed"/> of the spec's value (already masked and scaled for
@@ -106,6 +127,18 @@ public abstract class LossModule : LossFunction
         using var scope = NewDisposeScope();
         var detached = input.detach();
         using var ctx = LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, CheckValues);
+        if (Mode != ExecutionMode.TorchSharp && Kernel is { } kernel && Kernels.CpuKernel.Accepts(ctx, Reduction))
+        {
+            // One or two passes over memory: the value, and the gradient for an upstream gradient of 1.
+            var loss = kernel.Forward(ctx, Reduction, out var gradient).MoveToOuterDisposeScope();
+            state = new FusedState(this, null, null, null, false, 0, 1, input.shape, input.dtype)
+            {
+                Gradient = gradient.reshape(input.shape).to(input.dtype).DetachFromDisposeScope(),
+            };
+            return loss;
+        }
+        if (Mode == ExecutionMode.Kernel)
+            throw new InvalidOperationException($"{GetName()}: the CPU kernel cannot run here (it needs float32 contiguous CPU tensors, reduction Mean or Sum, and a spec its schedule covers); use ExecutionMode.Auto");
         var (value, weight) = Evaluate(ctx);
         var axes = ResultAxes;
         double sumValue = 0, sumWeight = 1;
@@ -127,8 +160,16 @@ public abstract class LossModule : LossFunction
     // and typed like the original input.
     internal Tensor FusedBackward(FusedState s, Tensor grad)
     {
+        if (s.Gradient is { } computed)
+        {
+            // The kernel's gradient was computed in the forward pass: scale it (or hand it over as is).
+            s.Gradient = null;
+            if (grad.numel() == 1 && grad.ToDouble() == 1.0) return computed;
+            using (computed)
+                return computed * grad.to(computed.dtype);
+        }
         using var scope = NewDisposeScope();
-        using var ctx = LossContext.Create(GetName(), Task, s.Input, s.Target, s.Mask, ClassWeights, IgnoreIndex, checkValues: false);
+        using var ctx = LossContext.Create(GetName(), Task, s.Input!, s.Target!, s.Mask, ClassWeights, IgnoreIndex, checkValues: false);
         var axes = ResultAxes;
         var pixelwise = Axes.IsPixelwise(axes);
         var g = grad.to(ctx.DType);
@@ -251,17 +292,27 @@ public enum ExecutionMode
 
     /// <summary>Autograd through the generated forward (every intermediate is kept for the backward).</summary>
     Autograd,
+
+    /// <summary>The generated analytic backward with TorchSharp operations (any device and dtype).</summary>
+    TorchSharp,
+
+    /// <summary>The fused CPU kernel; throws where it cannot run.</summary>
+    Kernel,
 }
 
 // What the fused backward needs: aliases of the inputs (not the intermediates) and reduced totals.
-internal sealed record FusedState(LossModule Module, Tensor Input, Tensor Target, Tensor? Mask, bool HasWeight,
+internal sealed record FusedState(LossModule Module, Tensor? Input, Tensor? Target, Tensor? Mask, bool HasWeight,
                                   double SumValue, double SumWeight, long[] InputShape, ScalarType InputType) : IDisposable
 {
+    // The gradient the CPU kernel computed during the forward pass (upstream gradient 1).
+    public Tensor? Gradient { get; set; }
+
     public void Dispose()
     {
-        Input.Dispose();
-        Target.Dispose();
+        Input?.Dispose();
+        Target?.Dispose();
         Mask?.Dispose();
+        Gradient?.Dispose();
     }
 }
 

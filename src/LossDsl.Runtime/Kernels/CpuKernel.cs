@@ -1,0 +1,787 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using System.Runtime.InteropServices;
+using System.Threading.Tasks;
+using TorchSharp;
+using static TorchSharp.torch;
+using Reduction = TorchSharp.torch.nn.Reduction;
+
+namespace LossDsl.Kernels;
+
+/// <summary>
+/// A fused CPU kernel for one spec with fixed hyperparameters: the compiled forward and its symbolic
+/// gradient, scheduled into as few passes over memory as the reductions allow (one for pixel-wise
+/// losses, two for region losses). Each pass walks the tensors in cache-sized chunks of one sample
+/// (all classes of a run of pixels), evaluates the needed sub-expressions with vectorised
+/// <see cref="TensorPrimitives"/> on L1-resident buffers, accumulates per-chunk partial sums and,
+/// in the last pass, writes the gradient straight into its output. Chunks run in parallel; partial
+/// sums are combined in chunk order, so results do not depend on thread timing.
+/// </summary>
+/// <remarks>
+/// Float32, contiguous CPU tensors, Mean or Sum reduction. Anything else (other dtypes or devices,
+/// reduction None, constructs the schedule does not cover) is left to the TorchSharp path: see
+/// <see cref="TryCreate"/>. The gradient is computed during the forward pass for an upstream
+/// gradient of 1 and scaled in the backward.
+/// </remarks>
+internal sealed class CpuKernel
+{
+    private enum Kind { Const, Stat, Pixel }
+
+    private sealed class Node
+    {
+        public required Expr Expr;
+        public Kind Kind;
+        public bool Classes;
+        public bool Batch;
+        public int Level;
+        public int[] Args = Array.Empty<int>();
+        public double Value;
+        public int Slot = -1; // reductions: first partial-sum slot
+    }
+
+    private enum SinkKind { Reduce, Gradient }
+
+    private sealed record Sink(SinkKind Kind, int Node, int Pass);
+
+    private readonly List<Node> _nodes = new();
+    private readonly Dictionary<Expr, int> _ids = new();
+    private readonly List<Sink> _sinks = new();
+    private readonly int _passes;
+    private readonly int _gradient;
+    private readonly int _valueSum = -1, _weightSum = -1, _value = -1, _weight = -1;
+    private readonly int _seedValue = -1, _seedWeight = -1;
+    private readonly bool _pixelwise, _weighted;
+    private readonly Over _axes;
+
+    private CpuKernel(Expr compiled)
+    {
+        var (value, weight) = compiled is WeightedMean wm ? (wm.Value, wm.Weight) : (compiled, (Expr?)null);
+        _axes = Axes.Of(value);
+        _pixelwise = Axes.IsPixelwise(_axes);
+        _weighted = weight is not null;
+        var (gradient, unsupported) = Differentiate.Gradient(compiled);
+        if (gradient is null) throw new NotSupportedException(unsupported);
+
+        // Seeds: scalars set by the kernel (1/count, or the weighted-mean adjoints), masked for
+        // per-pixel values exactly as the TorchSharp path masks them.
+        var seed0 = new Seed(0, Over.None);
+        var seed1 = new Seed(1, Over.None);
+        gradient = Structure.MapBottomUp(gradient, e => e is Seed s
+            ? (_pixelwise ? new Masked(s.Index == 0 ? seed0 : seed1) : s.Index == 0 ? seed0 : seed1)
+            : e);
+
+        _value = Add(value);
+        if (weight is not null) _weight = Add(weight);
+        if (_pixelwise)
+        {
+            _valueSum = Add(new PlainSum(new Masked(value), Over.All));
+            if (weight is not null) _weightSum = Add(new PlainSum(new Masked(weight), Over.All));
+        }
+        else if (weight is not null)
+        {
+            throw new NotSupportedException("a weighted mean of region values");
+        }
+        if (_ids.TryGetValue(seed0, out var s0)) _seedValue = s0;
+        _gradient = Add(gradient);
+        if (_ids.TryGetValue(seed0, out s0)) _seedValue = s0;
+        if (_ids.TryGetValue(seed1, out var s1)) _seedWeight = s1;
+        if (_nodes[_gradient].Kind != Kind.Pixel) throw new NotSupportedException("a gradient that is not per pixel");
+
+        _sinks.Add(new Sink(SinkKind.Gradient, _gradient, _nodes[_gradient].Level + 1));
+        _passes = _sinks.Max(s => s.Pass);
+    }
+
+    /// <summary>The kernel for a compiled spec, or null when the schedule does not cover it.</summary>
+    public static CpuKernel? TryCreate(Expr compiled)
+    {
+        try
+        {
+            return new CpuKernel(compiled);
+        }
+        catch (NotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>True when the kernel can run on these inputs with this reduction.</summary>
+    public static bool Accepts(LossContext ctx, Reduction reduction) =>
+        reduction is Reduction.Mean or Reduction.Sum
+        && ctx.Input.dtype == ScalarType.Float32 && ctx.Input.device_type == DeviceType.CPU && ctx.Input.is_contiguous()
+        && ctx.SpatialRank >= 1
+        && (ctx.TargetIndex is { } ti ? ti.dtype == ScalarType.Int64 && ti.is_contiguous()
+                                      : ctx.Target.dtype == ScalarType.Float32 && ctx.Target.is_contiguous() && ctx.Target.shape.SequenceEqual(ctx.Input.shape))
+        && (ctx.Mask is null || (ctx.Mask.dtype == ScalarType.Bool && ctx.Mask.is_contiguous()));
+
+    // ---------------------------------------------------------------- building the node graph
+
+    private int Add(Expr e)
+    {
+        if (_ids.TryGetValue(e, out var known)) return known;
+        var args = Structure.Children(e).Select(Add).ToArray();
+        var node = new Node { Expr = e, Args = args };
+        Node A(int i) => _nodes[args[i]];
+        int MaxLevel() => args.Length == 0 ? 0 : args.Max(a => _nodes[a].Level);
+
+        switch (e)
+        {
+            case Const c:
+                node.Kind = Kind.Const;
+                node.Value = c.Value;
+                break;
+            case Input { Kind: InputKind.Prediction or InputKind.Target }:
+                node.Kind = Kind.Pixel;
+                node.Classes = true;
+                break;
+            case Input { Kind: InputKind.ClassWeights or InputKind.ClassIndex }:
+                node.Kind = Kind.Stat;
+                node.Classes = true;
+                break;
+            case Count c when (Axes.Of(c) & Over.Spatial) == 0:
+                node.Kind = Kind.Stat;
+                node.Batch = (Axes.Of(c) & Over.Batch) != 0;
+                break;
+            case Seed:
+                // Weighted-mean adjoints need both totals first.
+                node.Kind = Kind.Stat;
+                node.Level = _weighted ? Math.Max(_nodes[_valueSum].Level, _nodes[_weightSum].Level) : 0;
+                break;
+            case Unary { Op: UnaryOp.Softmax or UnaryOp.LogSoftmax } when A(0).Kind == Kind.Pixel:
+                node.Kind = Kind.Pixel;
+                node.Classes = true;
+                break;
+            case Unary { Op: UnaryOp.Softmax or UnaryOp.LogSoftmax }:
+                throw new NotSupportedException("softmax of a reduced value");
+            case Unary or Binary:
+                Combine(node, args.Select(a => _nodes[a]).ToArray());
+                break;
+            case PlainSum p when A(0).Kind == Kind.Pixel && (p.Over & Over.Spatial) != 0:
+                node.Kind = Kind.Stat;
+                node.Batch = (p.Over & Over.Batch) == 0;
+                node.Classes = A(0).Classes && (p.Over & Over.Classes) == 0;
+                node.Level = A(0).Level + 1;
+                node.Slot = 0; // a reduction: its partial-sum slots are laid out per run (C of them if it keeps classes)
+                _sinks.Add(new Sink(SinkKind.Reduce, _nodes.Count, node.Level));
+                break;
+            case PlainSum { Over: Over.Classes } when A(0).Kind == Kind.Pixel:
+                node.Kind = Kind.Pixel;
+                node.Level = A(0).Level;
+                break;
+            case PlainSum p when A(0).Kind == Kind.Stat:
+                node.Kind = Kind.Stat;
+                node.Batch = A(0).Batch && (p.Over & Over.Batch) == 0;
+                node.Classes = A(0).Classes && (p.Over & Over.Classes) == 0;
+                node.Level = A(0).Level;
+                break;
+            case Masked when A(0).Kind != Kind.Const:
+                node.Kind = Kind.Pixel;
+                node.Classes = A(0).Classes;
+                node.Level = A(0).Level;
+                break;
+            case SelectTarget when A(0).Kind == Kind.Pixel || (A(0).Kind == Kind.Stat && A(0).Classes):
+                node.Kind = Kind.Pixel;
+                node.Level = A(0).Level;
+                break;
+            default:
+                throw new NotSupportedException(e.GetType().Name);
+        }
+        if (node.Kind == Kind.Pixel && node.Level < MaxLevel()) node.Level = MaxLevel();
+        _ids[e] = _nodes.Count;
+        _nodes.Add(node);
+        return _nodes.Count - 1;
+    }
+
+    private static void Combine(Node node, Node[] args)
+    {
+        if (args.Any(a => a.Kind == Kind.Pixel))
+        {
+            node.Kind = Kind.Pixel;
+            node.Classes = args.Any(a => a.Classes);
+        }
+        else
+        {
+            node.Kind = Kind.Stat;
+            node.Classes = args.Any(a => a.Classes);
+            node.Batch = args.Any(a => a.Batch);
+        }
+        node.Level = args.Length == 0 ? 0 : args.Max(a => a.Level);
+    }
+
+    // ---------------------------------------------------------------- running
+
+    private sealed class Run
+    {
+        public required LossContext Ctx;
+        public long N, C, S, L, ChunksPerSample;
+        public unsafe float* X;
+        public unsafe float* T;
+        public unsafe long* Index;
+        public unsafe byte* Mask;
+        public unsafe float* Grad;
+        public double[][] Stats = Array.Empty<double[]>();
+        public int[] SlotOf = Array.Empty<int>();
+        public int Slots;
+        public double[] Partials = Array.Empty<double>();
+    }
+
+    /// <summary>
+    /// Runs the kernel: the reduced loss value (a 0-dimensional tensor in float32) and, in
+    /// <paramref name="gradient"/>, d loss / d input for an upstream gradient of 1, shaped like the
+    /// normalised input.
+    /// </summary>
+    public unsafe Tensor Forward(LossContext ctx, Reduction reduction, out Tensor gradient)
+    {
+        var r = new Run { Ctx = ctx, N = ctx.N, C = ctx.C };
+        r.S = ctx.Input.numel() / (r.N * r.C);
+        r.L = Math.Max(256, 4096 / r.C);
+        r.ChunksPerSample = (r.S + r.L - 1) / r.L;
+        r.X = (float*)Native.THSTensor_data(ctx.Input.Handle);
+        if (ctx.TargetIndex is { } ti) r.Index = (long*)Native.THSTensor_data(ti.Handle);
+        else r.T = (float*)Native.THSTensor_data(ctx.Target.Handle);
+        if (ctx.Mask is { } m) r.Mask = (byte*)Native.THSTensor_data(m.Handle);
+        gradient = empty(ctx.Input.shape, dtype: ScalarType.Float32);
+        r.Grad = (float*)Native.THSTensor_data(gradient.Handle);
+
+        // Slots: one per reduction and kept class.
+        r.SlotOf = new int[_nodes.Count];
+        for (var i = 0; i < _nodes.Count; i++)
+        {
+            if (_nodes[i].Slot < 0) continue;
+            r.SlotOf[i] = r.Slots;
+            r.Slots += _nodes[i].Classes ? (int)r.C : 1;
+        }
+        r.Stats = new double[_nodes.Count][];
+        EvaluateStats(r, level: 0, reduction);
+        for (var pass = 1; pass <= _passes; pass++)
+        {
+            RunPass(r, pass);
+            EvaluateStats(r, pass, reduction);
+        }
+
+        double value;
+        if (_pixelwise)
+        {
+            var sum = r.Stats[_valueSum][0];
+            value = reduction == Reduction.Sum ? sum
+                : _weighted ? sum / WeightTotal(r)
+                : sum / CountOf(ctx, _axes, valid: true);
+        }
+        else
+        {
+            // Region values: reduced over their (valid, unmasked) elements.
+            var v = r.Stats[_value];
+            value = v.Sum();
+            if (reduction == Reduction.Mean) value /= v.Length;
+        }
+        return tensor((float)value);
+    }
+
+    private static double CountOf(LossContext ctx, Over axes, bool valid)
+    {
+        using var c = ctx.Count(axes, valid);
+        return c.sum().ToDouble();
+    }
+
+    private double WeightTotal(Run r)
+    {
+        var total = r.Stats[_weightSum][0];
+        // A weight without a class axis counts once per class of a value that has one.
+        if (!_nodes[_weight].Classes && _nodes[_value].Classes) total *= r.C;
+        return total == 0 ? 1 : total;
+    }
+
+    // Computes every statistic of the given level (level 0: constants, counts, class vectors, seeds
+    // of unweighted means; later levels: reductions of the pass just run and what depends on them).
+    private void EvaluateStats(Run r, int level, Reduction reduction)
+    {
+        for (var i = 0; i < _nodes.Count; i++)
+        {
+            var node = _nodes[i];
+            if (node.Kind != Kind.Stat || r.Stats[i] is not null) continue;
+            if (node.Slot >= 0)
+            {
+                if (node.Level != level) continue;
+                r.Stats[i] = CombinePartials(r, i);
+                continue;
+            }
+            if (node.Expr is Seed seed)
+            {
+                var ready = !_weighted || reduction == Reduction.Sum || (r.Stats[_valueSum] is not null && r.Stats[_weightSum] is not null);
+                if (!ready) continue;
+                r.Stats[i] = new[] { SeedValue(r, seed.Index, reduction) };
+                node.Level = level;
+                continue;
+            }
+            if (node.Args.Any(a => _nodes[a].Kind == Kind.Stat && r.Stats[a] is null)) continue;
+            r.Stats[i] = EvaluateStat(r, node);
+            node.Level = Math.Max(node.Level, level);
+        }
+    }
+
+    private double SeedValue(Run r, int index, Reduction reduction)
+    {
+        if (reduction == Reduction.Sum) return index == 0 ? 1 : 0;
+        if (_weighted)
+        {
+            var sw = WeightTotal(r);
+            var sv = r.Stats[_valueSum][0];
+            return index == 0 ? 1 / sw : -sv / (sw * sw);
+        }
+        return index == 0 ? 1 / CountOf(r.Ctx, _axes, valid: _pixelwise) : 0;
+    }
+
+    private double[] CombinePartials(Run r, int id)
+    {
+        var node = _nodes[id];
+        var batch = node.Batch ? r.N : 1;
+        var classes = node.Classes ? r.C : 1;
+        var result = new double[batch * classes];
+        var slot = r.SlotOf[id];
+        var chunks = r.N * r.ChunksPerSample;
+        for (long k = 0; k < chunks; k++)
+        {
+            var n = node.Batch ? k / r.ChunksPerSample : 0;
+            for (var c = 0; c < classes; c++)
+                result[n * classes + c] += r.Partials[k * r.Slots + slot + c];
+        }
+        return result;
+    }
+
+    private double[] EvaluateStat(Run r, Node node)
+    {
+        var batch = node.Batch ? r.N : 1;
+        var classes = node.Classes ? r.C : 1;
+        var result = new double[batch * classes];
+        switch (node.Expr)
+        {
+            case Input { Kind: InputKind.ClassIndex }:
+                for (var c = 0; c < classes; c++) result[c] = c;
+                return result;
+            case Input { Kind: InputKind.ClassWeights }:
+            {
+                using var w = r.Ctx.ClassWeights.to(ScalarType.Float64).flatten();
+                var data = w.data<double>().ToArray();
+                for (var c = 0; c < classes; c++) result[c] = data[c];
+                return result;
+            }
+            case Count c:
+            {
+                using var t = r.Ctx.Count(c.Over, c.Valid).to(ScalarType.Float64).flatten();
+                var data = t.data<double>().ToArray();
+                for (var n = 0; n < batch; n++) result[n] = data.Length == 1 ? data[0] : data[n];
+                return result;
+            }
+        }
+        for (long n = 0; n < batch; n++)
+            for (long c = 0; c < classes; c++)
+            {
+                double Arg(int i)
+                {
+                    var a = _nodes[node.Args[i]];
+                    if (a.Kind == Kind.Const) return a.Value;
+                    var ac = a.Classes ? r.C : 1;
+                    return r.Stats[node.Args[i]][(a.Batch ? n : 0) * ac + (a.Classes ? c : 0)];
+                }
+                result[n * classes + c] = node.Expr switch
+                {
+                    Unary u => ScalarUnary(u.Op, Arg(0)),
+                    Binary b => ScalarBinary(b.Op, Arg(0), Arg(1)),
+                    PlainSum p => SumStat(r, node, p, n, c),
+                    _ => throw new InvalidOperationException(node.Expr.GetType().Name),
+                };
+            }
+        return result;
+    }
+
+    private double SumStat(Run r, Node node, PlainSum p, long n, long c)
+    {
+        var a = _nodes[node.Args[0]];
+        var values = r.Stats[node.Args[0]];
+        var ac = a.Classes ? r.C : 1;
+        double total = 0;
+        for (long an = 0; an < (a.Batch ? r.N : 1); an++)
+            for (long cc = 0; cc < ac; cc++)
+            {
+                if (node.Batch && a.Batch && an != n) continue;
+                if (node.Classes && a.Classes && cc != c) continue;
+                total += values[an * ac + cc];
+            }
+        return total;
+    }
+
+    private static double ScalarUnary(UnaryOp op, double x) => op switch
+    {
+        UnaryOp.Neg => -x,
+        UnaryOp.Sigmoid => ScalarMath.Sigmoid(x),
+        UnaryOp.LogSigmoid => ScalarMath.LogSigmoid(x),
+        UnaryOp.Softplus => ScalarMath.Softplus(x),
+        UnaryOp.Log => Math.Log(x),
+        UnaryOp.Log1p => ScalarMath.Log1p(x),
+        UnaryOp.Exp => Math.Exp(x),
+        UnaryOp.Sqrt => Math.Sqrt(x),
+        UnaryOp.Abs => Math.Abs(x),
+        UnaryOp.LogCosh => ScalarMath.LogCosh(x),
+        UnaryOp.Step => x > 0 ? 1 : 0,
+        _ => throw new InvalidOperationException(op.ToString()),
+    };
+
+    private static double ScalarBinary(BinaryOp op, double a, double b) => op switch
+    {
+        BinaryOp.Add => a + b,
+        BinaryOp.Sub => a - b,
+        BinaryOp.Mul => a * b,
+        BinaryOp.Div => a / b,
+        BinaryOp.Pow => Math.Pow(a, b),
+        BinaryOp.Min => Math.Min(a, b),
+        BinaryOp.Max => Math.Max(a, b),
+        _ => throw new InvalidOperationException(op.ToString()),
+    };
+
+    // ---------------------------------------------------------------- one pass over memory
+
+    private sealed class Workspace
+    {
+        public required float[][] Buffers;
+        public required float[] Scratch1;
+        public required float[] Scratch2;
+    }
+
+    private void RunPass(Run r, int pass)
+    {
+        var sinks = _sinks.Where(s => s.Pass == pass).ToList();
+        if (sinks.Count == 0) return;
+        var needed = new bool[_nodes.Count];
+        foreach (var s in sinks) Mark(s.Kind == SinkKind.Reduce ? _nodes[s.Node].Args[0] : s.Node, needed);
+        var order = Enumerable.Range(0, _nodes.Count).Where(i => needed[i] && _nodes[i].Kind == Kind.Pixel).ToArray();
+        var chunks = r.N * r.ChunksPerSample;
+        if (r.Partials.Length == 0) r.Partials = new double[chunks * Math.Max(1, r.Slots)];
+        var width = (int)(r.C * r.L);
+
+        Parallel.For(0L, chunks, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+            () => new Workspace
+            {
+                Buffers = Enumerable.Range(0, _nodes.Count).Select(i => needed[i] && _nodes[i].Kind == Kind.Pixel ? new float[width] : Array.Empty<float>()).ToArray(),
+                Scratch1 = new float[r.L],
+                Scratch2 = new float[r.L],
+            },
+            (k, _, ws) =>
+            {
+                var n = k / r.ChunksPerSample;
+                var s0 = (k % r.ChunksPerSample) * r.L;
+                var len = (int)Math.Min(r.L, r.S - s0);
+                foreach (var id in order) EvaluatePixel(r, ws, id, n, s0, len);
+                foreach (var sink in sinks)
+                {
+                    if (sink.Kind == SinkKind.Reduce) Accumulate(r, ws, sink.Node, k, len);
+                    else WriteGradient(r, ws, sink.Node, n, s0, len);
+                }
+                return ws;
+            },
+            _ => { });
+    }
+
+    private void Mark(int id, bool[] needed)
+    {
+        if (needed[id]) return;
+        needed[id] = true;
+        var node = _nodes[id];
+        if (node.Kind != Kind.Pixel) return;
+        foreach (var a in node.Args) Mark(a, needed);
+    }
+
+    private unsafe void Accumulate(Run r, Workspace ws, int id, long k, int len)
+    {
+        var node = _nodes[id];
+        var arg = _nodes[node.Args[0]];
+        var buffer = ws.Buffers[node.Args[0]];
+        var slot = r.SlotOf[id];
+        var classes = arg.Classes ? r.C : 1;
+        for (var c = 0; c < classes; c++)
+        {
+            var s = (double)TensorPrimitives.Sum(new ReadOnlySpan<float>(buffer, (int)(c * r.L), len));
+            r.Partials[k * r.Slots + slot + (node.Classes ? c : 0)] += s;
+        }
+    }
+
+    private unsafe void WriteGradient(Run r, Workspace ws, int id, long n, long s0, int len)
+    {
+        var node = _nodes[id];
+        for (long c = 0; c < r.C; c++)
+        {
+            var dst = new Span<float>(r.Grad + (n * r.C + c) * r.S + s0, len);
+            new ReadOnlySpan<float>(ws.Buffers[id], (int)((node.Classes ? c : 0) * r.L), len).CopyTo(dst);
+        }
+    }
+
+    // An operand of an element-wise op for class c: a span of a pixel buffer, or a scalar.
+    private readonly ref struct Operand
+    {
+        public readonly ReadOnlySpan<float> Span;
+        public readonly float Scalar;
+        public readonly bool IsScalar;
+
+        public Operand(ReadOnlySpan<float> span)
+        {
+            Span = span;
+            Scalar = 0;
+            IsScalar = false;
+        }
+
+        public Operand(float scalar)
+        {
+            Span = default;
+            Scalar = scalar;
+            IsScalar = true;
+        }
+    }
+
+    private Operand Get(Run r, Workspace ws, int id, long n, long c, int len)
+    {
+        var node = _nodes[id];
+        return node.Kind switch
+        {
+            Kind.Const => new Operand((float)node.Value),
+            Kind.Stat => new Operand((float)r.Stats[id][(node.Batch ? n : 0) * (node.Classes ? r.C : 1) + (node.Classes ? c : 0)]),
+            _ => new Operand(new ReadOnlySpan<float>(ws.Buffers[id], (int)((node.Classes ? c : 0) * r.L), len)),
+        };
+    }
+
+    private unsafe void EvaluatePixel(Run r, Workspace ws, int id, long n, long s0, int len)
+    {
+        var node = _nodes[id];
+        var buffer = ws.Buffers[id];
+        var classes = node.Classes ? r.C : 1;
+        Span<float> Dst(long c) => new(buffer, (int)(c * r.L), len);
+
+        switch (node.Expr)
+        {
+            case Input { Kind: InputKind.Prediction }:
+                for (long c = 0; c < classes; c++)
+                    new ReadOnlySpan<float>(r.X + (n * r.C + c) * r.S + s0, len).CopyTo(Dst(c));
+                return;
+            case Input { Kind: InputKind.Target }:
+                for (long c = 0; c < classes; c++)
+                {
+                    var dst = Dst(c);
+                    if (r.Index != null)
+                    {
+                        var idx = r.Index + n * r.S + s0;
+                        for (var i = 0; i < len; i++) dst[i] = idx[i] == c ? 1f : 0f;
+                    }
+                    else
+                    {
+                        new ReadOnlySpan<float>(r.T + (n * r.C + c) * r.S + s0, len).CopyTo(dst);
+                    }
+                }
+                return;
+            case Unary { Op: UnaryOp.Softmax or UnaryOp.LogSoftmax } u:
+                SoftmaxBlock(r, ws, node.Args[0], buffer, len, u.Op == UnaryOp.LogSoftmax);
+                return;
+            case PlainSum:
+            {
+                var dst = Dst(0);
+                var arg = _nodes[node.Args[0]];
+                new ReadOnlySpan<float>(ws.Buffers[node.Args[0]], 0, len).CopyTo(dst);
+                if (arg.Classes)
+                    for (long c = 1; c < r.C; c++)
+                        TensorPrimitives.Add(dst, new ReadOnlySpan<float>(ws.Buffers[node.Args[0]], (int)(c * r.L), len), dst);
+                return;
+            }
+            case SelectTarget when _nodes[node.Args[0]].Kind == Kind.Stat:
+            {
+                // A class vector (e.g. class weights) at each pixel's target class.
+                var dst = Dst(0);
+                var arg = _nodes[node.Args[0]];
+                var values = r.Stats[node.Args[0]];
+                var row = (arg.Batch ? n : 0) * r.C;
+                if (r.Index != null)
+                {
+                    var idx = r.Index + n * r.S + s0;
+                    for (var i = 0; i < len; i++) dst[i] = (float)values[row + idx[i]];
+                }
+                else
+                {
+                    dst.Clear();
+                    for (long c = 0; c < r.C; c++)
+                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(r.T + (n * r.C + c) * r.S + s0, len), (float)values[row + c], dst, dst);
+                }
+                return;
+            }
+            case SelectTarget:
+            {
+                var dst = Dst(0);
+                var x = ws.Buffers[node.Args[0]];
+                if (r.Index != null)
+                {
+                    var idx = r.Index + n * r.S + s0;
+                    for (var i = 0; i < len; i++) dst[i] = x[idx[i] * r.L + i];
+                }
+                else
+                {
+                    dst.Clear();
+                    for (long c = 0; c < r.C; c++)
+                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(x, (int)(c * r.L), len),
+                            new ReadOnlySpan<float>(r.T + (n * r.C + c) * r.S + s0, len), dst, dst);
+                }
+                return;
+            }
+            case Masked:
+                for (long c = 0; c < classes; c++)
+                {
+                    var a = Get(r, ws, node.Args[0], n, c, len);
+                    var dst = Dst(c);
+                    if (r.Mask == null)
+                    {
+                        if (a.IsScalar) dst.Fill(a.Scalar);
+                        else a.Span.CopyTo(dst);
+                        continue;
+                    }
+                    var m = r.Mask + n * r.S + s0;
+                    if (a.IsScalar)
+                        for (var i = 0; i < len; i++) dst[i] = m[i] != 0 ? a.Scalar : 0f;
+                    else
+                        for (var i = 0; i < len; i++) dst[i] = m[i] != 0 ? a.Span[i] : 0f;
+                }
+                return;
+            case Unary u:
+                for (long c = 0; c < classes; c++)
+                    ApplyUnary(u.Op, Get(r, ws, node.Args[0], n, c, len).Span, Dst(c), ws);
+                return;
+            case Binary b:
+                for (long c = 0; c < classes; c++)
+                    ApplyBinary(b.Op, Get(r, ws, node.Args[0], n, c, len), Get(r, ws, node.Args[1], n, c, len), Dst(c));
+                return;
+            default:
+                throw new InvalidOperationException(node.Expr.GetType().Name);
+        }
+    }
+
+    private void SoftmaxBlock(Run r, Workspace ws, int argId, float[] buffer, int len, bool log)
+    {
+        var x = ws.Buffers[argId];
+        ReadOnlySpan<float> X(long c) => new(x, (int)(c * r.L), len);
+        Span<float> D(long c) => new(buffer, (int)(c * r.L), len);
+        var max = ws.Scratch1.AsSpan(0, len);
+        var sum = ws.Scratch2.AsSpan(0, len);
+        X(0).CopyTo(max);
+        for (long c = 1; c < r.C; c++) TensorPrimitives.Max(max, X(c), max);
+        sum.Clear();
+        for (long c = 0; c < r.C; c++)
+        {
+            TensorPrimitives.Subtract(X(c), max, D(c));
+            TensorPrimitives.Exp(D(c), D(c));
+            TensorPrimitives.Add(sum, D(c), sum);
+        }
+        if (log)
+        {
+            TensorPrimitives.Log(sum, sum);
+            TensorPrimitives.Add(max, sum, max); // log-sum-exp
+            for (long c = 0; c < r.C; c++) TensorPrimitives.Subtract(X(c), max, D(c));
+        }
+        else
+        {
+            for (long c = 0; c < r.C; c++) TensorPrimitives.Divide(D(c), sum, D(c));
+        }
+    }
+
+    private static void ApplyUnary(UnaryOp op, ReadOnlySpan<float> x, Span<float> dst, Workspace ws)
+    {
+        var scratch = ws.Scratch1.AsSpan(0, x.Length);
+        switch (op)
+        {
+            case UnaryOp.Neg: TensorPrimitives.Negate(x, dst); break;
+            case UnaryOp.Sigmoid: TensorPrimitives.Sigmoid(x, dst); break;
+            case UnaryOp.Log: TensorPrimitives.Log(x, dst); break;
+            case UnaryOp.Log1p: TensorPrimitives.LogP1(x, dst); break;
+            case UnaryOp.Exp: TensorPrimitives.Exp(x, dst); break;
+            case UnaryOp.Sqrt: TensorPrimitives.Sqrt(x, dst); break;
+            case UnaryOp.Abs: TensorPrimitives.Abs(x, dst); break;
+            case UnaryOp.LogSigmoid or UnaryOp.Softplus:
+                // log(1 + e^-|x|), then min(x, 0) minus it (log-sigmoid) or max(x, 0) plus it (softplus).
+                TensorPrimitives.Abs(x, scratch);
+                TensorPrimitives.Negate(scratch, scratch);
+                TensorPrimitives.Exp(scratch, scratch);
+                TensorPrimitives.LogP1(scratch, scratch);
+                if (op == UnaryOp.LogSigmoid)
+                {
+                    TensorPrimitives.Min(x, 0f, dst);
+                    TensorPrimitives.Subtract(dst, scratch, dst);
+                }
+                else
+                {
+                    TensorPrimitives.Max(x, 0f, dst);
+                    TensorPrimitives.Add(dst, scratch, dst);
+                }
+                break;
+            case UnaryOp.LogCosh:
+                TensorPrimitives.Abs(x, dst);
+                TensorPrimitives.Multiply(dst, -2f, scratch);
+                TensorPrimitives.Exp(scratch, scratch);
+                TensorPrimitives.LogP1(scratch, scratch);
+                TensorPrimitives.Add(dst, scratch, dst);
+                TensorPrimitives.Subtract(dst, (float)Math.Log(2), dst);
+                break;
+            case UnaryOp.Step:
+                for (var i = 0; i < x.Length; i++) dst[i] = x[i] > 0 ? 1f : 0f;
+                break;
+            default:
+                throw new InvalidOperationException(op.ToString());
+        }
+    }
+
+    private static void ApplyBinary(BinaryOp op, Operand a, Operand b, Span<float> dst)
+    {
+        if (!a.IsScalar && !b.IsScalar)
+        {
+            switch (op)
+            {
+                case BinaryOp.Add: TensorPrimitives.Add(a.Span, b.Span, dst); return;
+                case BinaryOp.Sub: TensorPrimitives.Subtract(a.Span, b.Span, dst); return;
+                case BinaryOp.Mul: TensorPrimitives.Multiply(a.Span, b.Span, dst); return;
+                case BinaryOp.Div: TensorPrimitives.Divide(a.Span, b.Span, dst); return;
+                case BinaryOp.Pow: TensorPrimitives.Pow(a.Span, b.Span, dst); return;
+                case BinaryOp.Min: TensorPrimitives.Min(a.Span, b.Span, dst); return;
+                case BinaryOp.Max: TensorPrimitives.Max(a.Span, b.Span, dst); return;
+            }
+        }
+        else if (!a.IsScalar)
+        {
+            var s = b.Scalar;
+            switch (op)
+            {
+                case BinaryOp.Add: TensorPrimitives.Add(a.Span, s, dst); return;
+                case BinaryOp.Sub: TensorPrimitives.Subtract(a.Span, s, dst); return;
+                case BinaryOp.Mul: TensorPrimitives.Multiply(a.Span, s, dst); return;
+                case BinaryOp.Div: TensorPrimitives.Divide(a.Span, s, dst); return;
+                case BinaryOp.Pow when s == 2f: TensorPrimitives.Multiply(a.Span, a.Span, dst); return;
+                case BinaryOp.Pow when s == 1f: a.Span.CopyTo(dst); return;
+                case BinaryOp.Pow: TensorPrimitives.Pow(a.Span, s, dst); return;
+                case BinaryOp.Min: TensorPrimitives.Min(a.Span, s, dst); return;
+                case BinaryOp.Max: TensorPrimitives.Max(a.Span, s, dst); return;
+            }
+        }
+        else if (!b.IsScalar)
+        {
+            var s = a.Scalar;
+            switch (op)
+            {
+                case BinaryOp.Add: TensorPrimitives.Add(b.Span, s, dst); return;
+                case BinaryOp.Sub: TensorPrimitives.Subtract(s, b.Span, dst); return;
+                case BinaryOp.Mul: TensorPrimitives.Multiply(b.Span, s, dst); return;
+                case BinaryOp.Div: TensorPrimitives.Divide(s, b.Span, dst); return;
+                case BinaryOp.Pow: TensorPrimitives.Pow(s, b.Span, dst); return;
+                case BinaryOp.Min: TensorPrimitives.Min(b.Span, s, dst); return;
+                case BinaryOp.Max: TensorPrimitives.Max(b.Span, s, dst); return;
+            }
+        }
+        throw new InvalidOperationException($"{op} of two scalars in a per-pixel node");
+    }
+
+    private static class Native
+    {
+        [DllImport("LibTorchSharp")]
+        public static extern IntPtr THSTensor_data(IntPtr handle);
+    }
+}
