@@ -163,10 +163,10 @@ public abstract class LossModule : LossFunction
         if (s.Gradient is { } computed)
         {
             // The kernel's gradient was computed in the forward pass: scale it (or hand it over as is).
+            // The result joins the caller's dispose scope, like every other tensor the backward makes.
             s.Gradient = null;
-            if (grad.numel() == 1 && grad.ToDouble() == 1.0) return computed;
             using (computed)
-                return computed * grad.to(computed.dtype);
+                return grad.numel() == 1 && grad.ToDouble() == 1.0 ? computed.alias() : computed * grad.to(computed.dtype);
         }
         using var scope = NewDisposeScope();
         using var ctx = LossContext.Create(GetName(), Task, s.Input!, s.Target!, s.Mask, ClassWeights, IgnoreIndex, checkValues: false);
