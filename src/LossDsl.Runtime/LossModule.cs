@@ -80,26 +80,24 @@ public abstract class LossModule : LossFunction
     /// <summary>True when the generator derived an analytic backward for this spec.</summary>
     public virtual bool HasAnalyticBackward => false;
 
-    private Kernels.CpuKernel? _kernel;
-    private bool _kernelBuilt;
+    private readonly Kernels.CpuKernel?[] _kernels = new Kernels.CpuKernel?[2];
+    private readonly bool[] _kernelBuilt = new bool[2];
 
-    // The fused CPU kernel for this module's spec and hyperparameters, built on first use (null when
-    // its schedule does not cover the spec).
-    internal Kernels.CpuKernel? Kernel
+    // The fused CPU kernel for this module's spec and hyperparameters, with or without a mask, built
+    // on first use (null when its schedule does not cover the spec).
+    internal Kernels.CpuKernel? KernelFor(bool masked)
     {
-        get
+        var i = masked ? 1 : 0;
+        if (!_kernelBuilt[i])
         {
-            if (!_kernelBuilt)
-            {
-                _kernel = Kernels.CpuKernel.TryCreate(Emitter.Compile(BuildSpec()));
-                _kernelBuilt = true;
-            }
-            return _kernel;
+            _kernels[i] = Kernels.CpuKernel.TryCreate(Emitter.Compile(BuildSpec()), masked);
+            _kernelBuilt[i] = true;
         }
+        return _kernels[i];
     }
 
     /// <summary>True when the fused CPU kernel covers this spec (it runs on float32 CPU tensors with Mean or Sum).</summary>
-    public bool HasCpuKernel => HasAnalyticBackward && Kernel is not null;
+    public bool HasCpuKernel => HasAnalyticBackward && KernelFor(masked: true) is not null && KernelFor(masked: false) is not null;
 
     /// <summary>
     /// The generated analytic backward: d loss / d prediction (broadcastable to the normalised input)
@@ -127,7 +125,7 @@ public abstract class LossModule : LossFunction
         using var scope = NewDisposeScope();
         var detached = input.detach();
         using var ctx = LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, CheckValues);
-        if (Mode != ExecutionMode.TorchSharp && Kernel is { } kernel && Kernels.CpuKernel.Accepts(ctx, Reduction))
+        if (Mode != ExecutionMode.TorchSharp && Kernels.CpuKernel.Accepts(ctx, Reduction) && KernelFor(ctx.Mask is not null) is { } kernel)
         {
             // One or two passes over memory: the value, and the gradient for an upstream gradient of 1.
             var loss = kernel.Forward(ctx, Reduction, out var gradient).MoveToOuterDisposeScope();

@@ -55,8 +55,11 @@ internal sealed class CpuKernel
     private readonly bool _pixelwise, _weighted;
     private readonly Over _axes;
 
-    private CpuKernel(Expr compiled)
+    private readonly bool _masked;
+
+    private CpuKernel(Expr compiled, bool masked)
     {
+        _masked = masked;
         var (value, weight) = compiled is WeightedMean wm ? (wm.Value, wm.Weight) : (compiled, (Expr?)null);
         _axes = Axes.Of(value);
         _pixelwise = Axes.IsPixelwise(_axes);
@@ -94,11 +97,14 @@ internal sealed class CpuKernel
     }
 
     /// <summary>The kernel for a compiled spec, or null when the schedule does not cover it.</summary>
-    public static CpuKernel? TryCreate(Expr compiled)
+    /// <param name="compiled">The compiled spec (hyperparameters as constants).</param>
+    /// <param name="masked">Whether the inputs come with a validity mask; without one, masking is the
+    /// identity and is compiled away.</param>
+    public static CpuKernel? TryCreate(Expr compiled, bool masked)
     {
         try
         {
-            return new CpuKernel(compiled);
+            return new CpuKernel(compiled, masked);
         }
         catch (NotSupportedException)
         {
@@ -120,6 +126,12 @@ internal sealed class CpuKernel
     private int Add(Expr e)
     {
         if (_ids.TryGetValue(e, out var known)) return known;
+        if (e is Masked unmasked && !_masked)
+        {
+            var same = Add(unmasked.Arg);
+            _ids[e] = same;
+            return same;
+        }
         var args = Structure.Children(e).Select(Add).ToArray();
         var node = new Node { Expr = e, Args = args };
         Node A(int i) => _nodes[args[i]];

@@ -1,0 +1,260 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Diagnosers;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LossDsl.Benchmarks;
+
+/// <summary>
+/// Forward+backward of catalog losses: the generated fused path against the same formula written in
+/// eager TorchSharp the way the seeds write it, TorchSharp's built-in where one exists, and two floors
+/// measured in the same run (a copy of the same bytes; one vectorised sigmoid pass into a buffer).
+/// <c>--quick</c>: short runs (under 2 minutes) for a smoke check; results for docs/benchmarks.md come
+/// from the default (longer) run.
+/// </summary>
+public static class Program
+{
+    public static void Main(string[] args)
+    {
+        var quick = args.Contains("--quick");
+        var rest = args.Where(a => a != "--quick").ToArray();
+        var job = (quick ? Job.Dry.WithWarmupCount(3).WithIterationCount(5).WithInvocationCount(1).WithUnrollFactor(1)
+                         : Job.Default.WithWarmupCount(5).WithIterationCount(15).WithInvocationCount(1).WithUnrollFactor(1))
+            .WithToolchain(InProcessEmitToolchain.Instance)
+            .WithEnvironmentVariable("DOTNET_TieredPGO", "0");
+        var config = ManualConfig.Create(DefaultConfig.Instance)
+            .AddJob(job)
+            .AddDiagnoser(MemoryDiagnoser.Default)
+            .WithOptions(ConfigOptions.DisableOptimizationsValidator);
+        if (rest.Length == 0) rest = new[] { "--filter", "*" };
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest, config);
+    }
+}
+
+/// <summary>One benchmark case: a catalog loss, its eager seed-style formula and its built-in (if any).</summary>
+public sealed record LossCase(
+    string Name,
+    long[] Shape,
+    bool Multiclass,
+    Func<LossFunction> Fused,
+    Func<Tensor, Tensor, Tensor, Tensor> Eager,
+    Func<Tensor, Tensor, Tensor, Tensor>? Builtin)
+{
+    public override string ToString() => $"{Name} {string.Join("x", Shape)}";
+}
+
+/// <summary>The cases of the issue: binary 8x1x512x512, multiclass 8x5x256x256, one 3-D case.</summary>
+public static class Cases
+{
+    public static readonly long[] Binary = { 8, 1, 512, 512 };
+    public static readonly long[] Multiclass = { 8, 5, 256, 256 };
+    public static readonly long[] Volume = { 2, 1, 64, 128, 128 };
+
+    public static LossFunction Catalog(string type, params (string Name, object Value)[] options)
+    {
+        var t = typeof(LossModule).Assembly.GetType("LossDsl." + type)
+                ?? throw new InvalidOperationException($"catalog loss {type} not found");
+        var ctor = t.GetConstructors().Single();
+        var args = ctor.GetParameters().Select(p =>
+            options.FirstOrDefault(o => o.Name == p.Name) is { Name: not null } o ? o.Value : p.DefaultValue).ToArray();
+        var module = (LossModule)ctor.Invoke(args);
+        module.CheckValues = false; // the built-ins validate nothing either
+        return module;
+    }
+
+    private static Tensor Dims(Tensor x) => x; // readability helper for the eager formulas below
+
+    private static long[] SpatialDims(Tensor x) => Enumerable.Range(2, (int)x.dim() - 2).Select(i => (long)i).ToArray();
+
+    // ---- eager formulas, written as the seed code writes them (one op per line, autograd keeps all)
+
+    public static Tensor EagerBce(Tensor x, Tensor t, Tensor _)
+    {
+        var p = sigmoid(x).clamp(1e-7, 1 - 1e-7);
+        return (-(t * log(p) + (1 - t) * log(1 - p))).mean();
+    }
+
+    public static Tensor EagerWeightedBce(Tensor x, Tensor t, Tensor _)
+    {
+        var p = sigmoid(x).clamp(1e-7, 1 - 1e-7);
+        return (-(10.0 * t * log(p) + (1 - t) * log(1 - p))).mean();
+    }
+
+    public static Tensor EagerFocal(Tensor x, Tensor t, Tensor _)
+    {
+        var p = sigmoid(x);
+        var pt = p * t + (1 - p) * (1 - t);
+        var alpha = 0.25 * t + 0.75 * (1 - t);
+        return (-alpha * pow(1 - pt, 2.0) * log(pt.clamp_min(1e-7))).mean();
+    }
+
+    public static Tensor EagerDice(Tensor x, Tensor t, Tensor _)
+    {
+        var p = sigmoid(x);
+        var dims = SpatialDims(x);
+        var inter = (p * t).sum(dims);
+        var den = p.sum(dims) + t.sum(dims);
+        return (1 - (2 * inter + 1e-5) / (den + 1e-5)).mean();
+    }
+
+    public static Tensor EagerBceDice(Tensor x, Tensor t, Tensor w) => 0.5 * EagerBce(x, t, w) + 0.5 * EagerDice(x, t, w);
+
+    public static Tensor EagerTversky(Tensor x, Tensor t, Tensor _)
+    {
+        var p = sigmoid(x);
+        var dims = SpatialDims(x);
+        var tp = (p * t).sum(dims);
+        var fp = (p * (1 - t)).sum(dims);
+        var fn = ((1 - p) * t).sum(dims);
+        return (1 - (tp + 1e-5) / (tp + 0.3 * fp + 0.7 * fn + 1e-5)).mean();
+    }
+
+    public static Tensor EagerGeneralizedDice(Tensor x, Tensor t, Tensor _)
+    {
+        var p = softmax(x, 1);
+        var dims = SpatialDims(x);
+        var ground = t.sum(dims);
+        var w = 1.0 / (ground * ground).clamp_min(1e-5);
+        var inter = (w * (p * t).sum(dims)).sum(1);
+        var den = (w * (p.sum(dims) + ground)).sum(1);
+        return (1 - (2 * inter + 1e-5) / (den + 1e-5)).mean();
+    }
+
+    public static Tensor EagerCrossEntropy(Tensor x, Tensor t, Tensor w)
+    {
+        var logp = log(softmax(x, 1));
+        var wt = (w.reshape(1, -1, 1, 1) * t).sum(1);
+        var nll = -(logp * t).sum(1);
+        return (wt * nll).sum() / wt.sum();
+    }
+
+    public static IEnumerable<LossCase> All()
+    {
+        yield return new("bce", Binary, false, () => Catalog("BceLoss"), EagerBce,
+            (x, t, _) => nn.functional.binary_cross_entropy_with_logits(x, t));
+        yield return new("weighted-bce", Binary, false, () => Catalog("BceLoss", ("posWeight", 10.0)), EagerWeightedBce,
+            (x, t, _) => nn.functional.binary_cross_entropy_with_logits(x, t, null, nn.Reduction.Mean, tensor(new[] { 10.0f })));
+        yield return new("binary-focal", Binary, false, () => Catalog("BinaryFocalLoss", ("alpha", 0.25)), EagerFocal, null);
+        yield return new("dice", Binary, false, () => Catalog("DiceLoss"), EagerDice, null);
+        yield return new("bce-dice", Binary, false, () => Catalog("BceDiceLoss"), EagerBceDice, null);
+        yield return new("tversky", Binary, false, () => Catalog("TverskyLoss", ("alpha", 0.3), ("beta", 0.7)), EagerTversky, null);
+        yield return new("generalized-dice", Multiclass, true, () => Catalog("GeneralizedDiceLoss"), EagerGeneralizedDice, null);
+        yield return new("cross-entropy", Multiclass, true, () => Catalog("CrossEntropyLoss"), EagerCrossEntropy,
+            (x, t, w) => nn.functional.cross_entropy(x, t.argmax(1), weight: w));
+        yield return new("dice", Volume, false, () => Catalog("DiceLoss"), EagerDice, null);
+    }
+}
+
+/// <summary>Inputs shared by the benchmarks of one case.</summary>
+public abstract class LossBenchmarkBase
+{
+    protected Tensor X = null!, Target = null!, Index = null!, Weights = null!;
+    protected LossFunction Fused = null!;
+
+    public IEnumerable<LossCase> AllCases => Cases.All();
+
+    [ParamsSource(nameof(AllCases))]
+    public LossCase Case { get; set; } = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        torch.set_num_threads(Environment.ProcessorCount);
+        manual_seed(1);
+        X = randn(Case.Shape);
+        if (Case.Multiclass)
+        {
+            // Unequal class areas: class 0 dominates.
+            var spatial = new[] { Case.Shape[0] }.Concat(Case.Shape.Skip(2)).ToArray();
+            Index = (rand(spatial) * rand(spatial) * Case.Shape[1]).floor().to(int64).clamp(0, Case.Shape[1] - 1);
+            Target = nn.functional.one_hot(Index, Case.Shape[1]).permute(Permutation(Case.Shape.Length)).to(float32).contiguous();
+        }
+        else
+        {
+            Target = rand(Case.Shape).gt(0.98).to(float32); // sparse foreground, about 2 %
+            Index = Target;
+        }
+        Weights = tensor(Enumerable.Range(0, (int)Case.Shape[1]).Select(i => 1.0f + i).ToArray());
+        Fused = Case.Fused();
+        if (Fused is LossModule m && Case.Multiclass) m.ClassWeights = Weights;
+    }
+
+    private static long[] Permutation(int rank) =>
+        new long[] { 0, rank - 1 }.Concat(Enumerable.Range(1, rank - 2).Select(i => (long)i)).ToArray();
+
+    protected void Step(Func<Tensor, Tensor> loss)
+    {
+        using var scope = NewDisposeScope();
+        var x = X.detach().requires_grad_(true);
+        loss(x).backward();
+    }
+}
+
+/// <summary>Fused vs eager (the baseline) for every case.</summary>
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByParams)]
+public class FusedVsEager : LossBenchmarkBase
+{
+    [Benchmark(Baseline = true)]
+    public void Eager() => Step(x => Case.Eager(x, Target, Weights));
+
+    [Benchmark]
+    public void Fused_() => Step(x => Fused.forward(x, Case.Multiclass ? Index : Target));
+}
+
+/// <summary>TorchSharp's built-ins where they exist.</summary>
+public class BuiltIn : LossBenchmarkBase
+{
+    public IEnumerable<LossCase> BuiltInCases => Cases.All().Where(c => c.Builtin is not null);
+
+    [ParamsSource(nameof(BuiltInCases))]
+    public LossCase BuiltInCase { get => Case; set => Case = value; }
+
+    [Benchmark]
+    public void Builtin() => Step(x => Case.Builtin!(x, Case.Multiclass ? Target : Target, Weights));
+}
+
+/// <summary>The floors: the bytes a loss must move, and the least transcendental work it must do.</summary>
+public class Floors
+{
+    private Tensor _x = null!, _buffer = null!;
+    private float[] _src = Array.Empty<float>(), _dst = Array.Empty<float>();
+
+    [Params(8L * 512 * 512)]
+    public long Elements { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        torch.set_num_threads(Environment.ProcessorCount);
+        _x = randn(Elements);
+        _buffer = empty(Elements);
+        _src = _x.data<float>().ToArray();
+        _dst = new float[Elements];
+    }
+
+    /// <summary>Read logits and target, write a gradient: three tensors' worth of bytes.</summary>
+    [Benchmark]
+    public void CopyFloor()
+    {
+        _buffer.copy_(_x);
+        _buffer.copy_(_x);
+        _buffer.copy_(_x);
+    }
+
+    /// <summary>One vectorised sigmoid pass over the logits into a preallocated buffer (TensorPrimitives, 2 threads).</summary>
+    [Benchmark]
+    public void SigmoidFloor()
+    {
+        var half = _src.Length / 2;
+        System.Threading.Tasks.Parallel.Invoke(
+            () => System.Numerics.Tensors.TensorPrimitives.Sigmoid(_src.AsSpan(0, half), _dst.AsSpan(0, half)),
+            () => System.Numerics.Tensors.TensorPrimitives.Sigmoid(_src.AsSpan(half), _dst.AsSpan(half)));
+    }
+}
