@@ -43,6 +43,7 @@ public class AnalyticBackwardTests
                             var indexTarget = module.Task == LossTask.Multiclass && seed % 2 == 0;
                             var (x, t, m) = GeneratedParityTests.Inputs(module.Task, indexTarget, maskKind != "none", seed++, scale);
                             if (maskKind == "empty") m = zeros(m!.shape, dtype: @bool);
+                            x = GeneratedParityTests.ForModule(module, x);
                             if (module.Task == LossTask.Multiclass)
                                 module.ClassWeights = tensor(new[] { 0.5, 2.0, 1.0, 3.0 }, float64);
                             var what = $"{type.Name} [{label}] reduction={reduction} scale={scale} mask={maskKind}";

@@ -1,0 +1,50 @@
+using static LossDsl.Dsl;
+
+namespace LossDsl;
+
+public static partial class Losses
+{
+    /// <summary>
+    /// Weighted BCE plus soft Dice for binary segmentation: (1 - diceWeight)·BCE + diceWeight·(1 - Dice),
+    /// both per sample (BCE averaged over the sample's valid pixels), then averaged over the batch.
+    /// </summary>
+    [Loss(LossTask.Binary, Name = "BceDiceLoss")]
+    public static Expr BceDice(Expr input, Expr target, double diceWeight = 0.5, double posWeight = 1.0, double smooth = 1.0)
+    {
+        var bce = Mean(Bce(input, target, true, posWeight, 1.0, 0.0), Over.Spatial);
+        var p = Sigmoid(input);
+        var dice = 1 - (2 * Sum(p * target, Over.Spatial) + smooth) / (Sum(p + target, Over.Spatial) + smooth);
+        return (1 - diceWeight) * bce + diceWeight * dice;
+    }
+
+    /// <summary>
+    /// Softmax Dice plus cross-entropy (MONAI's DiceCELoss): λ_dice·mean over classes of (1 - Dice) +
+    /// λ_ce·mean over pixels of the cross-entropy, per sample, then averaged over the batch.
+    /// </summary>
+    [Loss(LossTask.Multiclass, Name = "DiceCeLoss")]
+    public static Expr DiceCe(Expr input, Expr target, double lambdaDice = 1.0, double lambdaCe = 1.0, bool includeBackground = true,
+                              double smoothNr = 1e-5, double smoothDr = 1e-5)
+    {
+        var y = OneHot(target);
+        var ce = Mean(-Sum(y * LogSoftmax(input), Over.Classes), Over.Spatial);
+        var f = DiceTerm(Softmax(input), y, false, false, false, smoothNr, smoothDr);
+        var dice = includeBackground ? Mean(f, Over.Classes) : Sum(f * Min(ClassIndex, 1), Over.Classes) / (NumClasses - 1);
+        return lambdaDice * dice + lambdaCe * ce;
+    }
+
+    /// <summary>
+    /// Softmax Dice plus focal loss (MONAI's DiceFocalLoss): λ_dice·mean over classes of (1 - Dice) +
+    /// λ_focal·mean over pixels of Σ_c (1 - p_c)^γ (-y_c log p_c), per sample, then averaged.
+    /// </summary>
+    [Loss(LossTask.Multiclass, Name = "DiceFocalLoss")]
+    public static Expr DiceFocal(Expr input, Expr target, double lambdaDice = 1.0, double lambdaFocal = 1.0, double gamma = 2.0,
+                                 bool includeBackground = true, double smoothNr = 1e-5, double smoothDr = 1e-5)
+    {
+        var y = OneHot(target);
+        var logp = LogSoftmax(input);
+        var focal = Mean(Sum(y * Pow(1 - Exp(logp), gamma) * -logp, Over.Classes), Over.Spatial);
+        var f = DiceTerm(Softmax(input), y, false, false, false, smoothNr, smoothDr);
+        var dice = includeBackground ? Mean(f, Over.Classes) : Sum(f * Min(ClassIndex, 1), Over.Classes) / (NumClasses - 1);
+        return lambdaDice * dice + lambdaFocal * focal;
+    }
+}

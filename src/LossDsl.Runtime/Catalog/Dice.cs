@@ -1,0 +1,76 @@
+using static LossDsl.Dsl;
+
+namespace LossDsl;
+
+public static partial class Losses
+{
+    /// <summary>Probabilities from the input under an activation.</summary>
+    public static Expr Activate(Expr input, Activation activation) =>
+        activation == Activation.Sigmoid ? Sigmoid(input) : activation == Activation.Softmax ? Softmax(input) : input;
+
+    /// <summary>
+    /// 1 - Dice (or 1 - Jaccard) per sample and class, or per class over the batch when
+    /// <paramref name="batch"/>: 1 - (2tp + nr) / (Σp + Σt + dr), with Σp² + Σt² when
+    /// <paramref name="squaredPred"/>, and 1 - (2tp + nr) / (2(Σp + Σt - tp) + dr) for Jaccard.
+    /// </summary>
+    public static Expr DiceTerm(Expr p, Expr t, bool squaredPred, bool jaccard, bool batch, double smoothNr, double smoothDr)
+    {
+        var tp = batch ? Sum(p * t, Over.Batch | Over.Spatial) : Sum(p * t, Over.Spatial);
+        var pp = squaredPred ? p * p : p;
+        var tt = squaredPred ? t * t : t;
+        var den = batch ? Sum(pp + tt, Over.Batch | Over.Spatial) : Sum(pp + tt, Over.Spatial);
+        return jaccard ? 1 - (2 * tp + smoothNr) / (2 * (den - tp) + smoothDr) : 1 - (2 * tp + smoothNr) / (den + smoothDr);
+    }
+
+    /// <summary>The weight of each class in a class average: 0 for the background class when it is excluded.</summary>
+    public static Expr KeepClasses(bool includeBackground) => includeBackground ? 1.0 : Min(ClassIndex, 1);
+
+    /// <summary>
+    /// Soft Dice loss (Milletari et al.; MONAI's DiceLoss options): per sample and class (or per class
+    /// with <paramref name="batch"/>), weighted by the class weights, averaged over the included classes.
+    /// </summary>
+    [Loss(LossTask.Multiclass, Name = "DiceLoss")]
+    public static Expr Dice(Expr input, Expr target, Activation activation = Activation.Sigmoid, bool includeBackground = true,
+                            bool squaredPred = false, bool jaccard = false, bool batch = false,
+                            double smoothNr = 1e-5, double smoothDr = 1e-5)
+    {
+        var f = DiceTerm(Activate(input, activation), OneHot(target), squaredPred, jaccard, batch, smoothNr, smoothDr);
+        var keep = KeepClasses(includeBackground);
+        return WeightedMean(f * ClassWeights * keep, keep);
+    }
+
+    /// <summary>
+    /// Generalized Dice loss (Sudre et al.): one ratio per sample pooled over classes, each class
+    /// weighted by 1/(Σt)², 1/Σt or 1. An absent class counts as one pixel, so its weight is finite and
+    /// at least that of any present class.
+    /// </summary>
+    [Loss(LossTask.Multiclass, Name = "GeneralizedDiceLoss")]
+    public static Expr GeneralizedDice(Expr input, Expr target, DiceWeightType weightType = DiceWeightType.Square,
+                                       Activation activation = Activation.Softmax, bool includeBackground = true, bool batch = false,
+                                       double smoothNr = 1e-5, double smoothDr = 1e-5)
+    {
+        var p = Activate(input, activation);
+        var t = OneHot(target);
+        var tp = batch ? Sum(p * t, Over.Batch | Over.Spatial) : Sum(p * t, Over.Spatial);
+        var ground = batch ? Sum(t, Over.Batch | Over.Spatial) : Sum(t, Over.Spatial);
+        var predicted = batch ? Sum(p, Over.Batch | Over.Spatial) : Sum(p, Over.Spatial);
+        var count = Max(ground, 1.0);
+        var w = weightType == DiceWeightType.Square ? 1 / (count * count)
+              : weightType == DiceWeightType.Simple ? 1 / count
+              : (Expr)1.0;
+        var kept = KeepClasses(includeBackground) * w;
+        var numerator = 2 * Sum(kept * tp, Over.Classes) + smoothNr;
+        var denominator = Sum(kept * (predicted + ground), Over.Classes) + smoothDr;
+        return 1 - numerator / denominator;
+    }
+
+    /// <summary>log(cosh(1 - Dice)) per sample and class (Jadon), averaged like <see cref="Dice"/>.</summary>
+    [Loss(LossTask.Multiclass, Name = "LogCoshDiceLoss")]
+    public static Expr LogCoshDice(Expr input, Expr target, Activation activation = Activation.Sigmoid, bool includeBackground = true,
+                                   double smoothNr = 1e-5, double smoothDr = 1e-5)
+    {
+        var f = DiceTerm(Activate(input, activation), OneHot(target), false, false, false, smoothNr, smoothDr);
+        var keep = KeepClasses(includeBackground);
+        return WeightedMean(LogCosh(f) * ClassWeights * keep, keep);
+    }
+}

@@ -1,0 +1,37 @@
+using static LossDsl.Dsl;
+
+namespace LossDsl;
+
+public static partial class Losses
+{
+    /// <summary>
+    /// Sigmoid focal loss (Lin et al.): BCE · (1 - p_t)^γ, optionally α-balanced (α for positives,
+    /// 1 - α for negatives; off when <paramref name="alpha"/> is negative). Computed in log space, with
+    /// 1 - p_t = q·y + p·(1 - y) so that no probability near 1 is subtracted from 1.
+    /// </summary>
+    [Loss(LossTask.Binary, Name = "BinaryFocalLoss")]
+    public static Expr BinaryFocal(Expr input, Expr target, double gamma = 2.0, double alpha = -1.0, bool fromLogits = true)
+    {
+        var logP = LogProbability(input, fromLogits);
+        var logQ = LogComplement(input, fromLogits);
+        var p = Exp(logP);
+        var q = Exp(logQ);
+        var ce = -(target * logP + (1 - target) * logQ);
+        var modulator = Pow(q * target + p * (1 - target), gamma);
+        var loss = ce * modulator;
+        return alpha >= 0 ? (alpha * target + (1 - alpha) * (1 - target)) * loss : loss;
+    }
+
+    /// <summary>
+    /// Softmax focal loss: Σ_c α_c (1 - p_c)^γ (-y_c log p_c), α from the class weights, with label
+    /// smoothing; hard (index) or soft targets.
+    /// </summary>
+    [Loss(LossTask.Multiclass, Name = "FocalLoss")]
+    public static Expr Focal(Expr input, Expr target, double gamma = 2.0, double labelSmoothing = 0.0)
+    {
+        var logp = LogSoftmax(input);
+        var p = Exp(logp);
+        var y = labelSmoothing > 0 ? (1 - labelSmoothing) * OneHot(target) + labelSmoothing / NumClasses : OneHot(target);
+        return Sum(ClassWeights * y * Pow(1 - p, gamma) * -logp, Over.Classes);
+    }
+}
