@@ -48,10 +48,10 @@ internal sealed record CompareOptions(
     public const int DefaultSeed = 1;
 
     /// <summary>Default training images per synthetic task.</summary>
-    public const int DefaultTrainImages = 48;
+    public const int DefaultTrainImages = 40;
 
     /// <summary>Default held-out images per synthetic task.</summary>
-    public const int DefaultHeldOutImages = 24;
+    public const int DefaultHeldOutImages = 16;
 
     /// <summary>Default output directory.</summary>
     public const string DefaultOutDir = "lossdsl-report";

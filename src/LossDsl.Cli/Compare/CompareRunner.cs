@@ -27,8 +27,8 @@ internal static class CompareRunner
     /// <summary>The training plan of a task (the same for every loss).</summary>
     public static TrainingPlan PlanFor(CompareData data, int epochs) => data.Task.Kind == LossTask.Binary && data.Source.StartsWith("synthetic", StringComparison.Ordinal)
         // 64×256 range images, trained on 64×128 crops: half the work per step, the same objects.
-        ? new TrainingPlan(epochs, BatchSize: 8, LearningRate: 3e-3, BaseChannels: 8, Levels: 3, CropWidth: 128)
-        : new TrainingPlan(epochs, BatchSize: 8, LearningRate: 3e-3, BaseChannels: 8, Levels: 3, CropWidth: 0);
+        ? new TrainingPlan(epochs, BatchSize: 4, LearningRate: 3e-3, BaseChannels: 8, Levels: 3, CropWidth: 128)
+        : new TrainingPlan(epochs, BatchSize: 4, LearningRate: 3e-3, BaseChannels: 8, Levels: 3, CropWidth: 0);
 
     /// <summary>Builds the tasks of <paramref name="options"/>, validating loss names against each task.</summary>
     /// <exception cref="UsageException">An unknown loss, or user data that cannot be used.</exception>
