@@ -41,7 +41,8 @@ internal static class Plots
         plot.Title($"{result.Task.Name}: training loss per epoch (mean over seeds, relative to epoch 1)");
         plot.XLabel("epoch");
         plot.YLabel("loss / loss at epoch 1");
-        plot.ShowLegend(Alignment.UpperRight);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
+        plot.ShowLegend(Alignment.LowerLeft);
         plot.SavePng(Path.Combine(dir, file), 900, 540);
         return file;
     }
@@ -61,6 +62,7 @@ internal static class Plots
         plot.XLabel("epoch");
         plot.YLabel("Dice");
         plot.Axes.SetLimitsY(0, 1);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
         plot.ShowLegend(Alignment.UpperLeft);
         plot.SavePng(Path.Combine(dir, file), 900, 540);
         return file;
@@ -141,15 +143,16 @@ internal static class Plots
         }
         plot.HideGrid();
         plot.Layout.Frameless();
-        plot.Axes.SetLimits(-0.55, indices.Length * (1 + gap), -rows.Count * (aspect + gap) - 0.12, 0.18);
+        var margin = set.Width >= 128 ? 0.6 : 1.25;
+        plot.Axes.SetLimits(-margin, indices.Length * (1 + gap), -rows.Count * (aspect + gap) - 0.12, 0.18);
         var legend = task.Kind == LossTask.Binary
             ? "held-out images; green: found object pixel, red: false alarm, blue: missed object pixel, dark: no return (invalid)"
             : "held-out images; colours: " + string.Join(", ", task.ClassNames.Skip(1).Select((n, i) => $"{n} {Overlay.ColourName(i + 1)}")) + "; dark: invalid";
-        var title = plot.Add.Text($"{task.Name}: predictions of the first seed ({legend})", -0.5, 0.12);
+        var title = plot.Add.Text($"{task.Name}: predictions of the first seed ({legend})", -margin + 0.05, 0.12);
         title.Alignment = Alignment.UpperLeft;
         title.LabelFontSize = 13;
         var tileWidth = set.Width >= 128 ? 330 : 150;
-        var width = (int)(tileWidth * (indices.Length * (1 + gap) + 0.55));
+        var width = (int)(tileWidth * (indices.Length * (1 + gap) + margin));
         var height = (int)(tileWidth * (rows.Count * (aspect + gap) + 0.3));
         plot.SavePng(Path.Combine(dir, file), Math.Max(width, 900), height);
         return file;
