@@ -2,7 +2,7 @@ using System;
 using System.CommandLine;
 using System.IO;
 using System.Linq;
-using System.Reflection;
+using System.Text.RegularExpressions;
 using LossDsl.Cli.Commands;
 
 namespace LossDsl.Cli;
@@ -57,7 +57,10 @@ internal static class CommandLine
         if (parsed.Errors.Count > 0)
         {
             var verb = parsed.CommandResult.Command == root ? "lossdsl" : "lossdsl " + parsed.CommandResult.Command.Name;
-            error.WriteLine($"lossdsl: {parsed.Errors[0].Message} (see `{verb} --help`)");
+            // One line: every parse error (e.g. "Required command was not provided" together with
+            // "Unrecognized command or argument 'x'"), each message's own line breaks folded.
+            var messages = parsed.Errors.Select(e => Regex.Replace(e.Message.Trim(), @"\s*\n\s*", " ").TrimEnd('.')).Distinct();
+            error.WriteLine($"lossdsl: {string.Join("; ", messages)} (see `{verb} --help`)");
             return ExitCodes.Usage;
         }
         try

@@ -78,7 +78,8 @@ public class MetricsTests
         using var logits = tensor(new[] { -0.1f, 0.2f, 0f, 3f }).reshape(1, 1, 2, 2);
         Assert.Equal(new long[] { 0, 1, 0, 1 }, Metrics.Predict(logits, LossTask.Binary).data<long>().ToArray());
         using var multi = tensor(new[] { 1f, 0f, 0f, 2f, 0f, 5f }).reshape(1, 3, 1, 2);
-        Assert.Equal(new long[] { 2, 1 }, Metrics.Predict(multi, LossTask.Multiclass).data<long>().ToArray());
+        // Classes × pixels: class 0 (1, 0), class 1 (0, 2), class 2 (0, 5) → pixel 0: class 0, pixel 1: class 2.
+        Assert.Equal(new long[] { 0, 2 }, Metrics.Predict(multi, LossTask.Multiclass).data<long>().ToArray());
     }
 
     [Fact]
