@@ -39,7 +39,7 @@ internal sealed record CompareOptions(
     string CommandLine)
 {
     /// <summary>Default epochs: sized so the default run (both tasks, 3 seeds) stays within a few minutes on 2 cores.</summary>
-    public const int DefaultEpochs = 8;
+    public const int DefaultEpochs = 6;
 
     /// <summary>Default number of training seeds.</summary>
     public const int DefaultSeeds = 3;

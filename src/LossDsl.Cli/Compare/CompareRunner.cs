@@ -18,8 +18,13 @@ internal sealed record TaskSetup(CompareData Data, TrainingPlan Plan, ImmutableA
 /// </summary>
 internal static class CompareRunner
 {
-    /// <summary>Threads libtorch may use: fixed, so results for a seed do not depend on the machine's core count.</summary>
-    public const int Threads = 2;
+    /// <summary>
+    /// Threads libtorch may use: fixed, so results for a seed do not depend on the machine's core
+    /// count. One: these convolutions are small, and on a 2-core machine shared with other work, two
+    /// OpenMP threads were measured up to 10× slower per epoch (each parallel region waits for the
+    /// thread that lost its core), while one thread was as fast as two on an unloaded machine.
+    /// </summary>
+    public const int Threads = 1;
 
     /// <summary>Preview images per task in the predictions plot.</summary>
     public const int PreviewCount = 3;
