@@ -18,7 +18,7 @@ internal static class ReportWriter
         var md = new StringBuilder();
         md.AppendLine("# lossdsl compare: which loss wins on sparse, imbalanced data");
         md.AppendLine();
-        md.AppendLine(Invariant($"Trained a small U-Net once per loss and seed on the same data, split and batches, and scored it on held-out images. Total time {totalSeconds:F0} s ({Environment.ProcessorCount} cores visible, libtorch limited to {CompareRunner.Threads} threads)."));
+        md.AppendLine(Invariant($"Trained a small U-Net once per loss and seed on the same data, split and batches, and scored it on held-out images. Total time {totalSeconds:F0} s ({Environment.ProcessorCount} cores visible; libtorch ran on {CompareRunner.Threads} thread{(CompareRunner.Threads == 1 ? "" : "s")})."));
         md.AppendLine();
         md.AppendLine("Scores are computed over valid pixels only, pooled over all held-out images (not averaged per image). Each cell is the mean over seeds ± the sample standard deviation (the spread). A win is called *beyond the spread* when the margin between first and second is larger than their two standard deviations added together.");
         md.AppendLine();
