@@ -25,7 +25,8 @@ public static partial class Losses
     {
         var p = Activate(input, activation);
         var loss = DicePerClass(p, target, squaredPred, jaccard, batch, smoothNr, smoothDr);
-        return WeightedMean(ClassWeights * loss, KeptClasses(includeBackground));
+        var kept = KeptClasses(includeBackground);
+        return WeightedMean(ClassWeights * loss * kept, kept);
     }
 
     /// <summary>
@@ -79,6 +80,7 @@ public static partial class Losses
     {
         var p = Activate(input, activation);
         var loss = LogCosh(DicePerClass(p, target, false, false, batch, smoothNr, smoothDr));
-        return WeightedMean(ClassWeights * loss, KeptClasses(includeBackground));
+        var kept = KeptClasses(includeBackground);
+        return WeightedMean(ClassWeights * loss * kept, kept);
     }
 }

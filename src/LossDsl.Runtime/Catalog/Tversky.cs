@@ -24,7 +24,8 @@ public static partial class Losses
     {
         var p = Activate(input, activation);
         var index = TverskyIndex(p, target, alpha, beta, batch, smoothNr, smoothDr);
-        return WeightedMean(1.0 - index, KeptClasses(includeBackground));
+        var kept = KeptClasses(includeBackground);
+        return WeightedMean((1.0 - index) * kept, kept);
     }
 
     /// <summary>
@@ -48,7 +49,8 @@ public static partial class Losses
     {
         var p = Activate(input, activation);
         var index = TverskyIndex(p, target, alpha, beta, batch, smoothNr, smoothDr);
-        return WeightedMean(Pow(Max(1.0 - index, PowFloor), gamma), KeptClasses(includeBackground));
+        var kept = KeptClasses(includeBackground);
+        return WeightedMean(Pow(Max(1.0 - index, PowFloor), gamma) * kept, kept);
     }
 
     // The smallest base a fractional power is taken of: keeps the gradient of (1 - TI)^γ finite at TI = 1.
