@@ -235,7 +235,9 @@ public static class Checker
         foreach (var n in nodes)
         {
             if (n is not Binary { Op: BinaryOp.Div } div || !Structure.Any(div.Right, x => x is Reduce)) continue;
-            var range = Ranges.Of(div.Right, pv);
+            // An empty mask (or target) makes every sum 0: the denominator's range in that case.
+            var empty = Structure.MapBottomUp(div.Right, e => e is Reduce ? new Const(0) : e);
+            var range = Ranges.Of(empty, pv);
             if (range.CanBeZero)
                 yield return SpecDiagnostic.Create(DiagnosticCatalog.ZeroDenominator, div.Right, Printer.Print(div.Right), range.ToString());
         }

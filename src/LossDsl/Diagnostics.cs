@@ -70,7 +70,7 @@ public static class DiagnosticCatalog
 
     /// <summary>LD0008: a ratio whose denominator is 0 on an empty mask or empty target.</summary>
     public static readonly DiagnosticDescriptor ZeroDenominator = new("LD0008", "Denominator can be 0",
-        "The denominator '{0}' is 0 when the mask or target is empty (its range is {1}); add a smoothing constant", Severity.Warning);
+        "The denominator '{0}' can be 0 when the mask or target is empty (with every sum 0 it lies in {1}); add a smoothing constant", Severity.Warning);
 
     /// <summary>LD0009: the spec's value does not depend on the prediction.</summary>
     public static readonly DiagnosticDescriptor NoPrediction = new("LD0009", "Loss does not depend on the prediction",

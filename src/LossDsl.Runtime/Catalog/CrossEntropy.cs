@@ -2,47 +2,51 @@ using static LossDsl.Dsl;
 
 namespace LossDsl;
 
+/// <summary>
+/// The loss catalog, declared with the DSL itself. Each <c>[Loss]</c> method below is compiled by the
+/// generator into a module (e.g. <see cref="BceLoss"/>) and a functional form (e.g.
+/// <c>Losses.BceLoss(input, target)</c>). docs/catalog.md describes every loss.
+/// </summary>
 public static partial class Losses
 {
-    /// <summary>
-    /// Binary cross-entropy per pixel: pw·y·(-log p) + nw·(1 - y)·(-log(1 - p)). On logits it is computed
-    /// as pw·y·softplus(-x) + nw·(1 - y)·softplus(x), finite for any logit; on probabilities
-    /// (<paramref name="fromLogits"/> false) p is clamped to [eps, 1 - eps].
-    /// </summary>
-    /// <param name="input">Logits (or probabilities), <c>N, 1, *spatial</c> or <c>N, *spatial</c>.</param>
-    /// <param name="target">Hard or soft targets in [0, 1], the input's shape.</param>
-    /// <param name="fromLogits">True: the input holds logits; false: probabilities.</param>
-    /// <param name="posWeight">Weight of the positive term (PyTorch's <c>pos_weight</c>).</param>
-    /// <param name="negWeight">Weight of the negative term.</param>
-    /// <param name="labelSmoothing">Targets become y·(1 - ls) + ls/2.</param>
-    /// <param name="eps">Clamp for probabilities (only when <paramref name="fromLogits"/> is false).</param>
-    [Loss(LossTask.Binary, Name = "BceLoss")]
-    public static Expr Bce(Expr input, Expr target, bool fromLogits = true, double posWeight = 1.0,
-                           double negWeight = 1.0, double labelSmoothing = 0.0, double eps = 1e-7)
-    {
-        var y = target;
-        if (labelSmoothing > 0) y = target * (1.0 - labelSmoothing) + 0.5 * labelSmoothing;
-        Expr loss;
-        if (fromLogits)
-        {
-            loss = posWeight * y * Softplus(-input) + negWeight * (1.0 - y) * Softplus(input);
-        }
-        else
-        {
-            var p = Clamp(input, eps, 1.0 - eps);
-            loss = -(posWeight * y * Log(p) + negWeight * (1.0 - y) * Log(1.0 - p));
-        }
-        return loss;
-    }
+    /// <summary>Probabilities are clamped to [Eps, 1 - Eps] before a logarithm.</summary>
+    public const double Eps = 1e-7;
 
     /// <summary>
-    /// Softmax cross-entropy, PyTorch's <c>nn.CrossEntropyLoss</c>: per pixel Σ_c w_c ỹ_c (-log softmax(x)_c)
-    /// with ỹ = (1 - ls)·y + ls/C; the Mean reduction divides by Σ w_y (the weight of each pixel's target class).
+    /// Binary cross-entropy on logits (stable form) or probabilities: -(w⁺ y log p + w⁻ (1 - y) log(1 - p)),
+    /// with PyTorch's pos_weight meaning for <paramref name="posWeight"/> and label smoothing y(1 - ls) + ls/2.
     /// </summary>
-    /// <param name="input">Logits <c>N, C, *spatial</c>.</param>
-    /// <param name="target">Class indices <c>N, *spatial</c> (int64) or per-class (soft) targets <c>N, C, *spatial</c>.</param>
-    /// <param name="labelSmoothing">Mixes the target with the uniform distribution: (1 - ls)·y + ls/C.</param>
+    [Loss(LossTask.Binary, Name = "BceLoss")]
+    public static Expr Bce(Expr input, Expr target, bool fromLogits = true, double posWeight = 1.0, double negWeight = 1.0,
+                           double labelSmoothing = 0.0)
+    {
+        var y = labelSmoothing > 0 ? target * (1 - labelSmoothing) + labelSmoothing / 2 : target;
+        var logP = LogProbability(input, fromLogits);
+        var logQ = LogComplement(input, fromLogits);
+        return -(posWeight * y * logP + negWeight * (1 - y) * logQ);
+    }
+
+    /// <summary>log p: LogSigmoid of logits, or the log of clamped probabilities.</summary>
+    public static Expr LogProbability(Expr input, bool fromLogits) =>
+        fromLogits ? LogSigmoid(input) : Log(Clamp(input, Eps, 1 - Eps));
+
+    /// <summary>log(1 - p): LogSigmoid(-logits), or the log of clamped complements.</summary>
+    public static Expr LogComplement(Expr input, bool fromLogits) =>
+        fromLogits ? LogSigmoid(-input) : Log(Clamp(1 - input, Eps, 1 - Eps));
+
+    /// <summary>
+    /// Softmax cross-entropy with class weights and PyTorch's weighted mean (Σ w_y·nll / Σ w_y),
+    /// ignore index and label smoothing; int64 class indices or soft (per-class) targets.
+    /// </summary>
     [Loss(LossTask.Multiclass, Name = "CrossEntropyLoss")]
-    public static Expr CrossEntropy(Expr input, Expr target, double labelSmoothing = 0.0) =>
-        WeightedMean(SoftmaxCrossEntropy(input, target, labelSmoothing), TargetClassWeight(target));
+    public static Expr CrossEntropy(Expr input, Expr target, double labelSmoothing = 0.0)
+    {
+        var nll = -LogSoftmax(input);
+        var y = OneHot(target);
+        var weighted = Sum(ClassWeights * y * nll, Over.Classes);
+        var loss = labelSmoothing > 0
+            ? (1 - labelSmoothing) * weighted + labelSmoothing / NumClasses * Sum(ClassWeights * nll, Over.Classes)
+            : weighted;
+        return WeightedMean(loss, Sum(ClassWeights * y, Over.Classes));
+    }
 }

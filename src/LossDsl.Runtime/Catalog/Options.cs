@@ -1,27 +1,27 @@
 namespace LossDsl;
 
-/// <summary>How a region loss (Dice family, Tversky) turns the prediction into probabilities.</summary>
+/// <summary>How a region loss turns its input into probabilities.</summary>
 public enum Activation
 {
-    /// <summary>An independent sigmoid per channel (binary or multilabel).</summary>
+    /// <summary>Independent sigmoid per channel (binary and multilabel).</summary>
     Sigmoid,
 
-    /// <summary>Softmax over the class axis (multiclass).</summary>
+    /// <summary>Softmax over the class axis (mutually exclusive classes).</summary>
     Softmax,
 
-    /// <summary>The prediction already holds probabilities.</summary>
+    /// <summary>The input already holds probabilities.</summary>
     None,
 }
 
-/// <summary>How the generalized Dice loss weighs each class from its target volume Σt.</summary>
+/// <summary>The class weighting of the generalized Dice loss (Sudre et al.).</summary>
 public enum DiceWeightType
 {
-    /// <summary>w = 1 / (Σt)² (Sudre et al.).</summary>
+    /// <summary>w = 1 / (Σ target)², the original proposal.</summary>
     Square,
 
-    /// <summary>w = 1 / Σt.</summary>
+    /// <summary>w = 1 / Σ target.</summary>
     Simple,
 
-    /// <summary>w = 1 (plain multiclass Dice pooled over classes).</summary>
+    /// <summary>w = 1: plain Dice over the pooled classes.</summary>
     Uniform,
 }

@@ -43,8 +43,10 @@ public class AnalyticBackwardTests
                             var indexTarget = module.Task == LossTask.Multiclass && seed % 2 == 0;
                             var (x, t, m) = GeneratedParityTests.Inputs(module.Task, indexTarget, maskKind != "none", seed++, scale);
                             if (maskKind == "empty") m = zeros(m!.shape, dtype: @bool);
+                            x = GeneratedParityTests.ForModule(module, x);
                             if (module.Task == LossTask.Multiclass)
                                 module.ClassWeights = tensor(new[] { 0.5, 2.0, 1.0, 3.0 }, float64);
+                            module.Mode = ExecutionMode.TorchSharp; // float64: the analytic TorchSharp path
                             var what = $"{type.Name} [{label}] reduction={reduction} scale={scale} mask={maskKind}";
 
                             var xg = x.detach().requires_grad_(true);
@@ -65,7 +67,7 @@ public class AnalyticBackwardTests
     {
         using var scope = NewDisposeScope();
         var (x, t, m) = GeneratedParityTests.Inputs(LossTask.Binary, false, true, 7);
-        using var analytic = new Specs.TverskyLoss();
+        using var analytic = new Specs.TverskyLoss { Mode = ExecutionMode.TorchSharp };
         using var autograd = new Specs.TverskyLoss { Mode = ExecutionMode.Autograd };
         var xa = x.detach().requires_grad_(true);
         analytic.forward(xa, t, m).backward();

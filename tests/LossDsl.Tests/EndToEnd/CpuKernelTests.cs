@@ -52,6 +52,7 @@ public class CpuKernelTests(ITestOutputHelper output)
                             {
                                 using var scope = NewDisposeScope();
                                 var (x, t, m) = Inputs(module.Task, spatial, index, masked, seed++);
+                                x = GeneratedParityTests.ForModule(module, x);
                                 if (module.Task == LossTask.Multiclass)
                                     module.ClassWeights = tensor(new[] { 0.5f, 2.0f, 1.0f, 3.0f });
                                 var what = $"{type.Name} [{label}] {reduction} spatial=[{string.Join(",", spatial)}] masked={masked} index={index}";
