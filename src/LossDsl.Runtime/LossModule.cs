@@ -71,9 +71,9 @@ public abstract class LossModule : LossFunction
     protected abstract (Tensor Value, Tensor? MeanWeight) Evaluate(LossContext ctx);
 
     /// <summary>
-    /// How gradients are computed: <see cref="ExecutionMode.Auto"/> (the default) uses the generated
-    /// analytic backward when the spec has one and the input requires a gradient;
-    /// <see cref="ExecutionMode.Autograd"/> always differentiates the generated forward with autograd.
+    /// How gradients are computed: <see cref="ExecutionMode.Auto"/> (the default) runs the fused CPU
+    /// kernel (value and analytic gradient in one or two passes) for float32 CPU inputs with Mean or Sum
+    /// reduction, and autograd through the generated forward otherwise; the other modes force a path.
     /// </summary>
     public ExecutionMode Mode { get; set; } = ExecutionMode.Auto;
 
@@ -110,12 +110,27 @@ public abstract class LossModule : LossFunction
     /// <inheritdoc />
     public override Tensor forward(Tensor input, Tensor target, Tensor? mask)
     {
-        if (Mode != ExecutionMode.Autograd && HasAnalyticBackward && input.requires_grad && is_grad_enabled())
+        if (UsesFusedPath(input))
             return FusedLossFunction.apply(this, input, target, mask!);
         using var scope = NewDisposeScope();
         using var ctx = LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues);
         var (value, weight) = Evaluate(ctx);
         return Reductions.Apply(ctx, value, ResultAxes, Reduction, weight).MoveToOuterDisposeScope();
+    }
+
+    // Auto uses the analytic backward where the CPU kernel can run (measured fastest there); elsewhere
+    // autograd through the generated forward, which measured faster than the analytic TorchSharp path
+    // on both CPU and CUDA (docs/benchmarks.md). The other modes force a path.
+    private bool UsesFusedPath(Tensor input)
+    {
+        if (!HasAnalyticBackward || !input.requires_grad || !is_grad_enabled()) return false;
+        return Mode switch
+        {
+            ExecutionMode.Autograd => false,
+            ExecutionMode.Auto => input.device_type == DeviceType.CPU && Reduction != Reduction.None
+                                  && input.dtype is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16,
+            _ => true,
+        };
     }
 
     // The forward of the fused path: the value without an autograd graph, and what the backward needs
@@ -285,13 +300,16 @@ public static class Reductions
 /// <summary>How a <see cref="LossModule"/> computes its gradient.</summary>
 public enum ExecutionMode
 {
-    /// <summary>The generated analytic backward where the spec has one, autograd otherwise.</summary>
+    /// <summary>The fused CPU kernel where it applies (float32 CPU inputs, Mean or Sum), autograd otherwise.</summary>
     Auto,
 
     /// <summary>Autograd through the generated forward (every intermediate is kept for the backward).</summary>
     Autograd,
 
-    /// <summary>The generated analytic backward with TorchSharp operations (any device and dtype).</summary>
+    /// <summary>
+    /// The generated analytic backward with TorchSharp operations (any device and dtype): saves no
+    /// intermediates, recomputes the forward in the backward.
+    /// </summary>
     TorchSharp,
 
     /// <summary>The fused CPU kernel; throws where it cannot run.</summary>

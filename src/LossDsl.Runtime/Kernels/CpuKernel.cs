@@ -82,10 +82,6 @@ internal sealed class CpuKernel
             _valueSum = Add(new PlainSum(new Masked(value), Over.All));
             if (weight is not null) _weightSum = Add(new PlainSum(new Masked(weight), Over.All));
         }
-        else if (weight is not null)
-        {
-            throw new NotSupportedException("a weighted mean of region values");
-        }
         if (_ids.TryGetValue(seed0, out var s0)) _seedValue = s0;
         _gradient = Add(gradient);
         if (_ids.TryGetValue(seed0, out s0)) _seedValue = s0;
@@ -158,7 +154,9 @@ internal sealed class CpuKernel
             case Seed:
                 // Weighted-mean adjoints need both totals first.
                 node.Kind = Kind.Stat;
-                node.Level = _weighted ? Math.Max(_nodes[_valueSum].Level, _nodes[_weightSum].Level) : 0;
+                node.Level = !_weighted ? 0
+                    : _pixelwise ? Math.Max(_nodes[_valueSum].Level, _nodes[_weightSum].Level)
+                    : Math.Max(_nodes[_value].Level, _nodes[_weight].Level);
                 break;
             case Unary { Op: UnaryOp.Softmax or UnaryOp.LogSoftmax } when A(0).Kind == Kind.Pixel:
                 node.Kind = Kind.Pixel;
@@ -282,10 +280,9 @@ internal sealed class CpuKernel
         }
         else
         {
-            // Region values: reduced over their (valid, unmasked) elements.
-            var v = r.Stats[_value];
-            value = v.Sum();
-            if (reduction == Reduction.Mean) value /= v.Length;
+            // Region values: Σ value, divided by the number of entries or by Σ weight.
+            var (sv, sw) = RegionTotals(r);
+            value = reduction == Reduction.Sum ? sv : sv / sw;
         }
         return tensor((float)value);
     }
@@ -320,7 +317,9 @@ internal sealed class CpuKernel
             }
             if (node.Expr is Seed seed)
             {
-                var ready = !_weighted || reduction == Reduction.Sum || (r.Stats[_valueSum] is not null && r.Stats[_weightSum] is not null);
+                var ready = !_weighted || reduction == Reduction.Sum
+                            || (_pixelwise ? r.Stats[_valueSum] is not null && r.Stats[_weightSum] is not null
+                                           : Known(r, _value) && Known(r, _weight));
                 if (!ready) continue;
                 r.Stats[i] = new[] { SeedValue(r, seed.Index, reduction) };
                 node.Level = level;
@@ -332,9 +331,37 @@ internal sealed class CpuKernel
         }
     }
 
+    private bool Known(Run r, int id) => _nodes[id].Kind == Kind.Const || r.Stats[id] is not null;
+
+    // Σ value and Σ weight (broadcast to the value's axes) of a region result.
+    private (double Value, double Weight) RegionTotals(Run r)
+    {
+        var v = _nodes[_value];
+        double sv = 0, sw = 0;
+        for (long n = 0; n < (v.Batch ? r.N : 1); n++)
+            for (long c = 0; c < (v.Classes ? r.C : 1); c++)
+            {
+                sv += At(r, _value, n, c);
+                sw += _weighted ? At(r, _weight, n, c) : 1;
+            }
+        return (sv, sw == 0 ? 1 : sw);
+    }
+
+    private double At(Run r, int id, long n, long c)
+    {
+        var node = _nodes[id];
+        if (node.Kind == Kind.Const) return node.Value;
+        return r.Stats[id][(node.Batch ? n : 0) * (node.Classes ? r.C : 1) + (node.Classes ? c : 0)];
+    }
+
     private double SeedValue(Run r, int index, Reduction reduction)
     {
         if (reduction == Reduction.Sum) return index == 0 ? 1 : 0;
+        if (_weighted && !_pixelwise)
+        {
+            var (sv, sw) = RegionTotals(r);
+            return index == 0 ? 1 / sw : -sv / (sw * sw);
+        }
         if (_weighted)
         {
             var sw = WeightTotal(r);

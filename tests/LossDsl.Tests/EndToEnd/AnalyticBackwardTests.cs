@@ -46,6 +46,7 @@ public class AnalyticBackwardTests
                             x = GeneratedParityTests.ForModule(module, x);
                             if (module.Task == LossTask.Multiclass)
                                 module.ClassWeights = tensor(new[] { 0.5, 2.0, 1.0, 3.0 }, float64);
+                            module.Mode = ExecutionMode.TorchSharp; // float64: the analytic TorchSharp path
                             var what = $"{type.Name} [{label}] reduction={reduction} scale={scale} mask={maskKind}";
 
                             var xg = x.detach().requires_grad_(true);
@@ -66,7 +67,7 @@ public class AnalyticBackwardTests
     {
         using var scope = NewDisposeScope();
         var (x, t, m) = GeneratedParityTests.Inputs(LossTask.Binary, false, true, 7);
-        using var analytic = new Specs.TverskyLoss();
+        using var analytic = new Specs.TverskyLoss { Mode = ExecutionMode.TorchSharp };
         using var autograd = new Specs.TverskyLoss { Mode = ExecutionMode.Autograd };
         var xa = x.detach().requires_grad_(true);
         analytic.forward(xa, t, m).backward();
