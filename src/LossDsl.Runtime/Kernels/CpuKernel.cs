@@ -677,11 +677,11 @@ internal sealed class CpuKernel
                         else a.Span.CopyTo(dst);
                         continue;
                     }
-                    var m = r.Mask + n * r.S + s0;
+                    var m = new ReadOnlySpan<byte>(r.Mask + n * r.S + s0, len);
                     if (a.IsScalar)
                         for (var i = 0; i < len; i++) dst[i] = m[i] != 0 ? a.Scalar : 0f;
                     else
-                        for (var i = 0; i < len; i++) dst[i] = m[i] != 0 ? a.Span[i] : 0f;
+                        Vectorised.Select(m, a.Span, dst);
                 }
                 return;
             case Unary u:
@@ -737,22 +737,11 @@ internal sealed class CpuKernel
             case UnaryOp.Exp: TensorPrimitives.Exp(x, dst); break;
             case UnaryOp.Sqrt: TensorPrimitives.Sqrt(x, dst); break;
             case UnaryOp.Abs: TensorPrimitives.Abs(x, dst); break;
-            case UnaryOp.LogSigmoid or UnaryOp.Softplus:
-                // log(1 + e^-|x|), then min(x, 0) minus it (log-sigmoid) or max(x, 0) plus it (softplus).
-                TensorPrimitives.Abs(x, scratch);
-                TensorPrimitives.Negate(scratch, scratch);
-                TensorPrimitives.Exp(scratch, scratch);
-                TensorPrimitives.LogP1(scratch, scratch);
-                if (op == UnaryOp.LogSigmoid)
-                {
-                    TensorPrimitives.Min(x, 0f, dst);
-                    TensorPrimitives.Subtract(dst, scratch, dst);
-                }
-                else
-                {
-                    TensorPrimitives.Max(x, 0f, dst);
-                    TensorPrimitives.Add(dst, scratch, dst);
-                }
+            case UnaryOp.LogSigmoid:
+                Vectorised.LogSigmoid(x, dst);
+                break;
+            case UnaryOp.Softplus:
+                Vectorised.Softplus(x, dst);
                 break;
             case UnaryOp.LogCosh:
                 TensorPrimitives.Abs(x, dst);
@@ -816,6 +805,54 @@ internal sealed class CpuKernel
             }
         }
         throw new InvalidOperationException($"{op} of two scalars in a per-pixel node");
+    }
+
+    // Fused element-wise primitives that TensorPrimitives composes from several passes.
+    private static class Vectorised
+    {
+        private static readonly int Width = System.Runtime.Intrinsics.Vector512<float>.Count;
+
+        // log sigmoid(x) = min(x, 0) - log(1 + e^-|x|), one pass.
+        public static void LogSigmoid(ReadOnlySpan<float> x, Span<float> dst)
+        {
+            var i = 0;
+            if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            {
+                var one = System.Runtime.Intrinsics.Vector512.Create(1f);
+                for (; i <= x.Length - Width; i += Width)
+                {
+                    var v = System.Runtime.Intrinsics.Vector512.Create(x.Slice(i, Width));
+                    var e = System.Runtime.Intrinsics.Vector512.Exp(-System.Runtime.Intrinsics.Vector512.Abs(v));
+                    var l = System.Runtime.Intrinsics.Vector512.Log(one + e);
+                    System.Runtime.Intrinsics.Vector512.CopyTo(System.Runtime.Intrinsics.Vector512.Min(v, System.Runtime.Intrinsics.Vector512<float>.Zero) - l, dst.Slice(i, Width));
+                }
+            }
+            for (; i < x.Length; i++) dst[i] = (float)ScalarMath.LogSigmoid(x[i]);
+        }
+
+        // softplus(x) = max(x, 0) + log(1 + e^-|x|), one pass.
+        public static void Softplus(ReadOnlySpan<float> x, Span<float> dst)
+        {
+            var i = 0;
+            if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            {
+                var one = System.Runtime.Intrinsics.Vector512.Create(1f);
+                for (; i <= x.Length - Width; i += Width)
+                {
+                    var v = System.Runtime.Intrinsics.Vector512.Create(x.Slice(i, Width));
+                    var e = System.Runtime.Intrinsics.Vector512.Exp(-System.Runtime.Intrinsics.Vector512.Abs(v));
+                    var l = System.Runtime.Intrinsics.Vector512.Log(one + e);
+                    System.Runtime.Intrinsics.Vector512.CopyTo(System.Runtime.Intrinsics.Vector512.Max(v, System.Runtime.Intrinsics.Vector512<float>.Zero) + l, dst.Slice(i, Width));
+                }
+            }
+            for (; i < x.Length; i++) dst[i] = (float)ScalarMath.Softplus(x[i]);
+        }
+
+        // dst = mask != 0 ? x : 0 (a select, so a NaN or infinity at an invalid pixel never leaks).
+        public static void Select(ReadOnlySpan<byte> mask, ReadOnlySpan<float> x, Span<float> dst)
+        {
+            for (var i = 0; i < x.Length; i++) dst[i] = mask[i] != 0 ? x[i] : 0f;
+        }
     }
 
     private static class Native
