@@ -482,6 +482,7 @@ internal sealed class CpuKernel
 
     private sealed class Workspace
     {
+        public required int Width;
         public required float[][] Buffers;
         public required float[] Scratch1;
         public required float[] Scratch2;
@@ -499,12 +500,7 @@ internal sealed class CpuKernel
         var width = (int)(r.C * r.L);
 
         Parallel.For(0L, chunks, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
-            () => new Workspace
-            {
-                Buffers = Enumerable.Range(0, _nodes.Count).Select(i => needed[i] && _nodes[i].Kind == Kind.Pixel ? new float[width] : Array.Empty<float>()).ToArray(),
-                Scratch1 = new float[r.L],
-                Scratch2 = new float[r.L],
-            },
+            () => Rent(width, (int)r.L),
             (k, _, ws) =>
             {
                 var n = k / r.ChunksPerSample;
@@ -518,7 +514,24 @@ internal sealed class CpuKernel
                 }
                 return ws;
             },
-            _ => { });
+            ws => _pool.Add(ws));
+    }
+
+    // Workspaces are reused across passes and calls (their contents never carry over: every buffer a
+    // pass reads is written first in the same chunk), so a training loop allocates no managed memory here.
+    private readonly System.Collections.Concurrent.ConcurrentBag<Workspace> _pool = new();
+
+    private Workspace Rent(int width, int length)
+    {
+        while (_pool.TryTake(out var ws))
+            if (ws.Buffers.Length == _nodes.Count && ws.Width == width && ws.Scratch1.Length == length) return ws;
+        return new Workspace
+        {
+            Width = width,
+            Buffers = Enumerable.Range(0, _nodes.Count).Select(i => _nodes[i].Kind == Kind.Pixel ? new float[width] : Array.Empty<float>()).ToArray(),
+            Scratch1 = new float[length],
+            Scratch2 = new float[length],
+        };
     }
 
     private void Mark(int id, bool[] needed)
