@@ -826,39 +826,28 @@ internal sealed class CpuKernel
         private static readonly int Width = System.Runtime.Intrinsics.Vector512<float>.Count;
 
         // log sigmoid(x) = min(x, 0) - log(1 + e^-|x|), one pass.
-        public static void LogSigmoid(ReadOnlySpan<float> x, Span<float> dst)
-        {
-            var i = 0;
-            if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
-            {
-                var one = System.Runtime.Intrinsics.Vector512.Create(1f);
-                for (; i <= x.Length - Width; i += Width)
-                {
-                    var v = System.Runtime.Intrinsics.Vector512.Create(x.Slice(i, Width));
-                    var e = System.Runtime.Intrinsics.Vector512.Exp(-System.Runtime.Intrinsics.Vector512.Abs(v));
-                    var l = System.Runtime.Intrinsics.Vector512.Log(one + e);
-                    System.Runtime.Intrinsics.Vector512.CopyTo(System.Runtime.Intrinsics.Vector512.Min(v, System.Runtime.Intrinsics.Vector512<float>.Zero) - l, dst.Slice(i, Width));
-                }
-            }
-            for (; i < x.Length; i++) dst[i] = (float)ScalarMath.LogSigmoid(x[i]);
-        }
+        public static void LogSigmoid(ReadOnlySpan<float> x, Span<float> dst) => SoftplusFamily(x, dst, negate: true);
 
         // softplus(x) = max(x, 0) + log(1 + e^-|x|), one pass.
-        public static void Softplus(ReadOnlySpan<float> x, Span<float> dst)
+        public static void Softplus(ReadOnlySpan<float> x, Span<float> dst) => SoftplusFamily(x, dst, negate: false);
+
+        // softplus(x), or -softplus(-x) = log sigmoid(x) when negate.
+        private static void SoftplusFamily(ReadOnlySpan<float> x, Span<float> dst, bool negate)
         {
             var i = 0;
             if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
             {
                 var one = System.Runtime.Intrinsics.Vector512.Create(1f);
+                var zero = System.Runtime.Intrinsics.Vector512<float>.Zero;
                 for (; i <= x.Length - Width; i += Width)
                 {
                     var v = System.Runtime.Intrinsics.Vector512.Create(x.Slice(i, Width));
-                    var e = System.Runtime.Intrinsics.Vector512.Exp(-System.Runtime.Intrinsics.Vector512.Abs(v));
-                    var l = System.Runtime.Intrinsics.Vector512.Log(one + e);
-                    System.Runtime.Intrinsics.Vector512.CopyTo(System.Runtime.Intrinsics.Vector512.Max(v, System.Runtime.Intrinsics.Vector512<float>.Zero) + l, dst.Slice(i, Width));
+                    var l = System.Runtime.Intrinsics.Vector512.Log(one + System.Runtime.Intrinsics.Vector512.Exp(-System.Runtime.Intrinsics.Vector512.Abs(v)));
+                    var r = negate ? System.Runtime.Intrinsics.Vector512.Min(v, zero) - l : System.Runtime.Intrinsics.Vector512.Max(v, zero) + l;
+                    System.Runtime.Intrinsics.Vector512.CopyTo(r, dst.Slice(i, Width));
                 }
             }
-            for (; i < x.Length; i++) dst[i] = (float)ScalarMath.Softplus(x[i]);
+            for (; i < x.Length; i++) dst[i] = (float)(negate ? ScalarMath.LogSigmoid(x[i]) : ScalarMath.Softplus(x[i]));
         }
 
         // dst = mask != 0 ? x : 0 (a select, so a NaN or infinity at an invalid pixel never leaks).
