@@ -78,3 +78,16 @@ public static class CheckCommand
             .ToImmutableArray();
     }
 }
+
+/// <summary>The <c>check</c> verb.</summary>
+internal sealed class CheckVerb : ICliCommand
+{
+    /// <inheritdoc />
+    public System.CommandLine.Command Create()
+    {
+        var fileArg = new System.CommandLine.Argument<string>("file") { Description = "A C# file declaring [Loss] specs." };
+        var command = new System.CommandLine.Command("check", "Run the LossDsl checker on a spec file and print its diagnostics like the compiler.") { fileArg };
+        command.SetAction(r => CheckCommand.Run(r.GetValue(fileArg)!, Console.Out, Console.Error));
+        return command;
+    }
+}

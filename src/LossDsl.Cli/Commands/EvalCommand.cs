@@ -185,3 +185,18 @@ public static class EvalCommand
         return sb.ToString();
     }
 }
+
+/// <summary>The <c>eval</c> verb.</summary>
+internal sealed class EvalVerb : ICliCommand
+{
+    /// <inheritdoc />
+    public System.CommandLine.Command Create()
+    {
+        var caseArg = new System.CommandLine.Argument<string>("case") { Description = "A case file (JSON), or - for standard input." };
+        var gradOpt = new System.CommandLine.Option<bool>("--grad") { Description = "Also print the gradient with respect to the input." };
+        var command = new System.CommandLine.Command("eval",
+            "Evaluate one catalog loss on the tensors of a JSON case and print {\"loss\": ..., \"shape\": [...]} (and \"grad\").") { caseArg, gradOpt };
+        command.SetAction(r => EvalCommand.Run(r.GetValue(caseArg)!, r.GetValue(gradOpt), Console.In, Console.Out, Console.Error));
+        return command;
+    }
+}

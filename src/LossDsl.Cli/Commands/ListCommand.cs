@@ -22,3 +22,15 @@ public static class ListCommand
         return 0;
     }
 }
+
+/// <summary>The <c>list</c> verb.</summary>
+internal sealed class ListVerb : ICliCommand
+{
+    /// <inheritdoc />
+    public System.CommandLine.Command Create()
+    {
+        var command = new System.CommandLine.Command("list", "List the catalog: every loss with its task, options (defaults) and a description.");
+        command.SetAction(_ => ListCommand.Run(Console.Out));
+        return command;
+    }
+}

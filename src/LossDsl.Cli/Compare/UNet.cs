@@ -26,7 +26,7 @@ internal sealed class UNet : Module<Tensor, Tensor>
         for (var i = 0; i < levels; i++) _down.Add(Block(i == 0 ? inChannels : Channels(i - 1), Channels(i)));
         for (var i = levels - 2; i >= 0; i--)
         {
-            _up.Add(ConvTranspose2d(Channels(i + 1), Channels(i), 2, stride: 2));
+            _up.Add(Sequential(Upsample(scale_factor: new double[] { 2, 2 }, mode: UpsampleMode.Nearest), Conv2d(Channels(i + 1), Channels(i), 1)));
             _merge.Add(Block(2 * Channels(i), Channels(i)));
         }
         _head = Conv2d(baseChannels, outChannels, 1);
@@ -41,10 +41,10 @@ internal sealed class UNet : Module<Tensor, Tensor>
     private static Module<Tensor, Tensor> Block(int input, int output) => Sequential(
         Conv2d(input, output, 3, padding: 1, bias: false),
         BatchNorm2d(output),
-        ReLU(inplace: true),
+        ReLU(),
         Conv2d(output, output, 3, padding: 1, bias: false),
         BatchNorm2d(output),
-        ReLU(inplace: true));
+        ReLU());
 
     /// <summary>Logits N, outChannels, H, W. Intermediates belong to the caller's dispose scope.</summary>
     public override Tensor forward(Tensor x)
