@@ -23,12 +23,22 @@ public static class Program
 {
     public static void Main(string[] args)
     {
+        if (Array.IndexOf(args, "--memory-one") is var k and >= 0)
+        {
+            PeakMemory.RunOne(int.Parse(args[k + 1], System.Globalization.CultureInfo.InvariantCulture), args[k + 2]);
+            return;
+        }
+        if (args.Contains("--memory"))
+        {
+            PeakMemory.Run();
+            return;
+        }
         var quick = args.Contains("--quick");
         var rest = args.Where(a => a != "--quick").ToArray();
-        var job = (quick ? Job.Dry.WithWarmupCount(3).WithIterationCount(5).WithInvocationCount(1).WithUnrollFactor(1)
-                         : Job.Default.WithWarmupCount(5).WithIterationCount(15).WithInvocationCount(1).WithUnrollFactor(1))
-            .WithToolchain(InProcessEmitToolchain.Instance)
-            .WithEnvironmentVariable("DOTNET_TieredPGO", "0");
+        var job = (quick ? Job.Default.WithWarmupCount(2).WithIterationCount(5)
+                         : Job.Default.WithWarmupCount(5).WithIterationCount(15))
+            .WithInvocationCount(1).WithUnrollFactor(1)
+            .WithToolchain(InProcessEmitToolchain.Instance);
         var config = ManualConfig.Create(DefaultConfig.Instance)
             .AddJob(job)
             .AddDiagnoser(MemoryDiagnoser.Default)
@@ -239,9 +249,22 @@ public class Floors
         _dst = new float[Elements];
     }
 
-    /// <summary>Read logits and target, write a gradient: three tensors' worth of bytes.</summary>
+    /// <summary>
+    /// Read logits and target, write a gradient: three tensors' worth of bytes, copied by two threads
+    /// (the bandwidth floor of a loss's forward+backward).
+    /// </summary>
     [Benchmark]
     public void CopyFloor()
+    {
+        var half = _src.Length / 2;
+        System.Threading.Tasks.Parallel.Invoke(
+            () => { for (var k = 0; k < 3; k++) _src.AsSpan(0, half).CopyTo(_dst.AsSpan(0, half)); },
+            () => { for (var k = 0; k < 3; k++) _src.AsSpan(half).CopyTo(_dst.AsSpan(half)); });
+    }
+
+    /// <summary>The same bytes copied by TorchSharp's <c>copy_</c> (for comparison with the managed copy).</summary>
+    [Benchmark]
+    public void TorchCopy()
     {
         _buffer.copy_(_x);
         _buffer.copy_(_x);
@@ -256,5 +279,60 @@ public class Floors
         System.Threading.Tasks.Parallel.Invoke(
             () => System.Numerics.Tensors.TensorPrimitives.Sigmoid(_src.AsSpan(0, half), _dst.AsSpan(0, half)),
             () => System.Numerics.Tensors.TensorPrimitives.Sigmoid(_src.AsSpan(half), _dst.AsSpan(half)));
+    }
+}
+
+/// <summary>
+/// Peak extra resident memory of one forward+backward step per path, from the kernel's own counters:
+/// /proc/self/clear_refs resets the peak (VmHWM), then the step runs and the new peak is read. The extra
+/// memory is reported in units of the logits tensor's size.
+/// </summary>
+public static class PeakMemory
+{
+    private static long Read(string field)
+    {
+        foreach (var line in System.IO.File.ReadLines("/proc/self/status"))
+            if (line.StartsWith(field + ":", StringComparison.Ordinal))
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        return 0;
+    }
+
+    // Each case and path runs in a fresh process (an allocator that has already grown hides new
+    // allocations from the resident-set peak), measuring its first forward+backward step.
+    public static void Run()
+    {
+        Console.WriteLine("| case | path | peak extra memory | × logits |");
+        Console.WriteLine("|---|---|---|---|");
+        var all = Cases.All().ToList();
+        for (var i = 0; i < all.Count; i++)
+            foreach (var path in new[] { "fused", "eager" })
+            {
+                var psi = new System.Diagnostics.ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
+                foreach (var a in Environment.GetCommandLineArgs().Skip(1).Where(a => a != "--memory")) psi.ArgumentList.Add(a);
+                psi.ArgumentList.Add("--memory-one");
+                psi.ArgumentList.Add(i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                psi.ArgumentList.Add(path);
+                if (Environment.ProcessPath!.EndsWith("dotnet", StringComparison.Ordinal))
+                    psi.ArgumentList.Insert(0, typeof(PeakMemory).Assembly.Location);
+                using var p = System.Diagnostics.Process.Start(psi)!;
+                Console.WriteLine(p.StandardOutput.ReadToEnd().Trim());
+                p.WaitForExit();
+            }
+    }
+
+    public static void RunOne(int index, string path)
+    {
+        torch.set_num_threads(Environment.ProcessorCount);
+        var c = Cases.All().ElementAt(index);
+        var bench = new FusedVsEager { Case = c };
+        bench.Setup();
+        var logits = c.Shape.Aggregate(1L, (a, b) => a * b) * 4;
+        Action step = path == "fused" ? bench.Fused_ : bench.Eager;
+        GC.Collect();
+        System.IO.File.WriteAllText("/proc/self/clear_refs", "5");
+        var before = Read("VmRSS");
+        step();
+        var extra = Math.Max(0, Read("VmHWM") - before);
+        Console.WriteLine($"| {c} | {path} | {extra / 1048576.0:F1} MB | {extra / (double)logits:F2} |");
     }
 }

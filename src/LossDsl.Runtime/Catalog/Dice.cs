@@ -54,9 +54,13 @@ public static partial class Losses
         var tp = batch ? Sum(p * t, Over.Batch | Over.Spatial) : Sum(p * t, Over.Spatial);
         var ground = batch ? Sum(t, Over.Batch | Over.Spatial) : Sum(t, Over.Spatial);
         var predicted = batch ? Sum(p, Over.Batch | Over.Spatial) : Sum(p, Over.Spatial);
+        // Absent classes weigh 0 (MONAI: an absent class takes the largest present weight, which is 0
+        // when every class is absent); a class with at least one pixel of target mass gets 1/Σt² (1/Σt);
+        // soft targets with Σt < 1 get Σt. No infinities, and an empty image gives 1 - nr/dr = 0.
         var count = Max(ground, 1.0);
-        var w = weightType == DiceWeightType.Square ? 1 / (count * count)
-              : weightType == DiceWeightType.Simple ? 1 / count
+        var presence = Min(ground, 1.0);
+        var w = weightType == DiceWeightType.Square ? presence / (count * count)
+              : weightType == DiceWeightType.Simple ? presence / count
               : (Expr)1.0;
         var kept = KeepClasses(includeBackground) * w;
         var numerator = 2 * Sum(kept * tp, Over.Classes) + smoothNr;

@@ -482,6 +482,7 @@ internal sealed class CpuKernel
 
     private sealed class Workspace
     {
+        public required int Width;
         public required float[][] Buffers;
         public required float[] Scratch1;
         public required float[] Scratch2;
@@ -499,12 +500,7 @@ internal sealed class CpuKernel
         var width = (int)(r.C * r.L);
 
         Parallel.For(0L, chunks, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
-            () => new Workspace
-            {
-                Buffers = Enumerable.Range(0, _nodes.Count).Select(i => needed[i] && _nodes[i].Kind == Kind.Pixel ? new float[width] : Array.Empty<float>()).ToArray(),
-                Scratch1 = new float[r.L],
-                Scratch2 = new float[r.L],
-            },
+            () => Rent(width, (int)r.L),
             (k, _, ws) =>
             {
                 var n = k / r.ChunksPerSample;
@@ -518,7 +514,24 @@ internal sealed class CpuKernel
                 }
                 return ws;
             },
-            _ => { });
+            ws => _pool.Add(ws));
+    }
+
+    // Workspaces are reused across passes and calls (their contents never carry over: every buffer a
+    // pass reads is written first in the same chunk), so a training loop allocates no managed memory here.
+    private readonly System.Collections.Concurrent.ConcurrentBag<Workspace> _pool = new();
+
+    private Workspace Rent(int width, int length)
+    {
+        while (_pool.TryTake(out var ws))
+            if (ws.Buffers.Length == _nodes.Count && ws.Width == width && ws.Scratch1.Length == length) return ws;
+        return new Workspace
+        {
+            Width = width,
+            Buffers = Enumerable.Range(0, _nodes.Count).Select(i => _nodes[i].Kind == Kind.Pixel ? new float[width] : Array.Empty<float>()).ToArray(),
+            Scratch1 = new float[length],
+            Scratch2 = new float[length],
+        };
     }
 
     private void Mark(int id, bool[] needed)
@@ -677,11 +690,11 @@ internal sealed class CpuKernel
                         else a.Span.CopyTo(dst);
                         continue;
                     }
-                    var m = r.Mask + n * r.S + s0;
+                    var m = new ReadOnlySpan<byte>(r.Mask + n * r.S + s0, len);
                     if (a.IsScalar)
                         for (var i = 0; i < len; i++) dst[i] = m[i] != 0 ? a.Scalar : 0f;
                     else
-                        for (var i = 0; i < len; i++) dst[i] = m[i] != 0 ? a.Span[i] : 0f;
+                        Vectorised.Select(m, a.Span, dst);
                 }
                 return;
             case Unary u:
@@ -737,22 +750,11 @@ internal sealed class CpuKernel
             case UnaryOp.Exp: TensorPrimitives.Exp(x, dst); break;
             case UnaryOp.Sqrt: TensorPrimitives.Sqrt(x, dst); break;
             case UnaryOp.Abs: TensorPrimitives.Abs(x, dst); break;
-            case UnaryOp.LogSigmoid or UnaryOp.Softplus:
-                // log(1 + e^-|x|), then min(x, 0) minus it (log-sigmoid) or max(x, 0) plus it (softplus).
-                TensorPrimitives.Abs(x, scratch);
-                TensorPrimitives.Negate(scratch, scratch);
-                TensorPrimitives.Exp(scratch, scratch);
-                TensorPrimitives.LogP1(scratch, scratch);
-                if (op == UnaryOp.LogSigmoid)
-                {
-                    TensorPrimitives.Min(x, 0f, dst);
-                    TensorPrimitives.Subtract(dst, scratch, dst);
-                }
-                else
-                {
-                    TensorPrimitives.Max(x, 0f, dst);
-                    TensorPrimitives.Add(dst, scratch, dst);
-                }
+            case UnaryOp.LogSigmoid:
+                Vectorised.LogSigmoid(x, dst);
+                break;
+            case UnaryOp.Softplus:
+                Vectorised.Softplus(x, dst);
                 break;
             case UnaryOp.LogCosh:
                 TensorPrimitives.Abs(x, dst);
@@ -816,6 +818,43 @@ internal sealed class CpuKernel
             }
         }
         throw new InvalidOperationException($"{op} of two scalars in a per-pixel node");
+    }
+
+    // Fused element-wise primitives that TensorPrimitives composes from several passes.
+    private static class Vectorised
+    {
+        private static readonly int Width = System.Runtime.Intrinsics.Vector512<float>.Count;
+
+        // log sigmoid(x) = min(x, 0) - log(1 + e^-|x|), one pass.
+        public static void LogSigmoid(ReadOnlySpan<float> x, Span<float> dst) => SoftplusFamily(x, dst, negate: true);
+
+        // softplus(x) = max(x, 0) + log(1 + e^-|x|), one pass.
+        public static void Softplus(ReadOnlySpan<float> x, Span<float> dst) => SoftplusFamily(x, dst, negate: false);
+
+        // softplus(x), or -softplus(-x) = log sigmoid(x) when negate.
+        private static void SoftplusFamily(ReadOnlySpan<float> x, Span<float> dst, bool negate)
+        {
+            var i = 0;
+            if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            {
+                var one = System.Runtime.Intrinsics.Vector512.Create(1f);
+                var zero = System.Runtime.Intrinsics.Vector512<float>.Zero;
+                for (; i <= x.Length - Width; i += Width)
+                {
+                    var v = System.Runtime.Intrinsics.Vector512.Create(x.Slice(i, Width));
+                    var l = System.Runtime.Intrinsics.Vector512.Log(one + System.Runtime.Intrinsics.Vector512.Exp(-System.Runtime.Intrinsics.Vector512.Abs(v)));
+                    var r = negate ? System.Runtime.Intrinsics.Vector512.Min(v, zero) - l : System.Runtime.Intrinsics.Vector512.Max(v, zero) + l;
+                    System.Runtime.Intrinsics.Vector512.CopyTo(r, dst.Slice(i, Width));
+                }
+            }
+            for (; i < x.Length; i++) dst[i] = (float)(negate ? ScalarMath.LogSigmoid(x[i]) : ScalarMath.Softplus(x[i]));
+        }
+
+        // dst = mask != 0 ? x : 0 (a select, so a NaN or infinity at an invalid pixel never leaks).
+        public static void Select(ReadOnlySpan<byte> mask, ReadOnlySpan<float> x, Span<float> dst)
+        {
+            for (var i = 0; i < x.Length; i++) dst[i] = mask[i] != 0 ? x[i] : 0f;
+        }
     }
 
     private static class Native

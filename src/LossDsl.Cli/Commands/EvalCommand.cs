@@ -1,0 +1,202 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Text.Json;
+using TorchSharp;
+using static TorchSharp.torch;
+using Reduction = TorchSharp.torch.nn.Reduction;
+
+namespace LossDsl.Cli.Commands;
+
+/// <summary>
+/// <c>lossdsl eval CASE.json</c> (or <c>-</c> for standard input): evaluates one catalog loss on the
+/// case's tensors and prints <c>{"loss": …, "shape": […]}</c>, plus <c>"grad"</c> with <c>--grad</c>.
+/// A malformed case exits with code 2 and one line on standard error naming the field.
+/// </summary>
+public static class EvalCommand
+{
+    /// <summary>A problem with the case file: the field and what was expected.</summary>
+    public sealed class CaseException(string message) : Exception(message);
+
+    /// <summary>Runs the command; returns the exit code.</summary>
+    public static int Run(string path, bool grad, TextReader stdin, TextWriter stdout, TextWriter stderr)
+    {
+        try
+        {
+            string text;
+            if (path == "-") text = stdin.ReadToEnd();
+            else if (!File.Exists(path)) throw new CaseException($"case file '{path}' not found");
+            else text = File.ReadAllText(path);
+            stdout.WriteLine(Evaluate(text, grad));
+            return 0;
+        }
+        catch (CaseException ex)
+        {
+            stderr.WriteLine($"lossdsl eval: {ex.Message}");
+            return 2;
+        }
+        catch (ArgumentException ex)
+        {
+            stderr.WriteLine($"lossdsl eval: {OneLine(ex.Message)}");
+            return 2;
+        }
+        catch (JsonException ex)
+        {
+            stderr.WriteLine($"lossdsl eval: the case is not valid JSON: {OneLine(ex.Message)}");
+            return 2;
+        }
+    }
+
+    private static string OneLine(string s) => s.Replace('\n', ' ').Replace('\r', ' ');
+
+    /// <summary>Evaluates a case given as JSON text; returns the JSON result.</summary>
+    public static string Evaluate(string json, bool grad)
+    {
+        using var doc = JsonDocument.Parse(json);
+        var root = doc.RootElement;
+        if (root.ValueKind != JsonValueKind.Object) throw new CaseException("the case must be a JSON object");
+        foreach (var p in root.EnumerateObject())
+            if (p.Name is not ("loss" or "options" or "reduction" or "input" or "target" or "mask" or "classWeights" or "ignoreIndex"))
+                throw new CaseException($"unknown field '{p.Name}'; expected loss, options, reduction, input, target, mask, classWeights, ignoreIndex");
+
+        var name = root.TryGetProperty("loss", out var l) && l.ValueKind == JsonValueKind.String ? l.GetString()!
+            : throw new CaseException("field 'loss' is missing or not a string; expected a catalog name (see lossdsl list)");
+        var entry = LossCatalog.Find(name) ?? throw new CaseException(
+            $"field 'loss': unknown loss '{name}'; expected one of {string.Join(", ", LossCatalog.All.Select(e => e.Name))}");
+
+        var reduction = Reduction.Mean;
+        if (root.TryGetProperty("reduction", out var r))
+        {
+            reduction = r.ValueKind == JsonValueKind.String ? r.GetString()!.ToLowerInvariant() switch
+            {
+                "mean" => Reduction.Mean,
+                "sum" => Reduction.Sum,
+                "none" => Reduction.None,
+                var other => throw new CaseException($"field 'reduction': '{other}' is not mean, sum or none"),
+            } : throw new CaseException("field 'reduction' must be a string: mean, sum or none");
+        }
+
+        var options = new Dictionary<string, object?>();
+        if (root.TryGetProperty("options", out var o))
+        {
+            if (o.ValueKind != JsonValueKind.Object) throw new CaseException("field 'options' must be an object of option names to values");
+            foreach (var p in o.EnumerateObject())
+                options[p.Name] = p.Value.ValueKind switch
+                {
+                    JsonValueKind.Number => p.Value.GetDouble(),
+                    JsonValueKind.True => true,
+                    JsonValueKind.False => false,
+                    JsonValueKind.String => p.Value.GetString(),
+                    _ => throw new CaseException($"field 'options.{p.Name}' must be a number, a bool or a string"),
+                };
+        }
+
+        using var scope = NewDisposeScope();
+        var input = ReadTensor(root, "input", required: true, defaultType: ScalarType.Float32)!;
+        var target = ReadTensor(root, "target", required: true, defaultType: input.dtype)!;
+        var mask = ReadTensor(root, "mask", required: false, defaultType: ScalarType.Float32);
+        Tensor? weights = null;
+        if (root.TryGetProperty("classWeights", out var w))
+        {
+            if (w.ValueKind != JsonValueKind.Array || w.EnumerateArray().Any(x => x.ValueKind != JsonValueKind.Number))
+                throw new CaseException("field 'classWeights' must be an array of numbers (one per class)");
+            weights = tensor(w.EnumerateArray().Select(x => x.GetDouble()).ToArray(), dtype: input.dtype);
+        }
+        long ignoreIndex = -100;
+        if (root.TryGetProperty("ignoreIndex", out var ii))
+            ignoreIndex = ii.ValueKind == JsonValueKind.Number && ii.TryGetInt64(out var v) ? v
+                : throw new CaseException("field 'ignoreIndex' must be an integer");
+
+        using var loss = entry.Create(options, reduction, weights, ignoreIndex);
+        var x = grad ? input.detach().requires_grad_(true) : input;
+        var value = loss.forward(x, target, mask);
+        var sb = new StringBuilder();
+        sb.Append("{\"loss\": ").Append(Nested(value)).Append(", \"shape\": [").Append(string.Join(", ", value.shape)).Append(']');
+        if (grad)
+        {
+            value.sum().backward();
+            sb.Append(", \"grad\": ").Append(Nested(x.grad!));
+        }
+        sb.Append('}');
+        return sb.ToString();
+    }
+
+    private static Tensor? ReadTensor(JsonElement root, string field, bool required, ScalarType defaultType)
+    {
+        if (!root.TryGetProperty(field, out var t))
+            return required ? throw new CaseException($"field '{field}' is missing; expected {{\"shape\": [...], \"data\": [...]}}") : null;
+        if (t.ValueKind != JsonValueKind.Object)
+            throw new CaseException($"field '{field}' must be an object {{\"shape\": [...], \"data\": [...], \"dtype\": ...}}");
+        if (!t.TryGetProperty("shape", out var s) || s.ValueKind != JsonValueKind.Array || s.EnumerateArray().Any(d => d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out var n) || n < 0))
+            throw new CaseException($"field '{field}.shape' must be an array of non-negative integers");
+        var shape = s.EnumerateArray().Select(d => d.GetInt64()).ToArray();
+        if (!t.TryGetProperty("data", out var d) || d.ValueKind != JsonValueKind.Array || d.EnumerateArray().Any(v => v.ValueKind is not (JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False)))
+            throw new CaseException($"field '{field}.data' must be a flat array of numbers");
+        var values = d.EnumerateArray().Select(v => v.ValueKind == JsonValueKind.True ? 1.0 : v.ValueKind == JsonValueKind.False ? 0.0 : v.GetDouble()).ToArray();
+        var count = shape.Aggregate(1L, (a, b) => a * b);
+        if (values.Length != count)
+            throw new CaseException($"field '{field}.data' has {values.Length} values but shape [{string.Join(", ", shape)}] needs {count}");
+        var type = defaultType;
+        if (t.TryGetProperty("dtype", out var dt))
+        {
+            type = (dt.ValueKind == JsonValueKind.String ? dt.GetString() : null) switch
+            {
+                "float32" => ScalarType.Float32,
+                "float64" => ScalarType.Float64,
+                "float16" => ScalarType.Float16,
+                "bfloat16" => ScalarType.BFloat16,
+                "int64" => ScalarType.Int64,
+                "bool" => ScalarType.Bool,
+                var other => throw new CaseException($"field '{field}.dtype': '{other}' is not float32, float64, float16, bfloat16, int64 or bool"),
+            };
+        }
+        if (type == ScalarType.Int64 && values.Any(v => v != Math.Round(v)))
+            throw new CaseException($"field '{field}.data' must hold integers for dtype int64");
+        return tensor(values, dtype: ScalarType.Float64).reshape(shape).to(type);
+    }
+
+    // The value as nested JSON arrays (a bare number for a 0-dimensional tensor).
+    private static string Nested(Tensor t)
+    {
+        var data = t.detach().to(ScalarType.Float64).contiguous().data<double>().ToArray();
+        var shape = t.shape;
+        var sb = new StringBuilder();
+        var i = 0;
+        void Write(int dim)
+        {
+            if (dim == shape.Length)
+            {
+                var v = data[i++];
+                sb.Append(double.IsFinite(v) ? v.ToString("R", CultureInfo.InvariantCulture) : "null");
+                return;
+            }
+            sb.Append('[');
+            for (var k = 0; k < shape[dim]; k++)
+            {
+                if (k > 0) sb.Append(", ");
+                Write(dim + 1);
+            }
+            sb.Append(']');
+        }
+        Write(0);
+        return sb.ToString();
+    }
+}
+
+/// <summary>The <c>eval</c> verb.</summary>
+internal sealed class EvalVerb : ICliCommand
+{
+    /// <inheritdoc />
+    public System.CommandLine.Command Create()
+    {
+        var caseArg = new System.CommandLine.Argument<string>("case") { Description = "A case file (JSON), or - for standard input." };
+        var gradOpt = new System.CommandLine.Option<bool>("--grad") { Description = "Also print the gradient with respect to the input." };
+        var command = new System.CommandLine.Command("eval",
+            "Evaluate one catalog loss on the tensors of a JSON case and print {\"loss\": ..., \"shape\": [...]} (and \"grad\").") { caseArg, gradOpt };
+        command.SetAction(r => EvalCommand.Run(r.GetValue(caseArg)!, r.GetValue(gradOpt), Console.In, Console.Out, Console.Error));
+        return command;
+    }
+}
