@@ -121,7 +121,6 @@ public class NumericLaws
         LossLaws.Float32AgreesWithFloat64(l.Create, l.Options).Verify(name);
     }
 }
-}
 
 /// <summary>The kit's generic laws on every catalog loss: ReductionConsistency.</summary>
 public class ReductionLaws
