@@ -40,6 +40,6 @@ public static partial class Losses
         var f = TverskyTerm(Activate(input, activation), OneHot(target), alpha, beta, batch, smoothNr, smoothDr);
         var keep = KeepClasses(includeBackground);
         // The floor keeps the derivative γ·f^(γ-1) finite at a perfect prediction (f = 0) when γ < 1.
-        return WeightedMean(Pow(Max(f, 1e-6), gamma) * ClassWeights * keep, keep);
+        return WeightedMean(Pow(Max(f, 1e-12), gamma) * ClassWeights * keep, keep);
     }
 }
