@@ -50,4 +50,12 @@ public class ExampleTests
         var dice = double.Parse(epochs[^1].Groups["dice"].Value, CultureInfo.InvariantCulture);
         Assert.InRange(dice, 0.0, 1.0);
     }
+
+    [Fact]
+    public void PropertyTestingChecksSevenLawsOnAUserLoss()
+    {
+        var run = RunExample("PropertyTesting");
+        Assert.Equal(7, Tools.LinesStartingWith(run.Output, "law holds:").Count());
+        Assert.Equal("all laws hold", Tools.LinesStartingWith(run.Output, "all laws").Single());
+    }
 }
