@@ -437,20 +437,18 @@ public static class Emitter
                     UnaryOp.Step => $"global::LossDsl.TensorMath.Step({t[0]})",
                     _ => throw new InvalidOperationException($"{u.Op} is not a tensor function"),
                 },
+                // Scalar operands become 0-dimensional tensors (ctx.Scalar) rather than TorchSharp
+                // Scalars: one broadcast op each (TorchSharp computes `double - tensor` as two), and no
+                // native Scalar whose lifetime ends before the call that uses it.
                 Binary b => b.Op switch
                 {
-                    BinaryOp.Add => $"{t[0]} + {t[1]}",
-                    BinaryOp.Sub => $"{t[0]} - {t[1]}",
-                    BinaryOp.Mul => $"{t[0]} * {t[1]}",
-                    BinaryOp.Div => $"{t[0]} / {t[1]}",
-                    BinaryOp.Pow when S(0) => $"global::TorchSharp.torch.pow({t[0]}, {t[1]})",
-                    BinaryOp.Pow => $"{t[0]}.pow({t[1]})",
-                    BinaryOp.Min when S(1) => $"{t[0]}.clamp_max({t[1]})",
-                    BinaryOp.Min when S(0) => $"{t[1]}.clamp_max({t[0]})",
-                    BinaryOp.Min => $"global::TorchSharp.torch.minimum({t[0]}, {t[1]})",
-                    BinaryOp.Max when S(1) => $"{t[0]}.clamp_min({t[1]})",
-                    BinaryOp.Max when S(0) => $"{t[1]}.clamp_min({t[0]})",
-                    BinaryOp.Max => $"global::TorchSharp.torch.maximum({t[0]}, {t[1]})",
+                    BinaryOp.Add => $"{T(0)} + {T(1)}",
+                    BinaryOp.Sub => $"{T(0)} - {T(1)}",
+                    BinaryOp.Mul => $"{T(0)} * {T(1)}",
+                    BinaryOp.Div => $"{T(0)} / {T(1)}",
+                    BinaryOp.Pow => $"global::TorchSharp.torch.pow({T(0)}, {T(1)})",
+                    BinaryOp.Min => $"global::TorchSharp.torch.minimum({T(0)}, {T(1)})",
+                    BinaryOp.Max => $"global::TorchSharp.torch.maximum({T(0)}, {T(1)})",
                     _ => throw new InvalidOperationException($"{b.Op} is a condition, not a tensor operation"),
                 },
                 PlainSum p => $"ctx.Sum({T(0)}, {OverCode(p.Over)})",
