@@ -18,16 +18,17 @@ public static partial class Losses
     }
 
     /// <summary>
-    /// Softmax Dice plus cross-entropy (MONAI's DiceCELoss): λ_dice·mean over classes of (1 - Dice) +
-    /// λ_ce·mean over pixels of the cross-entropy, per sample, then averaged over the batch.
+    /// Dice plus cross-entropy (MONAI's DiceCELoss): λ_dice·mean over classes of (1 - Dice) of the
+    /// activated input (softmax by default; None is MONAI's default) + λ_ce·mean over pixels of the
+    /// softmax cross-entropy, per sample, then averaged over the batch.
     /// </summary>
     [Loss(LossTask.Multiclass, Name = "DiceCeLoss")]
     public static Expr DiceCe(Expr input, Expr target, double lambdaDice = 1.0, double lambdaCe = 1.0, bool includeBackground = true,
-                              double smoothNr = 1e-5, double smoothDr = 1e-5)
+                              double smoothNr = 1e-5, double smoothDr = 1e-5, Activation activation = Activation.Softmax)
     {
         var y = OneHot(target);
         var ce = Mean(-Sum(y * LogSoftmax(input), Over.Classes), Over.Spatial);
-        var f = DiceTerm(Softmax(input), y, false, false, false, smoothNr, smoothDr);
+        var f = DiceTerm(Activate(input, activation), y, false, false, false, smoothNr, smoothDr);
         var dice = includeBackground ? Mean(f, Over.Classes) : Sum(f * Min(ClassIndex, 1), Over.Classes) / (NumClasses - 1);
         return lambdaDice * dice + lambdaCe * ce;
     }
