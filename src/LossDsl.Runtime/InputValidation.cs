@@ -25,6 +25,11 @@ internal static class InputValidation
         if (mask is not null) SameDevice(loss, input, mask, "mask");
         if (classWeights is not null) SameDevice(loss, input, classWeights, "classWeights");
 
+        // Scalars held in locals until the calls that use them return: a Scalar made implicitly at a call
+        // site can be finalised while native code still reads it.
+        using var zero = 0.ToScalar();
+        using var one = 1.ToScalar();
+        using var classCount = (input.dim() >= 2 ? input.shape[1] : 1).ToScalar();
         var dtype = input.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
         var x = input.dtype == dtype ? input.alias() : input.to(dtype);
         var hadClassAxis = true;
@@ -58,7 +63,7 @@ internal static class InputValidation
         {
             if (!(Same(mask.shape, pixelShape) || Same(mask.shape, pixelShape1)))
                 throw Fail(loss, "mask", $"has shape {Show(mask.shape)}; expected {Show(pixelShape)} or {Show(pixelShape1)} (N, *spatial, 1 = valid)");
-            validity = (mask.dtype == ScalarType.Bool ? mask.alias() : mask.ne(0)).reshape(pixelShape1);
+            validity = (mask.dtype == ScalarType.Bool ? mask.alias() : mask.ne(zero)).reshape(pixelShape1);
         }
 
         var isIndex = !target.is_floating_point() && target.dtype != ScalarType.Bool
@@ -68,18 +73,19 @@ internal static class InputValidation
             if (!(Same(target.shape, pixelShape) || Same(target.shape, pixelShape1)))
                 throw Fail(loss, "target", $"has shape {Show(target.shape)} and dtype {target.dtype}; class indices must have shape {Show(pixelShape)} (N, *spatial)");
             var t = target.to(ScalarType.Int64).reshape(pixelShape1);
-            using var ignored = t.eq(ignoreIndex);
+            using var ignore = ignoreIndex.ToScalar();
+            using var ignored = t.eq(ignore);
             using var valid = ignored.logical_not();
             if (checkValues)
             {
-                using var bad = (t.lt(0).logical_or(t.ge(x.shape[1]))).logical_and(valid);
+                using var bad = (t.lt(zero).logical_or(t.ge(classCount))).logical_and(valid);
                 if (bad.any().item<bool>())
                 {
                     using var badValues = t.masked_select(bad);
                     throw Fail(loss, "target", $"holds class index {badValues[0].item<long>()}, outside [0, {x.shape[1] - 1}] for C = {x.shape[1]} (and not ignoreIndex = {ignoreIndex})");
                 }
             }
-            index = t.masked_fill(ignored, 0);
+            index = t.masked_fill(ignored, zero);
             using var anyIgnored = ignored.any();
             if (anyIgnored.item<bool>())
                 validity = validity is null ? valid.alias() : validity.logical_and(valid);
@@ -97,7 +103,7 @@ internal static class InputValidation
             dense = target.to(dtype).reshape(shape);
             if (checkValues)
             {
-                using var outside = dense.lt(0).logical_or(dense.gt(1)).logical_or(dense.isnan());
+                using var outside = dense.lt(zero).logical_or(dense.gt(one)).logical_or(dense.isnan());
                 if (outside.any().item<bool>())
                     throw Fail(loss, "target", "has values outside [0, 1]; expected hard (0/1) or soft targets in [0, 1]");
             }
@@ -113,7 +119,7 @@ internal static class InputValidation
             weights = classWeights.to(dtype).reshape(wshape);
             if (checkValues)
             {
-                using var bad = weights.lt(0).logical_or(weights.isfinite().logical_not());
+                using var bad = weights.lt(zero).logical_or(weights.isfinite().logical_not());
                 if (bad.any().item<bool>())
                     throw Fail(loss, "classWeights", "has negative, NaN or infinite entries; expected finite weights >= 0");
             }

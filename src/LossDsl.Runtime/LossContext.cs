@@ -126,7 +126,8 @@ public sealed class LossContext : IDisposable
             using var m = Mask.to(DType);
             using var s = m.sum(Dims(pixelAxes), keepdim: true);
             using var scaled = s * classes;
-            return scaled.clamp_min(1.0);
+            using var one = 1.0.ToScalar(); // held until the call returns (see InputValidation)
+            return scaled.clamp_min(one);
         }
         double count = classes;
         if ((over & Over.Batch) != 0) count *= N;

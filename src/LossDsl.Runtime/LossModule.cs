@@ -283,8 +283,10 @@ public static class Reductions
         using var expanded = weight.expand_as(value);
         using var masked = pixelwise ? ctx.Masked(expanded) : expanded.alias();
         using var total = masked.sum();
-        using var isZero = total.eq(0);
-        return total.masked_fill(isZero, 1.0);
+        using var zero = 0.0.ToScalar();
+        using var one = 1.0.ToScalar();
+        using var isZero = total.eq(zero);
+        return total.masked_fill(isZero, one);
     }
 
     internal static long[] FullShape(LossContext ctx, Over axes, int rank)

@@ -1,4 +1,5 @@
 using System;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LossDsl;
@@ -43,7 +44,8 @@ public static class TensorMath
     /// <summary>Heaviside step: 1 where x &gt; 0, else 0, in x's dtype.</summary>
     public static Tensor Step(Tensor x)
     {
-        using var positive = x.gt(0.0);
+        using var zero = 0.0.ToScalar();
+        using var positive = x.gt(zero);
         return positive.to(x.dtype);
     }
 
