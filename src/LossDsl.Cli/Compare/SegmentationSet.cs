@@ -26,6 +26,33 @@ internal sealed class SegmentationSet
         Valid = valid;
     }
 
+    /// <summary>
+    /// Assembles <paramref name="count"/> rendered scenes, in order: <paramref name="next"/> renders one
+    /// and returns its validity, labels and channel values (pixel, channel). Invalid pixels are stored
+    /// with label 0 and zero image values.
+    /// </summary>
+    public static SegmentationSet Assemble(int count, int channels, int height, int width,
+                                           Func<(bool[] Valid, byte[] Label, Func<int, int, double> Value)> next)
+    {
+        var pixels = height * width;
+        var images = new float[count * channels * pixels];
+        var labels = new byte[count * pixels];
+        var valid = new bool[count * pixels];
+        for (var n = 0; n < count; n++)
+        {
+            var scene = next();
+            for (var p = 0; p < pixels; p++)
+            {
+                var ok = scene.Valid[p];
+                valid[n * pixels + p] = ok;
+                labels[n * pixels + p] = ok ? scene.Label[p] : (byte)0;
+                for (var ch = 0; ch < channels; ch++)
+                    images[(n * channels + ch) * pixels + p] = ok ? (float)scene.Value(p, ch) : 0f;
+            }
+        }
+        return new SegmentationSet(count, channels, height, width, images, labels, valid);
+    }
+
     public int Count { get; }
     public int Channels { get; }
     public int Height { get; }

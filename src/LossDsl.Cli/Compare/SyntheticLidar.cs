@@ -30,24 +30,12 @@ internal static class SyntheticLidar
     public static SegmentationSet Generate(int count, int seed)
     {
         var rng = new Random(seed);
-        const int pixels = Height * Width;
-        var images = new float[count * 2 * pixels];
-        var labels = new byte[count * pixels];
-        var valid = new bool[count * pixels];
-        for (var n = 0; n < count; n++)
+        return SegmentationSet.Assemble(count, 2, Height, Width, () =>
         {
             var scene = new Scene(rng);
             scene.Render();
-            for (var p = 0; p < pixels; p++)
-            {
-                var ok = scene.Valid[p];
-                valid[n * pixels + p] = ok;
-                labels[n * pixels + p] = ok ? scene.Label[p] : (byte)0;
-                images[(n * 2) * pixels + p] = ok ? (float)scene.Range[p] : 0f;
-                images[(n * 2 + 1) * pixels + p] = ok ? (float)scene.Intensity[p] : 0f;
-            }
-        }
-        return new SegmentationSet(count, 2, Height, Width, images, labels, valid);
+            return (scene.Valid, scene.Label, (p, ch) => ch == 0 ? scene.Range[p] : scene.Intensity[p]);
+        });
     }
 
     private sealed class Scene

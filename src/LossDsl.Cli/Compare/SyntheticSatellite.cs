@@ -24,24 +24,12 @@ internal static class SyntheticSatellite
     public static SegmentationSet Generate(int count, int seed)
     {
         var rng = new Random(seed);
-        const int pixels = Size * Size;
-        var images = new float[count * 3 * pixels];
-        var labels = new byte[count * pixels];
-        var valid = new bool[count * pixels];
-        for (var n = 0; n < count; n++)
+        return SegmentationSet.Assemble(count, 3, Size, Size, () =>
         {
             var scene = new Scene(rng);
             scene.Render();
-            for (var p = 0; p < pixels; p++)
-            {
-                var ok = scene.Valid[p];
-                valid[n * pixels + p] = ok;
-                labels[n * pixels + p] = ok ? scene.Label[p] : (byte)0;
-                for (var ch = 0; ch < 3; ch++)
-                    images[(n * 3 + ch) * pixels + p] = ok ? (float)Math.Clamp(scene.Rgb[p * 3 + ch], 0, 1) : 0f;
-            }
-        }
-        return new SegmentationSet(count, 3, Size, Size, images, labels, valid);
+            return (scene.Valid, scene.Label, (p, ch) => Math.Clamp(scene.Rgb[p * 3 + ch], 0, 1));
+        });
     }
 
     private sealed class Scene(Random rng)
