@@ -25,45 +25,42 @@ internal static class Plots
 
     private static double[] Epochs(int n) => Enumerable.Range(1, n).Select(e => (double)e).ToArray();
 
-    private static string LossCurves(string dir, string file, TaskResult result)
-    {
-        var plot = new Plot();
-        foreach (var loss in result.Losses)
-        {
-            var curve = loss.MeanEpochLoss();
-            // Losses have different scales; relative to epoch 1 they share one axis.
-            var first = Math.Abs(curve[0]) > 1e-12 ? curve[0] : 1.0;
-            var scatter = plot.Add.Scatter(Epochs(curve.Length), curve.Select(v => v / first).ToArray());
-            scatter.LegendText = loss.Name;
-            scatter.LineWidth = 2;
-            scatter.MarkerSize = 6;
-        }
-        plot.Title($"{result.Task.Name}: training loss per epoch (mean over seeds, relative to epoch 1)");
-        plot.XLabel("epoch");
-        plot.YLabel("loss / loss at epoch 1");
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
-        plot.ShowLegend(Alignment.LowerLeft);
-        plot.SavePng(Path.Combine(dir, file), 900, 540);
-        return file;
-    }
+    private static string LossCurves(string dir, string file, TaskResult result) =>
+        EpochCurves(dir, file, result,
+            loss =>
+            {
+                var curve = loss.MeanEpochLoss();
+                // Losses have different scales; relative to epoch 1 they share one axis.
+                var first = Math.Abs(curve[0]) > 1e-12 ? curve[0] : 1.0;
+                return curve.Select(v => v / first).ToArray();
+            },
+            $"{result.Task.Name}: training loss per epoch (mean over seeds, relative to epoch 1)", "loss / loss at epoch 1",
+            unitRange: false, Alignment.LowerLeft);
 
-    private static string HeldOutCurves(string dir, string file, TaskResult result)
+    private static string HeldOutCurves(string dir, string file, TaskResult result) =>
+        EpochCurves(dir, file, result, loss => loss.MeanEpochScore(),
+            $"{result.Task.Name}: held-out {result.ScoreName} per epoch (mean over seeds)", "Dice",
+            unitRange: true, Alignment.UpperLeft);
+
+    // One line per loss over the epochs.
+    private static string EpochCurves(string dir, string file, TaskResult result, Func<LossSummary, double[]> values,
+                                      string title, string yLabel, bool unitRange, Alignment legend)
     {
         var plot = new Plot();
         foreach (var loss in result.Losses)
         {
-            var curve = loss.MeanEpochScore();
+            var curve = values(loss);
             var scatter = plot.Add.Scatter(Epochs(curve.Length), curve);
             scatter.LegendText = loss.Name;
             scatter.LineWidth = 2;
             scatter.MarkerSize = 6;
         }
-        plot.Title($"{result.Task.Name}: held-out {result.ScoreName} per epoch (mean over seeds)");
+        plot.Title(title);
         plot.XLabel("epoch");
-        plot.YLabel("Dice");
-        plot.Axes.SetLimitsY(0, 1);
+        plot.YLabel(yLabel);
+        if (unitRange) plot.Axes.SetLimitsY(0, 1);
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
-        plot.ShowLegend(Alignment.UpperLeft);
+        plot.ShowLegend(legend);
         plot.SavePng(Path.Combine(dir, file), 900, 540);
         return file;
     }
