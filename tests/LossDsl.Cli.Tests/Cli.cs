@@ -1,24 +1,16 @@
 using System;
 using System.Diagnostics;
 using System.IO;
-using System.Runtime.CompilerServices;
 
 namespace LossDsl.Cli.Tests;
 
 /// <summary>Runs the built <c>lossdsl</c> as a process.</summary>
 public static class Cli
 {
-    public static string RepoRoot([CallerFilePath] string file = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(file)!, "..", ".."));
+    /// <summary>The repository root, found above the test assembly (source paths are mapped in CI builds).</summary>
+    public static string RepoRoot() => CliProcess.RepoRoot;
 
-    public static string Dll
-    {
-        get
-        {
-            var config = typeof(Cli).Assembly.Location.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}") ? "Debug" : "Release";
-            return Path.Combine(RepoRoot(), "src", "LossDsl.Cli", "bin", config, "net10.0", "LossDsl.Cli.dll");
-        }
-    }
+    public static string Dll => CliProcess.CliDll;
 
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 

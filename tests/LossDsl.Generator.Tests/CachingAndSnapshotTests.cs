@@ -1,7 +1,6 @@
 using System;
 using System.IO;
 using System.Linq;
-using System.Runtime.CompilerServices;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Xunit;
@@ -81,5 +80,15 @@ public class CachingAndSnapshotTests
             Assert.DoesNotContain(source.SyntaxTree.GetDiagnostics(), d => d.Severity == DiagnosticSeverity.Error);
     }
 
-    private static string SnapshotDirectory([CallerFilePath] string file = "") => Path.Combine(Path.GetDirectoryName(file)!, "Snapshots");
+    /// <summary>
+    /// The checked-in snapshots, found from the test assembly's location: a CI build maps source paths
+    /// (ContinuousIntegrationBuild), so [CallerFilePath] does not name a real directory there.
+    /// </summary>
+    private static string SnapshotDirectory()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "LossDsl.sln"))) dir = dir.Parent;
+        if (dir is null) throw new InvalidOperationException("LossDsl.sln not found above " + AppContext.BaseDirectory);
+        return Path.Combine(dir.FullName, "tests", "LossDsl.Generator.Tests", "Snapshots");
+    }
 }
