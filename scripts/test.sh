@@ -18,9 +18,18 @@ if [[ $build -ne 0 ]]; then
   exit 1
 fi
 
-dotnet test LossDsl.sln -c Release --no-build --logger "trx" --results-directory "$results" 2>&1 \
-  | grep -vE '^\s*$' | tail -n 60
-status=${PIPESTATUS[0]}
+# One test project at a time, each with its own TRX file: a solution-wide run names TRX files by the
+# second they finish, so two projects finishing together overwrite each other's results.
+status=0
+projects=0
+for project in tests/*/*.Tests.csproj; do
+  name=$(basename "$project" .csproj)
+  projects=$((projects + 1))
+  dotnet test "$project" -c Release --no-build --logger "trx;LogFileName=$name.trx" --results-directory "$results" 2>&1 \
+    | grep -vE '^\s*$' | tail -n 40
+  code=${PIPESTATUS[0]}
+  [[ $code -ne 0 ]] && status=$code
+done
 
 passed=0; failed=0; skipped=0; files=0
 for trx in "$results"/*.trx; do
@@ -32,9 +41,9 @@ for trx in "$results"/*.trx; do
   p=${p:-0}; f=${f:-0}; t=${t:-0}; e=${e:-0}
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + t - e))
 done
-# No results, or a test host that crashed or aborted, counts as a failure even if every test
+# A project without results, or a test host that crashed or aborted, counts as a failure even if every test
 # that reported passed.
-if [[ $files -eq 0 || ( $status -ne 0 && $failed -eq 0 ) ]]; then
+if [[ $files -lt $projects || ( $status -ne 0 && $failed -eq 0 ) ]]; then
   echo "the test run did not complete (exit $status)"
   failed=$((failed + 1))
 fi

@@ -40,8 +40,8 @@ public sealed class CombinedLoss : LossFunction
         Tensor? total = null;
         foreach (var (w, loss) in Parts)
         {
-            var part = loss.forward(input, target, mask) * w;
-            total = total is null ? part : total + part;
+            var part = TensorMath.Mul(loss.forward(input, target, mask), w);
+            total = total is null ? part : TensorMath.Add(total, part);
         }
         return total!.MoveToOuterDisposeScope();
     }

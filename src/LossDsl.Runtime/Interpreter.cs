@@ -99,7 +99,7 @@ public static class Interpreter
 
     private static Tensor Apply(BinaryOp op, Tensor a, Tensor b) => op switch
     {
-        BinaryOp.Add => a + b,
+        BinaryOp.Add => TensorMath.Add(a, b),
         BinaryOp.Sub => a - b,
         BinaryOp.Mul => a * b,
         BinaryOp.Div => a / b,

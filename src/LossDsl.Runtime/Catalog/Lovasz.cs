@@ -67,15 +67,15 @@ public sealed class LovaszHingeLoss : LossFunction
             logits = logits.masked_select(valid);
             labels = labels.masked_select(valid);
         }
-        if (logits.numel() == 0) return (logits.sum() * 0.0);
-        var signs = labels * 2.0 - 1.0;
-        var errors = 1.0 - logits * signs;
+        if (logits.numel() == 0) return TensorMath.Mul(logits.sum(), 0.0);
+        var signs = TensorMath.Add(TensorMath.Mul(labels, 2.0), -1.0);
+        var errors = TensorMath.RSub(1.0, logits * signs);
         var (sorted, perm) = errors.sort(0, descending: true);
         var gtSorted = labels[perm];
         var gts = gtSorted.sum();
         var intersection = gts - gtSorted.cumsum(0);
-        var union = gts + (1.0 - gtSorted).cumsum(0);
-        var jaccard = 1.0 - intersection / union;
+        var union = TensorMath.Add(gts, TensorMath.RSub(1.0, gtSorted).cumsum(0));
+        var jaccard = TensorMath.RSub(1.0, intersection / union);
         var p = jaccard.shape[0];
         var grad = p > 1
             ? cat(new[] { jaccard[..1], jaccard[1..] - jaccard[..(int)(p - 1)] })

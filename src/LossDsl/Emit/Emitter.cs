@@ -439,10 +439,11 @@ public static class Emitter
                 },
                 // Scalar operands become 0-dimensional tensors (ctx.Scalar) rather than TorchSharp
                 // Scalars: one broadcast op each (TorchSharp computes `double - tensor` as two), and no
-                // native Scalar whose lifetime ends before the call that uses it.
+                // native Scalar whose lifetime ends before the call that uses it (TensorMath.Add
+                // also passes an alpha that outlives the call, unlike TorchSharp's +).
                 Binary b => b.Op switch
                 {
-                    BinaryOp.Add => $"{T(0)} + {T(1)}",
+                    BinaryOp.Add => $"global::LossDsl.TensorMath.Add({T(0)}, {T(1)})",
                     BinaryOp.Sub => $"{T(0)} - {T(1)}",
                     BinaryOp.Mul => $"{T(0)} * {T(1)}",
                     BinaryOp.Div => $"{T(0)} / {T(1)}",
