@@ -28,6 +28,11 @@ public static class Program
             PeakMemory.RunOne(int.Parse(args[k + 1], System.Globalization.CultureInfo.InvariantCulture), args[k + 2]);
             return;
         }
+        if (Array.IndexOf(args, "--profile") is var pi and >= 0)
+        {
+            Profile.Run(args.Length > pi + 1 ? args[pi + 1] : "");
+            return;
+        }
         if (args.Contains("--memory"))
         {
             PeakMemory.Run();
@@ -336,5 +341,35 @@ public static class PeakMemory
         step();
         var extra = Math.Max(0, Read("VmHWM") - before);
         Console.WriteLine($"| {c} | {path} | {extra / 1048576.0:F1} MB | {extra / (double)logits:F2} |");
+    }
+}
+
+/// <summary>
+/// <c>--profile [filter]</c>: median wall time of 40 fused and eager steps per case, in process, for
+/// quick iteration (BenchmarkDotNet runs give the numbers that are reported).
+/// </summary>
+public static class Profile
+{
+    public static void Run(string filter)
+    {
+        foreach (var c in Cases.All().Where(c => c.ToString().Contains(filter, StringComparison.OrdinalIgnoreCase)))
+        {
+            var bench = new FusedVsEager { Loss = c };
+            bench.Setup();
+            double Median(Action a)
+            {
+                for (var i = 0; i < 5; i++) a();
+                var times = new List<double>();
+                for (var i = 0; i < 40; i++)
+                {
+                    var sw = System.Diagnostics.Stopwatch.StartNew();
+                    a();
+                    times.Add(sw.Elapsed.TotalMilliseconds);
+                }
+                times.Sort();
+                return times[times.Count / 2];
+            }
+            Console.WriteLine($"{c,-36} fused {Median(bench.Fused_),8:F2} ms   eager {Median(bench.Eager),8:F2} ms");
+        }
     }
 }

@@ -25,7 +25,7 @@ namespace LossDsl.Kernels;
 /// <see cref="TryCreate"/>. The gradient is computed during the forward pass for an upstream
 /// gradient of 1 and scaled in the backward.
 /// </remarks>
-internal sealed class CpuKernel
+internal sealed partial class CpuKernel
 {
     private enum Kind { Const, Stat, Pixel }
 
@@ -255,13 +255,7 @@ internal sealed class CpuKernel
         r.Grad = (float*)Native.THSTensor_data(gradient.Handle);
 
         // Slots: one per reduction and kept class.
-        r.SlotOf = new int[_nodes.Count];
-        for (var i = 0; i < _nodes.Count; i++)
-        {
-            if (_nodes[i].Slot < 0) continue;
-            r.SlotOf[i] = r.Slots;
-            r.Slots += _nodes[i].Classes ? (int)r.C : 1;
-        }
+        r.SlotOf = SlotLayout(r.C, out r.Slots);
         r.Stats = new double[_nodes.Count][];
         EvaluateStats(r, level: 0, reduction);
         for (var pass = 1; pass <= _passes; pass++)
@@ -488,7 +482,7 @@ internal sealed class CpuKernel
         public required float[] Scratch2;
     }
 
-    private void RunPass(Run r, int pass)
+    private unsafe void RunPass(Run r, int pass)
     {
         var sinks = _sinks.Where(s => s.Pass == pass).ToList();
         if (sinks.Count == 0) return;
@@ -499,22 +493,58 @@ internal sealed class CpuKernel
         if (r.Partials.Length == 0) r.Partials = new double[chunks * Math.Max(1, r.Slots)];
         var width = (int)(r.C * r.L);
 
+        // The compiled loop covers each chunk's whole vectors; the buffered evaluation the rest (and
+        // whole passes the loop does not cover).
+        var code = CompiledFor(pass, r.C, r.Index != null);
+        var tables = code is null ? null : StatTables(r, code);
+
         Parallel.For(0L, chunks, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
-            () => Rent(width, (int)r.L),
+            () => (Workspace?)null,
             (k, _, ws) =>
             {
                 var n = k / r.ChunksPerSample;
                 var s0 = (k % r.ChunksPerSample) * r.L;
                 var len = (int)Math.Min(r.L, r.S - s0);
-                foreach (var id in order) EvaluatePixel(r, ws, id, n, s0, len);
+                var done = 0;
+                if (code is not null && (done = len - len % Simd.Width) > 0)
+                {
+                    var pixel = n * r.S + s0;
+                    var element = n * r.C * r.S + s0;
+                    code.Body((nint)(r.X + element), r.T == null ? 0 : (nint)(r.T + element),
+                        r.Index == null ? 0 : (nint)(r.Index + pixel), r.Mask == null ? 0 : (nint)(r.Mask + pixel),
+                        (nint)(r.Grad + element), r.S, done, tables![n], r.Partials, k * r.Slots);
+                }
+                if (done == len) return ws;
+                ws ??= Rent(width, (int)r.L);
+                var start = s0 + done;
+                var rest = len - done;
+                foreach (var id in order) EvaluatePixel(r, ws, id, n, start, rest);
                 foreach (var sink in sinks)
                 {
-                    if (sink.Kind == SinkKind.Reduce) Accumulate(r, ws, sink.Node, k, len);
-                    else WriteGradient(r, ws, sink.Node, n, s0, len);
+                    if (sink.Kind == SinkKind.Reduce) Accumulate(r, ws, sink.Node, k, rest);
+                    else WriteGradient(r, ws, sink.Node, n, start, rest);
                 }
                 return ws;
             },
-            ws => _pool.Add(ws));
+            ws => { if (ws is not null) _pool.Add(ws); });
+    }
+
+    // Per sample, the statistics a compiled pass reads, in its table's order.
+    private float[][] StatTables(Run r, PassCode code)
+    {
+        var tables = new float[r.N][];
+        for (long n = 0; n < r.N; n++)
+        {
+            var table = new float[code.Stats.Length];
+            for (var j = 0; j < table.Length; j++)
+            {
+                var (id, c) = code.Stats[j];
+                var node = _nodes[id];
+                table[j] = (float)r.Stats[id][(node.Batch ? n : 0) * (node.Classes ? r.C : 1) + (node.Classes ? c : 0)];
+            }
+            tables[n] = table;
+        }
+        return tables;
     }
 
     // Workspaces are reused across passes and calls (their contents never carry over: every buffer a

@@ -1,0 +1,383 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Linq.Expressions;
+using System.Reflection;
+using static System.Linq.Expressions.Expression;
+using LinqExpr = System.Linq.Expressions.Expression;
+
+namespace LossDsl.Kernels;
+
+/// <summary>
+/// One pass of a kernel over a run of pixels of one sample, compiled to a single loop: per
+/// <see cref="System.Runtime.Intrinsics.Vector512{T}"/> of pixels it loads the inputs, evaluates every per-pixel node the pass
+/// needs (all classes unrolled) in registers, adds the pass's reductions into vector accumulators and
+/// stores the gradient. No intermediate buffer, one read of each input and one write of the gradient.
+/// </summary>
+/// <param name="x">Prediction of class 0 at the run's first pixel (float*).</param>
+/// <param name="t">Per-class target of class 0 at that pixel (float*), or 0 with class indices.</param>
+/// <param name="index">Class indices at that pixel (long*), or 0 with a per-class target.</param>
+/// <param name="mask">Validity mask at that pixel (bool*), or 0 without a mask.</param>
+/// <param name="grad">Gradient of class 0 at that pixel (float*).</param>
+/// <param name="stride">Elements between classes (the spatial size).</param>
+/// <param name="count">Pixels in the run (a multiple of the vector width).</param>
+/// <param name="stats">This sample's statistics the pass reads, in the pass's own order.</param>
+/// <param name="partials">Partial sums; the pass adds to its slots from <paramref name="slotBase"/>.</param>
+/// <param name="slotBase">The chunk's first partial-sum slot.</param>
+internal delegate void CompiledPass(nint x, nint t, nint index, nint mask, nint grad, long stride, long count,
+                                    float[] stats, double[] partials, long slotBase);
+
+internal sealed partial class CpuKernel
+{
+    /// <summary>Classes beyond this are not unrolled; such passes use the buffered evaluation.</summary>
+    private const int MaxUnrolledClasses = 16;
+
+    /// <summary>A compiled pass and the statistics (node, class) it reads, in its table's order.</summary>
+    private sealed record PassCode(CompiledPass Body, (int Node, int Class)[] Stats);
+
+    private readonly Dictionary<(int Pass, long C, bool Index), PassCode?> _compiled = new();
+
+    // The compiled form of a pass for C classes and this target layout; null where the loop does not
+    // cover it (too many classes, a construct without a vector form), and the buffered path runs.
+    private PassCode? CompiledFor(int pass, long classes, bool index)
+    {
+        lock (_compiled)
+        {
+            if (!_compiled.TryGetValue((pass, classes, index), out var code))
+            {
+                try
+                {
+                    code = classes <= MaxUnrolledClasses ? new PassCompiler(this, pass, (int)classes, index).Compile() : null;
+                }
+                catch (NotSupportedException)
+                {
+                    code = null;
+                }
+                _compiled[(pass, classes, index)] = code;
+            }
+            return code;
+        }
+    }
+
+    /// <summary>Passes over memory (1 for pixel-wise losses, 2 for region losses).</summary>
+    internal int PassCount => _passes;
+
+    /// <summary>True when the pass runs as one compiled loop for C classes and this target layout.</summary>
+    internal bool IsCompiled(int pass, long classes, bool index) => CompiledFor(pass, classes, index) is not null;
+
+    // The partial-sum slot of every reduction node for C classes (the layout Forward uses).
+    private int[] SlotLayout(long classes, out int slots)
+    {
+        var slotOf = new int[_nodes.Count];
+        slots = 0;
+        for (var i = 0; i < _nodes.Count; i++)
+        {
+            if (_nodes[i].Slot < 0) continue;
+            slotOf[i] = slots;
+            slots += _nodes[i].Classes ? (int)classes : 1;
+        }
+        return slotOf;
+    }
+
+    private sealed class PassCompiler
+    {
+        private static readonly Type V = typeof(System.Runtime.Intrinsics.Vector512<float>);
+
+        private readonly CpuKernel _k;
+        private readonly int _pass, _c;
+        private readonly bool _index;
+
+        private readonly ParameterExpression _x = Parameter(typeof(nint), "x");
+        private readonly ParameterExpression _t = Parameter(typeof(nint), "t");
+        private readonly ParameterExpression _idx = Parameter(typeof(nint), "index");
+        private readonly ParameterExpression _mask = Parameter(typeof(nint), "mask");
+        private readonly ParameterExpression _grad = Parameter(typeof(nint), "grad");
+        private readonly ParameterExpression _stride = Parameter(typeof(long), "stride");
+        private readonly ParameterExpression _count = Parameter(typeof(long), "count");
+        private readonly ParameterExpression _stats = Parameter(typeof(float[]), "stats");
+        private readonly ParameterExpression _partials = Parameter(typeof(double[]), "partials");
+        private readonly ParameterExpression _slotBase = Parameter(typeof(long), "slotBase");
+        private readonly ParameterExpression _i = Variable(typeof(long), "i");
+
+        // Loop-invariant vectors (constants, statistics) and the accumulators, set up before the loop.
+        private readonly List<ParameterExpression> _outerVars = new();
+        private readonly List<LinqExpr> _prologue = new();
+        private readonly List<(int Node, int Class)> _statOrder = new();
+        private readonly Dictionary<(int, int), ParameterExpression> _invariant = new();
+
+        // The loop body: one local per (node, class), assigned once per vector of pixels.
+        private readonly List<ParameterExpression> _bodyVars = new();
+        private readonly List<LinqExpr> _body = new();
+        private readonly Dictionary<(int, int), ParameterExpression> _values = new();
+        private ParameterExpression? _maskBits;
+        private readonly Dictionary<int, ParameterExpression> _classBits = new();
+
+        public PassCompiler(CpuKernel kernel, int pass, int classes, bool index)
+        {
+            _k = kernel;
+            _pass = pass;
+            _c = classes;
+            _index = index;
+        }
+
+        public PassCode Compile()
+        {
+            var sinks = _k._sinks.Where(s => s.Pass == _pass).ToList();
+            var slotOf = _k.SlotLayout(_c, out _);
+            var epilogue = new List<LinqExpr>();
+            foreach (var sink in sinks)
+            {
+                var node = _k._nodes[sink.Node];
+                if (sink.Kind == SinkKind.Gradient)
+                {
+                    for (var c = 0; c < _c; c++)
+                        _body.Add(Call(Method(nameof(Simd.Store)), _grad, Offset(c), Value(sink.Node, node.Classes ? c : 0)));
+                    continue;
+                }
+                // A reduction: one accumulator per slot (the argument's classes fold into one slot
+                // when the reduction drops the class axis).
+                var arg = _k._nodes[node.Args[0]];
+                var accumulators = new Dictionary<int, ParameterExpression>();
+                for (var c = 0; c < (arg.Classes ? _c : 1); c++)
+                {
+                    var slot = slotOf[sink.Node] + (node.Classes ? c : 0);
+                    if (!accumulators.TryGetValue(slot, out var acc))
+                    {
+                        acc = Variable(V, $"sum{sink.Node}_{c}");
+                        accumulators[slot] = acc;
+                        _outerVars.Add(acc);
+                        _prologue.Add(Assign(acc, LinqExpr.Default(V)));
+                        var target = ArrayAccess(_partials, Convert(LinqExpr.Add(_slotBase, Constant((long)slot)), typeof(int)));
+                        epilogue.Add(AddAssign(target, Call(Method(nameof(Simd.Sum)), acc)));
+                    }
+                    _body.Add(AddAssign(acc, Value(node.Args[0], c)));
+                }
+            }
+
+            var done = Label("done");
+            var width = Constant((long)Simd.Width);
+            var loop = Loop(
+                IfThenElse(GreaterThanOrEqual(_i, _count),
+                    Break(done),
+                    Block(_bodyVars, _body.Append(AddAssign(_i, width)))),
+                done);
+            var all = _prologue.Append(Assign(_i, Constant(0L))).Append(loop).Concat(epilogue).Append(LinqExpr.Empty());
+            var lambda = Lambda<CompiledPass>(Block(_outerVars.Append(_i), all),
+                $"LossDsl.Pass{_pass}", new[] { _x, _t, _idx, _mask, _grad, _stride, _count, _stats, _partials, _slotBase });
+            return new PassCode(lambda.Compile(), _statOrder.ToArray());
+        }
+
+        private static MethodInfo Method(string name) =>
+            typeof(Simd).GetMethod(name, BindingFlags.Public | BindingFlags.Static)
+            ?? throw new InvalidOperationException(name);
+
+        private static MethodCallExpression Simd1(string name, LinqExpr a) => Call(Method(name), a);
+
+        private static MethodCallExpression Simd2(string name, LinqExpr a, LinqExpr b) => Call(Method(name), a, b);
+
+        // Element offset of class c at the current pixel: c * stride + i.
+        private LinqExpr Offset(int c) => c == 0 ? _i : LinqExpr.Add(Multiply(Constant((long)c), _stride), _i);
+
+        private ParameterExpression Local(string name, LinqExpr value)
+        {
+            var v = Variable(value.Type, name);
+            _bodyVars.Add(v);
+            _body.Add(Assign(v, value));
+            return v;
+        }
+
+        private ParameterExpression Invariant(int id, int c, LinqExpr value)
+        {
+            var v = Variable(V, $"k{id}_{c}");
+            _outerVars.Add(v);
+            _prologue.Add(Assign(v, value));
+            _invariant[(id, c)] = v;
+            return v;
+        }
+
+        private ParameterExpression MaskBits() =>
+            _maskBits ??= Local("valid", Call(Method(nameof(Simd.MaskBits)), _mask, _i));
+
+        private ParameterExpression ClassBits(int c)
+        {
+            if (!_classBits.TryGetValue(c, out var bits))
+            {
+                bits = Local($"is{c}", Call(Method(nameof(Simd.IndexEquals)), _idx, _i, Constant((long)c)));
+                _classBits[c] = bits;
+            }
+            return bits;
+        }
+
+        // The value of node id for class c (class 0 for nodes without a class axis).
+        private ParameterExpression Value(int id, int c)
+        {
+            var node = _k._nodes[id];
+            if (!node.Classes) c = 0;
+            if (_values.TryGetValue((id, c), out var known) || _invariant.TryGetValue((id, c), out known)) return known;
+            switch (node.Kind)
+            {
+                case Kind.Const:
+                    return Invariant(id, c, Call(Method(nameof(Simd.Splat)), Constant((float)node.Value)));
+                case Kind.Stat:
+                {
+                    var slot = _statOrder.Count;
+                    _statOrder.Add((id, c));
+                    return Invariant(id, c, Call(Method(nameof(Simd.Splat)), ArrayIndex(_stats, Constant(slot))));
+                }
+            }
+
+            if (node.Expr is LossDsl.Unary { Op: UnaryOp.Softmax or UnaryOp.LogSoftmax } sm)
+            {
+                SoftmaxBlock(id, node.Args[0], sm.Op == UnaryOp.LogSoftmax);
+                return _values[(id, c)];
+            }
+            var value = Local($"v{id}_{c}", Build(node, c));
+            _values[(id, c)] = value;
+            return value;
+        }
+
+        private LinqExpr Build(Node node, int c)
+        {
+            ParameterExpression Arg(int i, int cc) => Value(node.Args[i], cc);
+            switch (node.Expr)
+            {
+                case Input { Kind: InputKind.Prediction }:
+                    return Call(Method(nameof(Simd.Load)), _x, Offset(c));
+                case Input { Kind: InputKind.Target }:
+                    return Target(c);
+                case PlainSum:
+                {
+                    var arg = _k._nodes[node.Args[0]];
+                    LinqExpr sum = Arg(0, 0);
+                    if (arg.Classes)
+                        for (var cc = 1; cc < _c; cc++) sum = LinqExpr.Add(sum, Arg(0, cc));
+                    return sum;
+                }
+                case SelectTarget:
+                {
+                    if (!_k._nodes[node.Args[0]].Classes) throw new NotSupportedException("select of a value without classes");
+                    LinqExpr acc = LinqExpr.Default(V);
+                    for (var cc = 0; cc < _c; cc++)
+                        acc = _index
+                            ? Call(Method(nameof(Simd.Select)), ClassBits(cc), Arg(0, cc), acc)
+                            : Call(Method(nameof(Simd.MultiplyAdd)), Arg(0, cc), Target(cc), acc);
+                    return acc;
+                }
+                case Masked:
+                    return Call(Method(nameof(Simd.Select)), MaskBits(), Arg(0, c), LinqExpr.Default(V));
+                case LossDsl.Unary u:
+                {
+                    var a = Arg(0, c);
+                    return u.Op switch
+                    {
+                        UnaryOp.Neg => Negate(a),
+                        UnaryOp.Sigmoid => Simd2(nameof(Simd.SigmoidFrom), a, ExpNegAbs(node.Args[0], c)),
+                        UnaryOp.LogSigmoid => Simd2(nameof(Simd.LogSigmoidFrom), a, SoftTail(node.Args[0], c)),
+                        UnaryOp.Softplus => Simd2(nameof(Simd.SoftplusFrom), a, SoftTail(node.Args[0], c)),
+                        UnaryOp.Log => Simd1(nameof(Simd.Log), a),
+                        UnaryOp.Log1p => Simd1(nameof(Simd.Log1p), a),
+                        UnaryOp.Exp => Simd1(nameof(Simd.Exp), a),
+                        UnaryOp.Sqrt => Simd1(nameof(Simd.Sqrt), a),
+                        UnaryOp.Abs => Simd1(nameof(Simd.Abs), a),
+                        UnaryOp.LogCosh => Simd1(nameof(Simd.LogCosh), a),
+                        UnaryOp.Step => Simd1(nameof(Simd.Step), a),
+                        _ => throw new NotSupportedException(u.Op.ToString()),
+                    };
+                }
+                case LossDsl.Binary b:
+                {
+                    var right = _k._nodes[node.Args[1]];
+                    if (b.Op == BinaryOp.Pow && right.Kind == Kind.Const)
+                    {
+                        if (right.Value == 1) return Arg(0, c);
+                        if (right.Value == 2) return Multiply(Arg(0, c), Arg(0, c));
+                    }
+                    var (l, r) = (Arg(0, c), Arg(1, c));
+                    return b.Op switch
+                    {
+                        BinaryOp.Add => LinqExpr.Add(l, r),
+                        BinaryOp.Sub => Subtract(l, r),
+                        BinaryOp.Mul => Multiply(l, r),
+                        BinaryOp.Div => Divide(l, r),
+                        BinaryOp.Pow => Simd2(nameof(Simd.Pow), l, r),
+                        BinaryOp.Min => Simd2(nameof(Simd.Min), l, r),
+                        BinaryOp.Max => Simd2(nameof(Simd.Max), l, r),
+                        _ => throw new NotSupportedException(b.Op.ToString()),
+                    };
+                }
+                default:
+                    throw new NotSupportedException(node.Expr.GetType().Name);
+            }
+        }
+
+        private readonly Dictionary<int, ParameterExpression> _targets = new();
+        private readonly Dictionary<(int, int), ParameterExpression> _expNegAbs = new();
+        private readonly Dictionary<(int, int), ParameterExpression> _softTails = new();
+
+        // σ, log σ and softplus of a value and of its negation all start from e^-|x| and
+        // log(1 + e^-|x|): computed once per value (keyed by the value without its sign).
+        private (int Id, int Class) Unsigned(int id, int c)
+        {
+            var node = _k._nodes[id];
+            return node.Expr is LossDsl.Unary { Op: UnaryOp.Neg } ? (node.Args[0], _k._nodes[node.Args[0]].Classes ? c : 0) : (id, node.Classes ? c : 0);
+        }
+
+        private ParameterExpression ExpNegAbs(int id, int c)
+        {
+            var key = Unsigned(id, c);
+            if (!_expNegAbs.TryGetValue(key, out var e))
+            {
+                e = Local($"expNegAbs{key.Id}_{key.Class}", Simd1(nameof(Simd.ExpNegAbs), Value(key.Id, key.Class)));
+                _expNegAbs[key] = e;
+            }
+            return e;
+        }
+
+        private ParameterExpression SoftTail(int id, int c)
+        {
+            var key = Unsigned(id, c);
+            if (!_softTails.TryGetValue(key, out var tail))
+            {
+                tail = Local($"softTail{key.Id}_{key.Class}", Simd1(nameof(Simd.SoftTail), ExpNegAbs(id, c)));
+                _softTails[key] = tail;
+            }
+            return tail;
+        }
+
+        // The per-class target of class c at the current pixels (loaded once per vector).
+        private ParameterExpression Target(int c)
+        {
+            if (!_targets.TryGetValue(c, out var t))
+            {
+                t = _index
+                    ? Local($"t{c}", Simd1(nameof(Simd.OneWhere), ClassBits(c)))
+                    : Local($"t{c}", Call(Method(nameof(Simd.Load)), _t, Offset(c)));
+                _targets[c] = t;
+            }
+            return t;
+        }
+
+        // softmax / log-softmax over the classes of the argument, all classes at once.
+        private void SoftmaxBlock(int id, int argId, bool log)
+        {
+            var xs = Enumerable.Range(0, _c).Select(cc => Value(argId, cc)).ToArray();
+            LinqExpr max = xs[0];
+            for (var cc = 1; cc < _c; cc++) max = Simd2(nameof(Simd.Max), max, xs[cc]);
+            var m = Local($"max{id}", max);
+            var exps = xs.Select((x, cc) => Local($"e{id}_{cc}", Simd1(nameof(Simd.Exp), Subtract(x, m)))).ToArray();
+            LinqExpr sum = exps[0];
+            for (var cc = 1; cc < _c; cc++) sum = LinqExpr.Add(sum, exps[cc]);
+            var s = Local($"sum{id}", sum);
+            if (log)
+            {
+                var lse = Local($"lse{id}", LinqExpr.Add(m, Simd1(nameof(Simd.Log), s)));
+                for (var cc = 0; cc < _c; cc++) _values[(id, cc)] = Local($"v{id}_{cc}", Subtract(xs[cc], lse));
+            }
+            else
+            {
+                var inv = Local($"inv{id}", Simd1(nameof(Simd.Reciprocal), s));
+                for (var cc = 0; cc < _c; cc++) _values[(id, cc)] = Local($"v{id}_{cc}", Multiply(exps[cc], inv));
+            }
+        }
+    }
+}

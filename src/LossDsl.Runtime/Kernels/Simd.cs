@@ -1,0 +1,232 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using VF = System.Runtime.Intrinsics.Vector512<float>;
+using VI = System.Runtime.Intrinsics.Vector512<int>;
+
+namespace LossDsl.Kernels;
+
+/// <summary>
+/// The element-wise vocabulary of compiled kernel passes: one <see cref="Vector512{T}"/> of 16 float32
+/// lanes per call (on hardware without AVX-512 .NET runs it as two 256-bit halves), loads and stores at an element offset from a raw pointer, and the DSL's functions in
+/// forms that are stable over the whole float range (the same formulas as the scalar helpers). Every
+/// member is small and aggressively inlined, so a compiled pass is one straight loop body.
+/// </summary>
+internal static unsafe class Simd
+{
+    public static readonly int Width = VF.Count;
+
+    private static readonly float Ln2 = MathF.Log(2f);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF Load(nint p, long i) => Unsafe.ReadUnaligned<VF>((float*)p + i);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(nint p, long i, VF v) => Unsafe.WriteUnaligned((float*)p + i, v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF Splat(float value) => Vector512.Create(value);
+
+    /// <summary>All bits set in the lanes whose mask byte (bool tensor) is non-zero.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF MaskBits(nint p, long i)
+    {
+        var bytes = (byte*)p + i;
+        if (Avx512F.IsSupported)
+            return Vector512.GreaterThan(Avx512F.ConvertToVector512Int32(Vector128.Load(bytes)), VI.Zero).AsSingle();
+        return MaskBitsLanes(bytes);
+    }
+
+    private static VF MaskBitsLanes(byte* bytes)
+    {
+        var lanes = stackalloc int[VI.Count];
+        for (var k = 0; k < VI.Count; k++) lanes[k] = bytes[k] != 0 ? -1 : 0;
+        return Unsafe.ReadUnaligned<VI>(lanes).AsSingle();
+    }
+
+    /// <summary>All bits set in the lanes whose class index (int64) equals <paramref name="c"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF IndexEquals(nint p, long i, long c)
+    {
+        var index = (long*)p + i;
+        var value = Vector512.Create(c);
+        var lo = Vector512.Equals(Unsafe.ReadUnaligned<Vector512<long>>(index), value);
+        var hi = Vector512.Equals(Unsafe.ReadUnaligned<Vector512<long>>(index + Vector512<long>.Count), value);
+        return Vector512.Narrow(lo, hi).AsSingle();
+    }
+
+    /// <summary>1 in the lanes whose bits are set, else 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF OneWhere(VF bits) => bits & VF.One;
+
+    /// <summary>The lanes of <paramref name="a"/> where <paramref name="bits"/> are set, else those of <paramref name="b"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF Select(VF bits, VF a, VF b) => Vector512.ConditionalSelect(bits, a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF MultiplyAdd(VF a, VF b, VF c) => Vector512.FusedMultiplyAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF Reciprocal(VF x) => VF.One / x;
+
+    /// <summary>
+    /// e^x in float32 arithmetic: x = n·ln 2 + r with |r| ≤ ln2/2, e^r by its Taylor polynomial to r^7
+    /// (truncation below 6e-9 relative), and 2^n put into the exponent bits in two halves (so subnormal
+    /// results come out right). 0 below -103.98, +∞ above 88.7228, NaN for NaN. About 2 ulp; no
+    /// float64 detour.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF Exp(VF x)
+    {
+        var clamped = Vector512.Min(Vector512.Max(x, Vector512.Create(-104f)), Vector512.Create(88.76f));
+        var n = Vector512.Round(clamped * Vector512.Create(1.44269504f));
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693145752f), clamped);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-1.42860677e-6f), r);
+        var p = Vector512.Create(1f / 5040f);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 720f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 120f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 24f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 6f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
+        p = Vector512.FusedMultiplyAdd(p, r, VF.One);
+        p = Vector512.FusedMultiplyAdd(p, r, VF.One);
+        // 2^n as 2^h · 2^(n-h) with h = n/2: both stay normal over the clamped range (n in [-150, 128]).
+        var ni = Vector512.ConvertToInt32(n);
+        var h = Vector512.ShiftRightArithmetic(ni, 1);
+        var bias = Vector512.Create(127);
+        var result = p * Vector512.ShiftLeft(h + bias, 23).AsSingle() * Vector512.ShiftLeft(ni - h + bias, 23).AsSingle();
+        result = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(-103.98f)), VF.Zero, result);
+        result = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(88.7228f)), Vector512.Create(float.PositiveInfinity), result);
+        return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
+    }
+
+    /// <summary>
+    /// log x in float32 arithmetic: x = m·2^e with m in [√½, √2), log m = 2 atanh(s) with
+    /// s = (m-1)/(m+1) (|s| ≤ 0.172, series to s^9, truncation below 1e-9 relative). Subnormals are
+    /// scaled first; log 0 = -∞, log of a negative number or NaN is NaN, log ∞ = ∞.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF Log(VF x)
+    {
+        var subnormal = Vector512.LessThan(x, Vector512.Create(1.17549435e-38f));
+        var y = Vector512.ConditionalSelect(subnormal, x * Vector512.Create(8388608f), x);
+        var bits = y.AsInt32();
+        var e = Vector512.ShiftRightArithmetic(bits, 23) - Vector512.Create(127);
+        var m = ((bits & Vector512.Create(0x007fffff)) | Vector512.Create(0x3f800000)).AsSingle();
+        var high = Vector512.GreaterThan(m, Vector512.Create(1.41421356f));
+        m = Vector512.ConditionalSelect(high, m * Vector512.Create(0.5f), m);
+        var ef = Vector512.ConvertToSingle(e - high.AsInt32()) // a set mask is -1: e + 1 where m was halved
+                 - Vector512.ConditionalSelect(subnormal, Vector512.Create(23f), VF.Zero);
+        var f = m - VF.One;
+        var s = f / (m + VF.One);
+        var s2 = s * s;
+        var q = Vector512.Create(2f / 9f);
+        q = Vector512.FusedMultiplyAdd(q, s2, Vector512.Create(2f / 7f));
+        q = Vector512.FusedMultiplyAdd(q, s2, Vector512.Create(2f / 5f));
+        q = Vector512.FusedMultiplyAdd(q, s2, Vector512.Create(2f / 3f));
+        q = Vector512.FusedMultiplyAdd(q, s2, Vector512.Create(2f));
+        var result = Vector512.FusedMultiplyAdd(ef, Vector512.Create(0.693147182f), q * s);
+        result = Vector512.ConditionalSelect(Vector512.Equals(x, VF.Zero), Vector512.Create(float.NegativeInfinity), result);
+        result = Vector512.ConditionalSelect(Vector512.Equals(x, Vector512.Create(float.PositiveInfinity)), x, result);
+        return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, VF.Zero), result, Vector512.Create(float.NaN));
+    }
+
+    /// <summary>log(1 + x), with the rounding of 1 + x corrected: log u - ((u - 1) - x)/u for u = 1 + x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF Log1p(VF x)
+    {
+        var u = x + VF.One;
+        var corrected = Log(u) - ((u - VF.One) - x) / u;
+        // At u = ∞ (x = ∞) and u = 0 (x = -1) the correction is NaN; log u is the answer there.
+        var ends = Vector512.Equals(u, Vector512.Create(float.PositiveInfinity)) | Vector512.Equals(u, VF.Zero);
+        return Vector512.ConditionalSelect(ends, Log(u), corrected);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF Sqrt(VF x) => Vector512.Sqrt(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF Abs(VF x) => Vector512.Abs(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF Min(VF a, VF b) => Vector512.Min(a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF Max(VF a, VF b) => Vector512.Max(a, b);
+
+    // The sigmoid family shares e^-|x| (one exponential per value, however many of σ(x), log σ(x),
+    // softplus(x), softplus(-x) a spec uses) and log(1 + e^-|x|).
+
+    /// <summary>e^-|x|, in (0, 1]: never overflows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF ExpNegAbs(VF x) => Exp(-Vector512.Abs(x));
+
+    /// <summary>log(1 + e^-|x|) from e = e^-|x|.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF SoftTail(VF e) => Log1p(e);
+
+    /// <summary>σ(x) from e = e^-|x|: 1/(1+e) for x ≥ 0, e/(1+e) below.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF SigmoidFrom(VF x, VF e)
+    {
+        var r = VF.One / (VF.One + e);
+        return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, VF.Zero), r, e * r);
+    }
+
+    /// <summary>log σ(x) = min(x, 0) - log(1 + e^-|x|), from that tail.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF LogSigmoidFrom(VF x, VF tail) => Vector512.Min(x, VF.Zero) - tail;
+
+    /// <summary>softplus(x) = max(x, 0) + log(1 + e^-|x|), from that tail.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF SoftplusFrom(VF x, VF tail) => Vector512.Max(x, VF.Zero) + tail;
+
+    /// <summary>1 / (1 + e^-x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF Sigmoid(VF x) => SigmoidFrom(x, ExpNegAbs(x));
+
+    /// <summary>log σ(x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF LogSigmoid(VF x) => LogSigmoidFrom(x, SoftTail(ExpNegAbs(x)));
+
+    /// <summary>softplus(x) = log(1 + e^x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF Softplus(VF x) => SoftplusFrom(x, SoftTail(ExpNegAbs(x)));
+
+    /// <summary>log cosh x = |x| + log(1 + e^-2|x|) - log 2.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF LogCosh(VF x)
+    {
+        var a = Vector512.Abs(x);
+        return a + Log1p(Exp(a * -2f)) - Vector512.Create(Ln2);
+    }
+
+    /// <summary>1 where x &gt; 0, else 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF Step(VF x) => Vector512.GreaterThan(x, VF.Zero) & VF.One;
+
+    /// <summary>a^b: e^(b log a) for a ≥ 0 (with 0^0 = 1), lane by lane with <see cref="MathF.Pow"/> otherwise.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF Pow(VF a, VF b)
+    {
+        if (Vector512.LessThanAny(a, VF.Zero)) return PowLanes(a, b);
+        var r = Exp(b * Log(a));
+        return Vector512.ConditionalSelect(Vector512.Equals(b, VF.Zero), VF.One, r);
+    }
+
+    private static VF PowLanes(VF a, VF b)
+    {
+        var lanes = stackalloc float[VF.Count];
+        for (var k = 0; k < VF.Count; k++) lanes[k] = MathF.Pow(a.GetElement(k), b.GetElement(k));
+        return Unsafe.ReadUnaligned<VF>(lanes);
+    }
+
+    /// <summary>The sum of the lanes, in float64.</summary>
+    public static double Sum(VF v)
+    {
+        double total = 0;
+        for (var k = 0; k < VF.Count; k++) total += v.GetElement(k);
+        return total;
+    }
+}
