@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Linq;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using System.Runtime.InteropServices;
-using System.Threading.Tasks;
 using TorchSharp;
 using static TorchSharp.torch;
 using Reduction = TorchSharp.torch.nn.Reduction;
@@ -90,6 +89,35 @@ internal sealed partial class CpuKernel
 
         _sinks.Add(new Sink(SinkKind.Gradient, _gradient, _nodes[_gradient].Level + 1));
         _passes = _sinks.Max(s => s.Pass);
+
+        // Reductions the gradient does not read (the value's own total, for one) run in the last
+        // pass, sharing its per-pixel work, instead of making an earlier pass compute it too.
+        var read = new bool[_nodes.Count];
+        MarkRead(_gradient, read);
+        for (var i = 0; i < _sinks.Count; i++)
+            if (_sinks[i].Kind == SinkKind.Reduce && !read[_sinks[i].Node] && _sinks[i].Pass < _passes)
+            {
+                _sinks[i] = _sinks[i] with { Pass = _passes };
+                _nodes[_sinks[i].Node].Level = _passes;
+            }
+    }
+
+    // The totals a seed is computed from: 1/Σw needs Σw only; -Σv/(Σw)² and region seeds need both.
+    private IEnumerable<int> SeedInputs(Seed seed)
+    {
+        if (!_weighted) return Array.Empty<int>();
+        if (!_pixelwise) return new[] { _value, _weight };
+        return seed.Index == 0 ? new[] { _weightSum } : new[] { _valueSum, _weightSum };
+    }
+
+    // Marks every node the given one is computed from, through statistics and seeds.
+    private void MarkRead(int id, bool[] read)
+    {
+        if (read[id]) return;
+        read[id] = true;
+        foreach (var a in _nodes[id].Args) MarkRead(a, read);
+        if (_nodes[id].Expr is Seed seed)
+            foreach (var a in SeedInputs(seed)) MarkRead(a, read);
     }
 
     /// <summary>The kernel for a compiled spec, or null when the schedule does not cover it.</summary>
@@ -151,12 +179,10 @@ internal sealed partial class CpuKernel
                 node.Kind = Kind.Stat;
                 node.Batch = (Axes.Of(c) & Over.Batch) != 0;
                 break;
-            case Seed:
-                // Weighted-mean adjoints need both totals first.
+            case Seed seed:
+                // Weighted-mean adjoints need the totals they are computed from first.
                 node.Kind = Kind.Stat;
-                node.Level = !_weighted ? 0
-                    : _pixelwise ? Math.Max(_nodes[_valueSum].Level, _nodes[_weightSum].Level)
-                    : Math.Max(_nodes[_value].Level, _nodes[_weight].Level);
+                node.Level = SeedInputs(seed).Select(a => _nodes[a].Level).DefaultIfEmpty(0).Max();
                 break;
             case Unary { Op: UnaryOp.Softmax or UnaryOp.LogSoftmax } when A(0).Kind == Kind.Pixel:
                 node.Kind = Kind.Pixel;
@@ -311,9 +337,7 @@ internal sealed partial class CpuKernel
             }
             if (node.Expr is Seed seed)
             {
-                var ready = !_weighted || reduction == Reduction.Sum
-                            || (_pixelwise ? r.Stats[_valueSum] is not null && r.Stats[_weightSum] is not null
-                                           : Known(r, _value) && Known(r, _weight));
+                var ready = reduction == Reduction.Sum || SeedInputs(seed).All(a => Known(r, a));
                 if (!ready) continue;
                 r.Stats[i] = new[] { SeedValue(r, seed.Index, reduction) };
                 node.Level = level;
@@ -359,8 +383,7 @@ internal sealed partial class CpuKernel
         if (_weighted)
         {
             var sw = WeightTotal(r);
-            var sv = r.Stats[_valueSum][0];
-            return index == 0 ? 1 / sw : -sv / (sw * sw);
+            return index == 0 ? 1 / sw : -r.Stats[_valueSum][0] / (sw * sw);
         }
         return index == 0 ? 1 / CountOf(r.Ctx, _axes, valid: _pixelwise) : 0;
     }
@@ -498,35 +521,32 @@ internal sealed partial class CpuKernel
         var code = CompiledFor(pass, r.C, r.Index != null);
         var tables = code is null ? null : StatTables(r, code);
 
-        Parallel.For(0L, chunks, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
-            () => (Workspace?)null,
-            (k, _, ws) =>
+        ThreadTeam.For(chunks, k =>
+        {
+            var n = k / r.ChunksPerSample;
+            var s0 = (k % r.ChunksPerSample) * r.L;
+            var len = (int)Math.Min(r.L, r.S - s0);
+            var done = 0;
+            if (code is not null && (done = len - len % Simd.Width) > 0)
             {
-                var n = k / r.ChunksPerSample;
-                var s0 = (k % r.ChunksPerSample) * r.L;
-                var len = (int)Math.Min(r.L, r.S - s0);
-                var done = 0;
-                if (code is not null && (done = len - len % Simd.Width) > 0)
-                {
-                    var pixel = n * r.S + s0;
-                    var element = n * r.C * r.S + s0;
-                    code.Body((nint)(r.X + element), r.T == null ? 0 : (nint)(r.T + element),
-                        r.Index == null ? 0 : (nint)(r.Index + pixel), r.Mask == null ? 0 : (nint)(r.Mask + pixel),
-                        (nint)(r.Grad + element), r.S, done, tables![n], r.Partials, k * r.Slots);
-                }
-                if (done == len) return ws;
-                ws ??= Rent(width, (int)r.L);
-                var start = s0 + done;
-                var rest = len - done;
-                foreach (var id in order) EvaluatePixel(r, ws, id, n, start, rest);
-                foreach (var sink in sinks)
-                {
-                    if (sink.Kind == SinkKind.Reduce) Accumulate(r, ws, sink.Node, k, rest);
-                    else WriteGradient(r, ws, sink.Node, n, start, rest);
-                }
-                return ws;
-            },
-            ws => { if (ws is not null) _pool.Add(ws); });
+                var pixel = n * r.S + s0;
+                var element = n * r.C * r.S + s0;
+                code.Body((nint)(r.X + element), r.T == null ? 0 : (nint)(r.T + element),
+                    r.Index == null ? 0 : (nint)(r.Index + pixel), r.Mask == null ? 0 : (nint)(r.Mask + pixel),
+                    (nint)(r.Grad + element), r.S, done, tables![n], r.Partials, k * r.Slots);
+            }
+            if (done == len) return;
+            var ws = Rent(width, (int)r.L);
+            var start = s0 + done;
+            var rest = len - done;
+            foreach (var id in order) EvaluatePixel(r, ws, id, n, start, rest);
+            foreach (var sink in sinks)
+            {
+                if (sink.Kind == SinkKind.Reduce) Accumulate(r, ws, sink.Node, k, rest);
+                else WriteGradient(r, ws, sink.Node, n, start, rest);
+            }
+            _pool.Add(ws);
+        });
     }
 
     // Per sample, the statistics a compiled pass reads, in its table's order.

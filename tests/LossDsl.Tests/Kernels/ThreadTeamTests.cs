@@ -1,0 +1,39 @@
+using System;
+using System.Linq;
+using System.Threading;
+using LossDsl.Kernels;
+using Xunit;
+
+namespace LossDsl.Tests.Kernels;
+
+/// <summary>Kernel passes run on libtorch's OpenMP team (Linux), each chunk exactly once, errors surfaced.</summary>
+public class ThreadTeamTests
+{
+    [Fact]
+    public void FindsLibtorchsOpenMpTeamOnLinux()
+    {
+        using var warm = TorchSharp.torch.ones(4); // libtorch (and its libgomp) loaded
+        if (OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable("LOSSDSL_KERNEL_THREADS") != "dotnet")
+            Assert.True(ThreadTeam.UsesOpenMp);
+    }
+
+    [Fact]
+    public void RunsEveryIndexExactlyOnce()
+    {
+        foreach (var count in new long[] { 1, 2, 3, 17, 1000 })
+        {
+            var hits = new int[count];
+            ThreadTeam.For(count, k => Interlocked.Increment(ref hits[k]));
+            Assert.All(hits, h => Assert.Equal(1, h));
+        }
+        ThreadTeam.For(0, _ => throw new InvalidOperationException("no index to run"));
+    }
+
+    [Fact]
+    public void RethrowsTheBodysException()
+    {
+        var ex = Assert.Throws<InvalidOperationException>(() =>
+            ThreadTeam.For(100, k => { if (k == 37) throw new InvalidOperationException("chunk 37"); }));
+        Assert.Equal("chunk 37", ex.Message);
+    }
+}
