@@ -370,6 +370,8 @@ public static class Profile
                 return times[times.Count / 2];
             }
             Console.WriteLine($"{c,-36} fused {Median(bench.Fused_),8:F2} ms   eager {Median(bench.Eager),8:F2} ms");
+            if (Environment.GetEnvironmentVariable("PROBE_THREADS") == "1")
+                Console.WriteLine(System.IO.File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("Threads")) + " rss " + (System.Diagnostics.Process.GetCurrentProcess().WorkingSet64 >> 20) + " MB");
         }
     }
 }

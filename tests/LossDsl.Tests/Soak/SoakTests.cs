@@ -10,10 +10,18 @@ using Reduction = TorchSharp.torch.nn.Reduction;
 namespace LossDsl.Tests.Soak;
 
 /// <summary>
+/// Runs the soak tests alone: resident memory is a process-wide measure, and tests running alongside
+/// (new threads with their own allocator arenas and OpenMP teams) would move it.
+/// </summary>
+[CollectionDefinition(nameof(SoakCollection), DisableParallelization = true)]
+public sealed class SoakCollection;
+
+/// <summary>
 /// Thousands of forward+backward steps of every generated loss, with and without masks, and of failing
 /// calls: the number of live TorchSharp tensors must not grow (every temporary is disposed on every path)
 /// and neither may the process's resident memory beyond allocator noise.
 /// </summary>
+[Collection(nameof(SoakCollection))]
 public class SoakTests
 {
     private const int Steps = 1000;
