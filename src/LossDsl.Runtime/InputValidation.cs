@@ -75,6 +75,8 @@ internal static class InputValidation
             var t = target.to(ScalarType.Int64).reshape(pixelShape1);
             using var ignore = ignoreIndex.ToScalar();
             using var ignored = t.eq(ignore);
+            using var anyIgnored = ignored.any();
+            var hasIgnored = anyIgnored.item<bool>();
             using var valid = ignored.logical_not();
             if (checkValues)
             {
@@ -85,9 +87,9 @@ internal static class InputValidation
                     throw Fail(loss, "target", $"holds class index {badValues[0].item<long>()}, outside [0, {x.shape[1] - 1}] for C = {x.shape[1]} (and not ignoreIndex = {ignoreIndex})");
                 }
             }
-            index = t.masked_fill(ignored, zero);
-            using var anyIgnored = ignored.any();
-            if (anyIgnored.item<bool>())
+            // Without ignored pixels the indices are used as they are (no input-sized copy).
+            index = hasIgnored ? t.masked_fill(ignored, zero) : t;
+            if (hasIgnored)
                 validity = validity is null ? valid.alias() : validity.logical_and(valid);
         }
         else
