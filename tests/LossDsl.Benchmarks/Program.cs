@@ -150,6 +150,45 @@ public static class Cases
         return (wt * nll).sum() / wt.sum();
     }
 
+    public static Tensor EagerFocalTversky(Tensor x, Tensor t, Tensor _)
+    {
+        var p = sigmoid(x);
+        var dims = SpatialDims(x);
+        var tp = (p * t).sum(dims);
+        var fp = (p * (1 - t)).sum(dims);
+        var fn = ((1 - p) * t).sum(dims);
+        var index = (tp + 1e-5) / (tp + 0.7 * fp + 0.3 * fn + 1e-5);
+        return pow((1 - index).clamp_min(1e-12), 0.75).mean();
+    }
+
+    public static Tensor EagerMcc(Tensor x, Tensor t, Tensor _)
+    {
+        var p = sigmoid(x);
+        var tp = (p * t).sum() + 1e-5;
+        var tn = ((1 - p) * (1 - t)).sum() + 1e-5;
+        var fp = (p * (1 - t)).sum() + 1e-5;
+        var fn = ((1 - p) * t).sum() + 1e-5;
+        return 1 - (tp * tn - fp * fn) / sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn));
+    }
+
+    public static Tensor EagerSoftmaxFocal(Tensor x, Tensor t, Tensor w)
+    {
+        var p = softmax(x, 1);
+        var logp = log(p.clamp_min(1e-7));
+        var alpha = w.reshape(1, -1, 1, 1);
+        return (alpha * t * pow(1 - p, 2.0) * -logp).sum(1).mean();
+    }
+
+    public static Tensor EagerDiceCe(Tensor x, Tensor t, Tensor _)
+    {
+        var p = softmax(x, 1);
+        var ce = -(t * log(p.clamp_min(1e-7))).sum(1).mean();
+        var dims = SpatialDims(x);
+        var inter = (p * t).sum(dims);
+        var den = p.sum(dims) + t.sum(dims);
+        return (1 - (2 * inter + 1e-5) / (den + 1e-5)).mean() + ce;
+    }
+
     public static IEnumerable<LossCase> All()
     {
         yield return new("bce", Binary, false, () => Catalog("BceLoss"), EagerBce,
@@ -164,6 +203,10 @@ public static class Cases
         yield return new("cross-entropy", Multiclass, true, () => Catalog("CrossEntropyLoss"), EagerCrossEntropy,
             (x, t, w) => nn.functional.cross_entropy(x, t, weight: w));
         yield return new("dice", Volume, false, () => Catalog("DiceLoss"), EagerDice, null);
+        yield return new("focal-tversky", Binary, false, () => Catalog("FocalTverskyLoss"), EagerFocalTversky, null);
+        yield return new("mcc", Binary, false, () => Catalog("MccLoss"), EagerMcc, null);
+        yield return new("focal (softmax)", Multiclass, true, () => Catalog("FocalLoss"), EagerSoftmaxFocal, null);
+        yield return new("dice-ce", Multiclass, true, () => Catalog("DiceCeLoss"), EagerDiceCe, null);
     }
 }
 

@@ -12,11 +12,11 @@ namespace LossDsl.Kernels;
 /// <summary>
 /// A fused CPU kernel for one spec with fixed hyperparameters: the compiled forward and its symbolic
 /// gradient, scheduled into as few passes over memory as the reductions allow (one for pixel-wise
-/// losses, two for region losses). Each pass walks the tensors in cache-sized chunks of one sample
-/// (all classes of a run of pixels), evaluates the needed sub-expressions with vectorised
-/// <see cref="TensorPrimitives"/> on L1-resident buffers, accumulates per-chunk partial sums and,
-/// in the last pass, writes the gradient straight into its output. Chunks run in parallel; partial
-/// sums are combined in chunk order, so results do not depend on thread timing.
+/// losses, two for region losses). Each pass walks the tensors in chunks of one sample (all classes
+/// of a run of pixels); a chunk's whole vectors go through the pass compiled to one Vector512 loop
+/// (CpuKernel.Compiled.cs), the few pixels left over through a buffered evaluation with
+/// <see cref="TensorPrimitives"/>. Per-chunk partial sums are combined in chunk order, so results do
+/// not depend on thread timing; the last pass writes the gradient straight into its output.
 /// </summary>
 /// <remarks>
 /// Float32, contiguous CPU tensors, Mean or Sum reduction. Anything else (other dtypes or devices,
