@@ -271,7 +271,7 @@ internal sealed partial class CpuKernel
                     return u.Op switch
                     {
                         UnaryOp.Neg => Negate(a),
-                        UnaryOp.Sigmoid => Simd2(nameof(Simd.SigmoidFrom), a, ExpNegAbs(node.Args[0], c)),
+                        UnaryOp.Sigmoid => Call(Method(nameof(Simd.SigmoidFrom)), a, ExpNegAbs(node.Args[0], c), ReciprocalOnePlus(node.Args[0], c)),
                         UnaryOp.LogSigmoid => Simd2(nameof(Simd.LogSigmoidFrom), a, SoftTail(node.Args[0], c)),
                         UnaryOp.Softplus => Simd2(nameof(Simd.SoftplusFrom), a, SoftTail(node.Args[0], c)),
                         UnaryOp.Log => Simd1(nameof(Simd.Log), a),
@@ -313,9 +313,10 @@ internal sealed partial class CpuKernel
         private readonly Dictionary<int, ParameterExpression> _targets = new();
         private readonly Dictionary<(int, int), ParameterExpression> _expNegAbs = new();
         private readonly Dictionary<(int, int), ParameterExpression> _softTails = new();
+        private readonly Dictionary<(int, int), ParameterExpression> _reciprocals = new();
 
-        // σ, log σ and softplus of a value and of its negation all start from e^-|x| and
-        // log(1 + e^-|x|): computed once per value (keyed by the value without its sign).
+        // σ, log σ and softplus of a value and of its negation all start from e^-|x|, 1/(1 + e^-|x|)
+        // and log(1 + e^-|x|): computed once per value (keyed by the value without its sign).
         private (int Id, int Class) Unsigned(int id, int c)
         {
             var node = _k._nodes[id];
@@ -333,12 +334,23 @@ internal sealed partial class CpuKernel
             return e;
         }
 
+        private ParameterExpression ReciprocalOnePlus(int id, int c)
+        {
+            var key = Unsigned(id, c);
+            if (!_reciprocals.TryGetValue(key, out var r))
+            {
+                r = Local($"recipOnePlus{key.Id}_{key.Class}", Simd1(nameof(Simd.ReciprocalOnePlus), ExpNegAbs(id, c)));
+                _reciprocals[key] = r;
+            }
+            return r;
+        }
+
         private ParameterExpression SoftTail(int id, int c)
         {
             var key = Unsigned(id, c);
             if (!_softTails.TryGetValue(key, out var tail))
             {
-                tail = Local($"softTail{key.Id}_{key.Class}", Simd1(nameof(Simd.SoftTail), ExpNegAbs(id, c)));
+                tail = Local($"softTail{key.Id}_{key.Class}", Simd2(nameof(Simd.SoftTail), ExpNegAbs(id, c), ReciprocalOnePlus(id, c)));
                 _softTails[key] = tail;
             }
             return tail;
