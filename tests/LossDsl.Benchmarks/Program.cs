@@ -47,6 +47,7 @@ public static class Program
         var config = ManualConfig.Create(DefaultConfig.Instance)
             .AddJob(job)
             .AddDiagnoser(MemoryDiagnoser.Default)
+            .AddColumn(BenchmarkDotNet.Columns.StatisticColumn.Median)
             .WithOptions(ConfigOptions.DisableOptimizationsValidator);
         if (rest.Length == 0) rest = new[] { "--filter", "*" };
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest, config);
