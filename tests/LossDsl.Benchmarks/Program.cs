@@ -122,15 +122,18 @@ public static class Cases
 
     public static Tensor EagerBceDice(Tensor x, Tensor t, Tensor w) => 0.5 * EagerBce(x, t, w) + 0.5 * EagerDice(x, t, w);
 
-    public static Tensor EagerTversky(Tensor x, Tensor t, Tensor _)
+    // The Tversky index per sample, seed style: α weighs false positives, β false negatives.
+    private static Tensor EagerTverskyIndex(Tensor x, Tensor t, double alpha, double beta)
     {
         var p = sigmoid(x);
         var dims = SpatialDims(x);
         var tp = (p * t).sum(dims);
         var fp = (p * (1 - t)).sum(dims);
         var fn = ((1 - p) * t).sum(dims);
-        return (1 - (tp + 1e-5) / (tp + 0.3 * fp + 0.7 * fn + 1e-5)).mean();
+        return (tp + 1e-5) / (tp + alpha * fp + beta * fn + 1e-5);
     }
+
+    public static Tensor EagerTversky(Tensor x, Tensor t, Tensor _) => (1 - EagerTverskyIndex(x, t, 0.3, 0.7)).mean();
 
     public static Tensor EagerGeneralizedDice(Tensor x, Tensor t, Tensor _)
     {
@@ -151,16 +154,8 @@ public static class Cases
         return (wt * nll).sum() / wt.sum();
     }
 
-    public static Tensor EagerFocalTversky(Tensor x, Tensor t, Tensor _)
-    {
-        var p = sigmoid(x);
-        var dims = SpatialDims(x);
-        var tp = (p * t).sum(dims);
-        var fp = (p * (1 - t)).sum(dims);
-        var fn = ((1 - p) * t).sum(dims);
-        var index = (tp + 1e-5) / (tp + 0.7 * fp + 0.3 * fn + 1e-5);
-        return pow((1 - index).clamp_min(1e-12), 0.75).mean();
-    }
+    public static Tensor EagerFocalTversky(Tensor x, Tensor t, Tensor _) =>
+        pow((1 - EagerTverskyIndex(x, t, 0.7, 0.3)).clamp_min(1e-12), 0.75).mean();
 
     public static Tensor EagerMcc(Tensor x, Tensor t, Tensor _)
     {
