@@ -24,6 +24,10 @@ internal static partial class NativeSetup
         // libtorch warns once per thread that NNPACK does not support the CPU; it falls back silently
         // and correctly, so only errors are worth showing.
         if (Environment.GetEnvironmentVariable("TORCH_CPP_LOG_LEVEL") is null) _ = SetEnv("TORCH_CPP_LOG_LEVEL", "ERROR", 0);
+        // Training allocates the same tensor sizes every step: keep freed blocks instead of faulting them in
+        // again (NativeAllocator), unless the user tuned the allocator already.
+        if (Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_") is null && Environment.GetEnvironmentVariable("MALLOC_TRIM_THRESHOLD_") is null)
+            _ = NativeAllocator.RetainFreedMemory();
     }
 
     [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]

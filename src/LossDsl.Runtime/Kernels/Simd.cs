@@ -123,13 +123,22 @@ internal static unsafe class Simd
     {
         var subnormal = Vector512.LessThan(x, Vector512.Create(1.17549435e-38f));
         var y = Vector512.ConditionalSelect(subnormal, x * Vector512.Create(8388608f), x);
-        var bits = y.AsInt32();
+        var result = LogOfNormal(y) - Vector512.ConditionalSelect(subnormal, Vector512.Create(23f * 0.693147182f), VF.Zero);
+        result = Vector512.ConditionalSelect(Vector512.Equals(x, VF.Zero), Vector512.Create(float.NegativeInfinity), result);
+        result = Vector512.ConditionalSelect(Vector512.Equals(x, Vector512.Create(float.PositiveInfinity)), x, result);
+        return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, VF.Zero), result, Vector512.Create(float.NaN));
+    }
+
+    /// <summary>log x for a positive, finite, normal x (the core of <see cref="Log"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static VF LogOfNormal(VF x)
+    {
+        var bits = x.AsInt32();
         var e = Vector512.ShiftRightArithmetic(bits, 23) - Vector512.Create(127);
         var m = ((bits & Vector512.Create(0x007fffff)) | Vector512.Create(0x3f800000)).AsSingle();
         var high = Vector512.GreaterThan(m, Vector512.Create(1.41421356f));
         m = Vector512.ConditionalSelect(high, m * Vector512.Create(0.5f), m);
-        var ef = Vector512.ConvertToSingle(e - high.AsInt32()) // a set mask is -1: e + 1 where m was halved
-                 - Vector512.ConditionalSelect(subnormal, Vector512.Create(23f), VF.Zero);
+        var ef = Vector512.ConvertToSingle(e - high.AsInt32()); // a set mask is -1: e + 1 where m was halved
         var f = m - VF.One;
         var s = f * ReciprocalNearOne(m + VF.One);
         var s2 = s * s;
@@ -138,10 +147,7 @@ internal static unsafe class Simd
         q = Vector512.FusedMultiplyAdd(q, s2, Vector512.Create(2f / 5f));
         q = Vector512.FusedMultiplyAdd(q, s2, Vector512.Create(2f / 3f));
         q = Vector512.FusedMultiplyAdd(q, s2, Vector512.Create(2f));
-        var result = Vector512.FusedMultiplyAdd(ef, Vector512.Create(0.693147182f), q * s);
-        result = Vector512.ConditionalSelect(Vector512.Equals(x, VF.Zero), Vector512.Create(float.NegativeInfinity), result);
-        result = Vector512.ConditionalSelect(Vector512.Equals(x, Vector512.Create(float.PositiveInfinity)), x, result);
-        return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, VF.Zero), result, Vector512.Create(float.NaN));
+        return Vector512.FusedMultiplyAdd(ef, Vector512.Create(0.693147182f), q * s);
     }
 
     /// <summary>log(1 + x), with the rounding of 1 + x corrected: log u - ((u - 1) - x)/u for u = 1 + x.</summary>
@@ -182,8 +188,10 @@ internal static unsafe class Simd
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VF SoftTail(VF e, VF r)
     {
+        // u is in [1, 2] (or NaN, kept NaN): the normal-range core of log is enough.
         var u = VF.One + e;
-        return Log(u) - ((u - VF.One) - e) * r;
+        var tail = LogOfNormal(u) - ((u - VF.One) - e) * r;
+        return Vector512.ConditionalSelect(Vector512.Equals(u, u), tail, u);
     }
 
     /// <summary>σ(x) from e = e^-|x| and r = 1/(1 + e): r for x ≥ 0, e·r below.</summary>
