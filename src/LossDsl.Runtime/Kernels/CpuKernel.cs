@@ -271,7 +271,8 @@ internal sealed partial class CpuKernel
     {
         var r = new Run { Ctx = ctx, N = ctx.N, C = ctx.C };
         r.S = ctx.Input.numel() / (r.N * r.C);
-        r.L = Math.Max(256, 4096 / r.C);
+        // A whole number of vectors per chunk, so only a sample's last chunk can have a tail.
+        r.L = Math.Max(256, 4096 / r.C / Simd.Width * Simd.Width);
         r.ChunksPerSample = (r.S + r.L - 1) / r.L;
         r.X = (float*)Native.THSTensor_data(ctx.Input.Handle);
         if (ctx.TargetIndex is { } ti) r.Index = (long*)Native.THSTensor_data(ti.Handle);
