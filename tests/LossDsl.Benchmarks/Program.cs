@@ -355,6 +355,12 @@ public static class PeakMemory
             {
                 var psi = new System.Diagnostics.ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
                 foreach (var a in Environment.GetCommandLineArgs().Skip(1).Where(a => a != "--memory")) psi.ArgumentList.Add(a);
+                // Every block of 64 KiB or more gets its own mapping and is unmapped when freed, so the
+                // resident peak is the peak of live tensor memory, not of what the allocator kept.
+                psi.Environment["MALLOC_MMAP_THRESHOLD_"] = "65536";
+                psi.Environment["MALLOC_TRIM_THRESHOLD_"] = "65536";
+                // ... and the .NET GC keeps what it has, so its releases cannot hide a native allocation.
+                psi.Environment["DOTNET_GCRetainVM"] = "1";
                 psi.ArgumentList.Add("--memory-one");
                 psi.ArgumentList.Add(i.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 psi.ArgumentList.Add(path);
@@ -379,6 +385,9 @@ public static class PeakMemory
         bench.Setup();
         var logits = c.Shape.Aggregate(1L, (a, b) => a * b) * 4;
         Action step = path == "fused" ? bench.Fused_ : bench.Eager;
+        // Tensors of the warm-up step are released by finalizers: run them all before the measurement.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
         GC.Collect();
         System.IO.File.WriteAllText("/proc/self/clear_refs", "5");
         var before = Read("VmRSS");
