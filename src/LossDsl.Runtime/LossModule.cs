@@ -110,12 +110,39 @@ public abstract class LossModule : LossFunction
     /// <inheritdoc />
     public override Tensor forward(Tensor input, Tensor target, Tensor? mask)
     {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(target);
+        CheckUsage();
         if (UsesFusedPath(input))
-            return FusedLossFunction.apply(this, input, target, mask!);
+        {
+            // Inputs are validated before the autograd node exists: a rejected input leaves nothing
+            // half-built behind.
+            using var outer = NewDisposeScope();
+            var detached = input.detach();
+            // The kernel reads contiguous memory; a strided view is copied once rather than sent down
+            // the slower path that recomputes in the backward.
+            if (!detached.is_contiguous()) detached = detached.contiguous();
+            using var lctx = LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, CheckValues);
+            var output = FusedLossFunction.apply(this, input, target, mask!, new FusedCall(lctx));
+            return output.MoveToOuterDisposeScope();
+        }
         using var scope = NewDisposeScope();
         using var ctx = LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues);
         var (value, weight) = Evaluate(ctx);
         return Reductions.Apply(ctx, value, ResultAxes, Reduction, weight).MoveToOuterDisposeScope();
+    }
+
+    private bool? _usesClassWeights;
+
+    /// <summary>Whether the spec reads <c>ClassWeights</c> (a module whose spec does not rejects them).</summary>
+    public bool UsesClassWeights =>
+        _usesClassWeights ??= Structure.Any(BuildSpec(), e => e is Input { Kind: InputKind.ClassWeights });
+
+    // Misuse that would otherwise be silently ignored.
+    private void CheckUsage()
+    {
+        if (ClassWeights is not null && !UsesClassWeights)
+            throw new ArgumentException($"{GetName()}: classWeights were given, but this loss does not use class weights (its spec never reads ClassWeights); remove them or choose a loss that weights classes", nameof(ClassWeights));
     }
 
     // Auto uses the analytic backward where the CPU kernel can run (measured fastest there); elsewhere
@@ -133,25 +160,24 @@ public abstract class LossModule : LossFunction
         };
     }
 
-    // The forward of the fused path: the value without an autograd graph, and what the backward needs
-    // (aliases of the inputs and, for weighted means, the two totals), detached from every scope.
-    internal Tensor FusedForward(Tensor input, Tensor target, Tensor? mask, out FusedState state)
+    // The forward of the fused path on validated inputs: the value without an autograd graph, and what
+    // the backward needs besides the saved tensors (the kernel's gradient, or the two totals of a
+    // weighted mean).
+    internal Tensor FusedForward(LossContext ctx, long[] inputShape, ScalarType inputType, out FusedState state)
     {
         using var scope = NewDisposeScope();
-        var detached = input.detach();
-        using var ctx = LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, CheckValues);
         if (Mode != ExecutionMode.TorchSharp && Kernels.CpuKernel.Accepts(ctx, Reduction) && KernelFor(ctx.Mask is not null) is { } kernel)
         {
             // One or two passes over memory: the value, and the gradient for an upstream gradient of 1.
             var loss = kernel.Forward(ctx, Reduction, out var gradient).MoveToOuterDisposeScope();
-            state = new FusedState(this, null, null, null, false, 0, 1, input.shape, input.dtype)
+            state = new FusedState(this, true, false, 0, 1, inputShape, inputType)
             {
-                Gradient = gradient.reshape(input.shape).to(input.dtype).DetachFromDisposeScope(),
+                Gradient = gradient.reshape(inputShape).to(inputType).DetachFromDisposeScope(),
             };
             return loss;
         }
         if (Mode == ExecutionMode.Kernel)
-            throw new InvalidOperationException($"{GetName()}: the CPU kernel cannot run here (it needs float32 contiguous CPU tensors, reduction Mean or Sum, and a spec its schedule covers); use ExecutionMode.Auto");
+            throw new InvalidOperationException($"{GetName()}: the CPU kernel cannot run here (it needs float32 CPU tensors, reduction Mean or Sum, and a spec its schedule covers); use ExecutionMode.Auto");
         var (value, weight) = Evaluate(ctx);
         var axes = ResultAxes;
         double sumValue = 0, sumWeight = 1;
@@ -164,25 +190,47 @@ public abstract class LossModule : LossFunction
             sumWeight = total.ToDouble();
         }
         var output = Reductions.Apply(ctx, value, axes, Reduction, weight).MoveToOuterDisposeScope();
-        state = new FusedState(this, detached.DetachFromDisposeScope(), target.alias().DetachFromDisposeScope(),
-            mask?.alias().DetachFromDisposeScope(), weight is not null, sumValue, sumWeight, input.shape, input.dtype);
+        state = new FusedState(this, false, weight is not null, sumValue, sumWeight, inputShape, inputType);
         return output;
     }
 
-    // The backward of the fused path: seeds for the reduction, then the generated gradient, shaped
-    // and typed like the original input.
-    internal Tensor FusedBackward(FusedState s, Tensor grad)
+    // The backward of the fused path: the gradient for the upstream gradient, shaped and typed like the
+    // original input. The saved tensors are read only when the forward did not compute the gradient
+    // already (the generated analytic backward, or a second backward through the same graph).
+    internal Tensor FusedBackward(FusedState s, Func<(Tensor Input, Tensor Target, Tensor? Mask)> saved, Tensor grad)
     {
+        if (is_grad_enabled())
+        {
+            // create_graph: the gradient must itself be differentiable (gradient penalties, meta-learning),
+            // so it is taken by autograd through the generated forward on the saved (attached) input.
+            using var scope2 = NewDisposeScope();
+            var (input2, target2, mask2) = saved();
+            using var ctx2 = LossContext.Create(GetName(), Task, input2, target2, mask2, ClassWeights, IgnoreIndex, checkValues: false);
+            var (value2, weight2) = Evaluate(ctx2);
+            var loss2 = Reductions.Apply(ctx2, value2, ResultAxes, Reduction, weight2);
+            var grads = autograd.grad(new[] { loss2 }, new[] { input2 }, new[] { grad.reshape(loss2.shape) }, retain_graph: true, create_graph: true);
+            return grads[0].MoveToOuterDisposeScope();
+        }
         if (s.Gradient is { } computed)
         {
-            // The kernel's gradient was computed in the forward pass: scale it (or hand it over as is).
+            // The kernel's gradient, computed in the forward pass: scale it (or hand it over as is). It is
+            // handed over once; a second backward through the graph computes it again from the saved inputs.
             // The result joins the caller's dispose scope, like every other tensor the backward makes.
             s.Gradient = null;
             using (computed)
                 return grad.numel() == 1 && grad.ToDouble() == 1.0 ? computed.alias() : computed * grad.to(computed.dtype);
         }
         using var scope = NewDisposeScope();
-        using var ctx = LossContext.Create(GetName(), Task, s.Input!, s.Target!, s.Mask, ClassWeights, IgnoreIndex, checkValues: false);
+        var (input, target, mask) = saved();
+        var detached = input.detach();
+        if (!detached.is_contiguous()) detached = detached.contiguous();
+        using var ctx = LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, checkValues: false);
+        if (s.UsedKernel && KernelFor(ctx.Mask is not null) is { } kernel)
+        {
+            using var again = kernel.Forward(ctx, Reduction, out var gradient);
+            using var g1 = gradient.reshape(s.InputShape).to(s.InputType);
+            return (grad.numel() == 1 && grad.ToDouble() == 1.0 ? g1.alias() : g1 * grad.to(g1.dtype)).MoveToOuterDisposeScope();
+        }
         var axes = ResultAxes;
         var pixelwise = Axes.IsPixelwise(axes);
         var g = grad.to(ctx.DType);
@@ -207,6 +255,11 @@ public abstract class LossModule : LossFunction
                 seed = g.reshape(Reductions.FullShape(ctx, axes, (int)ctx.Input.dim()));
                 break;
         }
+        // The adjoint of every entry of the value, as a view of the value's full shape: the generated
+        // backward may sum it over axes (a term broadcast from fewer axes), which a 0-D seed does not have.
+        var valueShape = Reductions.FullShape(ctx, axes, (int)ctx.Input.dim());
+        seed = seed.expand(valueShape);
+        weightSeed = weightSeed?.expand(valueShape);
         if (pixelwise)
         {
             seed = ctx.Masked(seed);
@@ -318,8 +371,9 @@ public enum ExecutionMode
     Kernel,
 }
 
-// What the fused backward needs: aliases of the inputs (not the intermediates) and reduced totals.
-internal sealed record FusedState(LossModule Module, Tensor? Input, Tensor? Target, Tensor? Mask, bool HasWeight,
+// What the fused backward needs besides the saved tensors: the kernel's gradient (handed over at the
+// first backward) or the totals of a weighted mean.
+internal sealed record FusedState(LossModule Module, bool UsedKernel, bool HasWeight,
                                   double SumValue, double SumWeight, long[] InputShape, ScalarType InputType) : IDisposable
 {
     // The gradient the CPU kernel computed during the forward pass (upstream gradient 1).
@@ -327,17 +381,29 @@ internal sealed record FusedState(LossModule Module, Tensor? Input, Tensor? Targ
 
     public void Dispose()
     {
-        Input?.Dispose();
-        Target?.Dispose();
-        Mask?.Dispose();
         Gradient?.Dispose();
+        Gradient = null;
     }
 }
+
+// The validated inputs of one call, passed through TorchSharp's Function.apply (a non-tensor argument).
+internal sealed record FusedCall(LossContext Context);
 
 /// <summary>
 /// The autograd node of a generated loss: its forward evaluates the compiled spec without building a
 /// graph, its backward runs the generated analytic gradient.
 /// </summary>
+/// <remarks>
+/// The backward runs inside libtorch's autograd engine, called back from native code, where a .NET
+/// exception cannot unwind: it would end the process. So the backward never throws. When it cannot
+/// compute the gradient (a saved tensor was modified in place after the forward, or anything else
+/// fails), it writes the reason to standard error and returns a gradient of an impossible shape, which
+/// the engine rejects with an ordinary, catchable error from <c>backward()</c>.
+/// The input, target and mask are saved as autograd saved variables: libtorch checks them for in-place
+/// modification, and they live exactly as long as the graph. A second backward through the same graph
+/// (<c>retain_graph</c>, several losses sharing a graph, <c>autograd.grad</c> then <c>backward</c>)
+/// computes the gradient again.
+/// </remarks>
 internal sealed class FusedLossFunction : autograd.SingleTensorFunction<FusedLossFunction>
 {
     public override string Name => "LossDsl.FusedLoss";
@@ -345,15 +411,35 @@ internal sealed class FusedLossFunction : autograd.SingleTensorFunction<FusedLos
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var module = (LossModule)vars[0];
-        var output = module.FusedForward((Tensor)vars[1], (Tensor)vars[2], vars[3] as Tensor, out var state);
+        var input = (Tensor)vars[1];
+        var call = (FusedCall)vars[4];
+        var output = module.FusedForward(call.Context, input.shape, input.dtype, out var state);
+        ctx.save_for_backward(new() { input, (Tensor)vars[2], (vars[3] as Tensor)! });
         ctx.save_data("state", state);
         return output;
     }
 
     public override System.Collections.Generic.List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
     {
-        using var state = (FusedState)ctx.get_data("state");
-        var grad = state.Module.FusedBackward(state, grad_output);
-        return new() { null!, grad, null!, null! };
+        var state = (FusedState)ctx.get_data("state");
+        try
+        {
+            var grad = state.Module.FusedBackward(state, () =>
+            {
+                var saved = ctx.get_saved_variables();
+                return (saved[0], saved[1], saved.Count > 2 ? saved[2] : null);
+            }, grad_output);
+            return new() { null!, grad, null!, null!, null! };
+        }
+        catch (Exception ex)
+        {
+            LastBackwardError = $"{state.Module.GetName()}: the backward cannot run: {ex.Message}";
+            Console.Error.WriteLine($"LossDsl: {LastBackwardError}");
+            // Rejected by the engine's shape check: backward() throws an ExternalException the caller can catch.
+            return new() { null!, torch.empty(new long[] { 0, 0, 0, 0, 0, 0, 0 }), null!, null!, null! };
+        }
     }
+
+    // The reason the last failed backward gave, for tests and debuggers.
+    [ThreadStatic] internal static string? LastBackwardError;
 }

@@ -97,7 +97,7 @@ public static class LossEval
         var modules = Modules(loss).ToArray();
         var previous = modules.Select(m => m.ClassWeights).ToArray();
         if (weights is not null)
-            foreach (var m in modules) m.ClassWeights = weights;
+            foreach (var m in modules.Where(m => m.UsesClassWeights)) m.ClassWeights = weights;
         return new Restore(() =>
         {
             for (var i = 0; i < modules.Length; i++) modules[i].ClassWeights = previous[i];

@@ -121,7 +121,8 @@ public static class Differentiate
                     (BinaryOp.Div, 0) => Div(g, c),
                     (BinaryOp.Div, 1) => Neg(Div(Mul(g, node), c)),
                     (BinaryOp.Pow, 0) => Mul(g, Mul(c, Pow(a, Sub(c, new Const(1))))),
-                    (BinaryOp.Pow, 1) => Mul(g, Mul(node, new Unary(UnaryOp.Log, a))),
+                    // a^c log a, taken as 0 where a = 0 (as torch's pow backward does): log(a + 1 - step(a)).
+                    (BinaryOp.Pow, 1) => Mul(g, Mul(node, new Unary(UnaryOp.Log, Add(a, Sub(new Const(1), Step(a)))))),
                     // Ties go to the right operand.
                     (BinaryOp.Min, 0) => Mul(g, Step(Sub(c, a))),
                     (BinaryOp.Min, 1) => Mul(g, Sub(new Const(1), Step(Sub(c, a)))),

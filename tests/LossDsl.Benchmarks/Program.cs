@@ -234,7 +234,7 @@ public abstract class LossBenchmarkBase
         }
         Weights = tensor(Enumerable.Range(0, (int)Case.Shape[1]).Select(i => 1.0f + i).ToArray());
         Fused = Case.Fused();
-        if (Fused is LossModule m && Case.Multiclass) m.ClassWeights = Weights;
+        if (Fused is LossModule m && Case.Multiclass && m.UsesClassWeights) m.ClassWeights = Weights;
     }
 
     private static long[] Permutation(int rank) =>

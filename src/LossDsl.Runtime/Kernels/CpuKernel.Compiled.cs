@@ -376,14 +376,17 @@ internal sealed partial class CpuKernel
             LinqExpr max = xs[0];
             for (var cc = 1; cc < _c; cc++) max = Simd2(nameof(Simd.Max), max, xs[cc]);
             var m = Local($"max{id}", max);
-            var exps = xs.Select((x, cc) => Local($"e{id}_{cc}", Simd1(nameof(Simd.Exp), Subtract(x, m)))).ToArray();
+            var shifted = xs.Select((x, cc) => Local($"d{id}_{cc}", Subtract(x, m))).ToArray();
+            var exps = shifted.Select((d, cc) => Local($"e{id}_{cc}", Simd1(nameof(Simd.Exp), d))).ToArray();
             LinqExpr sum = exps[0];
             for (var cc = 1; cc < _c; cc++) sum = LinqExpr.Add(sum, exps[cc]);
             var s = Local($"sum{id}", sum);
             if (log)
             {
-                var lse = Local($"lse{id}", LinqExpr.Add(m, Simd1(nameof(Simd.Log), s)));
-                for (var cc = 0; cc < _c; cc++) _values[(id, cc)] = Local($"v{id}_{cc}", Subtract(xs[cc], lse));
+                // (x - max) - log Σ: exact for any finite logits (x - (max + log Σ) rounds log Σ away when
+                // |max| is large, e.g. tied top classes at 1e8 would give 0 instead of -log 2).
+                var logSum = Local($"logsum{id}", Simd1(nameof(Simd.Log), s));
+                for (var cc = 0; cc < _c; cc++) _values[(id, cc)] = Local($"v{id}_{cc}", Subtract(shifted[cc], logSum));
             }
             else
             {

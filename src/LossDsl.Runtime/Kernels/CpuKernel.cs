@@ -70,6 +70,18 @@ internal sealed partial class CpuKernel
         // per-pixel values exactly as the TorchSharp path masks them.
         var seed0 = new Seed(0, Over.None);
         var seed1 = new Seed(1, Over.None);
+        // The seed is uniform over the value's axes, so a sum of it over some of them (the adjoint of a
+        // term broadcast from fewer axes) is the seed times the number of (valid) entries summed.
+        gradient = Structure.MapBottomUp(gradient, e => e switch
+        {
+            PlainSum { Arg: Seed s } ps when (ps.Over & s.Axes) != Over.None =>
+                new Binary(BinaryOp.Mul, s, new Count(ps.Over & s.Axes, Valid: false)),
+            PlainSum { Arg: Masked { Arg: Seed s } } ps when (ps.Over & s.Axes & (Over.Batch | Over.Spatial)) != Over.None =>
+                new Binary(BinaryOp.Mul, s, new Count(ps.Over & s.Axes, Valid: true)),
+            PlainSum { Arg: Masked { Arg: Seed s } } ps when (ps.Over & s.Axes) != Over.None =>
+                new Binary(BinaryOp.Mul, new Masked(s), new Count(ps.Over & s.Axes, Valid: false)),
+            _ => e,
+        });
         gradient = Structure.MapBottomUp(gradient, e => e is Seed s
             ? (_pixelwise ? new Masked(s.Index == 0 ? seed0 : seed1) : s.Index == 0 ? seed0 : seed1)
             : e);
@@ -779,9 +791,13 @@ internal sealed partial class CpuKernel
         }
         if (log)
         {
+            // (x - max) - log Σ, exact for any finite logits (see the compiled pass).
             TensorPrimitives.Log(sum, sum);
-            TensorPrimitives.Add(max, sum, max); // log-sum-exp
-            for (long c = 0; c < r.C; c++) TensorPrimitives.Subtract(X(c), max, D(c));
+            for (long c = 0; c < r.C; c++)
+            {
+                TensorPrimitives.Subtract(X(c), max, D(c));
+                TensorPrimitives.Subtract(D(c), sum, D(c));
+            }
         }
         else
         {

@@ -22,6 +22,16 @@ public static partial class TestSpecs
     public static Expr NaiveBce(Expr logits, Expr target) =>
         -(target * Log(Sigmoid(logits)) + (1 - target) * Log(1 - Sigmoid(logits)));
 
+    /// <summary>A per-sample term plus a mean over everything (a scalar added to an N, 1 value).</summary>
+    [Loss(LossTask.Binary)]
+    public static Expr SampleTermPlusGlobalMean(Expr logits, Expr target) =>
+        Sum(Sigmoid(logits) * target, Over.Spatial) + Mean(Softplus(-logits) * target, Over.All);
+
+    /// <summary>A tensor exponent whose base reaches 0 (empty targets): d/dp p^t at p = 0, t = 0 is 0 by convention.</summary>
+    [Loss(LossTask.Binary)]
+    public static Expr TensorExponent(Expr logits, Expr target) =>
+        Mean(Pow(target, Sigmoid(logits)) * Sigmoid(logits), Over.All);
+
     /// <summary>Softmax cross-entropy with class weights (PyTorch's weighted mean).</summary>
     [Loss(LossTask.Multiclass)]
     public static Expr WeightedCe(Expr logits, Expr target)
@@ -91,4 +101,5 @@ public enum Squash
 
     /// <summary>Sigmoid of twice the logits.</summary>
     Steep,
+
 }
