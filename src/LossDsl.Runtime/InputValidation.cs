@@ -30,6 +30,18 @@ internal static class InputValidation
         using var zero = 0.ToScalar();
         using var one = 1.ToScalar();
         using var classCount = (input.dim() >= 2 ? input.shape[1] : 1).ToScalar();
+        if (input.dim() == 0)
+            throw Fail(loss, "input", task == LossTask.Binary
+                ? "is 0-dimensional (a single number); expected N, 1, *spatial or N, *spatial with 0 to 3 spatial axes"
+                : "is 0-dimensional (a single number); expected N, C, *spatial with 0 to 3 spatial axes");
+        for (var d = 0; d < input.dim(); d++)
+            if (input.shape[d] == 0)
+            {
+                var axis = d == 0 ? "the batch axis (N = 0): an empty batch has no loss"
+                    : d == 1 && task == LossTask.Multiclass ? "the class axis (C = 0): expected at least one class"
+                    : $"axis {d}: an image with no pixels has no loss";
+                throw Fail(loss, "input", $"has shape {Show(input.shape)}, empty along {axis}");
+            }
         var dtype = input.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
         var x = input.dtype == dtype ? input.alias() : input.to(dtype);
         var hadClassAxis = true;

@@ -274,10 +274,20 @@ public abstract class LossModule : LossFunction
     /// The same loss computed by the reference interpreter from <see cref="BuildSpec"/> with eager
     /// TorchSharp ops. Slower; it defines what the generated code must compute.
     /// </summary>
-    public Tensor Reference(Tensor input, Tensor target, Tensor? mask = null)
+    public Tensor Reference(Tensor input, Tensor target, Tensor? mask = null) => Reference(input, target, mask, stable: false);
+
+    /// <summary>
+    /// The reference interpreter on the spec after the rewrites into stable form that the generator applies
+    /// (e.g. <c>Log(1 - Sigmoid(x))</c> becomes <c>LogSigmoid(-x)</c>): the same meaning, without the
+    /// cancellation of the literal formula. Use it to check generated code at extreme inputs, where the
+    /// literal formula is the less accurate side.
+    /// </summary>
+    public Tensor StableReference(Tensor input, Tensor target, Tensor? mask = null) => Reference(input, target, mask, stable: true);
+
+    private Tensor Reference(Tensor input, Tensor target, Tensor? mask, bool stable)
     {
         using var scope = NewDisposeScope();
-        var spec = BuildSpec();
+        var spec = stable ? Simplifier.Simplify(BuildSpec(), Task) : BuildSpec();
         using var ctx = LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues);
         var (value, weight) = Interpreter.EvaluateResult(spec, ctx);
         return Reductions.Apply(ctx, value, LossDsl.Axes.Of(spec), Reduction, weight).MoveToOuterDisposeScope();

@@ -64,13 +64,24 @@ public static class LossEval
 
     /// <summary>The reference interpreter's output (<see cref="LossModule.Reference"/>) and its autograd gradient, in float64.</summary>
     public static (LossOutput Output, double[] Gradient) ReferenceWithGradient(LossModule module, LossCase c)
+        => ReferenceWithGradient(module, c, stable: false);
+
+    /// <summary>
+    /// Like <see cref="ReferenceWithGradient(LossModule, LossCase)"/>, on the spec in the stable form the
+    /// generator compiles (<see cref="LossModule.StableReference"/>).
+    /// </summary>
+    public static (LossOutput Output, double[] Gradient) StableReferenceWithGradient(LossModule module, LossCase c)
+        => ReferenceWithGradient(module, c, stable: true);
+
+    private static (LossOutput Output, double[] Gradient) ReferenceWithGradient(LossModule module, LossCase c, bool stable)
     {
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(c);
         using var scope = NewDisposeScope();
         using var weights = WeightsOn(module, c.ClassWeightsTensor());
         var input = c.InputTensor().requires_grad_();
-        var output = module.Reference(input, c.TargetTensor(), c.MaskTensor());
+        var output = stable ? module.StableReference(input, c.TargetTensor(), c.MaskTensor())
+                            : module.Reference(input, c.TargetTensor(), c.MaskTensor());
         var total = output.numel() == 1 ? output.reshape(Array.Empty<long>()) : output.sum();
         total.backward();
         var grad = input.grad is null ? new double[c.Input.Length] : input.grad.data<double>().ToArray();

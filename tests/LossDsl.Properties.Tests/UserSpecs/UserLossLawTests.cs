@@ -43,6 +43,10 @@ public class UserLossLawTests
     [Fact] public void Test_spec_WeightedCe_is_invariant_to_relabelling_classes_with_weights() => LossLaws.InvariantToClassPermutationWithWeights(() => new WeightedCeLoss()).Verify();
     [Fact] public void Test_spec_OptionDice_treats_masked_pixels_as_cropped() => LossLaws.MaskEquivalence(() => new OptionDiceLoss(squared: true)).Verify();
     [Fact] public void Test_spec_MeanFocal_gradient_matches_finite_differences() => LossLaws.GradientMatchesFiniteDifferences(() => new MeanFocalLoss()).Verify();
+    // Log(1 - p) cancels in the literal formula at large logits; the law compares against the stable form.
+    [Fact] public void Test_spec_LiteralBce_matches_the_reference_at_extreme_logits() =>
+        LossLaws.MatchesReference(() => new LiteralBceLoss(), LossCaseOptions.For(LossTask.Binary) with { Range = LogitRange.Extreme }).Verify();
+
     [Fact] public void Test_spec_Switched_matches_the_reference() => LossLaws.MatchesReference(() => new SwitchedLoss(squash: Squash.Steep)).Verify();
 }
 

@@ -50,4 +50,12 @@ public static partial class UserLosses
         var ce = target * Softplus(-logits) + (1 - target) * Softplus(logits);
         return Pow(pt, gamma) * ce;
     }
+
+    /// <summary>BCE written literally with Log(1 - p): correct, and made stable by the generator.</summary>
+    [Loss(LossTask.Binary)]
+    public static Expr LiteralBce(Expr logits, Expr target)
+    {
+        var p = Sigmoid(logits);
+        return -(target * Log(p) + (1 - target) * Log(1 - p));
+    }
 }

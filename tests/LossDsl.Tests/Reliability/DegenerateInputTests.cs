@@ -1,0 +1,61 @@
+using System;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace LossDsl.Tests.Reliability;
+
+/// <summary>Degenerate shapes on every path (training, no-grad, Lovász): a clear ArgumentException, never a crash.</summary>
+public class DegenerateInputTests
+{
+    public static TheoryData<string> Losses() => new() { "bce", "dice", "ce", "lovasz" };
+
+    private static LossFunction Make(string name) => name switch
+    {
+        "bce" => new BceLoss(),
+        "dice" => new DiceLoss(),
+        "ce" => new CrossEntropyLoss(),
+        _ => new LovaszHingeLoss(),
+    };
+
+    [Theory]
+    [MemberData(nameof(Losses))]
+    public void AnEmptyBatchIsRejected(string name)
+    {
+        using var loss = Make(name);
+        var c = name == "ce" ? 3 : 1;
+        foreach (var grad in new[] { true, false })
+        {
+            var x = zeros(0, c, 4, 4).requires_grad_(grad);
+            Tensor t = name == "ce" ? zeros(new long[] { 0, 4, 4 }, dtype: int64) : zeros(0, 1, 4, 4);
+            var ex = Assert.Throws<ArgumentException>(() => loss.forward(x, t));
+            Assert.Contains("N = 0", ex.Message);
+            Assert.Equal("input", ex.ParamName);
+        }
+    }
+
+    [Fact]
+    public void NoClassesIsRejected()
+    {
+        using var loss = new CrossEntropyLoss();
+        var x = zeros(2, 0, 4, 4).requires_grad_(true);
+        var ex = Assert.Throws<ArgumentException>(() => loss.forward(x, zeros(new long[] { 2, 4, 4 }, dtype: int64)));
+        Assert.Contains("C = 0", ex.Message);
+    }
+
+    [Fact]
+    public void AnImageWithoutPixelsIsRejected()
+    {
+        using var loss = new BceLoss();
+        var ex = Assert.Throws<ArgumentException>(() => loss.forward(zeros(2, 1, 0, 4).requires_grad_(true), zeros(2, 1, 0, 4)));
+        Assert.Contains("no pixels", ex.Message);
+    }
+
+    [Theory]
+    [MemberData(nameof(Losses))]
+    public void AZeroDimensionalInputIsRejected(string name)
+    {
+        using var loss = Make(name);
+        var ex = Assert.Throws<ArgumentException>(() => loss.forward(tensor(0.5f).requires_grad_(true), tensor(1.0f)));
+        Assert.Contains("0-dimensional", ex.Message);
+    }
+}
