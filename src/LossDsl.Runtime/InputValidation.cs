@@ -12,11 +12,20 @@ namespace LossDsl;
 internal static class InputValidation
 {
     internal delegate LossContext Factory(Tensor input, Tensor? denseTarget, Tensor? targetIndex, Tensor? mask,
-                                          Tensor? classWeights, bool inputHadClassAxis);
+                                          Tensor? classWeights, bool inputHadClassAxis, long? deferredIgnore);
 
+    /// <summary>
+    /// Validates and normalises. With <paramref name="checkValues"/> the value checks (finite input, target
+    /// in [0, 1], class indices in range, weights finite and >= 0) read the host once for all of them
+    /// together, and once more only to describe a failure. With <paramref name="deferToKernel"/> the value
+    /// checks are left to the fused kernel's pass, and class indices are used as they are: pixels at the
+    /// ignore index are detected by that pass too (the context's <see cref="LossContext.DeferredIgnore"/>).
+    /// </summary>
     public static LossContext Normalise(string loss, LossTask task, Tensor input, Tensor target, Tensor? mask,
-                                        Tensor? classWeights, long ignoreIndex, bool checkValues, Factory make)
+                                        Tensor? classWeights, long ignoreIndex, bool checkValues, Factory make,
+                                        bool deferToKernel = false, bool deferIgnore = false)
     {
+        deferIgnore &= deferToKernel;
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(target);
         if (!input.is_floating_point())
@@ -57,25 +66,20 @@ internal static class InputValidation
             throw Fail(loss, "input", $"has shape {Show(input.shape)}; expected N, C, *spatial with 0 to 3 spatial axes");
         }
 
+        var checks = new System.Collections.Generic.List<(string Tensor, Tensor Flag, Func<string>? Describe)>();
         var shape = x.shape;
         var pixelShape = shape.Take(1).Concat(shape.Skip(2)).ToArray();
         var pixelShape1 = shape.Take(1).Append(1L).Concat(shape.Skip(2)).ToArray();
 
-        if (checkValues)
-        {
-            using var finite = x.isfinite().all();
-            if (!finite.item<bool>())
-                throw Fail(loss, "input", "contains NaN or infinite values; a loss of such an input is undefined (check the model's output)");
-        }
-
         Tensor? dense = null;
         Tensor? index = null;
+        Tensor? ignored = null, valid = null;
         Tensor? validity = null;
         if (mask is not null)
         {
             if (!(Same(mask.shape, pixelShape) || Same(mask.shape, pixelShape1)))
                 throw Fail(loss, "mask", $"has shape {Show(mask.shape)}; expected {Show(pixelShape)} or {Show(pixelShape1)} (N, *spatial, 1 = valid)");
-            validity = (mask.dtype == ScalarType.Bool ? mask.alias() : mask.ne(zero)).reshape(pixelShape1);
+            validity = (mask.dtype == ScalarType.Bool ? mask.alias() : mask.ne(zero)).reshape(pixelShape1).contiguous();
         }
 
         var isIndex = !target.is_floating_point() && target.dtype != ScalarType.Bool
@@ -84,25 +88,26 @@ internal static class InputValidation
         {
             if (!(Same(target.shape, pixelShape) || Same(target.shape, pixelShape1)))
                 throw Fail(loss, "target", $"has shape {Show(target.shape)} and dtype {target.dtype}; class indices must have shape {Show(pixelShape)} (N, *spatial)");
-            var t = target.to(ScalarType.Int64).reshape(pixelShape1);
-            using var ignore = ignoreIndex.ToScalar();
-            using var ignored = t.eq(ignore);
-            using var anyIgnored = ignored.any();
-            var hasIgnored = anyIgnored.item<bool>();
-            using var valid = ignored.logical_not();
-            if (checkValues)
+            var t = target.to(ScalarType.Int64).reshape(pixelShape1).contiguous();
+            if (deferIgnore)
             {
-                using var bad = (t.lt(zero).logical_or(t.ge(classCount))).logical_and(valid);
-                if (bad.any().item<bool>())
-                {
-                    using var badValues = t.masked_select(bad);
-                    throw Fail(loss, "target", $"holds class index {badValues[0].item<long>()}, outside [0, {x.shape[1] - 1}] for C = {x.shape[1]} (and not ignoreIndex = {ignoreIndex})");
-                }
+                index = t;
             }
-            // Without ignored pixels the indices are used as they are (no input-sized copy).
-            index = hasIgnored ? t.masked_fill(ignored, zero) : t;
-            if (hasIgnored)
-                validity = validity is null ? valid.alias() : validity.logical_and(valid);
+            else
+            {
+                using var ignore = ignoreIndex.ToScalar();
+                ignored = t.eq(ignore);
+                valid = ignored.logical_not();
+                if (checkValues && !deferToKernel)
+                {
+                    // Out-of-range indices (not ignored): bad = (t < 0 | t >= C) & valid.
+                    var bad = (t.lt(zero).logical_or(t.ge(classCount))).logical_and(valid);
+                    var classes = x.shape[1];
+                    checks.Add(("target", bad.any(), () => DescribeIndex(t, bad, classes, ignoreIndex)));
+                }
+                checks.Add(("ignored", ignored.any(), null));
+                index = t;
+            }
         }
         else
         {
@@ -114,12 +119,13 @@ internal static class InputValidation
                     : $"{Show(shape)} (per-class float targets) or class indices {Show(pixelShape)} of an integer dtype";
                 throw Fail(loss, "target", $"has shape {Show(target.shape)} and dtype {target.dtype}; expected {expected}");
             }
-            dense = target.to(dtype).reshape(shape);
-            if (checkValues)
+            dense = target.to(dtype).reshape(shape).contiguous();
+            if (checkValues && !deferToKernel)
             {
-                using var outside = dense.lt(zero).logical_or(dense.gt(one)).logical_or(dense.isnan());
-                if (outside.any().item<bool>())
-                    throw Fail(loss, "target", "has values outside [0, 1]; expected hard (0/1) or soft targets in [0, 1]");
+                // NaN fails both comparisons: outside = !(t >= 0 & t <= 1).
+                var outside = dense.ge(zero).logical_and(dense.le(one)).logical_not();
+                var d = dense;
+                checks.Add(("target", outside.any(), () => Describe(d, outside, "has the value {0} at {1}, outside [0, 1]; expected hard (0/1) or soft targets in [0, 1]")));
             }
         }
 
@@ -133,14 +139,91 @@ internal static class InputValidation
             weights = classWeights.to(dtype).reshape(wshape);
             if (checkValues)
             {
-                using var bad = weights.lt(zero).logical_or(weights.isfinite().logical_not());
-                if (bad.any().item<bool>())
-                    throw Fail(loss, "classWeights", "has negative, NaN or infinite entries; expected finite weights >= 0");
+                var bad = weights.lt(zero).logical_or(weights.isfinite().logical_not());
+                var w = classWeights;
+                checks.Add(("classWeights", bad.any(), () =>
+                {
+                    using var flagged = w.lt(0.0).logical_or(w.isfinite().logical_not());
+                    using var first = flagged.nonzero()[0, 0];
+                    var c = first.ToInt64();
+                    return $"has the entry {Number(w[c].to(ScalarType.Float64).ToDouble())} for class {c}; expected finite weights >= 0";
+                }));
             }
         }
+        if (checkValues && !deferToKernel)
+        {
+            var bad = x.isfinite().all().logical_not();
+            var xi = x;
+            checks.Insert(0, ("input", bad, () => Describe(xi, xi.isfinite().logical_not(), "has the value {0} at {1}; a loss of a non-finite input is undefined (check the model's output)")));
+        }
+        // One host read for every check and for the ignore detection.
+        if (ReadOnce(loss, checks).Contains("ignored"))
+        {
+            // Ignored pixels become masked, with a valid class index (0) in their place.
+            index = index!.masked_fill(ignored!, zero);
+            validity = validity is null ? valid!.alias() : validity.logical_and(valid!);
+        }
+        ignored?.Dispose();
+        valid?.Dispose();
 
-        return make(x, dense, index, validity, weights, hadClassAxis);
+        return make(x, dense, index, validity, weights, hadClassAxis, deferIgnore && index is not null ? ignoreIndex : null);
     }
+
+    // One host read for every pending check (0-D bool tensors, true = failed); then, for the first failure,
+    // its description (more reads, on the failure path only). Returns the names of the checks that came
+    // back true and have no description (facts rather than failures, like "ignored").
+    private static System.Collections.Generic.HashSet<string> ReadOnce(string loss,
+        System.Collections.Generic.List<(string Tensor, Tensor Flag, Func<string>? Describe)> checks)
+    {
+        var facts = new System.Collections.Generic.HashSet<string>();
+        if (checks.Count == 0) return facts;
+        using var stacked = stack(checks.Select(c => c.Flag.reshape(1)).ToArray());
+        var values = stacked.to(ScalarType.Bool).cpu().data<bool>().ToArray();
+        for (var i = 0; i < checks.Count; i++)
+        {
+            if (!values[i]) continue;
+            if (checks[i].Describe is { } describe) throw Fail(loss, checks[i].Tensor, describe());
+            facts.Add(checks[i].Tensor);
+        }
+        foreach (var c in checks) c.Flag.Dispose();
+        return facts;
+    }
+
+    // The first flagged element of t: its value and its position (N, C, *spatial).
+    private static string Describe(Tensor t, Tensor flagged, string format)
+    {
+        using var first = flagged.flatten().nonzero()[0, 0];
+        var flat = first.ToInt64();
+        var position = Unravel(flat, t.shape);
+        using var all = t.flatten();
+        var value = all[flat].to(ScalarType.Float64).ToDouble();
+        return string.Format(System.Globalization.CultureInfo.InvariantCulture, format, Number(value), "[" + string.Join(", ", position) + "] (N, C, *spatial)");
+    }
+
+    private static string DescribeIndex(Tensor t, Tensor bad, long classes, long ignoreIndex)
+    {
+        using var first = bad.flatten().nonzero()[0, 0];
+        var flat = first.ToInt64();
+        var position = Unravel(flat, t.shape).Where((_, i) => i != 1); // N, 1, *spatial: drop the class axis
+        using var all = t.flatten();
+        var value = all[flat].ToInt64();
+        return $"holds class index {value} at [{string.Join(", ", position)}] (N, *spatial), outside [0, {classes - 1}] for C = {classes} (and not ignoreIndex = {ignoreIndex})";
+    }
+
+    internal static long[] Unravel(long flat, long[] shape)
+    {
+        var position = new long[shape.Length];
+        for (var d = shape.Length - 1; d >= 0; d--)
+        {
+            position[d] = flat % shape[d];
+            flat /= shape[d];
+        }
+        return position;
+    }
+
+    private static string Number(double v) =>
+        double.IsNaN(v) ? "NaN" : double.IsPositiveInfinity(v) ? "+infinity" : double.IsNegativeInfinity(v) ? "-infinity"
+        : v.ToString("G9", System.Globalization.CultureInfo.InvariantCulture);
 
     private static void SameDevice(string loss, Tensor input, Tensor other, string name)
     {

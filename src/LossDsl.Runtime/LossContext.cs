@@ -21,8 +21,9 @@ public sealed class LossContext : IDisposable
     private readonly Tensor? _classWeights;
 
     private LossContext(LossTask task, Tensor input, Tensor? denseTarget, Tensor? targetIndex, Tensor? mask,
-                        Tensor? classWeights, bool inputHadClassAxis)
+                        Tensor? classWeights, bool inputHadClassAxis, long? deferredIgnore)
     {
+        DeferredIgnore = deferredIgnore;
         Task = task;
         Input = input;
         _denseTarget = denseTarget;
@@ -43,6 +44,12 @@ public sealed class LossContext : IDisposable
 
     /// <summary>The validity mask <c>N, 1, *spatial</c> (bool), or null when every pixel is valid.</summary>
     public Tensor? Mask { get; }
+
+    /// <summary>
+    /// Set when the class indices are used as given, with the ignore index not yet applied: a fused kernel
+    /// pass flags any pixel holding it (the caller then prepares the inputs again with it applied).
+    /// </summary>
+    internal long? DeferredIgnore { get; }
 
     /// <summary>False when a binary input came without its class axis (it was unsqueezed).</summary>
     public bool InputHadClassAxis { get; }
@@ -182,6 +189,13 @@ public sealed class LossContext : IDisposable
     /// </summary>
     public static LossContext Create(string loss, LossTask task, Tensor input, Tensor target, Tensor? mask,
                                      Tensor? classWeights, long ignoreIndex, bool checkValues)
+        => Create(loss, task, input, target, mask, classWeights, ignoreIndex, checkValues, deferToKernel: false);
+
+    // With deferToKernel the value checks are left to a fused kernel pass, and with deferIgnore the
+    // detection of ignored pixels too.
+    internal static LossContext Create(string loss, LossTask task, Tensor input, Tensor target, Tensor? mask,
+                                       Tensor? classWeights, long ignoreIndex, bool checkValues, bool deferToKernel,
+                                       bool deferIgnore = false)
         => InputValidation.Normalise(loss, task, input, target, mask, classWeights, ignoreIndex, checkValues,
-            (i, dt, ti, m, w, hadC) => new LossContext(task, i, dt, ti, m, w, hadC));
+            (i, dt, ti, m, w, hadC, ign) => new LossContext(task, i, dt, ti, m, w, hadC, ign), deferToKernel, deferIgnore);
 }

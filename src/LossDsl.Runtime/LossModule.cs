@@ -88,12 +88,15 @@ public abstract class LossModule : LossFunction
     internal Kernels.CpuKernel? KernelFor(bool masked)
     {
         var i = masked ? 1 : 0;
-        if (!_kernelBuilt[i])
+        lock (_kernels)
         {
-            _kernels[i] = Kernels.CpuKernel.TryCreate(Emitter.Compile(BuildSpec()), masked);
-            _kernelBuilt[i] = true;
+            if (!_kernelBuilt[i])
+            {
+                _kernels[i] = Kernels.CpuKernel.TryCreate(Emitter.Compile(BuildSpec()), masked);
+                _kernelBuilt[i] = true;
+            }
+            return _kernels[i];
         }
-        return _kernels[i];
     }
 
     /// <summary>True when the fused CPU kernel covers this spec (it runs on float32 CPU tensors with Mean or Sum).</summary>
@@ -122,14 +125,52 @@ public abstract class LossModule : LossFunction
             // The kernel reads contiguous memory; a strided view is copied once rather than sent down
             // the slower path that recomputes in the backward.
             if (!detached.is_contiguous()) detached = detached.contiguous();
-            using var lctx = LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, CheckValues);
-            var output = FusedLossFunction.apply(this, input, target, mask!, new FusedCall(lctx));
+            var call = Prepare(detached, target, mask);
+            using var lctx = call.Context;
+            var output = FusedLossFunction.apply(this, input, target, mask!, call);
             return output.MoveToOuterDisposeScope();
         }
         using var scope = NewDisposeScope();
         using var ctx = LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues);
         var (value, weight) = Evaluate(ctx);
         return Reductions.Apply(ctx, value, ResultAxes, Reduction, weight).MoveToOuterDisposeScope();
+    }
+
+    // Set once a call had pixels at the ignore index: later calls prepare the class indices for them
+    // up front instead of letting the kernel's checks find them (and running again).
+    private volatile bool _expectIgnored;
+
+    // The validated inputs of a fused call and, where the CPU kernel runs, its value and gradient. The
+    // value checks run inside the kernel's last pass; only when that pass flags something are the inputs
+    // checked again the slow way, which names the tensor, the value and its position, or (when the only
+    // finding was ignored pixels) prepares them and runs the kernel once more.
+    private FusedCall Prepare(Tensor detached, Tensor target, Tensor? mask)
+    {
+        if (Mode != ExecutionMode.TorchSharp && Reduction is Reduction.Mean or Reduction.Sum && detached.device_type == DeviceType.CPU)
+        {
+            var deferred = LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, CheckValues,
+                deferToKernel: true, deferIgnore: !_expectIgnored);
+            if (Kernels.CpuKernel.Accepts(deferred, Reduction) && KernelFor(deferred.Mask is not null) is { } kernel)
+            {
+                var loss = kernel.Forward(deferred, Reduction, CheckValues, out var gradient, out var found);
+                if (found == Kernels.CheckFlags.None)
+                    return new FusedCall(deferred, loss, gradient);
+                loss.Dispose();
+                gradient.Dispose();
+                deferred.Dispose();
+                if (found == Kernels.CheckFlags.Ignored) _expectIgnored = true;
+                // Throws the precise error for a bad value; otherwise (ignored pixels) prepares them.
+                var checkedCtx = LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, CheckValues);
+                if (Kernels.CpuKernel.Accepts(checkedCtx, Reduction) && KernelFor(checkedCtx.Mask is not null) is { } again)
+                {
+                    var loss2 = again.Forward(checkedCtx, Reduction, out var gradient2);
+                    return new FusedCall(checkedCtx, loss2, gradient2);
+                }
+                return new FusedCall(checkedCtx, null, null);
+            }
+            deferred.Dispose();
+        }
+        return new FusedCall(LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, CheckValues), null, null);
     }
 
     private bool? _usesClassWeights;
@@ -163,18 +204,20 @@ public abstract class LossModule : LossFunction
     // The forward of the fused path on validated inputs: the value without an autograd graph, and what
     // the backward needs besides the saved tensors (the kernel's gradient, or the two totals of a
     // weighted mean).
-    internal Tensor FusedForward(LossContext ctx, long[] inputShape, ScalarType inputType, out FusedState state)
+    internal Tensor FusedForward(FusedCall call, long[] inputShape, ScalarType inputType, out FusedState state)
     {
         using var scope = NewDisposeScope();
-        if (Mode != ExecutionMode.TorchSharp && Kernels.CpuKernel.Accepts(ctx, Reduction) && KernelFor(ctx.Mask is not null) is { } kernel)
+        var ctx = call.Context;
+        if (call.Loss is { } loss && call.Gradient is { } gradient)
         {
-            // One or two passes over memory: the value, and the gradient for an upstream gradient of 1.
-            var loss = kernel.Forward(ctx, Reduction, out var gradient).MoveToOuterDisposeScope();
+            // The kernel ran before the autograd node was made (one or two passes over memory): the value,
+            // and the gradient for an upstream gradient of 1.
             state = new FusedState(this, true, false, 0, 1, inputShape, inputType)
             {
                 Gradient = gradient.reshape(inputShape).to(inputType).DetachFromDisposeScope(),
             };
-            return loss;
+            return loss; // owned by the caller's scope, like the context
+
         }
         if (Mode == ExecutionMode.Kernel)
             throw new InvalidOperationException($"{GetName()}: the CPU kernel cannot run here (it needs float32 CPU tensors, reduction Mean or Sum, and a spec its schedule covers); use ExecutionMode.Auto");
@@ -396,8 +439,9 @@ internal sealed record FusedState(LossModule Module, bool UsedKernel, bool HasWe
     }
 }
 
-// The validated inputs of one call, passed through TorchSharp's Function.apply (a non-tensor argument).
-internal sealed record FusedCall(LossContext Context);
+// The validated inputs of one call and, where the CPU kernel ran, its value and gradient: passed through
+// TorchSharp's Function.apply as a non-tensor argument.
+internal sealed record FusedCall(LossContext Context, Tensor? Loss, Tensor? Gradient);
 
 /// <summary>
 /// The autograd node of a generated loss: its forward evaluates the compiled spec without building a
@@ -423,7 +467,7 @@ internal sealed class FusedLossFunction : autograd.SingleTensorFunction<FusedLos
         var module = (LossModule)vars[0];
         var input = (Tensor)vars[1];
         var call = (FusedCall)vars[4];
-        var output = module.FusedForward(call.Context, input.shape, input.dtype, out var state);
+        var output = module.FusedForward(call, input.shape, input.dtype, out var state);
         ctx.save_for_backward(new() { input, (Tensor)vars[2], (vars[3] as Tensor)! });
         ctx.save_data("state", state);
         return output;

@@ -24,8 +24,31 @@ namespace LossDsl.Kernels;
 /// <param name="stats">This sample's statistics the pass reads, in the pass's own order.</param>
 /// <param name="partials">Partial sums; the pass adds to its slots from <paramref name="slotBase"/>.</param>
 /// <param name="slotBase">The chunk's first partial-sum slot.</param>
+/// <param name="flags">Per-chunk value-check flags (<see cref="CheckFlags"/>), written by a checking pass.</param>
+/// <param name="chunk">The chunk's entry in <paramref name="flags"/>.</param>
+/// <param name="ignore">The class index a checking pass flags as ignored (long.MinValue: none).</param>
 internal delegate void CompiledPass(nint x, nint t, nint index, nint mask, nint grad, long stride, long count,
-                                    float[] stats, double[] partials, long slotBase);
+                                    float[] stats, double[] partials, long slotBase, int[] flags, long chunk, long ignore);
+
+/// <summary>What a checking pass found (bits of a chunk's flags).</summary>
+[Flags]
+internal enum CheckFlags
+{
+    /// <summary>Nothing.</summary>
+    None = 0,
+
+    /// <summary>A NaN or infinite prediction.</summary>
+    Input = 1,
+
+    /// <summary>A per-class target outside [0, 1] or NaN.</summary>
+    Target = 2,
+
+    /// <summary>A class index outside [0, C) that is not the ignore index.</summary>
+    Index = 4,
+
+    /// <summary>A pixel at the (deferred) ignore index.</summary>
+    Ignored = 8,
+}
 
 internal sealed partial class CpuKernel
 {
@@ -35,25 +58,26 @@ internal sealed partial class CpuKernel
     /// <summary>A compiled pass and the statistics (node, class) it reads, in its table's order.</summary>
     private sealed record PassCode(CompiledPass Body, (int Node, int Class)[] Stats);
 
-    private readonly Dictionary<(int Pass, long C, bool Index), PassCode?> _compiled = new();
+    private readonly Dictionary<(int Pass, long C, bool Index, bool Check), PassCode?> _compiled = new();
 
-    // The compiled form of a pass for C classes and this target layout; null where the loop does not
-    // cover it (too many classes, a construct without a vector form), and the buffered path runs.
-    private PassCode? CompiledFor(int pass, long classes, bool index)
+    // The compiled form of a pass for C classes and this target layout (with the value checks fused in,
+    // or not); null where the loop does not cover it (too many classes, a construct without a vector
+    // form), and the buffered path runs.
+    private PassCode? CompiledFor(int pass, long classes, bool index, bool check = false)
     {
         lock (_compiled)
         {
-            if (!_compiled.TryGetValue((pass, classes, index), out var code))
+            if (!_compiled.TryGetValue((pass, classes, index, check), out var code))
             {
                 try
                 {
-                    code = classes <= MaxUnrolledClasses ? new PassCompiler(this, pass, (int)classes, index).Compile() : null;
+                    code = classes <= MaxUnrolledClasses ? new PassCompiler(this, pass, (int)classes, index, check).Compile() : null;
                 }
                 catch (NotSupportedException)
                 {
                     code = null;
                 }
-                _compiled[(pass, classes, index)] = code;
+                _compiled[(pass, classes, index, check)] = code;
             }
             return code;
         }
@@ -97,6 +121,10 @@ internal sealed partial class CpuKernel
         private readonly ParameterExpression _stats = Parameter(typeof(float[]), "stats");
         private readonly ParameterExpression _partials = Parameter(typeof(double[]), "partials");
         private readonly ParameterExpression _slotBase = Parameter(typeof(long), "slotBase");
+        private readonly ParameterExpression _flags = Parameter(typeof(int[]), "flags");
+        private readonly ParameterExpression _chunk = Parameter(typeof(long), "chunk");
+        private readonly ParameterExpression _ignore = Parameter(typeof(long), "ignore");
+        private readonly bool _check;
         private readonly ParameterExpression _i = Variable(typeof(long), "i");
 
         // Loop-invariant vectors (constants, statistics) and the accumulators, set up before the loop.
@@ -112,8 +140,9 @@ internal sealed partial class CpuKernel
         private ParameterExpression? _maskBits;
         private readonly Dictionary<int, ParameterExpression> _classBits = new();
 
-        public PassCompiler(CpuKernel kernel, int pass, int classes, bool index)
+        public PassCompiler(CpuKernel kernel, int pass, int classes, bool index, bool check)
         {
+            _check = check;
             _k = kernel;
             _pass = pass;
             _c = classes;
@@ -154,6 +183,8 @@ internal sealed partial class CpuKernel
                 }
             }
 
+            if (_check) AddChecks(epilogue);
+
             var done = Label("done");
             var width = Constant((long)Simd.Width);
             var loop = Loop(
@@ -163,8 +194,53 @@ internal sealed partial class CpuKernel
                 done);
             var all = _prologue.Append(Assign(_i, Constant(0L))).Append(loop).Concat(epilogue).Append(LinqExpr.Empty());
             var lambda = Lambda<CompiledPass>(Block(_outerVars.Append(_i), all),
-                $"LossDsl.Pass{_pass}", new[] { _x, _t, _idx, _mask, _grad, _stride, _count, _stats, _partials, _slotBase });
+                $"LossDsl.Pass{_pass}", new[] { _x, _t, _idx, _mask, _grad, _stride, _count, _stats, _partials, _slotBase, _flags, _chunk, _ignore });
             return new PassCode(lambda.Compile(), _statOrder.ToArray());
+        }
+
+        // The value checks, fused into the pass: every element it covers of the prediction and the target
+        // (every pixel, masked or not, as the unfused checks did) is tested, the lanes that fail are OR-ed
+        // into accumulators, and after the loop the chunk's flags record what was found.
+        private void AddChecks(List<LinqExpr> epilogue)
+        {
+            ParameterExpression Accumulator(string name)
+            {
+                var acc = Variable(V, name);
+                _outerVars.Add(acc);
+                _prologue.Add(Assign(acc, LinqExpr.Default(V)));
+                return acc;
+            }
+            var badX = Accumulator("badInput");
+            var badT = Accumulator("badTarget");
+            var badI = Accumulator("badIndex");
+            var ignored = Accumulator("ignored");
+            for (var c = 0; c < _c; c++)
+            {
+                var x = _values.TryGetValue((InputNode(InputKind.Prediction), c), out var known)
+                    ? (LinqExpr)known : Call(Method(nameof(Simd.Load)), _x, Offset(c));
+                _body.Add(Assign(badX, Simd2(nameof(Simd.Or), badX, Simd1(nameof(Simd.NotFinite), x))));
+            }
+            if (_index)
+            {
+                _body.Add(Assign(badI, Simd2(nameof(Simd.Or), badI,
+                    Call(Method(nameof(Simd.IndexOutside)), _idx, _i, Constant((long)_c), _ignore))));
+                _body.Add(Assign(ignored, Simd2(nameof(Simd.Or), ignored, Call(Method(nameof(Simd.IndexEquals)), _idx, _i, _ignore))));
+            }
+            else
+            {
+                for (var c = 0; c < _c; c++)
+                    _body.Add(Assign(badT, Simd2(nameof(Simd.Or), badT,
+                        Simd1(nameof(Simd.OutsideUnit), Call(Method(nameof(Simd.Load)), _t, Offset(c))))));
+            }
+            var slot = ArrayAccess(_flags, Convert(_chunk, typeof(int)));
+            epilogue.Add(Assign(slot, Or(slot, Call(Method(nameof(Simd.Flags)), badX, badT, badI, ignored))));
+        }
+
+        private int InputNode(InputKind kind)
+        {
+            for (var i = 0; i < _k._nodes.Count; i++)
+                if (_k._nodes[i].Expr is Input inp && inp.Kind == kind) return i;
+            return -1;
         }
 
         private static MethodInfo Method(string name) =>

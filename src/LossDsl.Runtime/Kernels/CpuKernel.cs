@@ -272,6 +272,9 @@ internal sealed partial class CpuKernel
         public int[] SlotOf = Array.Empty<int>();
         public int Slots;
         public double[] Partials = Array.Empty<double>();
+        public bool Check;
+        public long Ignore;
+        public int[] Flags = Array.Empty<int>();
     }
 
     /// <summary>
@@ -279,9 +282,19 @@ internal sealed partial class CpuKernel
     /// <paramref name="gradient"/>, d loss / d input for an upstream gradient of 1, shaped like the
     /// normalised input.
     /// </summary>
-    public unsafe Tensor Forward(LossContext ctx, Reduction reduction, out Tensor gradient)
+    public Tensor Forward(LossContext ctx, Reduction reduction, out Tensor gradient) =>
+        Forward(ctx, reduction, check: false, out gradient, out _);
+
+    /// <summary>
+    /// Runs the kernel, with the value checks fused into its last pass when <paramref name="check"/>: that
+    /// pass reads every prediction and target element anyway, and also flags a non-finite prediction, a
+    /// target outside [0, 1], a class index outside [0, C) that is not the ignore index, and (when the
+    /// context defers it) a pixel at the ignore index. When <paramref name="found"/> is not
+    /// <see cref="CheckFlags.None"/> the value and gradient are meaningless and the caller must not use them.
+    /// </summary>
+    public unsafe Tensor Forward(LossContext ctx, Reduction reduction, bool check, out Tensor gradient, out CheckFlags found)
     {
-        var r = new Run { Ctx = ctx, N = ctx.N, C = ctx.C };
+        var r = new Run { Ctx = ctx, N = ctx.N, C = ctx.C, Check = check, Ignore = ctx.DeferredIgnore ?? long.MinValue };
         r.S = ctx.Input.numel() / (r.N * r.C);
         // A whole number of vectors per chunk, so only a sample's last chunk can have a tail.
         r.L = Math.Max(256, 4096 / r.C / Simd.Width * Simd.Width);
@@ -297,11 +310,14 @@ internal sealed partial class CpuKernel
         r.SlotOf = SlotLayout(r.C, out r.Slots);
         r.Stats = new double[_nodes.Count][];
         EvaluateStats(r, level: 0, reduction);
+        r.Flags = new int[check ? r.N * r.ChunksPerSample : 0];
         for (var pass = 1; pass <= _passes; pass++)
         {
             RunPass(r, pass);
             EvaluateStats(r, pass, reduction);
         }
+        found = CheckFlags.None;
+        foreach (var f in r.Flags) found |= (CheckFlags)f;
 
         double value;
         if (_pixelwise)
@@ -353,12 +369,10 @@ internal sealed partial class CpuKernel
                 var ready = reduction == Reduction.Sum || SeedInputs(seed).All(a => Known(r, a));
                 if (!ready) continue;
                 r.Stats[i] = new[] { SeedValue(r, seed.Index, reduction) };
-                node.Level = level;
                 continue;
             }
             if (node.Args.Any(a => _nodes[a].Kind == Kind.Stat && r.Stats[a] is null)) continue;
             r.Stats[i] = EvaluateStat(r, node);
-            node.Level = Math.Max(node.Level, level);
         }
     }
 
@@ -531,7 +545,8 @@ internal sealed partial class CpuKernel
 
         // The compiled loop covers each chunk's whole vectors; the buffered evaluation the rest (and
         // whole passes the loop does not cover).
-        var code = CompiledFor(pass, r.C, r.Index != null);
+        var checking = r.Check && pass == _passes;
+        var code = CompiledFor(pass, r.C, r.Index != null, checking);
         var tables = code is null ? null : StatTables(r, code);
 
         ThreadTeam.For(chunks, k =>
@@ -546,9 +561,10 @@ internal sealed partial class CpuKernel
                 var element = n * r.C * r.S + s0;
                 code.Body((nint)(r.X + element), r.T == null ? 0 : (nint)(r.T + element),
                     r.Index == null ? 0 : (nint)(r.Index + pixel), r.Mask == null ? 0 : (nint)(r.Mask + pixel),
-                    (nint)(r.Grad + element), r.S, done, tables![n], r.Partials, k * r.Slots);
+                    (nint)(r.Grad + element), r.S, done, tables![n], r.Partials, k * r.Slots, r.Flags, k, r.Ignore);
             }
             if (done == len) return;
+            if (checking) r.Flags[k] |= (int)CheckRest(r, n, s0 + done, len - done);
             var ws = Rent(width, (int)r.L);
             var start = s0 + done;
             var rest = len - done;
@@ -714,7 +730,8 @@ internal sealed partial class CpuKernel
                 if (r.Index != null)
                 {
                     var idx = r.Index + n * r.S + s0;
-                    for (var i = 0; i < len; i++) dst[i] = (float)values[row + idx[i]];
+                    // An index outside [0, C) (flagged by the checks, whose results are then discarded) reads 0.
+                    for (var i = 0; i < len; i++) dst[i] = (ulong)idx[i] < (ulong)r.C ? (float)values[row + idx[i]] : 0f;
                 }
                 else
                 {
@@ -731,7 +748,7 @@ internal sealed partial class CpuKernel
                 if (r.Index != null)
                 {
                     var idx = r.Index + n * r.S + s0;
-                    for (var i = 0; i < len; i++) dst[i] = x[idx[i] * r.L + i];
+                    for (var i = 0; i < len; i++) dst[i] = (ulong)idx[i] < (ulong)r.C ? x[idx[i] * r.L + i] : 0f;
                 }
                 else
                 {
@@ -888,6 +905,35 @@ internal sealed partial class CpuKernel
     }
 
     // Fused element-wise primitives that TensorPrimitives composes from several passes.
+    // The value checks of the pixels the compiled loop did not cover (a run's tail, or a whole chunk of
+    // a buffered pass), element by element, with the compiled checks' rules.
+    private static unsafe CheckFlags CheckRest(Run r, long n, long start, int count)
+    {
+        var found = CheckFlags.None;
+        for (long c = 0; c < r.C; c++)
+        {
+            var x = r.X + (n * r.C + c) * r.S + start;
+            for (var i = 0; i < count; i++)
+                if (!float.IsFinite(x[i])) found |= CheckFlags.Input;
+            if (r.T != null)
+            {
+                var t = r.T + (n * r.C + c) * r.S + start;
+                for (var i = 0; i < count; i++)
+                    if (!(t[i] >= 0 && t[i] <= 1)) found |= CheckFlags.Target;
+            }
+        }
+        if (r.Index != null)
+        {
+            var idx = r.Index + n * r.S + start;
+            for (var i = 0; i < count; i++)
+            {
+                if (idx[i] == r.Ignore) found |= CheckFlags.Ignored;
+                else if ((ulong)idx[i] >= (ulong)r.C) found |= CheckFlags.Index;
+            }
+        }
+        return found;
+    }
+
     private static class Vectorised
     {
         private static readonly int Width = System.Runtime.Intrinsics.Vector512<float>.Count;

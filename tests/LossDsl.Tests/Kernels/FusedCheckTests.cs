@@ -1,0 +1,161 @@
+using System;
+using System.Linq;
+using System.Threading.Tasks;
+using LossDsl.Kernels;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace LossDsl.Tests.Kernels;
+
+/// <summary>
+/// The value checks fused into the kernel's last pass: what they flag (in the compiled loop and in a run's
+/// buffered tail), the errors the module then raises (tensor, value, position), ignored pixels found by the
+/// pass, and one module used from several threads at once.
+/// </summary>
+public class FusedCheckTests
+{
+    // 8 × 37 pixels: chunks of whole vectors plus a tail of 37 mod 16 = 5 pixels per sample.
+    private static (Tensor X, Tensor T) Binary(int seed)
+    {
+        var g = new Generator((ulong)seed);
+        return (randn(new long[] { 3, 1, 8, 37 }, generator: g), (rand(new long[] { 3, 1, 8, 37 }, generator: g) > 0.8).to(float32));
+    }
+
+    public static TheoryData<int, int> Positions() => new()
+    {
+        { 0, 0 },    // first vector
+        { 7, 20 },   // middle of the compiled part
+        { 7, 36 },   // the buffered tail
+    };
+
+    [Theory]
+    [MemberData(nameof(Positions))]
+    public void TheKernelFlagsANonFiniteInputAndATargetOutsideTheUnitInterval(int h, int w)
+    {
+        using var loss = new BceLoss();
+        var (x, t) = Binary(1);
+        var kernel = loss.KernelFor(masked: false)!;
+        using (var ctx = LossContext.Create("BceLoss", LossTask.Binary, x, t, null, null, -100, true, deferToKernel: true))
+        {
+            kernel.Forward(ctx, nn.Reduction.Mean, check: true, out var g, out var found).Dispose();
+            g.Dispose();
+            Assert.Equal(CheckFlags.None, found);
+        }
+        var bad = x.clone();
+        bad[2, 0, h, w] = tensor(float.NaN);
+        using (var ctx = LossContext.Create("BceLoss", LossTask.Binary, bad, t, null, null, -100, true, deferToKernel: true))
+        {
+            kernel.Forward(ctx, nn.Reduction.Mean, check: true, out var g, out var found).Dispose();
+            g.Dispose();
+            Assert.Equal(CheckFlags.Input, found);
+        }
+        var badT = t.clone();
+        badT[1, 0, h, w] = tensor(1.5f);
+        using (var ctx = LossContext.Create("BceLoss", LossTask.Binary, x, badT, null, null, -100, true, deferToKernel: true))
+        {
+            kernel.Forward(ctx, nn.Reduction.Mean, check: true, out var g, out var found).Dispose();
+            g.Dispose();
+            Assert.Equal(CheckFlags.Target, found);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Positions))]
+    public void TheModuleNamesTheTensorTheValueAndItsPosition(int h, int w)
+    {
+        using var loss = new DiceLoss();
+        var (x, t) = Binary(2);
+        var xb = x.clone();
+        xb[2, 0, h, w] = tensor(float.PositiveInfinity);
+        var ex = Assert.Throws<ArgumentException>(() => loss.forward(xb.requires_grad_(true), t));
+        Assert.Equal("input", ex.ParamName);
+        Assert.Contains($"+infinity at [2, 0, {h}, {w}]", ex.Message);
+        Assert.Contains("DiceLoss", ex.Message);
+
+        var tb = t.clone();
+        tb[1, 0, h, w] = tensor(float.NaN);
+        ex = Assert.Throws<ArgumentException>(() => loss.forward(x.detach().requires_grad_(true), tb));
+        Assert.Equal("target", ex.ParamName);
+        Assert.Contains($"NaN at [1, 0, {h}, {w}]", ex.Message);
+    }
+
+    private static (Tensor X, Tensor T) Multiclass(int seed, int classes = 5)
+    {
+        var g = new Generator((ulong)seed);
+        return (randn(new long[] { 2, classes, 8, 37 }, generator: g), randint(0, classes, new long[] { 2, 8, 37 }, generator: g));
+    }
+
+    [Theory]
+    [MemberData(nameof(Positions))]
+    public void AClassIndexOutOfRangeIsNamedWithItsPosition(int h, int w)
+    {
+        using var loss = new CrossEntropyLoss();
+        var (x, t) = Multiclass(3);
+        var tb = t.clone();
+        tb[1, h, w] = tensor(7L);
+        var ex = Assert.Throws<ArgumentException>(() => loss.forward(x.requires_grad_(true), tb));
+        Assert.Equal("target", ex.ParamName);
+        Assert.Contains($"class index 7 at [1, {h}, {w}]", ex.Message);
+    }
+
+    [Theory]
+    [InlineData(-100L)]
+    [InlineData(255L)]
+    [InlineData(0L)] // an ignore index inside [0, C): the pass must not take it for class 0
+    public void IgnoredPixelsGiveTheValuesOfTheUnfusedPath(long ignoreIndex)
+    {
+        var (x, t) = Multiclass(4);
+        var ti = t.clone();
+        ti[0, 3, 5] = tensor(ignoreIndex);
+        ti[1, 7, 36] = tensor(ignoreIndex); // in the tail
+        foreach (var repeat in Enumerable.Range(0, 3)) // the first call finds them; later calls expect them
+        {
+            using var fused = new CrossEntropyLoss { IgnoreIndex = ignoreIndex };
+            using var plain = new CrossEntropyLoss { IgnoreIndex = ignoreIndex, Mode = ExecutionMode.Autograd };
+            for (var k = 0; k <= repeat; k++)
+            {
+                var xf = x.detach().requires_grad_(true);
+                var vf = fused.forward(xf, ti);
+                vf.backward();
+                var xp = x.to(float64).detach().requires_grad_(true);
+                var vp = plain.forward(xp, ti);
+                vp.backward();
+                Assert.Equal(vp.ToDouble(), vf.ToDouble(), 5);
+                var diff = (xf.grad!.to(float64) - xp.grad!).abs().max().ToDouble();
+                Assert.True(diff < 1e-6, $"ignore {ignoreIndex}: gradient differs by {diff}");
+                Assert.Equal(0.0, xf.grad![0, .., 3, 5].abs().sum().ToDouble());
+            }
+        }
+    }
+
+    [Fact]
+    public void OneModuleFromFourThreadsGivesTheSingleThreadedValues()
+    {
+        using var loss = new DiceLoss();
+        var inputs = Enumerable.Range(0, 4).Select(i => Binary(10 + i)).ToArray();
+        var expected = inputs.Select(p =>
+        {
+            var x = p.X.detach().requires_grad_(true);
+            var v = loss.forward(x, p.T);
+            v.backward();
+            return (Value: v.ToSingle(), Grad: x.grad!.clone());
+        }).ToArray();
+        for (var round = 0; round < 25; round++)
+        {
+            var results = new (float Value, Tensor Grad)[4];
+            Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+            {
+                var x = inputs[i].X.detach().requires_grad_(true);
+                var v = loss.forward(x, inputs[i].T);
+                v.backward();
+                results[i] = (v.ToSingle(), x.grad!);
+            });
+            for (var i = 0; i < 4; i++)
+            {
+                Assert.Equal(expected[i].Value, results[i].Value);
+                Assert.True(expected[i].Grad.eq(results[i].Grad).all().ToBoolean(), $"round {round}, thread {i}: gradient differs");
+            }
+        }
+    }
+}
