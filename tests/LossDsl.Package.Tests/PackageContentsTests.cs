@@ -50,9 +50,19 @@ public class PackageContentsTests(PackedFeed feed)
         var dependencies = nuspec.Descendants().Where(e => e.Name.LocalName == "dependency")
             .ToDictionary(e => (string)e.Attribute("id")!, e => (string)e.Attribute("version")!);
         Assert.Equal(feed.Version, dependencies["LossDsl"]);
-        Assert.True(dependencies.ContainsKey("TorchSharp-cpu") || dependencies.ContainsKey("TorchSharp-cuda-linux"),
-            "LossDsl.Runtime must depend on a TorchSharp backend package");
-        Assert.DoesNotContain("LossDsl.Generator", dependencies.Keys);
+        // Backend-neutral: managed TorchSharp and what the runtime itself uses, nothing else. The application
+        // chooses TorchSharp-cpu or a CUDA package; two native libtorch builds in one app would conflict.
+        Assert.Equal(new[] { "LossDsl", "System.Numerics.Tensors", "TorchSharp" }, dependencies.Keys.OrderBy(k => k, System.StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void TheTestingKitDependsOnTheRuntimeAndFsCheckOnly()
+    {
+        if (!feed.Packed.Contains("LossDsl.Testing")) return; // optional project (see below)
+        var nuspec = Nuspec(feed.PackagePath("LossDsl.Testing"));
+        var ids = nuspec.Descendants().Where(e => e.Name.LocalName == "dependency").Select(e => (string)e.Attribute("id")!)
+            .OrderBy(k => k, System.StringComparer.Ordinal);
+        Assert.Equal(new[] { "FsCheck", "LossDsl.Runtime" }, ids);
     }
 
     [Theory]
