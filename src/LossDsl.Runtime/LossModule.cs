@@ -46,17 +46,52 @@ public abstract class LossModule : LossFunction
     /// <summary>How the per-sample/per-pixel values are reduced: Mean (default), Sum or None.</summary>
     public Reduction Reduction { get; }
 
-    /// <summary>Optional class weights, a vector of length C (for specs that use <c>ClassWeights</c>).</summary>
-    public Tensor? ClassWeights { get; set; }
+    private const string ClassWeightsBuffer = "class_weights";
 
-    /// <summary>Class index that marks a pixel as void (multiclass index targets): it becomes masked.</summary>
-    public long IgnoreIndex { get; set; } = -100;
+    /// <summary>
+    /// Optional class weights, a vector of length C (for specs that use <c>ClassWeights</c>), fixed at
+    /// construction. Like torch.nn's <c>weight</c> they are a registered buffer: <c>loss.to(device)</c>
+    /// moves them and <c>state_dict()</c> holds them (as <c>class_weights</c>).
+    /// </summary>
+    public Tensor? ClassWeights
+    {
+        get => _hasClassWeights ? get_buffer(ClassWeightsBuffer) : null;
+        init => SetClassWeights(value);
+    }
+
+    private bool _hasClassWeights;
+
+    private void SetClassWeights(Tensor? value)
+    {
+        if (value is null)
+        {
+            if (_hasClassWeights) _internal_buffers.Remove(ClassWeightsBuffer);
+            _hasClassWeights = false;
+            return;
+        }
+        if (_hasClassWeights) _internal_buffers.Remove(ClassWeightsBuffer);
+        register_buffer(ClassWeightsBuffer, value);
+        _hasClassWeights = true;
+    }
+
+    // The testing kit evaluates one module on cases with different class weights: it swaps them for the
+    // duration of a call (not part of the public surface, where weights are fixed at construction).
+    internal Tensor? SwapClassWeights(Tensor? weights)
+    {
+        var previous = ClassWeights;
+        SetClassWeights(weights);
+        return previous;
+    }
+
+    /// <summary>Class index that marks a pixel as void (multiclass index targets): it becomes masked. Fixed at construction.</summary>
+    public long IgnoreIndex { get; init; } = -100;
 
     /// <summary>
     /// Whether to check values too (finite input, target in [0, 1] or a valid class index, weights
-    /// >= 0). Shapes and dtypes are always checked. Each value check reads its tensor once.
+    /// >= 0), fixed at construction. Shapes and dtypes are always checked. On the fused CPU kernel the
+    /// checks run inside its passes (no extra read); elsewhere all checks read the host once together.
     /// </summary>
-    public bool CheckValues { get; set; } = true;
+    public bool CheckValues { get; init; } = true;
 
     /// <summary>The spec as an expression, built by calling the spec method with this module's hyperparameters.</summary>
     public abstract Expr BuildSpec();
@@ -75,7 +110,7 @@ public abstract class LossModule : LossFunction
     /// kernel (value and analytic gradient in one or two passes) for float32 CPU inputs with Mean or Sum
     /// reduction, and autograd through the generated forward otherwise; the other modes force a path.
     /// </summary>
-    public ExecutionMode Mode { get; set; } = ExecutionMode.Auto;
+    public ExecutionMode Mode { get; init; } = ExecutionMode.Auto;
 
     /// <summary>True when the generator derived an analytic backward for this spec.</summary>
     public virtual bool HasAnalyticBackward => false;

@@ -108,10 +108,10 @@ public static class LossEval
         var modules = Modules(loss).ToArray();
         var previous = modules.Select(m => m.ClassWeights).ToArray();
         if (weights is not null)
-            foreach (var m in modules.Where(m => m.UsesClassWeights)) m.ClassWeights = weights;
+            foreach (var m in modules.Where(m => m.UsesClassWeights)) m.SwapClassWeights(weights);
         return new Restore(() =>
         {
-            for (var i = 0; i < modules.Length; i++) modules[i].ClassWeights = previous[i];
+            for (var i = 0; i < modules.Length; i++) modules[i].SwapClassWeights(previous[i]);
         });
     }
 

@@ -71,7 +71,8 @@ public static class Cases
 {
     public static readonly long[] Binary = { 8, 1, 512, 512 };
     public static readonly long[] Multiclass = { 8, 5, 256, 256 };
-    public static readonly long[] Volume = { 2, 1, 64, 128, 128 };
+    public static readonly long[] Volume = { 2, 1, 96, 256, 256 };
+    public static readonly long[] LargeMulticlass = { 4, 5, 512, 512 };
 
     public static LossFunction Catalog(string type, params (string Name, object Value)[] options)
     {
@@ -80,9 +81,8 @@ public static class Cases
         var ctor = t.GetConstructors().Single();
         var args = ctor.GetParameters().Select(p =>
             options.FirstOrDefault(o => o.Name == p.Name) is { Name: not null } o ? o.Value : p.DefaultValue).ToArray();
-        var module = (LossModule)ctor.Invoke(args);
-        module.CheckValues = false; // the built-ins validate nothing either
-        return module;
+        // The configuration a user gets: default options (value checks on). FusedVsEager adds an unchecked row.
+        return (LossModule)ctor.Invoke(args);
     }
 
     private static Tensor Dims(Tensor x) => x; // readability helper for the eager formulas below
@@ -100,7 +100,7 @@ public static class Cases
     public static Tensor EagerWeightedBce(Tensor x, Tensor t, Tensor _)
     {
         var p = sigmoid(x).clamp(1e-7, 1 - 1e-7);
-        return (-(10.0 * t * log(p) + (1 - t) * log(1 - p))).mean();
+        return (-(49.0 * t * log(p) + (1 - t) * log(1 - p))).mean();
     }
 
     public static Tensor EagerFocal(Tensor x, Tensor t, Tensor _)
@@ -189,8 +189,8 @@ public static class Cases
     {
         yield return new("bce", Binary, false, () => Catalog("BceLoss"), EagerBce,
             (x, t, _) => nn.functional.binary_cross_entropy_with_logits(x, t));
-        yield return new("weighted-bce", Binary, false, () => Catalog("BceLoss", ("posWeight", 10.0)), EagerWeightedBce,
-            (x, t, _) => nn.functional.binary_cross_entropy_with_logits(x, t, null, nn.Reduction.Mean, tensor(new[] { 10.0f })));
+        yield return new("weighted-bce", Binary, false, () => Catalog("BceLoss", ("posWeight", 49.0)), EagerWeightedBce,
+            (x, t, _) => nn.functional.binary_cross_entropy_with_logits(x, t, null, nn.Reduction.Mean, PosWeight49));
         yield return new("binary-focal", Binary, false, () => Catalog("BinaryFocalLoss", ("alpha", 0.25)), EagerFocal, null);
         yield return new("dice", Binary, false, () => Catalog("DiceLoss"), EagerDice, null);
         yield return new("bce-dice", Binary, false, () => Catalog("BceDiceLoss"), EagerBceDice, null);
@@ -203,6 +203,21 @@ public static class Cases
         yield return new("mcc", Binary, false, () => Catalog("MccLoss"), EagerMcc, null);
         yield return new("focal (softmax)", Multiclass, true, () => Catalog("FocalLoss"), EagerSoftmaxFocal, null);
         yield return new("dice-ce", Multiclass, true, () => Catalog("DiceCeLoss"), EagerDiceCe, null);
+        // Sizes that do not fit in cache.
+        yield return new("tversky", Volume, false, () => Catalog("TverskyLoss", ("alpha", 0.3), ("beta", 0.7)), EagerTversky, null);
+        yield return new("generalized-dice", LargeMulticlass, true, () => Catalog("GeneralizedDiceLoss"), EagerGeneralizedDice, null);
+        yield return new("dice (softmax)", LargeMulticlass, true, () => Catalog("DiceLoss", ("activation", Activation.Softmax)), EagerSoftmaxDice, null);
+    }
+
+    private static readonly Tensor PosWeight49 = tensor(new[] { 49.0f });
+
+    public static Tensor EagerSoftmaxDice(Tensor x, Tensor t, Tensor _)
+    {
+        var p = softmax(x, 1);
+        var dims = SpatialDims(x);
+        var inter = (p * t).sum(dims);
+        var den = p.sum(dims) + t.sum(dims);
+        return (1 - (2 * inter + 1e-5) / (den + 1e-5)).mean();
     }
 }
 
@@ -210,7 +225,7 @@ public static class Cases
 public abstract class LossBenchmarkBase
 {
     protected Tensor X = null!, Target = null!, Index = null!, Weights = null!;
-    protected LossFunction Fused = null!;
+    protected LossFunction Fused = null!, Unchecked = null!;
 
     public LossCase Case { get; set; } = null!;
 
@@ -234,11 +249,27 @@ public abstract class LossBenchmarkBase
         }
         Weights = tensor(Enumerable.Range(0, (int)Case.Shape[1]).Select(i => 1.0f + i).ToArray());
         Fused = Case.Fused();
-        if (Fused is LossModule m && Case.Multiclass && m.UsesClassWeights) m.ClassWeights = Weights;
+        if (Fused is LossModule m && Case.Multiclass && m.UsesClassWeights) Init(m, nameof(LossModule.ClassWeights), Weights);
+        Unchecked = Case.Fused();
+        if (Unchecked is LossModule u)
+        {
+            Init(u, nameof(LossModule.CheckValues), false);
+            if (Case.Multiclass && u.UsesClassWeights) Init(u, nameof(LossModule.ClassWeights), Weights);
+        }
     }
+
+    // Construction-time settings of a module built generically (by reflection) from the catalog.
+    private static void Init(LossModule module, string property, object value) =>
+        typeof(LossModule).GetProperty(property)!.SetValue(module, value);
 
     private static long[] Permutation(int rank) =>
         new long[] { 0, rank - 1 }.Concat(Enumerable.Range(1, rank - 2).Select(i => (long)i)).ToArray();
+
+    internal Tensor XForProfile() => X.detach().requires_grad_(true);
+
+    internal Tensor TargetForProfile() => Case.Multiclass ? Index : Target;
+
+    internal Tensor WeightsForProfile() => Weights;
 
     protected void Step(Func<Tensor, Tensor> loss)
     {
@@ -260,8 +291,13 @@ public class FusedVsEager : LossBenchmarkBase
     [Benchmark(Baseline = true)]
     public void Eager() => Step(x => Case.Eager(x, Target, Weights));
 
+    /// <summary>The default configuration: value checks on.</summary>
     [Benchmark]
     public void Fused_() => Step(x => Fused.forward(x, Case.Multiclass ? Index : Target));
+
+    /// <summary>Tuned: CheckValues = false (the built-ins check nothing either).</summary>
+    [Benchmark]
+    public void FusedUnchecked() => Step(x => Unchecked.forward(x, Case.Multiclass ? Index : Target));
 }
 
 /// <summary>TorchSharp's built-ins where they exist.</summary>
@@ -422,7 +458,8 @@ public static class Profile
                 times.Sort();
                 return times[times.Count / 2];
             }
-            Console.WriteLine($"{c,-36} fused {Median(bench.Fused_),8:F2} ms   eager {Median(bench.Eager),8:F2} ms");
+            var builtin = c.Builtin is null ? "" : $"   built-in {Median(() => { using var s = NewDisposeScope(); var x = bench.XForProfile(); c.Builtin(x, bench.TargetForProfile(), bench.WeightsForProfile()).backward(); }),8:F2} ms";
+            Console.WriteLine($"{c,-36} fused {Median(bench.Fused_),8:F2} ms   unchecked {Median(bench.FusedUnchecked),8:F2} ms   eager {Median(bench.Eager),8:F2} ms{builtin}");
             if (Environment.GetEnvironmentVariable("PROBE_THREADS") == "1")
                 Console.WriteLine(System.IO.File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("Threads")) + " rss " + (System.Diagnostics.Process.GetCurrentProcess().WorkingSet64 >> 20) + " MB");
         }

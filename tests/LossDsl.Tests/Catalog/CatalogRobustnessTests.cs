@@ -135,9 +135,9 @@ public class CatalogRobustnessTests
             Assert.True(module.forward(x3, ignored).isfinite().item<bool>());
             if (type.GetConstructors().Single().GetParameters().Any(p => p.Name == "classWeights"))
             {
-                module.ClassWeights = ones(c + 1);
+                module.With(classWeights: ones(c + 1));
                 Fails("classWeights", () => module.forward(x3, t));
-                module.ClassWeights = null;
+                module.WithoutClassWeights();
             }
         }
         else

@@ -45,8 +45,8 @@ public class AnalyticBackwardTests
                             if (maskKind == "empty") m = zeros(m!.shape, dtype: @bool);
                             x = GeneratedParityTests.ForModule(module, x);
                             if (module.Task == LossTask.Multiclass && module.UsesClassWeights)
-                                module.ClassWeights = tensor(new[] { 0.5, 2.0, 1.0, 3.0 }, float64);
-                            module.Mode = ExecutionMode.TorchSharp; // float64: the analytic TorchSharp path
+                                module.With(classWeights: tensor(new[] { 0.5, 2.0, 1.0, 3.0 }, float64));
+                            module.With(mode: ExecutionMode.TorchSharp); // float64: the analytic TorchSharp path
                             var what = $"{type.Name} [{label}] reduction={reduction} scale={scale} mask={maskKind}";
 
                             var xg = x.detach().requires_grad_(true);

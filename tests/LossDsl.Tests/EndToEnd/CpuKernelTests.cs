@@ -45,7 +45,7 @@ public class CpuKernelTests(ITestOutputHelper output)
                 {
                     if (!module.HasCpuKernel) continue;
                     covered++;
-                    module.Mode = ExecutionMode.Kernel;
+                    module.With(mode: ExecutionMode.Kernel);
                     foreach (var (spatial, scale) in new[] { (new long[] { 37 }, 4.0), (new long[] { 9, 70 }, 4.0), (new long[] { 3, 5, 40 }, 4.0), (new long[] { 6, 50 }, 50.0) })
                         foreach (var maskKind in new[] { "none", "partial", "empty" })
                             foreach (var index in module.Task == LossTask.Multiclass ? new[] { true, false } : new[] { false })
@@ -56,7 +56,7 @@ public class CpuKernelTests(ITestOutputHelper output)
                                 if (maskKind == "empty") m = zeros(m!.shape, dtype: @bool);
                                 x = GeneratedParityTests.ForModule(module, x);
                                 if (module.Task == LossTask.Multiclass && module.UsesClassWeights)
-                                    module.ClassWeights = tensor(new[] { 0.5f, 2.0f, 1.0f, 3.0f });
+                                    module.With(classWeights: tensor(new[] { 0.5f, 2.0f, 1.0f, 3.0f }));
                                 var what = $"{type.Name} [{label}] {reduction} spatial=[{string.Join(",", spatial)}] scale={scale} mask={maskKind} index={index}";
 
                                 var x32 = x.to(float32).requires_grad_(true);
@@ -66,7 +66,7 @@ public class CpuKernelTests(ITestOutputHelper output)
 
                                 var x64 = x.detach().requires_grad_(true);
                                 if (module.Task == LossTask.Multiclass && module.UsesClassWeights)
-                                    module.ClassWeights = tensor(new[] { 0.5, 2.0, 1.0, 3.0 });
+                                    module.With(classWeights: tensor(new[] { 0.5, 2.0, 1.0, 3.0 }));
                                 var reference = module.Reference(x64, t, m);
                                 reference.backward();
 

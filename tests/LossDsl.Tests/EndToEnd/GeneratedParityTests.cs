@@ -92,7 +92,7 @@ public class GeneratedParityTests
                             var (x, t, m) = Inputs(module.Task, indexTarget, masked, seed++);
                             x = ForModule(module, x);
                             if (module.Task == LossTask.Multiclass && module.UsesClassWeights)
-                                module.ClassWeights = torch.tensor(new[] { 0.5, 2.0, 1.0, 3.0 }, float64);
+                                module.With(classWeights: torch.tensor(new[] { 0.5, 2.0, 1.0, 3.0 }, float64));
                             var what = $"{type.Name} [{label}] reduction={reduction} masked={masked} indexTarget={indexTarget}";
 
                             var xg = x.detach().requires_grad_(true);

@@ -2,6 +2,7 @@ using System;
 using System.Collections;
 using System.Linq;
 using System.Reflection;
+using LossDsl.Tests.EndToEnd;
 using LossDsl.Tests.Specs;
 using TorchSharp;
 using Xunit;
@@ -43,9 +44,7 @@ public class BackwardMisuseTests
 
     private static LossModule Bce(string path)
     {
-        var loss = new BceLoss(posWeight: 3.0);
-        if (path == "torchsharp") loss.Mode = ExecutionMode.TorchSharp;
-        return loss;
+        return new BceLoss(posWeight: 3.0) { Mode = path == "torchsharp" ? ExecutionMode.TorchSharp : ExecutionMode.Auto };
     }
 
     private static ScalarType Type(string dtype) => dtype == "float64" ? float64 : float32;
@@ -117,8 +116,7 @@ public class BackwardMisuseTests
             "dice" => new DiceLoss(),
             _ => new BinaryFocalLoss(gamma: 2.0),
         };
-        using var loss = Make();
-        loss.Mode = ExecutionMode.TorchSharp;
+        using var loss = Make().With(mode: ExecutionMode.TorchSharp);
         var (x, t) = Binary(float64, seed: 7);
 
         var xg = x.detach().requires_grad_(true);
@@ -206,8 +204,7 @@ public class BackwardMisuseTests
         // with "Dimension out of range" inside the native callback.
         foreach (var reduction in new[] { Reduction.Mean, Reduction.Sum, Reduction.None })
         {
-            using var loss = new SampleTermPlusGlobalMeanLoss(reduction);
-            loss.Mode = ExecutionMode.TorchSharp;
+            using var loss = new SampleTermPlusGlobalMeanLoss(reduction) { Mode = ExecutionMode.TorchSharp };
             var (x, t) = Binary(float64, seed: 11);
             var xg = x.detach().requires_grad_(true);
             var v = loss.forward(xg, t);
@@ -275,8 +272,7 @@ public class BackwardMisuseTests
     [Fact]
     public void ClassWeightsForALossThatDoesNotUseThemAreRejected()
     {
-        using var loss = new BceLoss();
-        loss.ClassWeights = tensor(new[] { 2.0 });
+        using var loss = new BceLoss { ClassWeights = tensor(new[] { 2.0 }) };
         var x = randn(2, 1, 4, 4);
         var ex = Assert.Throws<ArgumentException>(() => loss.forward(x, (rand(2, 1, 4, 4) > 0.5).to(float32)));
         Assert.Contains("does not use class weights", ex.Message);
