@@ -160,6 +160,7 @@ public abstract class LossModule : LossFunction
             // The kernel reads contiguous memory; a strided view is copied once rather than sent down
             // the slower path that recomputes in the backward.
             if (!detached.is_contiguous()) detached = detached.contiguous();
+            CheckLayout(Task == LossTask.Binary || detached.dim() < 2 ? 1 : detached.shape[1]);
             var call = Prepare(detached, target, mask);
             using var lctx = call.Context;
             var output = FusedLossFunction.apply(this, input, target, mask!, call);
@@ -167,8 +168,16 @@ public abstract class LossModule : LossFunction
         }
         using var scope = NewDisposeScope();
         using var ctx = LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues);
+        CheckLayout(ctx.C);
         var (value, weight) = Evaluate(ctx);
         return Reductions.Apply(ctx, value, ResultAxes, Reduction, weight).MoveToOuterDisposeScope();
+    }
+
+    // Options that cannot mean anything for this input's layout.
+    private void CheckLayout(long classes)
+    {
+        if (classes == 1 && this is IClassSelection { IncludeBackground: false })
+            throw new ArgumentException($"{GetName()}: includeBackground is false, but the input has a single channel (C = 1): dropping channel 0 leaves no class to score (the loss would be 0, or NaN). Keep includeBackground: true (the default) for one-channel binary segmentation; MONAI ignores the option here with a warning.", "input");
     }
 
     // Set once a call had pixels at the ignore index: later calls prepare the class indices for them

@@ -1,4 +1,6 @@
 using System;
+using System.Linq;
+using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -57,5 +59,36 @@ public class DegenerateInputTests
         using var loss = Make(name);
         var ex = Assert.Throws<ArgumentException>(() => loss.forward(tensor(0.5f).requires_grad_(true), tensor(1.0f)));
         Assert.Contains("0-dimensional", ex.Message);
+    }
+
+    public static TheoryData<string> ClassSelectingLosses()
+    {
+        var data = new TheoryData<string>();
+        foreach (var t in typeof(LossModule).Assembly.GetTypes().Where(t => typeof(IClassSelection).IsAssignableFrom(t) && !t.IsInterface))
+            data.Add(t.Name);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(ClassSelectingLosses))]
+    public void DroppingTheOnlyChannelIsRejectedOnEveryPath(string name)
+    {
+        var type = typeof(LossModule).Assembly.GetTypes().Single(t => t.Name == name);
+        var ctor = type.GetConstructors().Single();
+        var args = ctor.GetParameters().Select(p => p.Name == "includeBackground" ? false : p.DefaultValue).ToArray();
+        using var loss = (LossModule)ctor.Invoke(args);
+        Assert.False(((IClassSelection)loss).IncludeBackground);
+        foreach (var grad in new[] { true, false })
+        {
+            var x = randn(2, 1, 4, 4).requires_grad_(grad);
+            var ex = Assert.Throws<ArgumentException>(() => loss.forward(x, (rand(2, 1, 4, 4) > 0.5).to(float32)));
+            Assert.Contains("single channel", ex.Message);
+            Assert.Contains(name, ex.Message);
+        }
+        // Two channels: channel 1 is scored, a finite loss with a gradient.
+        var x2 = randn(2, 2, 4, 4).requires_grad_(true);
+        var v = loss.forward(x2, randint(0, 2, new long[] { 2, 4, 4 }));
+        v.backward();
+        Assert.True(v.isfinite().ToBoolean() && v.ToDouble() > 0, $"{name}: {v.ToDouble()}");
     }
 }

@@ -1,0 +1,22 @@
+namespace LossDsl;
+
+/// <summary>A loss that can leave the background class (channel 0) out of its class average.</summary>
+public interface IClassSelection
+{
+    /// <summary>Whether channel 0 takes part; false drops it, which needs at least two channels.</summary>
+    bool IncludeBackground { get; }
+}
+
+public sealed partial class DiceLoss : IClassSelection;
+
+public sealed partial class GeneralizedDiceLoss : IClassSelection;
+
+public sealed partial class LogCoshDiceLoss : IClassSelection;
+
+public sealed partial class TverskyLoss : IClassSelection;
+
+public sealed partial class FocalTverskyLoss : IClassSelection;
+
+public sealed partial class DiceCeLoss : IClassSelection;
+
+public sealed partial class DiceFocalLoss : IClassSelection;
