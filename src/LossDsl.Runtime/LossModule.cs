@@ -170,8 +170,9 @@ public abstract class LossModule : LossFunction
     {
         if (Mode != ExecutionMode.TorchSharp && Reduction is Reduction.Mean or Reduction.Sum && detached.device_type == DeviceType.CPU)
         {
+            // Ignored pixels are left for the kernel to find only when it checks (CheckValues).
             var deferred = LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, CheckValues,
-                deferToKernel: true, deferIgnore: !_expectIgnored);
+                deferToKernel: true, deferIgnore: CheckValues && !_expectIgnored);
             if (Kernels.CpuKernel.Accepts(deferred, Reduction) && KernelFor(deferred.Mask is not null) is { } kernel)
             {
                 var loss = kernel.Forward(deferred, Reduction, CheckValues, out var gradient, out var found);
@@ -180,9 +181,9 @@ public abstract class LossModule : LossFunction
                 loss.Dispose();
                 gradient.Dispose();
                 deferred.Dispose();
-                if (found == Kernels.CheckFlags.Ignored) _expectIgnored = true;
                 // Throws the precise error for a bad value; otherwise (ignored pixels) prepares them.
                 var checkedCtx = LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, CheckValues);
+                if (found == Kernels.CheckFlags.Index) _expectIgnored = true;
                 if (Kernels.CpuKernel.Accepts(checkedCtx, Reduction) && KernelFor(checkedCtx.Mask is not null) is { } again)
                 {
                     var loss2 = again.Forward(checkedCtx, Reduction, out var gradient2);

@@ -43,11 +43,8 @@ internal enum CheckFlags
     /// <summary>A per-class target outside [0, 1] or NaN.</summary>
     Target = 2,
 
-    /// <summary>A class index outside [0, C) that is not the ignore index.</summary>
+    /// <summary>A class index outside [0, C), or at the ignore index (an error, or pixels to mask: the caller tells).</summary>
     Index = 4,
-
-    /// <summary>A pixel at the (deferred) ignore index.</summary>
-    Ignored = 8,
 }
 
 internal sealed partial class CpuKernel
@@ -87,7 +84,7 @@ internal sealed partial class CpuKernel
     internal int PassCount => _passes;
 
     /// <summary>True when the pass runs as one compiled loop for C classes and this target layout.</summary>
-    internal bool IsCompiled(int pass, long classes, bool index) => CompiledFor(pass, classes, index) is not null;
+    internal bool IsCompiled(int pass, long classes, bool index, bool check = false) => CompiledFor(pass, classes, index, check) is not null;
 
     // The partial-sum slot of every reduction node for C classes (the layout Forward uses).
     private int[] SlotLayout(long classes, out int slots)
@@ -199,8 +196,8 @@ internal sealed partial class CpuKernel
         }
 
         // The value checks, fused into the pass: every element it covers of the prediction and the target
-        // (every pixel, masked or not, as the unfused checks did) is tested, the lanes that fail are OR-ed
-        // into accumulators, and after the loop the chunk's flags record what was found.
+        // (every pixel, masked or not, as the unfused checks did) is tested into accumulators, and after the
+        // loop the chunk's flags record what was found.
         private void AddChecks(List<LinqExpr> epilogue)
         {
             ParameterExpression Accumulator(string name)
@@ -212,19 +209,20 @@ internal sealed partial class CpuKernel
             }
             var badX = Accumulator("badInput");
             var badT = Accumulator("badTarget");
-            var badI = Accumulator("badIndex");
-            var ignored = Accumulator("ignored");
+            var badI = Accumulator("suspectIndex");
             for (var c = 0; c < _c; c++)
             {
                 var x = _values.TryGetValue((InputNode(InputKind.Prediction), c), out var known)
                     ? (LinqExpr)known : Call(Method(nameof(Simd.Load)), _x, Offset(c));
-                _body.Add(Assign(badX, Simd2(nameof(Simd.Or), badX, Simd1(nameof(Simd.NotFinite), x))));
+                // x·0 is NaN exactly where x is NaN or ±∞, and NaN sticks in a sum: one FMA per element.
+                _body.Add(Assign(badX, Call(Method(nameof(Simd.MultiplyAdd)), x, LinqExpr.Default(V), badX)));
             }
             if (_index)
             {
+                // One load of the indices: lanes outside [0, C) or at the ignore index (the caller tells the
+                // two apart the slow way, only when this fires).
                 _body.Add(Assign(badI, Simd2(nameof(Simd.Or), badI,
-                    Call(Method(nameof(Simd.IndexOutside)), _idx, _i, Constant((long)_c), _ignore))));
-                _body.Add(Assign(ignored, Simd2(nameof(Simd.Or), ignored, Call(Method(nameof(Simd.IndexEquals)), _idx, _i, _ignore))));
+                    Call(Method(nameof(Simd.IndexSuspect)), _idx, _i, Constant((long)_c), _ignore))));
             }
             else
             {
@@ -233,7 +231,7 @@ internal sealed partial class CpuKernel
                         Simd1(nameof(Simd.OutsideUnit), Call(Method(nameof(Simd.Load)), _t, Offset(c))))));
             }
             var slot = ArrayAccess(_flags, Convert(_chunk, typeof(int)));
-            epilogue.Add(Assign(slot, Or(slot, Call(Method(nameof(Simd.Flags)), badX, badT, badI, ignored))));
+            epilogue.Add(Assign(slot, Or(slot, Call(Method(nameof(Simd.Flags)), badX, badT, badI))));
         }
 
         private int InputNode(InputKind kind)

@@ -926,10 +926,7 @@ internal sealed partial class CpuKernel
         {
             var idx = r.Index + n * r.S + start;
             for (var i = 0; i < count; i++)
-            {
-                if (idx[i] == r.Ignore) found |= CheckFlags.Ignored;
-                else if ((ulong)idx[i] >= (ulong)r.C) found |= CheckFlags.Index;
-            }
+                if (idx[i] == r.Ignore || (ulong)idx[i] >= (ulong)r.C) found |= CheckFlags.Index;
         }
         return found;
     }

@@ -262,33 +262,34 @@ internal static unsafe class Simd
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VF Or(VF a, VF b) => a | b;
 
-    /// <summary>All bits set in the lanes holding NaN or ±∞ (x - x is NaN exactly there).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF NotFinite(VF x) => ~Vector512.Equals(x - x, VF.Zero);
-
     /// <summary>All bits set in the lanes outside [0, 1], NaN included (it fails both comparisons).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VF OutsideUnit(VF t) => ~(Vector512.GreaterThanOrEqual(t, VF.Zero) & Vector512.LessThanOrEqual(t, VF.One));
 
-    /// <summary>All bits set in the lanes whose class index (int64) is outside [0, C) and not <paramref name="ignore"/>.</summary>
+    /// <summary>
+    /// All bits set in the lanes whose class index (int64) is outside [0, C) or equals <paramref name="ignore"/>
+    /// (unsigned compare: a negative index is a huge one).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF IndexOutside(nint p, long i, long classes, long ignore)
+    public static VF IndexSuspect(nint p, long i, long classes, long ignore)
     {
-        var index = (long*)p + i;
-        var lo = Outside(Unsafe.ReadUnaligned<Vector512<long>>(index), classes, ignore);
-        var hi = Outside(Unsafe.ReadUnaligned<Vector512<long>>(index + Vector512<long>.Count), classes, ignore);
-        return Vector512.Narrow(lo, hi).AsSingle();
+        var index = (ulong*)p + i;
+        var c = Vector512.Create((ulong)classes);
+        var g = Vector512.Create((ulong)ignore);
+        var lo = Unsafe.ReadUnaligned<Vector512<ulong>>(index);
+        var hi = Unsafe.ReadUnaligned<Vector512<ulong>>(index + Vector512<ulong>.Count);
+        var badLo = Vector512.GreaterThanOrEqual(lo, c) | Vector512.Equals(lo, g);
+        var badHi = Vector512.GreaterThanOrEqual(hi, c) | Vector512.Equals(hi, g);
+        return Vector512.Narrow(badLo, badHi).AsSingle();
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<long> Outside(Vector512<long> v, long classes, long ignore) =>
-        (Vector512.LessThan(v, Vector512<long>.Zero) | Vector512.GreaterThanOrEqual(v, Vector512.Create(classes)))
-        & ~Vector512.Equals(v, Vector512.Create(ignore));
-
-    /// <summary>The check flags of a chunk from its four accumulators (any lane set).</summary>
-    public static int Flags(VF badInput, VF badTarget, VF badIndex, VF ignored) =>
-        (badInput != VF.Zero ? (int)CheckFlags.Input : 0) | (badTarget != VF.Zero ? (int)CheckFlags.Target : 0)
-        | (badIndex != VF.Zero ? (int)CheckFlags.Index : 0) | (ignored != VF.Zero ? (int)CheckFlags.Ignored : 0);
+    /// <summary>
+    /// The check flags of a chunk from its accumulators: the FMA sum of x·0 (NaN where an input was not finite),
+    /// and the bits of targets outside [0, 1] and of suspect class indices.
+    /// </summary>
+    public static int Flags(VF inputSum, VF badTarget, VF suspectIndex) =>
+        (Vector512.EqualsAll(inputSum, inputSum) ? 0 : (int)CheckFlags.Input) | (badTarget != VF.Zero ? (int)CheckFlags.Target : 0)
+        | (suspectIndex != VF.Zero ? (int)CheckFlags.Index : 0);
 
     /// <summary>The sum of the lanes, in float64.</summary>
     public static double Sum(VF v)

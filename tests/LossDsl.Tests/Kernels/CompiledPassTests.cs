@@ -30,7 +30,8 @@ public class CompiledPassTests
                     foreach (var c in classes)
                         foreach (var index in module.Task == LossTask.Binary ? new[] { false } : new[] { false, true })
                             for (var pass = 1; pass <= kernel.PassCount; pass++)
-                                Assert.True(kernel.IsCompiled(pass, c, index), $"{type.Name} [{label}] masked={masked} C={c} index={index} pass {pass}");
+                                foreach (var check in new[] { false, true })
+                                    Assert.True(kernel.IsCompiled(pass, c, index, check), $"{type.Name} [{label}] masked={masked} C={c} index={index} check={check} pass {pass}");
                 }
             }
     }

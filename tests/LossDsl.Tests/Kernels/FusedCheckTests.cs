@@ -109,9 +109,10 @@ public class FusedCheckTests
         var ti = t.clone();
         ti[0, 3, 5] = tensor(ignoreIndex);
         ti[1, 7, 36] = tensor(ignoreIndex); // in the tail
+        foreach (var checkValues in new[] { true, false })
         foreach (var repeat in Enumerable.Range(0, 3)) // the first call finds them; later calls expect them
         {
-            using var fused = new CrossEntropyLoss { IgnoreIndex = ignoreIndex };
+            using var fused = new CrossEntropyLoss { IgnoreIndex = ignoreIndex, CheckValues = checkValues };
             using var plain = new CrossEntropyLoss { IgnoreIndex = ignoreIndex, Mode = ExecutionMode.Autograd };
             for (var k = 0; k <= repeat; k++)
             {
