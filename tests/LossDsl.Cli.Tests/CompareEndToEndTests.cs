@@ -36,20 +36,30 @@ public class CompareEndToEndTests
         var run = CliProcess.Run(Tiny("binary", "bce,dice", dir));
         Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Stderr}");
         Assert.Empty(CliProcess.ErrorLines(run));
-        Assert.Contains("binary: held-out scores, mean ± standard deviation over 2 seeds", run.Stdout);
-        foreach (var header in new[] { "Loss", "Dice", "IoU", "Precision", "Recall", "s/epoch" }) Assert.Contains(header, run.Stdout);
+        Assert.Contains("binary: test scores, mean ± standard deviation over 2 seeds", run.Stdout);
+        foreach (var header in new[] { "Loss", "Dice tuned", "Dice@0.5", "Prec.", "Recall", "Δ vs best [95 % CI]", "seeds +/−", "status", "epochs" })
+            Assert.Contains(header, run.Stdout);
         Assert.Matches(@"│ bce\s+│ \d\.\d{3} ± \d\.\d{3} │", run.Stdout);
         Assert.Matches(@"│ dice\s+│ \d\.\d{3} ± \d\.\d{3} │", run.Stdout);
-        Assert.Matches(@"(bce|dice) won: foreground Dice", run.Stdout);
+        Assert.Matches(@"│ (best|tied with the best|worse)\s+│", run.Stdout);
+        Assert.Contains("binary: 2 losses × 2 seeds, at most 1 epochs (patience 6), 6 training / 2 validation / 4 test images", run.Stdout);
+        var lines = run.Stdout.TrimEnd().Split('\n');
+        Assert.StartsWith("Recommended: binary: ", lines[^1]); // one unwrapped line, the console's last
+        Assert.Matches(@"\nRecommended: binary: [^\n]*`new (BceLoss|DiceLoss)\(", run.Stdout);
 
         var report = File.ReadAllText(Path.Combine(dir, "report.md"));
         Assert.Contains("## Binary task", report);
-        Assert.Contains("| Loss | Dice | IoU | Precision | Recall | s/epoch | Loss module |", report);
-        Assert.Matches(@"\*\*Result\.\*\* (bce|dice) won", report);
-        Assert.Contains("compare --task binary --losses bce,dice --epochs 1 --seed 1 --seeds 2 --train-images 8 --held-out-images 4 --out", report);
+        Assert.Contains("6 training, 2 validation (carved from the training images) and 4 test images", report);
+        Assert.Contains("| Loss | Dice tuned | IoU tuned | Precision tuned | Recall tuned | Dice @0.5 | Precision @0.5 | Recall @0.5 | tuned rule (median over seeds) | epochs best/trained | s/epoch | C# |", report);
+        Assert.Contains("### Paired comparison (tuned rule, used for the ranking)", report);
+        Assert.Contains("### Paired comparison at threshold 0.5", report);
+        Assert.Matches(@"\*\*Result\.\*\* Recommended: binary: ", report);
+        Assert.Contains("compare --task binary --losses bce,dice --budget 270 --epochs 1 --seed 1 --seeds 2 --train-images 8 --held-out-images 4 --out", report);
         Assert.Contains("(binary-metrics.png)", report);
+        Assert.Contains("(binary-paired-differences.png)", report);
         Assert.DoesNotContain("## Multiclass task", report);
-        AssertPngs(dir, "binary-", 4);
+        Assert.StartsWith("Recommended: binary: ", report.TrimEnd().Split('\n')[^1]);
+        AssertPngs(dir, "binary-", 5);
     }
 
     [Fact]
@@ -58,12 +68,15 @@ public class CompareEndToEndTests
         var dir = CliProcess.TempDir();
         var run = CliProcess.Run(Tiny("multiclass", "cross-entropy,generalized-dice", dir));
         Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Stderr}");
-        Assert.Contains("multiclass: held-out scores", run.Stdout);
+        Assert.Contains("multiclass: test scores", run.Stdout);
         Assert.Matches(@"│ cross-entropy\s+│ \d\.\d{3} ± \d\.\d{3} │", run.Stdout);
+        Assert.Contains("Recommended: multiclass: ", run.Stdout);
         var report = File.ReadAllText(Path.Combine(dir, "report.md"));
         Assert.Contains("| Loss | background | building | road | water | car |", report);
         Assert.Contains("mean Dice over the non-background classes", report);
-        AssertPngs(dir, "multiclass-", 4);
+        Assert.Contains("### Paired comparison with plain arg-max", report);
+        Assert.Matches(@"offsets building [−+0]", report);
+        AssertPngs(dir, "multiclass-", 5);
     }
 
     [Fact]
@@ -76,7 +89,7 @@ public class CompareEndToEndTests
         Assert.Equal(0, CliProcess.Run(Tiny("binary", "bce-dice", a, "--seed", "7")).ExitCode);
         Assert.Equal(0, CliProcess.Run(Tiny("binary", "bce-dice", b, "--seed", "7")).ExitCode);
         var scores = Scores(a);
-        Assert.Matches(@"- bce-dice: seed 7 \d\.\d{3}, seed 8 \d\.\d{3}", scores);
+        Assert.Matches(@"- bce-dice: seed 7 \d\.\d{3} \(\d\.\d{3}, epoch 1/1\), seed 8 \d\.\d{3} \(\d\.\d{3}, epoch 1/1\)", scores);
         Assert.Equal(scores, Scores(b));
     }
 
@@ -106,11 +119,11 @@ public class CompareEndToEndTests
         var dir = CliProcess.TempDir();
         var run = CliProcess.Run("compare", "--data", data, "--losses", "bce,tversky", "--epochs", "1", "--seeds", "1", "--out", dir);
         Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Stderr}");
-        Assert.Contains("binary: 2 losses × 1 seeds × 1 epochs, 5 training / 1 held-out images", run.Stdout);
+        Assert.Contains("binary: 2 losses × 1 seeds, at most 1 epochs (patience 6), 4 training / 1 validation / 1 test images", run.Stdout);
         var report = File.ReadAllText(Path.Combine(dir, "report.md"));
         Assert.Contains("6 PNG images from", report);
         Assert.Contains("32×24, grey", report);
-        Assert.Contains("With one seed there is no spread", report);
+        Assert.Contains("With fewer than 3 seeds the interval mostly reflects the test images", report);
     }
 
     private static void Save(SKBitmap bitmap, string path)
@@ -120,7 +133,11 @@ public class CompareEndToEndTests
     }
 
     [Theory]
-    [InlineData("--epochs 0", "--epochs must be between 1 and 1000, got 0")]
+    [InlineData("--epochs 0", "--epochs must be between 1 and 1000 (or binary=N,multiclass=M), got 0")]
+    [InlineData("--epochs binary=x", "--epochs must be between 1 and 1000")]
+    [InlineData("--budget 0", "--budget must be between 1 and 604800 seconds, got 0")]
+    [InlineData("--train-images 1", "--train-images must be between 2 and 100000, got 1")]
+    [InlineData("--device tpu", "tpu")]
     [InlineData("--seeds -1", "--seeds must be between 1 and 100, got -1")]
     [InlineData("--task trinary", "trinary")]
     [InlineData("--task binary --losses bce,nope", "unknown binary loss 'nope'; binary losses are: bce, weighted-bce")]
@@ -153,7 +170,7 @@ public class CompareEndToEndTests
     {
         var run = CliProcess.Run("compare", "--help");
         Assert.Equal(0, run.ExitCode);
-        foreach (var option in new[] { "--losses", "--epochs", "--task", "--seed", "--seeds", "--data", "--out", "--train-images", "--held-out-images" })
+        foreach (var option in new[] { "--losses", "--epochs", "--budget", "--task", "--seed", "--seeds", "--data", "--out", "--train-images", "--held-out-images", "--sweep", "--device" })
             Assert.Contains(option, run.Stdout);
         foreach (var loss in new[] { "weighted-bce", "binary-focal", "tversky", "weighted-cross-entropy", "generalized-dice", "dice-ce" })
             Assert.Contains(loss, run.Stdout);

@@ -168,43 +168,30 @@ internal static class Calibration
             truth[k++] = labels[i];
         }
         var offsets = new double[classes];
-        var otherValue = new double[n];
-        var otherClass = new byte[n];
+        var grid = OffsetGrid;
+        var g = grid.Length;
+        // For one coordinate c, a pixel is predicted c exactly for the grid offsets from some index on
+        // (the condition is monotone in the offset), and otherwise keeps the best other class. So every
+        // grid value's counts come from one pass: counts with every pixel at its other class, plus, from
+        // each pixel's switch index on, the change of switching to c (difference arrays, then prefix sums).
+        var dtp = new long[classes, g + 1];
+        var dfp = new long[classes, g + 1];
+        var dfn = new long[classes, g + 1];
         var tp = new long[classes];
         var fp = new long[classes];
         var fn = new long[classes];
-        double Score(int c, double v)
-        {
-            Array.Clear(tp);
-            Array.Clear(fp);
-            Array.Clear(fn);
-            for (var i = 0; i < n; i++)
-            {
-                var mine = l[i * classes + c] + v;
-                var o = otherClass[i];
-                // Arg-max semantics: the lower class index wins a tie.
-                var g = mine > otherValue[i] || mine == otherValue[i] && c < o ? c : o;
-                var t = truth[i];
-                if (g == t) tp[t]++;
-                else
-                {
-                    fp[g]++;
-                    fn[t]++;
-                }
-            }
-            var sum = 0.0;
-            for (var cc = 1; cc < classes; cc++) sum += Metrics.Score(tp[cc], fp[cc], fn[cc]).Dice;
-            return sum / (classes - 1);
-        }
         for (var round = 0; round < OffsetRounds; round++)
         {
             var moved = false;
             for (var c = 1; c < classes; c++)
             {
+                Array.Clear(dtp);
+                Array.Clear(dfp);
+                Array.Clear(dfn);
                 for (var i = 0; i < n; i++)
                 {
                     var bv = double.NegativeInfinity;
-                    byte bc = 0;
+                    var o = 0;
                     for (var cc = 0; cc < classes; cc++)
                     {
                         if (cc == c) continue;
@@ -212,33 +199,71 @@ internal static class Calibration
                         if (v > bv)
                         {
                             bv = v;
-                            bc = (byte)cc;
+                            o = cc;
                         }
                     }
-                    otherValue[i] = bv;
-                    otherClass[i] = bc;
-                }
-                var current = Score(c, offsets[c]);
-                var best = offsets[c];
-                var bestScore = current;
-                foreach (var v in OffsetGrid)
-                {
-                    if (v == offsets[c]) continue;
-                    var s = Score(c, v);
-                    if (s > current + 1e-12 && (s > bestScore + 1e-12 || Math.Abs(s - bestScore) <= 1e-12 && Math.Abs(v) < Math.Abs(best)))
+                    var x = (double)l[i * classes + c];
+                    // First grid index where c wins: x + v > bv, or equal with c the lower class (arg-max takes the first).
+                    int lo = 0, hi = g;
+                    while (lo < hi)
                     {
-                        best = v;
-                        bestScore = s;
+                        var mid = (lo + hi) >> 1;
+                        var mine = x + grid[mid];
+                        if (mine > bv || mine == bv && c < o) hi = mid;
+                        else lo = mid + 1;
+                    }
+                    var t = truth[i];
+                    // Predicted o for indices below lo.
+                    Count(dtp, dfp, dfn, 0, t, o, +1);
+                    if (lo < g)
+                    {
+                        Count(dtp, dfp, dfn, lo, t, o, -1);
+                        Count(dtp, dfp, dfn, lo, t, c, +1);
                     }
                 }
-                if (best != offsets[c])
+                Array.Clear(tp);
+                Array.Clear(fp);
+                Array.Clear(fn);
+                var current = Array.IndexOf(grid.ToArray(), offsets[c]);
+                var scores = new double[g];
+                for (var j = 0; j < g; j++)
                 {
-                    offsets[c] = best;
+                    var sum = 0.0;
+                    for (var cc = 0; cc < classes; cc++)
+                    {
+                        tp[cc] += dtp[cc, j];
+                        fp[cc] += dfp[cc, j];
+                        fn[cc] += dfn[cc, j];
+                        if (cc > 0) sum += Metrics.Score(tp[cc], fp[cc], fn[cc]).Dice;
+                    }
+                    scores[j] = sum / (classes - 1);
+                }
+                var best = current;
+                for (var j = 0; j < g; j++)
+                {
+                    if (j == current || scores[j] <= scores[current] + 1e-12) continue;
+                    if (best == current || scores[j] > scores[best] + 1e-12 || Math.Abs(scores[j] - scores[best]) <= 1e-12 && Math.Abs(grid[j]) < Math.Abs(grid[best]))
+                        best = j;
+                }
+                if (best != current)
+                {
+                    offsets[c] = grid[best];
                     moved = true;
                 }
             }
             if (!moved) break;
         }
         return new DecisionRule(0.5, offsets.ToImmutableArray());
+    }
+
+    // Adds (sign = +1) or removes (−1) one pixel of truth t predicted as p, from grid index j on.
+    private static void Count(long[,] tp, long[,] fp, long[,] fn, int j, int t, int p, int sign)
+    {
+        if (t == p) tp[t, j] += sign;
+        else
+        {
+            fp[p, j] += sign;
+            fn[t, j] += sign;
+        }
     }
 }

@@ -151,7 +151,7 @@ internal static class CompareRunner
             for (var t = 0; t < setups.Length; t++)
             {
                 if (options.EpochsFor(setups[t].Data.Task.Kind) is not null) continue;
-                using var loss = OnDevice(setups[t].Losses[0].Create(stats[t]), device);
+                using var loss = setups[t].Losses[0].Create(stats[t], device);
                 calibration[t] = Trainer.TimeEpoch(setups[t].Data.Task, tensors[t], loss, setups[t].Plan, device);
             }
             var fromBudget = Enumerable.Range(0, setups.Length).Where(t => options.EpochsFor(setups[t].Data.Task.Kind) is null).ToArray();
@@ -179,7 +179,7 @@ internal static class CompareRunner
             total.Stop();
             var files = ReportWriter.Write(options, results, SinceProcessStart());
             console.MarkupLine($"Report: [bold]{Markup.Escape(Path.Combine(options.OutDir, "report.md"))}[/] and {files.Count(f => f.EndsWith(".png", StringComparison.Ordinal))} plots in {Markup.Escape(options.OutDir)} ({SinceProcessStart():F0} s since start).");
-            foreach (var r in results) console.WriteLine(r.Recommendation);
+            foreach (var r in results) Raw(console, r.Recommendation);
             return ExitCodes.Success;
         }
         finally
@@ -188,20 +188,19 @@ internal static class CompareRunner
         }
     }
 
+    // One line written as it is (not wrapped at the console width), so it can be found and copied whole.
+    private static void Raw(IAnsiConsole console, string line)
+    {
+        var writer = console.Profile.Out.Writer;
+        writer.WriteLine(line);
+        writer.Flush();
+    }
+
     private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
     // Runs a task may need: every loss and seed, plus the sweep's new settings.
     private static int Runs(TaskSetup setup, CompareOptions options) =>
         options.Seeds * (setup.Losses.Length + (options.Sweep ? Sweeps.MaxNew : 0));
-
-    /// <summary>Moves a loss's class weights (all it holds outside the module's parameters) to <paramref name="device"/>.</summary>
-    public static LossFunction OnDevice(LossFunction loss, Device device)
-    {
-        if (device.type == TorchSharp.DeviceType.CPU) return loss;
-        if (loss is LossModule m && m.ClassWeights is { } w) m.ClassWeights = w.to(device);
-        if (loss is CombinedLoss c) foreach (var (_, part) in c.Parts) OnDevice(part, device);
-        return loss;
-    }
 
     private static TaskResult RunTask(TaskSetup setup, TaskTensors tensors, TrainingStats trainStats, string capSource, double calibration,
                                       CompareOptions options, IAnsiConsole console, Device device)
@@ -232,7 +231,7 @@ internal static class CompareRunner
         }
         var result = new TaskResult(data, setup.Plan, capSource, calibration, trainStats, data.Validation.Stats(task.NumClasses), data.Test.Stats(task.NumClasses),
             comparison, sweep, previews.ToImmutableArray(), watch.Elapsed.TotalSeconds);
-        console.WriteLine(result.Recommendation);
+        Raw(console, result.Recommendation);
         console.WriteLine();
         return result;
     }
@@ -249,7 +248,7 @@ internal static class CompareRunner
             foreach (var seed in seeds)
             {
                 starting(entry, seed);
-                using var loss = OnDevice(entry.Create(trainStats), device);
+                using var loss = entry.Create(trainStats, device);
                 var result = Trainer.Run(task, tensors, entry.Name, loss, seed, setup.Plan, seed == seeds[0] ? previews : Array.Empty<int>(), onEpoch, device);
                 if (!runs.TryGetValue(entry.Name, out var list)) runs[entry.Name] = list = new List<RunResult>();
                 list.Add(result);
@@ -258,7 +257,7 @@ internal static class CompareRunner
         }
 
         string Done(RunResult r) => Invariant(
-            $"{task.Name} {r.Loss} seed {r.Seed}: kept epoch {r.BestEpoch} of {r.EpochsRun}, validation Dice {r.ValidationTuned:F3} with {r.Rule.Describe(task)} ({r.ValidationBest:F3} untuned), {r.SecondsPerEpoch:F2} s/epoch");
+            $"{task.Name} {r.Loss} seed {r.Seed}: kept epoch {r.BestEpoch}/{r.EpochsRun}, validation Dice {r.ValidationTuned:F3} tuned, {r.ValidationBest:F3} untuned, {r.SecondsPerEpoch:F2} s/epoch");
         if (console.Profile.Capabilities.Interactive)
         {
             console.Progress()

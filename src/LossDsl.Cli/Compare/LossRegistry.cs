@@ -10,10 +10,10 @@ namespace LossDsl.Cli.Compare;
 /// <param name="Name">The CLI name (as in the catalog's documentation).</param>
 /// <param name="Task">The task (layout) it is registered for.</param>
 /// <param name="Description">One line for the report: module and options.</param>
-/// <param name="Create">Builds the loss from the training split's label statistics.</param>
+/// <param name="Create">Builds the loss from the training split's label statistics, with any tensor it holds (class weights) on the given device.</param>
 /// <param name="CSharp">The C# expression that builds the same loss, with the statistics' values filled in.</param>
 internal sealed record LossEntry(string Name, LossTask Task, string Description,
-                                 Func<TrainingStats, LossFunction> Create, Func<TrainingStats, string> CSharp);
+                                 Func<TrainingStats, Device, LossFunction> Create, Func<TrainingStats, string> CSharp);
 
 /// <summary>
 /// THE place where `lossdsl compare` chooses losses: CLI name → catalog module with its options.
@@ -34,28 +34,28 @@ internal static class LossRegistry
 
     /// <summary>Weighted BCE with a given positive weight.</summary>
     public static LossEntry Bce(string name, double posWeight) =>
-        new(name, LossTask.Binary, $"BceLoss(posWeight = {Num(posWeight)})", _ => new BceLoss(posWeight: posWeight), _ => $"new BceLoss(posWeight: {Num(posWeight)})");
+        new(name, LossTask.Binary, $"BceLoss(posWeight = {Num(posWeight)})", (_, _) => new BceLoss(posWeight: posWeight), _ => $"new BceLoss(posWeight: {Num(posWeight)})");
 
     /// <summary>Binary focal loss.</summary>
     public static LossEntry BinaryFocal(string name, double gamma, double alpha) =>
         new(name, LossTask.Binary, $"BinaryFocalLoss(gamma = {Num(gamma)}, alpha = {Num(alpha)})",
-            _ => new BinaryFocalLoss(gamma: gamma, alpha: alpha), _ => $"new BinaryFocalLoss(gamma: {Num(gamma)}, alpha: {Num(alpha)})");
+            (_, _) => new BinaryFocalLoss(gamma: gamma, alpha: alpha), _ => $"new BinaryFocalLoss(gamma: {Num(gamma)}, alpha: {Num(alpha)})");
 
     /// <summary>BCE + Dice blend.</summary>
     public static LossEntry BceDice(string name, double diceWeight) =>
         new(name, LossTask.Binary, $"BceDiceLoss(diceWeight = {Num(diceWeight)})",
-            _ => new BceDiceLoss(diceWeight: diceWeight), _ => $"new BceDiceLoss(diceWeight: {Num(diceWeight)})");
+            (_, _) => new BceDiceLoss(diceWeight: diceWeight), _ => $"new BceDiceLoss(diceWeight: {Num(diceWeight)})");
 
     /// <summary>Binary Tversky loss (batch, smoothing 1).</summary>
     public static LossEntry Tversky(string name, double alpha, double beta) =>
         new(name, LossTask.Binary, $"TverskyLoss(alpha = {Num(alpha)}, beta = {Num(beta)}, batch = true, smooth 1)",
-            _ => new TverskyLoss(alpha: alpha, beta: beta, activation: Activation.Sigmoid, batch: true, smoothNr: 1.0, smoothDr: 1.0),
+            (_, _) => new TverskyLoss(alpha: alpha, beta: beta, activation: Activation.Sigmoid, batch: true, smoothNr: 1.0, smoothDr: 1.0),
             _ => $"new TverskyLoss(alpha: {Num(alpha)}, beta: {Num(beta)}, activation: Activation.Sigmoid, batch: true, smoothNr: 1, smoothDr: 1)");
 
     /// <summary>Cross-entropy with class weights (1/(C · fraction))^power of the training split (power 0: unweighted).</summary>
     public static LossEntry WeightedCe(string name, double power) =>
         new(name, LossTask.Multiclass, power == 0 ? "CrossEntropyLoss()" : $"CrossEntropyLoss with class weights (1/(C · class fraction))^{Num(power)} of the training split",
-            stats => power == 0 ? new CrossEntropyLoss() : new CrossEntropyLoss { ClassWeights = tensor(Powered(stats, power).Select(w => (float)w).ToArray()) },
+            (stats, device) => power == 0 ? new CrossEntropyLoss() : new CrossEntropyLoss { ClassWeights = tensor(Powered(stats, power).Select(w => (float)w).ToArray(), device: device) },
             stats => power == 0 ? "new CrossEntropyLoss()" : $"new CrossEntropyLoss {{ ClassWeights = {WeightsCs(Powered(stats, power))} }}");
 
     private static ImmutableArray<double> Powered(TrainingStats stats, double power) =>
@@ -63,40 +63,40 @@ internal static class LossRegistry
 
     /// <summary>Softmax focal loss.</summary>
     public static LossEntry Focal(string name, double gamma) =>
-        new(name, LossTask.Multiclass, $"FocalLoss(gamma = {Num(gamma)})", _ => new FocalLoss(gamma: gamma), _ => $"new FocalLoss(gamma: {Num(gamma)})");
+        new(name, LossTask.Multiclass, $"FocalLoss(gamma = {Num(gamma)})", (_, _) => new FocalLoss(gamma: gamma), _ => $"new FocalLoss(gamma: {Num(gamma)})");
 
     /// <summary>Dice + cross-entropy.</summary>
     public static LossEntry DiceCe(string name, double lambdaDice, double lambdaCe) =>
         new(name, LossTask.Multiclass, $"DiceCeLoss(lambdaDice = {Num(lambdaDice)}, lambdaCe = {Num(lambdaCe)})",
-            _ => new DiceCeLoss(lambdaDice: lambdaDice, lambdaCe: lambdaCe), _ => $"new DiceCeLoss(lambdaDice: {Num(lambdaDice)}, lambdaCe: {Num(lambdaCe)})");
+            (_, _) => new DiceCeLoss(lambdaDice: lambdaDice, lambdaCe: lambdaCe), _ => $"new DiceCeLoss(lambdaDice: {Num(lambdaDice)}, lambdaCe: {Num(lambdaCe)})");
 
     /// <summary>Generalized Dice with a weight type.</summary>
     public static LossEntry GeneralizedDice(string name, DiceWeightType type) =>
         new(name, LossTask.Multiclass, $"GeneralizedDiceLoss(weightType = {type}, batch = true)",
-            _ => new GeneralizedDiceLoss(weightType: type, batch: true), _ => type == DiceWeightType.Square ? "new GeneralizedDiceLoss(batch: true)" : $"new GeneralizedDiceLoss(weightType: DiceWeightType.{type}, batch: true)");
+            (_, _) => new GeneralizedDiceLoss(weightType: type, batch: true), _ => type == DiceWeightType.Square ? "new GeneralizedDiceLoss(batch: true)" : $"new GeneralizedDiceLoss(weightType: DiceWeightType.{type}, batch: true)");
 
     /// <summary>Every registered loss, binary first, in report order.</summary>
     public static readonly ImmutableArray<LossEntry> All = ImmutableArray.Create(
         // Binary (one logit per pixel, class 1 = foreground).
         new LossEntry("bce", LossTask.Binary, "BceLoss()",
-            _ => new BceLoss(), _ => "new BceLoss()"),
+            (_, _) => new BceLoss(), _ => "new BceLoss()"),
         new LossEntry("weighted-bce", LossTask.Binary, "BceLoss(posWeight = negatives/positives of the training split)",
-            stats => new BceLoss(posWeight: stats.PosWeight), stats => $"new BceLoss(posWeight: {Num(stats.PosWeight)})"),
+            (stats, _) => new BceLoss(posWeight: stats.PosWeight), stats => $"new BceLoss(posWeight: {Num(stats.PosWeight)})"),
         BinaryFocal("binary-focal", 2.0, 0.25),
         new LossEntry("dice", LossTask.Binary, "DiceLoss(activation = Sigmoid, batch = true, smooth 1)",
-            _ => new DiceLoss(activation: Activation.Sigmoid, batch: true, smoothNr: 1.0, smoothDr: 1.0),
+            (_, _) => new DiceLoss(activation: Activation.Sigmoid, batch: true, smoothNr: 1.0, smoothDr: 1.0),
             _ => "new DiceLoss(activation: Activation.Sigmoid, batch: true, smoothNr: 1, smoothDr: 1)"),
         BceDice("bce-dice", 0.5),
         Tversky("tversky", 0.3, 0.7),
         // Multiclass (C logits per pixel, class-index targets, class 0 = background).
         new LossEntry("cross-entropy", LossTask.Multiclass, "CrossEntropyLoss()",
-            _ => new CrossEntropyLoss(), _ => "new CrossEntropyLoss()"),
+            (_, _) => new CrossEntropyLoss(), _ => "new CrossEntropyLoss()"),
         new LossEntry("weighted-cross-entropy", LossTask.Multiclass, "CrossEntropyLoss with class weights 1/(C · class fraction) of the training split",
-            stats => new CrossEntropyLoss { ClassWeights = tensor(stats.BalancedClassWeights.Select(w => (float)w).ToArray()) },
+            (stats, device) => new CrossEntropyLoss { ClassWeights = tensor(stats.BalancedClassWeights.Select(w => (float)w).ToArray(), device: device) },
             stats => $"new CrossEntropyLoss {{ ClassWeights = {WeightsCs(stats.BalancedClassWeights)} }}"),
         Focal("focal", 2.0),
         new LossEntry("dice", LossTask.Multiclass, "DiceLoss(activation = Softmax, batch = true, smooth 1)",
-            _ => new DiceLoss(activation: Activation.Softmax, batch: true, smoothNr: 1.0, smoothDr: 1.0),
+            (_, _) => new DiceLoss(activation: Activation.Softmax, batch: true, smoothNr: 1.0, smoothDr: 1.0),
             _ => "new DiceLoss(activation: Activation.Softmax, batch: true, smoothNr: 1, smoothDr: 1)"),
         GeneralizedDice("generalized-dice", DiceWeightType.Square),
         DiceCe("dice-ce", 1.0, 1.0));
