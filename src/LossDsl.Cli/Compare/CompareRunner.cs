@@ -257,7 +257,7 @@ internal static class CompareRunner
         }
 
         string Done(RunResult r) => Invariant(
-            $"{task.Name} {r.Loss} seed {r.Seed}: kept epoch {r.BestEpoch}/{r.EpochsRun}, validation Dice {r.ValidationTuned:F3} tuned, {r.ValidationBest:F3} untuned, {r.SecondsPerEpoch:F2} s/epoch");
+            $"{task.Name} {r.Loss} seed {r.Seed}: kept epoch {r.BestEpoch}/{r.EpochsRun}, validation Dice {r.ValidationTuned:F3} tuned, {r.ValidationBest:F3} untuned, {r.SecondsPerEpoch:F2} s/epoch training, {r.WallSeconds:F1} s in all");
         if (console.Profile.Capabilities.Interactive)
         {
             console.Progress()

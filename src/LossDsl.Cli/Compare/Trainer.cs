@@ -45,6 +45,7 @@ internal sealed record EpochProgress(string Loss, int Seed, int Epoch, int MaxEp
 /// <param name="Test">Test counts per image of the kept weights, untuned rule (threshold 0.5 / arg-max).</param>
 /// <param name="TestTuned">Test counts per image of the kept weights with <paramref name="Rule"/>.</param>
 /// <param name="Previews">Predicted class indices (H·W bytes, untuned rule) of the preview test images, when asked for.</param>
+/// <param name="WallSeconds">The whole run: building, training, validating, scoring.</param>
 internal sealed record RunResult(
     string Loss,
     int Seed,
@@ -56,7 +57,8 @@ internal sealed record RunResult(
     DecisionRule Rule,
     ImageCounts Test,
     ImageCounts TestTuned,
-    ImmutableArray<byte[]> Previews)
+    ImmutableArray<byte[]> Previews,
+    double WallSeconds = 0)
 {
     /// <summary>Epochs trained (early stopping or the cap).</summary>
     public int EpochsRun => EpochLoss.Length;
@@ -141,6 +143,7 @@ internal static class Trainer
     public static RunResult Run(CompareTask task, TaskTensors splits, string lossName, LossFunction loss, int seed, TrainingPlan plan,
                                 int[] previewIndices, Action<EpochProgress>? onEpoch, Device device)
     {
+        var wall = Stopwatch.StartNew();
         var train = splits.Train;
         torch.manual_seed(seed);
         using var model = new UNet((int)train.Images.shape[1], task.OutputChannels, plan.BaseChannels, plan.Levels);
@@ -195,7 +198,7 @@ internal static class Trainer
             trainSeconds / epochLoss.Count, best.Rule,
             ImageCounts.FromPredictions(untuned, test.Labels, test.Valid, test.Count, task.NumClasses),
             ImageCounts.FromPredictions(tuned, test.Labels, test.Valid, test.Count, task.NumClasses),
-            previews);
+            previews, wall.Elapsed.TotalSeconds);
     }
 
     /// <summary>The validation headline score with the untuned rule, with the rule tuned on it, and that rule.</summary>
