@@ -54,7 +54,7 @@ public class CompareEndToEndTests
         Assert.Contains("### Paired comparison (tuned rule, used for the ranking)", report);
         Assert.Contains("### Paired comparison at threshold 0.5", report);
         Assert.Matches(@"\*\*Result\.\*\* Recommended: binary: ", report);
-        Assert.Contains("compare --task binary --losses bce,dice --budget 250 --epochs 1 --seed 1 --seeds 2 --train-images 8 --held-out-images 4 --out", report);
+        Assert.Contains("compare --task binary --losses bce,dice --budget 280 --epochs 1 --seed 1 --seeds 2 --train-images 8 --held-out-images 4 --out", report);
         Assert.Contains("(binary-metrics.png)", report);
         Assert.Contains("(binary-paired-differences.png)", report);
         Assert.DoesNotContain("## Multiclass task", report);

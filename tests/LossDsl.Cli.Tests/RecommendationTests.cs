@@ -145,6 +145,7 @@ public class RecommendationTests
     [Fact]
     public void Still_improving_at_the_cap_needs_a_real_gain_in_the_last_patience_epochs()
     {
+        // Cap 10: the last quarter is 3 epochs (8–10).
         var plan = new TrainingPlan(10, 6, 4, 1e-3, 8, 3, 0);
         RunResult With(params double[] tuned) => Run("x", 1, 0.5) with
         {
@@ -154,6 +155,8 @@ public class RecommendationTests
         };
         Assert.True(LossSummary.StillImproving(With(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95), plan));
         Assert.False(LossSummary.StillImproving(With(0.1, 0.2, 0.3, 0.8, 0.8, 0.8, 0.8, 0.805, 0.805, 0.805), plan));
+        Assert.True(LossSummary.StillImproving(With(0.1, 0.2, 0.3, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.82), plan));
+        Assert.False(LossSummary.StillImproving(With(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 0.805, 0.805, 0.805), plan));
         Assert.False(LossSummary.StillImproving(With(0.1, 0.2, 0.3, 0.9), plan)); // stopped before the cap
     }
 }

@@ -50,7 +50,7 @@ internal sealed record CompareOptions(
     /// Default budget in seconds: the default run (both tasks, every loss, <see cref="DefaultSeeds"/>
     /// seeds) then takes under 5 minutes on a 2-core machine, startup included (docs/compare.md).
     /// </summary>
-    public const double DefaultBudget = 250;
+    public const double DefaultBudget = 280;
 
     /// <summary>Default number of training seeds.</summary>
     public const int DefaultSeeds = 5;

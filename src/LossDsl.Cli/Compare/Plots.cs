@@ -20,11 +20,11 @@ internal static class Plots
         files.Add(ValidationCurves(dir, prefix + "-validation-dice.png", result));
         files.Add(MetricBars(dir, prefix + "-metrics.png", result));
         files.Add(Differences(dir, prefix + "-paired-differences.png", result.Main,
-            $"{prefix}: Δ test {result.ScoreName} (tuned) against the best, {result.Main.Best.Name}"));
+            $"{prefix}: test Dice (tuned) minus the best loss's ({result.Main.Best.Name}), paired"));
         if (!result.PreviewIndices.IsEmpty) files.Add(Predictions(dir, prefix + "-predictions.png", result));
         if (result.Sweep is { } sweep)
             files.Add(Differences(dir, prefix + "-sweep-differences.png", sweep.Comparison,
-                $"{prefix} sweep of {sweep.Family}: Δ test Dice (tuned) against the best setting, {sweep.Comparison.Best.Name}"));
+                $"{prefix} sweep of {sweep.Family}: test Dice (tuned) minus the best setting's, paired"));
         return files.ToImmutable();
     }
 
@@ -39,12 +39,12 @@ internal static class Plots
                 var first = Math.Abs(curve[0]) > 1e-12 ? curve[0] : 1.0;
                 return curve.Select(v => v / first).ToArray();
             },
-            $"{result.Task.Name}: training loss per epoch (mean over the seeds still training, relative to epoch 1)", "loss / loss at epoch 1",
+            $"{result.Task.Name}: training loss, relative to epoch 1 (mean over seeds)", "loss / loss at epoch 1",
             unitRange: false, Alignment.LowerLeft);
 
     private static string ValidationCurves(string dir, string file, TaskResult result) =>
         EpochCurves(dir, file, result, loss => loss.MeanPerEpoch(r => r.EpochValidationTuned),
-            $"{result.Task.Name}: validation {result.ScoreName} per epoch, tuned rule (selects the kept epoch; mean over the seeds still training)", "Dice",
+            $"{result.Task.Name}: validation Dice, tuned rule (picks the kept epoch; mean over seeds)", result.Task.Kind == LossTask.Binary ? "foreground Dice" : "mean Dice, non-background classes",
             unitRange: true, Alignment.UpperLeft);
 
     // One line per loss over the epochs.
@@ -67,7 +67,7 @@ internal static class Plots
         var longest = result.Losses.Max(l => l.EpochsRun.Mean);
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(longest > 30 ? 5 : longest > 12 ? 2 : 1);
         plot.ShowLegend(legend);
-        plot.SavePng(Path.Combine(dir, file), 900, 540);
+        plot.SavePng(Path.Combine(dir, file), 1000, 560);
         return file;
     }
 
@@ -102,7 +102,7 @@ internal static class Plots
         plot.Axes.SetLimitsY(0, 1.08);
         plot.Axes.SetLimitsX(-1, metrics.Length * group - 1);
         var scope = result.Task.Kind == LossTask.Binary ? "foreground" : "mean over non-background classes";
-        plot.Title($"{result.Task.Name}: test scores, tuned rule ({scope}); bars: mean, whiskers: ± standard deviation over seeds");
+        plot.Title($"{result.Task.Name}: test scores, tuned rule ({scope}); whiskers: ± standard deviation over seeds");
         plot.ShowLegend(Alignment.UpperRight);
         plot.SavePng(Path.Combine(dir, file), 1000, 560);
         return file;
@@ -121,7 +121,10 @@ internal static class Plots
         var best = new Color(30, 150, 60);
         var tied = new Color(235, 140, 20);
         var worse = new Color(120, 120, 120);
-        var low = 0.0;
+        var low = Math.Min(0, comparison.Tuned.Differences.Min(d => d.Lower));
+        var high = Math.Max(0, comparison.Tuned.Differences.Max(d => d.Upper));
+        var span = Math.Max(high - low, 0.01);
+        var labelX = high + 0.03 * span;
         for (var k = 0; k < ranking.Length; k++)
         {
             var d = comparison.Tuned.Differences[ranking[k]];
@@ -144,13 +147,13 @@ internal static class Plots
             var dot = plot.Add.Marker(d.Mean, y);
             dot.MarkerSize = 11;
             dot.Color = colour;
-            var label = plot.Add.Text(d.Status == PairStatus.Best ? "best" : $"{Recommendation.Signed(d.Mean)} {Recommendation.Interval(d)}", Math.Max(d.Upper, d.Mean), y);
+            var text = d.Status == PairStatus.Best ? "best" : $"{Recommendation.Signed(d.Mean)} {Recommendation.Interval(d)}{(d.Status == PairStatus.Tied ? "  tied" : "")}";
+            var label = plot.Add.Text(text, labelX, y);
             label.Alignment = Alignment.MiddleLeft;
-            label.OffsetX = 8;
+            label.OffsetX = 4;
             label.LabelFontSize = 12;
             label.LabelFontColor = colour;
             ticks.Add(new Tick(y, comparison.Losses[ranking[k]].Name));
-            low = Math.Min(low, d.Lower);
         }
         var zero = plot.Add.VerticalLine(0);
         zero.LineWidth = 1.5f;
@@ -158,10 +161,11 @@ internal static class Plots
         zero.LinePattern = LinePattern.Dashed;
         plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.ToArray());
         plot.Axes.Left.MajorTickStyle.Length = 0;
-        var span = Math.Max(-low, 0.01);
-        plot.Axes.SetLimits(low - 0.08 * span, 0.6 * span, -ranking.Length + 0.4, 0.6);
+        var left = low - 0.08 * span;
+        plot.Axes.SetLimits(left, labelX + 0.45 * (labelX - left), -ranking.Length + 0.4, 0.6);
         plot.Title(title);
-        plot.XLabel($"Δ Dice (loss − best), mean over {comparison.Tuned.Seeds} seeds; bars: 95 % paired bootstrap interval (seeds × {comparison.Tuned.Images} test images)");
+        plot.XLabel($"Δ Dice: mean over {comparison.Tuned.Seeds} seeds, 95 % paired bootstrap interval (seeds × {comparison.Tuned.Images} test images). Orange: tied with the best");
+        plot.Axes.Bottom.Label.FontSize = 13;
         plot.SavePng(Path.Combine(dir, file), 1000, Math.Max(360, 110 + 56 * ranking.Length));
         return file;
     }

@@ -51,8 +51,9 @@ internal sealed record LossSummary(string Name, string Description, string CShar
 
     /// <summary>
     /// Runs that reached the cap still improving: their best tuned validation score over the last
-    /// <see cref="TrainingPlan.Patience"/> epochs beats the best before by more than <see cref="ImprovingMargin"/>.
-    /// (With the learning rate annealed to the cap, small gains at the end are expected and not counted.)
+    /// quarter of the cap (at least 2 epochs) beats the best before by more than <see cref="ImprovingMargin"/>.
+    /// The learning rate is annealed to the cap, so those last epochs run at under 15 % of the peak rate;
+    /// a real gain there means the budget, not the loss, ended the run.
     /// </summary>
     public int StillImprovingAtCap(TrainingPlan plan) => Runs.Count(r => StillImproving(r, plan));
 
@@ -63,7 +64,7 @@ internal sealed record LossSummary(string Name, string Description, string CShar
     public static bool StillImproving(RunResult r, TrainingPlan plan)
     {
         if (r.EpochsRun < plan.MaxEpochs) return false;
-        var split = Math.Max(0, r.EpochsRun - plan.Patience);
+        var split = Math.Max(0, r.EpochsRun - Math.Max(2, (plan.MaxEpochs + 3) / 4));
         var before = split == 0 ? 0.0 : r.EpochValidationTuned.Take(split).Max();
         return r.EpochValidationTuned.Skip(split).Max() > before + ImprovingMargin;
     }
