@@ -215,7 +215,16 @@ internal static class Recommendation
         return $"Recommended: {task}: no single loss — the top group of {top.Length} is tied (each one's interval against the best, {best.Name}, includes 0; {scope}): {members}. " +
                $"What separates them: highest precision {precise.Name} ({Pr(precise)}), highest recall {recalling.Name} ({Pr(recalling)}); " +
                $"fastest {fastest.Name} ({fastest.SecondsPerEpoch.Mean.ToString("F2", CultureInfo.InvariantCulture)} s/epoch, slowest {slowest.SecondsPerEpoch.Mean.ToString("F2", CultureInfo.InvariantCulture)}). " +
-               $"Take {best.Name} by default, {(recalling != best ? recalling.Name + " when missed foreground costs more than false alarms" : precise.Name + " when false alarms cost more than missed foreground")}.{suffix}";
+               $"{Advice(best, precise, recalling)}{suffix}";
+    }
+
+    private static string Advice(LossSummary best, LossSummary precise, LossSummary recalling)
+    {
+        if (precise == best && recalling == best) return $"Take {best.Name}: it is also the most precise and has the highest recall of the group.";
+        var parts = new List<string>();
+        if (recalling != best) parts.Add($"{recalling.Name} when missed foreground costs more than false alarms");
+        if (precise != best && precise != recalling) parts.Add($"{precise.Name} when false alarms cost more than missed foreground");
+        return $"Take {best.Name} by default, {string.Join("; ", parts)}.";
     }
 
     // The interval of best − other, from other − best.
