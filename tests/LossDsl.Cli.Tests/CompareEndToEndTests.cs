@@ -37,7 +37,7 @@ public class CompareEndToEndTests
         Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Stderr}");
         Assert.Empty(CliProcess.ErrorLines(run));
         Assert.Contains("binary: test scores, mean ± standard deviation over 2 seeds", run.Stdout);
-        foreach (var header in new[] { "Loss", "Dice tuned", "Dice@0.5", "Prec.", "Recall", "Δ vs best [95 % CI]", "seeds +/−", "status", "epochs" })
+        foreach (var header in new[] { "Loss", "Dice tuned", "IoU tuned", "Dice@0.5", "IoU@0.5", "Prec.", "Recall", "Δ vs best [95 % CI]", "seeds +/−", "status", "epochs" })
             Assert.Contains(header, run.Stdout);
         Assert.Matches(@"│ bce\s+│ \d\.\d{3} ± \d\.\d{3} │", run.Stdout);
         Assert.Matches(@"│ dice\s+│ \d\.\d{3} ± \d\.\d{3} │", run.Stdout);
@@ -50,7 +50,7 @@ public class CompareEndToEndTests
         var report = File.ReadAllText(Path.Combine(dir, "report.md"));
         Assert.Contains("## Binary task", report);
         Assert.Contains("6 training, 2 validation (carved from the training images) and 4 test images", report);
-        Assert.Contains("| Loss | Dice tuned | IoU tuned | Precision tuned | Recall tuned | Dice @0.5 | Precision @0.5 | Recall @0.5 | tuned rule (median over seeds) | epochs best/trained | s/epoch | C# |", report);
+        Assert.Contains("| Loss | Dice tuned | IoU tuned | Precision tuned | Recall tuned | Dice @0.5 | IoU @0.5 | Precision @0.5 | Recall @0.5 | tuned rule (median over seeds) | epochs best/trained | s/epoch | C# |", report);
         Assert.Contains("### Paired comparison (tuned rule, used for the ranking)", report);
         Assert.Contains("### Paired comparison at threshold 0.5", report);
         Assert.Matches(@"\*\*Result\.\*\* Recommended: binary: ", report);

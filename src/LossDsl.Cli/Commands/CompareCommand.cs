@@ -116,7 +116,7 @@ internal sealed class CompareCommand : ICliCommand
 
     /// <summary>
     /// A Spectre console writing to <paramref name="writer"/>. When that is not a terminal (tests,
-    /// pipes) it is treated as a plain 160-column stream without colours or live progress.
+    /// pipes) it is treated as a plain 180-column stream without colours or live progress.
     /// </summary>
     private static IAnsiConsole ConsoleFor(TextWriter writer)
     {
@@ -128,7 +128,7 @@ internal sealed class CompareCommand : ICliCommand
             ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
             Interactive = terminal ? InteractionSupport.Detect : InteractionSupport.No,
         });
-        if (!terminal) console.Profile.Width = 160;
+        if (!terminal) console.Profile.Width = 180;
         return console;
     }
 }

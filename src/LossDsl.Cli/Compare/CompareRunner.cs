@@ -311,8 +311,8 @@ internal static class CompareRunner
     public static void PrintTable(IAnsiConsole console, CompareTask task, TrainingPlan plan, Comparison comparison, string title)
     {
         var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape(title));
-        var untuned = task.Kind == LossTask.Binary ? "Dice@0.5" : "Dice argmax";
-        foreach (var c in new[] { "Loss", "Dice tuned", untuned, "Prec.", "Recall", "Δ vs best [95 % CI]", "seeds +/−", "status", "epochs", "s/ep" })
+        var untuned = task.Kind == LossTask.Binary ? "@0.5" : " argmax";
+        foreach (var c in new[] { "Loss", "Dice tuned", "IoU tuned", "Dice" + untuned, "IoU" + untuned, "Prec.", "Recall", "Δ vs best [95 % CI]", "seeds +/−", "status", "epochs", "s/ep" })
             table.AddColumn(c is "Loss" or "status" ? new TableColumn(Markup.Escape(c)).NoWrap() : new TableColumn(Markup.Escape(c)).RightAligned().NoWrap());
         foreach (var loss in comparison.Ranked)
         {
@@ -321,7 +321,9 @@ internal static class CompareRunner
             table.AddRow(
                 name,
                 Markup.Escape(loss.TunedHeadline.Format()),
+                Markup.Escape(loss.Metric(Metric.IoU, true).Mean.ToString("F3", CultureInfo.InvariantCulture)),
                 Markup.Escape(loss.Headline.Mean.ToString("F3", CultureInfo.InvariantCulture)),
+                Markup.Escape(loss.Metric(Metric.IoU).Mean.ToString("F3", CultureInfo.InvariantCulture)),
                 Markup.Escape(loss.Metric(Metric.Precision, true).Mean.ToString("F3", CultureInfo.InvariantCulture)),
                 Markup.Escape(loss.Metric(Metric.Recall, true).Mean.ToString("F3", CultureInfo.InvariantCulture)),
                 d.Status == PairStatus.Best ? "—" : Markup.Escape($"{Recommendation.Signed(d.Mean)} {Recommendation.Interval(d)}"),
@@ -332,7 +334,7 @@ internal static class CompareRunner
         }
         var scope = task.Kind == LossTask.Binary ? "foreground" : "mean of the non-background classes";
         var rule = task.Kind == LossTask.Binary ? "threshold" : "class offsets";
-        table.Caption(Markup.Escape($"Test split, {scope}, mean over seeds. tuned: {rule} tuned on the validation split; Prec./Recall tuned. " +
+        table.Caption(Markup.Escape($"Test split, {scope}, mean over seeds. tuned: {rule} tuned on the validation split; Prec./Recall tuned. Dice tuned: mean ± standard deviation. " +
                                     $"Δ: paired difference to the best (tuned), 95 % paired bootstrap over seeds and test images; seeds +/−: seeds above/below the best; " +
                                     $"epochs: kept/trained (cap {plan.MaxEpochs})."));
         console.Write(table);

@@ -121,13 +121,13 @@ internal static class ReportWriter
         var untuned = task.Kind == LossTask.Binary ? "@0.5" : "arg-max";
         md.AppendLine(task.Kind == LossTask.Binary ? "### Test scores (foreground)" : "### Test scores (mean over the non-background classes)");
         md.AppendLine();
-        md.AppendLine($"| Loss | Dice tuned | IoU tuned | Precision tuned | Recall tuned | Dice {untuned} | Precision {untuned} | Recall {untuned} | tuned rule (median over seeds) | epochs best/trained | s/epoch |{(withModules ? " C# |" : "")}");
-        md.AppendLine($"|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|{(withModules ? "---|" : "")}");
+        md.AppendLine($"| Loss | Dice tuned | IoU tuned | Precision tuned | Recall tuned | Dice {untuned} | IoU {untuned} | Precision {untuned} | Recall {untuned} | tuned rule (median over seeds) | epochs best/trained | s/epoch |{(withModules ? " C# |" : "")}");
+        md.AppendLine($"|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|{(withModules ? "---|" : "")}");
         foreach (var loss in comparison.Ranked)
         {
             var name = comparison.Of(loss).Status == PairStatus.Best ? $"**{loss.Name}**" : loss.Name;
             md.AppendLine($"| {name} | {loss.TunedHeadline.Format()} | {loss.Metric(Metric.IoU, true).Format()} | {loss.Metric(Metric.Precision, true).Format()} | {loss.Metric(Metric.Recall, true).Format()} | " +
-                          $"{loss.Headline.Format()} | {loss.Metric(Metric.Precision).Format()} | {loss.Metric(Metric.Recall).Format()} | {loss.TunedRule} | " +
+                          $"{loss.Headline.Format()} | {loss.Metric(Metric.IoU).Format()} | {loss.Metric(Metric.Precision).Format()} | {loss.Metric(Metric.Recall).Format()} | {loss.TunedRule} | " +
                           Invariant($"{loss.BestEpoch.Mean:F1}/{loss.EpochsRun.Mean:F1} | {loss.SecondsPerEpoch.Format("F2")} |") + (withModules ? $" `{loss.CSharp}` |" : ""));
         }
         md.AppendLine();
