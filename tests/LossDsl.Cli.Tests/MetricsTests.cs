@@ -91,31 +91,4 @@ public class MetricsTests
         Assert.Equal("0.700 ± 0.200", s.Format());
         Assert.Equal("0.500", Stat.Of(new[] { 0.5 }).Format());
     }
-
-    private static LossSummary Summary(string name, params double[] dice)
-    {
-        var task = CompareTask.Binary();
-        var runs = dice.Select((d, i) => new RunResult(name, i, ImmutableArray.Create(1.0), ImmutableArray.Create(d), 1,
-            ImmutableArray.Create(new ClassScores(1, 1, 1, 1), new ClassScores(d, d, d, d)), ImmutableArray<byte[]>.Empty)).ToImmutableArray();
-        return new LossSummary(name, name, runs, task);
-    }
-
-    [Fact]
-    public void Verdict_calls_a_win_beyond_the_spread_only_when_the_margin_exceeds_both_deviations()
-    {
-        var clear = Verdict.Of(ImmutableArray.Create(Summary("a", 0.5, 0.52, 0.54), Summary("b", 0.7, 0.72, 0.74)));
-        Assert.Equal("b", clear.Winner.Name);
-        Assert.Equal(0.2, clear.Margin, 1e-9);
-        Assert.True(clear.BeyondSpread);
-        Assert.Contains("beyond the spread", clear.Sentence("foreground Dice"));
-
-        var noisy = Verdict.Of(ImmutableArray.Create(Summary("a", 0.5, 0.6, 0.7), Summary("b", 0.55, 0.65, 0.75)));
-        Assert.Equal("b", noisy.Winner.Name);
-        Assert.False(noisy.BeyondSpread);
-        Assert.Contains("within the spread", noisy.Sentence("foreground Dice"));
-
-        var single = Verdict.Of(ImmutableArray.Create(Summary("a", 0.5), Summary("b", 0.9)));
-        Assert.False(single.BeyondSpread);
-        Assert.Contains("one seed", single.Sentence("foreground Dice"));
-    }
 }

@@ -25,7 +25,11 @@ public class RegistryTests
         var entry = LossRegistry.Find(task, name)!;
         var classes = task == LossTask.Binary ? 2 : 5;
         var fractions = task == LossTask.Binary ? ImmutableArray.Create(0.99, 0.01) : ImmutableArray.Create(0.7, 0.1, 0.1, 0.07, 0.03);
-        using var loss = entry.Create(new TrainingStats(fractions, 0.5, 1000));
+        var stats = new TrainingStats(fractions, 0.5, 1000);
+        using var loss = entry.Create(stats, CPU);
+        var cs = entry.CSharp(stats);
+        Assert.StartsWith("new ", cs);
+        Assert.Contains(loss.GetType().Name, cs);
         var logits = randn(2, task == LossTask.Binary ? 1 : classes, 8, 8).requires_grad_(true);
         var labels = randint(0, classes, new long[] { 2, 8, 8 });
         var target = task == LossTask.Binary ? labels.unsqueeze(1).to(ScalarType.Float32) : labels;
@@ -36,6 +40,38 @@ public class RegistryTests
         value.backward();
         Assert.False(logits.grad!.isnan().any().item<bool>());
         Assert.True(logits.grad.abs().sum().item<float>() > 0, $"{name} has no gradient");
+    }
+
+    public static TheoryData<string, LossTask, string> SweepVariants()
+    {
+        var data = new TheoryData<string, LossTask, string>();
+        var binary = new TrainingStats(ImmutableArray.Create(0.99, 0.01), 0.5, 1000);
+        var multi = new TrainingStats(ImmutableArray.Create(0.7, 0.1, 0.1, 0.07, 0.03), 0.5, 1000);
+        foreach (var e in LossRegistry.All)
+        foreach (var v in Sweeps.For(e.Task, e.Name, e.Task == LossTask.Binary ? binary : multi).Variants.Where(v => v.Reuse is null))
+            data.Add(e.Name, e.Task, v.Entry.Name);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(SweepVariants))]
+    public void Sweep_settings_build_finite_differentiable_losses(string family, LossTask task, string variant)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(2);
+        var classes = task == LossTask.Binary ? 2 : 5;
+        var stats = task == LossTask.Binary
+            ? new TrainingStats(ImmutableArray.Create(0.99, 0.01), 0.5, 1000)
+            : new TrainingStats(ImmutableArray.Create(0.7, 0.1, 0.1, 0.07, 0.03), 0.5, 1000);
+        var entry = Sweeps.For(task, family, stats).Variants.Single(v => v.Entry.Name == variant).Entry;
+        using var loss = entry.Create(stats, CPU);
+        Assert.Contains(loss.GetType().Name, entry.CSharp(stats));
+        var logits = randn(2, task == LossTask.Binary ? 1 : classes, 8, 8).requires_grad_(true);
+        var labels = randint(0, classes, new long[] { 2, 8, 8 });
+        var value = loss.forward(logits, task == LossTask.Binary ? labels.unsqueeze(1).to(ScalarType.Float32) : labels, rand(2, 8, 8).gt(0.3));
+        Assert.True(double.IsFinite(value.item<float>()), $"{variant}: {value.item<float>()}");
+        value.backward();
+        Assert.True(logits.grad!.abs().sum().item<float>() > 0, $"{variant} has no gradient");
     }
 
     [Fact]

@@ -10,7 +10,9 @@ namespace LossDsl.Cli.Commands;
 
 /// <summary>
 /// `lossdsl compare`: trains a small U-Net with each selected loss on built-in synthetic data (or
-/// the user's PNGs) over several seeds and reports held-out Dice, IoU, precision and recall.
+/// the user's PNGs) over several seeds, until the validation score stops improving within a time
+/// budget, and reports test Dice, IoU, precision and recall, paired differences with intervals and a
+/// recommendation.
 /// </summary>
 internal sealed class CompareCommand : ICliCommand
 {
@@ -29,17 +31,28 @@ internal sealed class CompareCommand : ICliCommand
                           string.Join(", ", LossRegistry.Names(LossTask.Binary)) + "; multiclass: " + string.Join(", ", LossRegistry.Names(LossTask.Multiclass)),
             AllowMultipleArgumentsPerToken = true,
         };
-        var epochs = new Option<int>("--epochs") { Description = "training epochs per run", DefaultValueFactory = _ => CompareOptions.DefaultEpochs };
+        var epochs = new Option<string?>("--epochs")
+        {
+            Description = "epoch cap per run, fixed instead of derived from --budget (reproducible on any machine): N, or binary=N,multiclass=M; runs stop earlier when the validation score stops improving",
+        };
+        var budget = new Option<double>("--budget")
+        {
+            Description = "seconds for the whole comparison, process start to report; the epoch cap of each task is derived from it (one timed epoch), the same for every loss",
+            DefaultValueFactory = _ => CompareOptions.DefaultBudget,
+        };
         var seed = new Option<int>("--seed") { Description = "data seed and first training seed", DefaultValueFactory = _ => CompareOptions.DefaultSeed };
-        var seeds = new Option<int>("--seeds") { Description = "number of training seeds (seed, seed+1, …); mean ± spread is over these", DefaultValueFactory = _ => CompareOptions.DefaultSeeds };
-        var train = new Option<int>("--train-images") { Description = "training images per synthetic task", DefaultValueFactory = _ => CompareOptions.DefaultTrainImages };
-        var heldOut = new Option<int>("--held-out-images") { Description = "held-out images per synthetic task", DefaultValueFactory = _ => CompareOptions.DefaultHeldOutImages };
+        var seeds = new Option<int>("--seeds") { Description = "number of training seeds (seed, seed+1, …); the paired statistics are over these", DefaultValueFactory = _ => CompareOptions.DefaultSeeds };
+        var train = new Option<int>("--train-images") { Description = "training images per synthetic task, a quarter of them the validation split", DefaultValueFactory = _ => CompareOptions.DefaultTrainImages };
+        var heldOut = new Option<int>("--held-out-images") { Description = "test images per synthetic task (scored once per run, at the end)", DefaultValueFactory = _ => CompareOptions.DefaultHeldOutImages };
         var data = new Option<string?>("--data") { Description = "use your data instead: DIR/images/*.png, DIR/masks/*.png (class index per pixel value; 0/255 = binary), optional DIR/valid/*.png" };
         var output = new Option<string>("--out") { Description = "output directory for report.md and the PNG plots", DefaultValueFactory = _ => CompareOptions.DefaultOutDir };
+        var sweep = new Option<bool>("--sweep") { Description = "after the comparison, sweep the main option of the best loss (posWeight, focal gamma/alpha, Dice/BCE weight, Tversky alpha/beta, class-weight power, …)" };
+        var device = new Option<string>("--device") { Description = "cpu, or cuda where TorchSharp sees a GPU (a CUDA build: -p:TorchBackend=cuda)", DefaultValueFactory = _ => "cpu" };
+        device.AcceptOnlyFromAmong("cpu", "cuda");
 
-        var command = new Command("compare", "Which loss wins on sparse, imbalanced data? Trains a small U-Net per loss and seed and reports held-out scores.")
+        var command = new Command("compare", "Which loss wins on sparse, imbalanced data? Trains a small U-Net per loss and seed (early stopping on a validation split, within --budget) and reports test scores, paired differences and a recommendation.")
         {
-            task, losses, epochs, seed, seeds, train, heldOut, data, output,
+            task, losses, budget, epochs, seed, seeds, train, heldOut, data, output, sweep, device,
         };
         command.SetAction((parse, _) =>
         {
@@ -49,13 +62,16 @@ internal sealed class CompareCommand : ICliCommand
             var options = new CompareOptions(
                 Enum.Parse<TaskChoice>(parse.GetValue(task)!, ignoreCase: true),
                 names,
-                Positive("--epochs", parse.GetValue(epochs), 1000),
+                CompareOptions.ParseEpochs(parse.GetValue(epochs), EpochBudget.MaxEpochs),
+                Budget(parse.GetValue(budget)),
                 parse.GetValue(seed),
                 Positive("--seeds", parse.GetValue(seeds), 100),
-                Positive("--train-images", parse.GetValue(train), 100_000),
+                AtLeast("--train-images", parse.GetValue(train), 2, 100_000),
                 Positive("--held-out-images", parse.GetValue(heldOut), 100_000),
                 parse.GetValue(data),
                 parse.GetValue(output)!,
+                parse.GetValue(sweep),
+                parse.GetValue(device)!,
                 "");
             if (options.DataDir is not null && !Directory.Exists(options.DataDir))
                 throw new UsageException($"--data {options.DataDir}: no such directory");
@@ -67,10 +83,16 @@ internal sealed class CompareCommand : ICliCommand
         return command;
     }
 
+    private static double Budget(double seconds) =>
+        seconds >= 1 && seconds <= 7 * 24 * 3600 ? seconds : throw new UsageException($"--budget must be between 1 and 604800 seconds, got {seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+
+    private static int AtLeast(string name, int value, int min, int max) =>
+        value >= min && value <= max ? value : throw new UsageException($"{name} must be between {min} and {max}, got {value}");
+
     private static int Positive(string name, int value, int max) =>
         value >= 1 && value <= max ? value : throw new UsageException($"{name} must be between 1 and {max}, got {value}");
 
-    /// <summary>The command line that reproduces <paramref name="o"/>, every option spelled out.</summary>
+    /// <summary>The command line of <paramref name="o"/>, every option spelled out (with --budget, the caps come from the machine's speed; ReportWriter adds the --epochs that fix them).</summary>
     internal static string Reproduce(CompareOptions o)
     {
         var parts = new System.Collections.Generic.List<string>
@@ -79,9 +101,13 @@ internal sealed class CompareCommand : ICliCommand
             "--task " + o.Task.ToString().ToLowerInvariant(),
         };
         if (!o.Losses.IsDefaultOrEmpty) parts.Add("--losses " + string.Join(",", o.Losses));
-        parts.Add($"--epochs {o.Epochs} --seed {o.Seed} --seeds {o.Seeds}");
+        parts.Add($"--budget {o.Budget.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        if (CompareOptions.FormatEpochs(o.Epochs) is { } e) parts.Add($"--epochs {e}");
+        parts.Add($"--seed {o.Seed} --seeds {o.Seeds}");
         if (o.DataDir is null) parts.Add($"--train-images {o.TrainImages} --held-out-images {o.HeldOutImages}");
         else parts.Add("--data " + Quote(o.DataDir));
+        if (o.Sweep) parts.Add("--sweep");
+        if (o.Device != "cpu") parts.Add("--device " + o.Device);
         parts.Add("--out " + Quote(o.OutDir));
         return string.Join(" ", parts);
     }
@@ -90,7 +116,7 @@ internal sealed class CompareCommand : ICliCommand
 
     /// <summary>
     /// A Spectre console writing to <paramref name="writer"/>. When that is not a terminal (tests,
-    /// pipes) it is treated as a plain 140-column stream without colours or live progress.
+    /// pipes) it is treated as a plain 180-column stream without colours or live progress.
     /// </summary>
     private static IAnsiConsole ConsoleFor(TextWriter writer)
     {
@@ -102,7 +128,7 @@ internal sealed class CompareCommand : ICliCommand
             ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
             Interactive = terminal ? InteractionSupport.Detect : InteractionSupport.No,
         });
-        if (!terminal) console.Profile.Width = 140;
+        if (!terminal) console.Profile.Width = 180;
         return console;
     }
 }

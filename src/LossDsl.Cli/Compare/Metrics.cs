@@ -99,3 +99,97 @@ internal static class Metrics
     public static double ForegroundMean(CompareTask task, ImmutableArray<ClassScores> scores, Metric metric) =>
         task.ForegroundClasses.Average(c => scores[c][metric]);
 }
+
+/// <summary>
+/// Confusion counts per image and class of one run on one split: true positives, false positives
+/// and false negatives of class c in image i at <c>[i * Classes + c]</c>. Pooling them over any
+/// multiset of images gives that multiset's split-level scores, which is what the paired bootstrap
+/// resamples.
+/// </summary>
+internal sealed class ImageCounts
+{
+    private readonly long[] _tp;
+    private readonly long[] _fp;
+    private readonly long[] _fn;
+
+    public ImageCounts(int images, int classes)
+    {
+        if (images < 0 || classes < 1) throw new ArgumentOutOfRangeException(nameof(images));
+        Images = images;
+        Classes = classes;
+        _tp = new long[images * classes];
+        _fp = new long[images * classes];
+        _fn = new long[images * classes];
+    }
+
+    public int Images { get; }
+    public int Classes { get; }
+
+    public long Tp(int image, int c) => _tp[image * Classes + c];
+    public long Fp(int image, int c) => _fp[image * Classes + c];
+    public long Fn(int image, int c) => _fn[image * Classes + c];
+
+    /// <summary>Adds counts of class <paramref name="c"/> in image <paramref name="image"/>.</summary>
+    public void Add(int image, int c, long tp, long fp, long fn)
+    {
+        var k = image * Classes + c;
+        _tp[k] += tp;
+        _fp[k] += fp;
+        _fn[k] += fn;
+    }
+
+    /// <summary>
+    /// Counts of predicted class indices against true ones, over valid pixels: <paramref name="predicted"/>,
+    /// <paramref name="labels"/> and <paramref name="valid"/> are images × pixels, image-major.
+    /// </summary>
+    public static ImageCounts FromPredictions(ReadOnlySpan<byte> predicted, ReadOnlySpan<byte> labels, ReadOnlySpan<bool> valid,
+                                              int images, int classes)
+    {
+        if (predicted.Length != labels.Length || valid.Length != labels.Length || images == 0 && labels.Length != 0 || images > 0 && labels.Length % images != 0)
+            throw new ArgumentException("predictions, labels and mask must have one length, a whole number of images");
+        var counts = new ImageCounts(images, classes);
+        if (images == 0) return counts;
+        var pixels = labels.Length / images;
+        for (var i = 0; i < images; i++)
+        for (var p = i * pixels; p < (i + 1) * pixels; p++)
+        {
+            if (!valid[p]) continue;
+            int t = labels[p], g = predicted[p];
+            if (t >= classes || g >= classes) throw new ArgumentException($"class index outside 0..{classes - 1}");
+            if (t == g) counts._tp[i * classes + t]++;
+            else
+            {
+                counts._fn[i * classes + t]++;
+                counts._fp[i * classes + g]++;
+            }
+        }
+        return counts;
+    }
+
+    /// <summary>Scores of class <paramref name="c"/> pooled over images, each counted <paramref name="weights"/>[i] times (every image once without weights).</summary>
+    public ClassScores Pooled(int c, ReadOnlySpan<int> weights = default)
+    {
+        long tp = 0, fp = 0, fn = 0;
+        for (var i = 0; i < Images; i++)
+        {
+            long w = weights.IsEmpty ? 1 : weights[i];
+            if (w == 0) continue;
+            var k = i * Classes + c;
+            tp += w * _tp[k];
+            fp += w * _fp[k];
+            fn += w * _fn[k];
+        }
+        return Metrics.Score(tp, fp, fn);
+    }
+
+    /// <summary>Pooled scores of every class, in class order.</summary>
+    public ImmutableArray<ClassScores> AllScores() => Enumerable.Range(0, Classes).Select(c => Pooled(c)).ToImmutableArray();
+
+    /// <summary>The headline score (mean pooled Dice over <paramref name="classes"/>), images weighted by <paramref name="weights"/>.</summary>
+    public double Headline(ImmutableArray<int> classes, ReadOnlySpan<int> weights = default)
+    {
+        var sum = 0.0;
+        foreach (var c in classes) sum += Pooled(c, weights).Dice;
+        return sum / classes.Length;
+    }
+}

@@ -17,9 +17,14 @@ internal static class Plots
         var prefix = result.Task.Name;
         var files = ImmutableArray.CreateBuilder<string>();
         files.Add(LossCurves(dir, prefix + "-loss-curves.png", result));
-        files.Add(HeldOutCurves(dir, prefix + "-heldout-dice.png", result));
+        files.Add(ValidationCurves(dir, prefix + "-validation-dice.png", result));
         files.Add(MetricBars(dir, prefix + "-metrics.png", result));
+        files.Add(Differences(dir, prefix + "-paired-differences.png", result.Main,
+            $"{prefix}: test Dice (tuned) minus the best loss's ({result.Main.Best.Name}), paired"));
         if (!result.PreviewIndices.IsEmpty) files.Add(Predictions(dir, prefix + "-predictions.png", result));
+        if (result.Sweep is { } sweep)
+            files.Add(Differences(dir, prefix + "-sweep-differences.png", sweep.Comparison,
+                $"{prefix} sweep of {sweep.Family}: test Dice (tuned) minus the best setting's, paired"));
         return files.ToImmutable();
     }
 
@@ -29,17 +34,17 @@ internal static class Plots
         EpochCurves(dir, file, result,
             loss =>
             {
-                var curve = loss.MeanEpochLoss();
+                var curve = loss.MeanPerEpoch(r => r.EpochLoss);
                 // Losses have different scales; relative to epoch 1 they share one axis.
                 var first = Math.Abs(curve[0]) > 1e-12 ? curve[0] : 1.0;
                 return curve.Select(v => v / first).ToArray();
             },
-            $"{result.Task.Name}: training loss per epoch (mean over seeds, relative to epoch 1)", "loss / loss at epoch 1",
+            $"{result.Task.Name}: training loss, relative to epoch 1 (mean over seeds)", "loss / loss at epoch 1",
             unitRange: false, Alignment.LowerLeft);
 
-    private static string HeldOutCurves(string dir, string file, TaskResult result) =>
-        EpochCurves(dir, file, result, loss => loss.MeanEpochScore(),
-            $"{result.Task.Name}: held-out {result.ScoreName} per epoch (mean over seeds)", "Dice",
+    private static string ValidationCurves(string dir, string file, TaskResult result) =>
+        EpochCurves(dir, file, result, loss => loss.MeanPerEpoch(r => r.EpochValidationTuned),
+            $"{result.Task.Name}: validation Dice, tuned rule (picks the kept epoch; mean over seeds)", result.Task.Kind == LossTask.Binary ? "foreground Dice" : "mean Dice, non-background classes",
             unitRange: true, Alignment.UpperLeft);
 
     // One line per loss over the epochs.
@@ -59,9 +64,10 @@ internal static class Plots
         plot.XLabel("epoch");
         plot.YLabel(yLabel);
         if (unitRange) plot.Axes.SetLimitsY(0, 1);
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
+        var longest = result.Losses.Max(l => l.EpochsRun.Mean);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(longest > 30 ? 5 : longest > 12 ? 2 : 1);
         plot.ShowLegend(legend);
-        plot.SavePng(Path.Combine(dir, file), 900, 540);
+        plot.SavePng(Path.Combine(dir, file), 1000, 560);
         return file;
     }
 
@@ -77,7 +83,7 @@ internal static class Plots
         {
             for (var l = 0; l < losses.Length; l++)
             {
-                var stat = losses[l].Metric(metrics[m]);
+                var stat = losses[l].Metric(metrics[m], tuned: true);
                 var bar = new Bar
                 {
                     Position = m * group + l,
@@ -96,15 +102,77 @@ internal static class Plots
         plot.Axes.SetLimitsY(0, 1.08);
         plot.Axes.SetLimitsX(-1, metrics.Length * group - 1);
         var scope = result.Task.Kind == LossTask.Binary ? "foreground" : "mean over non-background classes";
-        plot.Title($"{result.Task.Name}: held-out scores ({scope}); bars: mean, whiskers: ± standard deviation over seeds");
+        plot.Title($"{result.Task.Name}: test scores, tuned rule ({scope}); whiskers: ± standard deviation over seeds");
         plot.ShowLegend(Alignment.UpperRight);
         plot.SavePng(Path.Combine(dir, file), 1000, 560);
         return file;
     }
 
+    /// <summary>
+    /// The paired differences: one row per loss (ranking order, best on top), a dot at the mean
+    /// difference to the best and a bar over its 95 % interval, a line at 0. Green: best; orange: tied
+    /// with the best (the bar crosses 0); grey: worse.
+    /// </summary>
+    private static string Differences(string dir, string file, Comparison comparison, string title)
+    {
+        var plot = new Plot();
+        var ranking = comparison.Tuned.Ranking;
+        var ticks = new List<Tick>();
+        var best = new Color(30, 150, 60);
+        var tied = new Color(235, 140, 20);
+        var worse = new Color(120, 120, 120);
+        var low = Math.Min(0, comparison.Tuned.Differences.Min(d => d.Lower));
+        var high = Math.Max(0, comparison.Tuned.Differences.Max(d => d.Upper));
+        var span = Math.Max(high - low, 0.01);
+        var labelX = high + 0.03 * span;
+        for (var k = 0; k < ranking.Length; k++)
+        {
+            var d = comparison.Tuned.Differences[ranking[k]];
+            var y = -(double)k;
+            var colour = d.Status == PairStatus.Best ? best : d.Status == PairStatus.Tied ? tied : worse;
+            if (d.Status != PairStatus.Best)
+            {
+                var bar = plot.Add.Line(d.Lower, y, d.Upper, y);
+                bar.LineWidth = 4;
+                bar.LineColor = colour;
+                bar.MarkerSize = 0;
+                foreach (var end in new[] { d.Lower, d.Upper })
+                {
+                    var cap = plot.Add.Line(end, y - 0.15, end, y + 0.15);
+                    cap.LineWidth = 2;
+                    cap.LineColor = colour;
+                    cap.MarkerSize = 0;
+                }
+            }
+            var dot = plot.Add.Marker(d.Mean, y);
+            dot.MarkerSize = 11;
+            dot.Color = colour;
+            var text = d.Status == PairStatus.Best ? "best" : $"{Recommendation.Signed(d.Mean)} {Recommendation.Interval(d)}{(d.Status == PairStatus.Tied ? "  tied" : "")}";
+            var label = plot.Add.Text(text, labelX, y);
+            label.Alignment = Alignment.MiddleLeft;
+            label.OffsetX = 4;
+            label.LabelFontSize = 12;
+            label.LabelFontColor = colour;
+            ticks.Add(new Tick(y, comparison.Losses[ranking[k]].Name));
+        }
+        var zero = plot.Add.VerticalLine(0);
+        zero.LineWidth = 1.5f;
+        zero.LineColor = Colors.Black.WithAlpha(0.6);
+        zero.LinePattern = LinePattern.Dashed;
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.ToArray());
+        plot.Axes.Left.MajorTickStyle.Length = 0;
+        var left = low - 0.08 * span;
+        plot.Axes.SetLimits(left, labelX + 0.45 * (labelX - left), -ranking.Length + 0.4, 0.6);
+        plot.Title(title);
+        plot.XLabel($"Δ Dice: mean over {comparison.Tuned.Seeds} seeds, 95 % paired bootstrap interval (seeds × {comparison.Tuned.Images} test images). Orange: tied with the best");
+        plot.Axes.Bottom.Label.FontSize = 13;
+        plot.SavePng(Path.Combine(dir, file), 1000, Math.Max(360, 110 + 56 * ranking.Length));
+        return file;
+    }
+
     private static string Predictions(string dir, string file, TaskResult result)
     {
-        var set = result.Data.HeldOut;
+        var set = result.Data.Test;
         var task = result.Task;
         var indices = result.PreviewIndices;
         // Tiles: one column per preview image; rows: input, ground truth, then each loss (first seed).
@@ -143,9 +211,9 @@ internal static class Plots
         var margin = set.Width >= 128 ? 0.6 : 1.25;
         plot.Axes.SetLimits(-margin, indices.Length * (1 + gap), -rows.Count * (aspect + gap) - 0.12, 0.18);
         var legend = task.Kind == LossTask.Binary
-            ? "held-out images; green: found object pixel, red: false alarm, blue: missed object pixel, dark: no return (invalid)"
-            : "held-out images; colours: " + string.Join(", ", task.ClassNames.Skip(1).Select((n, i) => $"{n} {Overlay.ColourName(i + 1)}")) + "; dark: invalid";
-        var title = plot.Add.Text($"{task.Name}: predictions of the first seed ({legend})", -margin + 0.05, 0.12);
+            ? "test images; green: found object pixel, red: false alarm, blue: missed object pixel, dark: no return (invalid)"
+            : "test images; colours: " + string.Join(", ", task.ClassNames.Skip(1).Select((n, i) => $"{n} {Overlay.ColourName(i + 1)}")) + "; dark: invalid";
+        var title = plot.Add.Text($"{task.Name}: predictions of the first seed at 0.5 / arg-max, best validation epoch ({legend})", -margin + 0.05, 0.12);
         title.Alignment = Alignment.UpperLeft;
         title.LabelFontSize = 13;
         var tileWidth = set.Width >= 128 ? 330 : 150;

@@ -107,6 +107,10 @@ internal sealed class SegmentationSet
     }
 }
 
-/// <summary>A task's data: the training split, the held-out split, and where it came from.</summary>
-internal sealed record CompareData(CompareTask Task, SegmentationSet Train, SegmentationSet HeldOut, string Source,
+/// <summary>
+/// A task's data: the training split (what the networks learn from), the validation split (carved
+/// from the training images: early stopping, the kept checkpoint and the tuned decision rule are
+/// chosen on it), the test split (held out; scored once per run, at the end), and where it came from.
+/// </summary>
+internal sealed record CompareData(CompareTask Task, SegmentationSet Train, SegmentationSet Validation, SegmentationSet Test, string Source,
                                    ImmutableArray<string> ChannelNames);

@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Generic;
 using System.Collections.Immutable;
+using System.Globalization;
 using System.Linq;
 
 namespace LossDsl.Cli.Compare;
@@ -8,7 +10,7 @@ namespace LossDsl.Cli.Compare;
 internal readonly record struct Stat(double Mean, double Spread, int Count)
 {
     /// <summary>Mean and sample standard deviation of <paramref name="values"/>.</summary>
-    public static Stat Of(System.Collections.Generic.IReadOnlyCollection<double> values)
+    public static Stat Of(IReadOnlyCollection<double> values)
     {
         if (values.Count == 0) return new Stat(double.NaN, double.NaN, 0);
         var mean = values.Average();
@@ -18,85 +20,216 @@ internal readonly record struct Stat(double Mean, double Spread, int Count)
 
     /// <summary>"0.512 ± 0.034" (or "0.512" for one seed).</summary>
     public string Format(string format = "F3") =>
-        Count < 2 ? Mean.ToString(format, System.Globalization.CultureInfo.InvariantCulture)
-                  : $"{Mean.ToString(format, System.Globalization.CultureInfo.InvariantCulture)} ± {Spread.ToString(format, System.Globalization.CultureInfo.InvariantCulture)}";
+        Count < 2 ? Mean.ToString(format, CultureInfo.InvariantCulture)
+                  : $"{Mean.ToString(format, CultureInfo.InvariantCulture)} ± {Spread.ToString(format, CultureInfo.InvariantCulture)}";
 }
 
 /// <summary>One loss's results over every seed.</summary>
-internal sealed record LossSummary(string Name, string Description, ImmutableArray<RunResult> Runs, CompareTask Task)
+internal sealed record LossSummary(string Name, string Description, string CSharp, ImmutableArray<RunResult> Runs, CompareTask Task)
 {
-    /// <summary>A metric averaged over the foreground classes, per seed, then over seeds.</summary>
-    public Stat Metric(Metric metric) => Stat.Of(Runs.Select(r => Metrics.ForegroundMean(Task, r.Scores, metric)).ToArray());
+    /// <summary>A test metric averaged over the foreground classes, per seed, then over seeds; <paramref name="tuned"/>: with the validation-tuned rule.</summary>
+    public Stat Metric(Metric metric, bool tuned = false) =>
+        Stat.Of(Runs.Select(r => Metrics.ForegroundMean(Task, tuned ? r.TunedScores : r.Scores, metric)).ToArray());
 
-    /// <summary>A metric of one class over seeds.</summary>
-    public Stat ClassMetric(int c, Metric metric) => Stat.Of(Runs.Select(r => r.Scores[c][metric]).ToArray());
+    /// <summary>A test metric of one class over seeds.</summary>
+    public Stat ClassMetric(int c, Metric metric, bool tuned = false) => Stat.Of(Runs.Select(r => (tuned ? r.TunedScores : r.Scores)[c][metric]).ToArray());
 
-    /// <summary>The headline score: foreground Dice (binary) or the mean Dice of the non-background classes.</summary>
+    /// <summary>The headline test score (untuned rule): foreground Dice (binary) or the mean Dice of the non-background classes.</summary>
     public Stat Headline => Metric(Compare.Metric.Dice);
+
+    /// <summary>The headline test score with the validation-tuned rule.</summary>
+    public Stat TunedHeadline => Metric(Compare.Metric.Dice, tuned: true);
 
     /// <summary>Training seconds per epoch over seeds.</summary>
     public Stat SecondsPerEpoch => Stat.Of(Runs.Select(r => r.SecondsPerEpoch).ToArray());
 
-    /// <summary>Mean over seeds of the training loss after each epoch.</summary>
-    public double[] MeanEpochLoss() => Enumerable.Range(0, Runs[0].EpochLoss.Length).Select(e => Runs.Average(r => r.EpochLoss[e])).ToArray();
+    /// <summary>The epoch whose weights were kept, over seeds.</summary>
+    public Stat BestEpoch => Stat.Of(Runs.Select(r => (double)r.BestEpoch).ToArray());
 
-    /// <summary>Mean over seeds of the held-out headline Dice after each epoch.</summary>
-    public double[] MeanEpochScore() => Enumerable.Range(0, Runs[0].EpochHeldOutScore.Length).Select(e => Runs.Average(r => r.EpochHeldOutScore[e])).ToArray();
+    /// <summary>Epochs trained, over seeds.</summary>
+    public Stat EpochsRun => Stat.Of(Runs.Select(r => (double)r.EpochsRun).ToArray());
+
+    /// <summary>
+    /// Runs that reached the cap still improving: their best tuned validation score over the last
+    /// quarter of the cap (at least 2 epochs) beats the best before by more than <see cref="ImprovingMargin"/>.
+    /// The learning rate is annealed to the cap, so those last epochs run at under 15 % of the peak rate;
+    /// a real gain there means the budget, not the loss, ended the run.
+    /// </summary>
+    public int StillImprovingAtCap(TrainingPlan plan) => Runs.Count(r => StillImproving(r, plan));
+
+    /// <summary>Validation gain over the last patience epochs that counts as still improving.</summary>
+    public const double ImprovingMargin = 0.01;
+
+    /// <summary>Whether <paramref name="r"/> reached the cap still improving (see <see cref="StillImprovingAtCap"/>).</summary>
+    public static bool StillImproving(RunResult r, TrainingPlan plan)
+    {
+        if (r.EpochsRun < plan.MaxEpochs) return false;
+        var split = Math.Max(0, r.EpochsRun - Math.Max(2, (plan.MaxEpochs + 3) / 4));
+        var before = split == 0 ? 0.0 : r.EpochValidationTuned.Take(split).Max();
+        return r.EpochValidationTuned.Skip(split).Max() > before + ImprovingMargin;
+    }
+
+    /// <summary>Median over seeds of the tuned binary threshold (NaN for multiclass).</summary>
+    public double MedianThreshold => Task.Kind == LossTask.Binary ? Median(Runs.Select(r => r.Rule.Threshold)) : double.NaN;
+
+    /// <summary>Median over seeds of each class's tuned offset (empty for binary).</summary>
+    public ImmutableArray<double> MedianOffsets => Task.Kind == LossTask.Binary
+        ? ImmutableArray<double>.Empty
+        : Enumerable.Range(0, Task.NumClasses).Select(c => Median(Runs.Select(r => r.Rule.Offsets[c]))).ToImmutableArray();
+
+    /// <summary>The tuned rule in words, medians over seeds.</summary>
+    public string TunedRule => new DecisionRule(Task.Kind == LossTask.Binary ? MedianThreshold : 0.5, MedianOffsets).Describe(Task);
+
+    /// <summary>Per epoch: the mean over seeds of a per-epoch series, over the runs that reached that epoch.</summary>
+    public double[] MeanPerEpoch(Func<RunResult, ImmutableArray<double>> series)
+    {
+        var longest = Runs.Max(r => series(r).Length);
+        return Enumerable.Range(0, longest).Select(e => Runs.Where(r => series(r).Length > e).Average(r => series(r)[e])).ToArray();
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var v = values.OrderBy(x => x).ToArray();
+        return v.Length == 0 ? double.NaN : v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
+    }
+
+    /// <summary>Test counts per seed (untuned or tuned), for the paired analysis.</summary>
+    public IReadOnlyList<ImageCounts> Counts(bool tuned) => Runs.Select(r => tuned ? r.TestTuned : r.Test).ToArray();
 }
 
-/// <summary>The verdict of a comparison: who won, by how much, and whether that is beyond the spread.</summary>
-/// <param name="Winner">The loss with the highest mean headline score.</param>
-/// <param name="RunnerUp">The second best, or null when only one loss ran.</param>
-/// <param name="Margin">Winner's mean minus runner-up's mean.</param>
-/// <param name="BeyondSpread">
-/// Whether the margin exceeds the sum of the two standard deviations (so the seeds' ranges, mean ±
-/// one standard deviation, do not overlap); false with one seed, where there is no spread to compare.
-/// </param>
-internal sealed record Verdict(LossSummary Winner, LossSummary? RunnerUp, double Margin, bool BeyondSpread)
+/// <summary>A group of losses compared with each other: the main comparison, or a sweep.</summary>
+/// <param name="Losses">The losses, in input order.</param>
+/// <param name="Tuned">The paired analysis of the scores with the validation-tuned rule (the one the ranking uses).</param>
+/// <param name="Untuned">The paired analysis at threshold 0.5 / arg-max.</param>
+internal sealed record Comparison(ImmutableArray<LossSummary> Losses, PairedAnalysis Tuned, PairedAnalysis Untuned)
 {
-    /// <summary>Ranks <paramref name="losses"/> by mean headline score (ties: registry order).</summary>
-    public static Verdict Of(ImmutableArray<LossSummary> losses)
+    /// <summary>Analyses <paramref name="losses"/> with the paired bootstrap (both rules).</summary>
+    public static Comparison Of(ImmutableArray<LossSummary> losses)
     {
         if (losses.IsDefaultOrEmpty) throw new ArgumentException("no losses to compare", nameof(losses));
-        var ranked = losses.Select((l, i) => (l, i)).OrderByDescending(x => x.l.Headline.Mean).ThenBy(x => x.i).Select(x => x.l).ToArray();
-        var winner = ranked[0];
-        if (ranked.Length == 1) return new Verdict(winner, null, 0, false);
-        var second = ranked[1];
-        var margin = winner.Headline.Mean - second.Headline.Mean;
-        var beyond = winner.Headline.Count > 1 && margin > winner.Headline.Spread + second.Headline.Spread;
-        return new Verdict(winner, second, margin, beyond);
+        var classes = losses[0].Task.ForegroundClasses;
+        return new Comparison(losses,
+            PairedBootstrap.Analyse(losses.Select(l => l.Counts(tuned: true)).ToArray(), classes),
+            PairedBootstrap.Analyse(losses.Select(l => l.Counts(tuned: false)).ToArray(), classes));
     }
 
-    /// <summary>The verdict in one or two plain sentences.</summary>
-    public string Sentence(string scoreName)
-    {
-        var w = Winner.Headline;
-        if (RunnerUp is null) return $"Only {Winner.Name} ran: {scoreName} {w.Format()}.";
-        var r = RunnerUp.Headline;
-        var head = $"{Winner.Name} won: {scoreName} {w.Format()} against {r.Format()} for {RunnerUp.Name}, the runner-up, a margin of {Margin:F3}";
-        if (w.Count < 2) return head + ". With one seed there is no spread, so this cannot be told apart from noise; use --seeds 3 or more.";
-        return BeyondSpread
-            ? head + $", larger than the two standard deviations together ({w.Spread:F3} + {r.Spread:F3}): beyond the spread."
-            : head + $", not larger than the two standard deviations together ({w.Spread:F3} + {r.Spread:F3}): within the spread, not a clear win.";
-    }
+    /// <summary>The best loss (tuned rule).</summary>
+    public LossSummary Best => Losses[Tuned.Best];
+
+    /// <summary>Losses in ranking order (tuned rule).</summary>
+    public IEnumerable<LossSummary> Ranked => Tuned.Ranking.Select(i => Losses[i]);
+
+    /// <summary>The entry of <paramref name="loss"/> in the tuned analysis.</summary>
+    public PairedDifference Of(LossSummary loss, bool tuned = true) => (tuned ? Tuned : Untuned).Differences[Losses.IndexOf(loss)];
 }
+
+/// <summary>What a sweep produced.</summary>
+internal sealed record SweepResult(string Family, SweepPlan Plan, Comparison Comparison);
 
 /// <summary>Everything one task of a comparison produced.</summary>
 internal sealed record TaskResult(
     CompareData Data,
     TrainingPlan Plan,
+    string CapSource,
+    double CalibrationSecondsPerEpoch,
     TrainingStats TrainStats,
-    TrainingStats HeldOutStats,
-    ImmutableArray<LossSummary> Losses,
+    TrainingStats ValidationStats,
+    TrainingStats TestStats,
+    Comparison Main,
+    SweepResult? Sweep,
     ImmutableArray<int> PreviewIndices,
     double WallSeconds)
 {
     /// <summary>The task.</summary>
     public CompareTask Task => Data.Task;
 
-    /// <summary>The verdict over <see cref="Losses"/>.</summary>
-    public Verdict Verdict => Verdict.Of(Losses);
+    /// <summary>The losses of the main comparison.</summary>
+    public ImmutableArray<LossSummary> Losses => Main.Losses;
 
     /// <summary>What the headline score is called.</summary>
     public string ScoreName => Task.Kind == LossTask.Binary ? "foreground Dice" : "mean Dice over the non-background classes";
+
+    /// <summary>The line that ends the task's part of the report and the console.</summary>
+    public string Recommendation => Compare.Recommendation.Line(this);
+}
+
+/// <summary>The "Recommended: " line of a task.</summary>
+internal static class Recommendation
+{
+    private static string F(double v) => v.ToString("F3", CultureInfo.InvariantCulture);
+
+    /// <summary>A signed difference: "+0.041", "−0.012".</summary>
+    public static string Signed(double v) => v.ToString("+0.000;−0.000;0.000", CultureInfo.InvariantCulture);
+
+    /// <summary>"[−0.012, +0.030]".</summary>
+    public static string Interval(PairedDifference d) => $"[{Signed(d.Lower)}, {Signed(d.Upper)}]";
+
+    /// <summary>The decision rule to use with a loss, in words.</summary>
+    public static string RuleAdvice(LossSummary loss) => loss.Task.Kind == LossTask.Binary
+        ? $"threshold {loss.MedianThreshold.ToString("0.00", CultureInfo.InvariantCulture)} tuned on validation"
+        : loss.MedianOffsets.All(o => o == 0) ? "plain arg-max (tuning on validation kept every offset at 0)" : $"arg-max with class {loss.TunedRule} tuned on validation";
+
+    /// <summary>
+    /// The recommendation of <paramref name="result"/>: a clear winner (every other loss's interval
+    /// below 0) with its C# line, margin and interval; or the tied top group and what separates its
+    /// members. When a sweep found a setting whose interval against the recommended one is above 0
+    /// it is recommended instead.
+    /// </summary>
+    public static string Line(TaskResult result)
+    {
+        var task = result.Task.Name;
+        var main = result.Main;
+        var best = main.Best;
+        var scope = Scope(main);
+        if (result.Sweep is { } sweep)
+        {
+            var s = sweep.Comparison;
+            var recommendedInSweep = s.Losses.FirstOrDefault(l => l.Name == best.Name);
+            if (s.Best.Name != best.Name && recommendedInSweep is not null && s.Of(recommendedInSweep).Status == PairStatus.Worse)
+            {
+                var d = s.Of(recommendedInSweep);
+                return $"Recommended: {task}: {s.Best.Name}, found by the sweep of {sweep.Plan.Option} around {best.Name} — `{s.Best.CSharp}`, {RuleAdvice(s.Best)}; " +
+                       $"test {result.ScoreName} {F(s.Best.TunedHeadline.Mean)}, {Signed(-d.Mean)} {Flip(d)} over {best.Name} with its main setting, " +
+                       $"ahead on {d.SeedsBehind} of {d.PerSeed.Length} seeds ({Scope(s)}).";
+            }
+        }
+        var suffix = result.Sweep is { } sw ? $" The sweep of {sw.Plan.Option} found no setting clearly better (best: {sw.Comparison.Best.Name})." : "";
+        if (main.Losses.Length == 1)
+            return $"Recommended: {task}: {best.Name} — `{best.CSharp}`, {RuleAdvice(best)} — the only loss run, so nothing was compared; test {result.ScoreName} {F(best.TunedHeadline.Mean)}.{suffix}";
+        var top = main.Tuned.TopGroup.Select(i => main.Losses[i]).ToArray();
+        if (top.Length == 1)
+        {
+            var runnerUp = main.Losses[main.Tuned.RunnerUp!.Value];
+            var d = main.Of(runnerUp);
+            return $"Recommended: {task}: {best.Name} — `{best.CSharp}`, {RuleAdvice(best)}; test {result.ScoreName} {F(best.TunedHeadline.Mean)}, " +
+                   $"{Signed(-d.Mean)} {Flip(d)} over {runnerUp.Name}, the runner-up, ahead of it on {d.SeedsBehind} of {d.PerSeed.Length} seeds ({scope}).{suffix}";
+        }
+        var members = string.Join("; ", top.Select(l => l == best
+            ? $"{l.Name} {F(l.TunedHeadline.Mean)} (`{l.CSharp}`)"
+            : $"{l.Name} {Signed(main.Of(l).Mean)} {Interval(main.Of(l))} (`{l.CSharp}`)"));
+        var precise = top.OrderByDescending(l => l.Metric(Metric.Precision, tuned: true).Mean).First();
+        var recalling = top.OrderByDescending(l => l.Metric(Metric.Recall, tuned: true).Mean).First();
+        var fastest = top.OrderBy(l => l.SecondsPerEpoch.Mean).First();
+        var slowest = top.OrderByDescending(l => l.SecondsPerEpoch.Mean).First();
+        string Pr(LossSummary l) => $"precision {F(l.Metric(Metric.Precision, tuned: true).Mean)} / recall {F(l.Metric(Metric.Recall, tuned: true).Mean)}";
+        return $"Recommended: {task}: no single loss — the top group of {top.Length} is tied (each one's interval against the best, {best.Name}, includes 0; {scope}): {members}. " +
+               $"What separates them: highest precision {precise.Name} ({Pr(precise)}), highest recall {recalling.Name} ({Pr(recalling)}); " +
+               $"fastest {fastest.Name} ({fastest.SecondsPerEpoch.Mean.ToString("F2", CultureInfo.InvariantCulture)} s/epoch, slowest {slowest.SecondsPerEpoch.Mean.ToString("F2", CultureInfo.InvariantCulture)}). " +
+               $"{Advice(best, precise, recalling)}{suffix}";
+    }
+
+    private static string Advice(LossSummary best, LossSummary precise, LossSummary recalling)
+    {
+        if (precise == best && recalling == best) return $"Take {best.Name}: it is also the most precise and has the highest recall of the group.";
+        var parts = new List<string>();
+        if (recalling != best) parts.Add($"{recalling.Name} when missed foreground costs more than false alarms");
+        if (precise != best && precise != recalling) parts.Add($"{precise.Name} when false alarms cost more than missed foreground");
+        return $"Take {best.Name} by default, {string.Join("; ", parts)}.";
+    }
+
+    // The interval of best − other, from other − best.
+    private static string Flip(PairedDifference d) => $"[95 % CI {Signed(-d.Upper)}, {Signed(-d.Lower)}]";
+
+    private static string Scope(Comparison c) =>
+        $"validation-tuned rule, paired bootstrap over {c.Tuned.Seeds} seed{(c.Tuned.Seeds == 1 ? "" : "s")} × {c.Tuned.Images} test images";
 }

@@ -14,12 +14,22 @@ namespace LossDsl.Cli.Compare;
 /// PNGs); masks using only 0 and 255 are read as binary (255 = foreground). Two classes make a
 /// binary task, more a multiclass one. Images are read as RGB, or as one channel when every image
 /// is grey. All images must have one size; it is cropped to a multiple of 4 (the U-Net's
-/// downsampling). A quarter of the images (at least one), chosen with the seed, is held out.
+/// downsampling). A quarter of the images (at least one), chosen with the seed, is the test split;
+/// a quarter of the rest (at least one) the validation split; the others are trained on.
 /// </summary>
 internal static class UserData
 {
     /// <summary>Most classes a mask may use.</summary>
     public const int MaxClasses = 32;
+
+    /// <summary>Fewest images: one each for training, validation and test.</summary>
+    public const int MinImages = 3;
+
+    /// <summary>Test images: a quarter, at least one.</summary>
+    public static int TestCount(int images) => Math.Max(1, images / 4);
+
+    /// <summary>Validation images, of the non-test ones: a quarter, at least one.</summary>
+    public static int ValidationCount(int nonTest) => Math.Max(1, nonTest / 4);
 
     /// <summary>Loads and splits the data set at <paramref name="dir"/>.</summary>
     /// <exception cref="UsageException">The directory does not have the expected layout or content.</exception>
@@ -31,7 +41,7 @@ internal static class UserData
         if (!Directory.Exists(imagesDir) || !Directory.Exists(masksDir))
             throw new UsageException($"--data {dir}: expected the folders {dir}/images and {dir}/masks (PNG files with the same names)");
         var names = Directory.GetFiles(imagesDir, "*.png").Select(Path.GetFileName).OfType<string>().OrderBy(n => n, StringComparer.Ordinal).ToArray();
-        if (names.Length < 2) throw new UsageException($"--data {dir}: need at least 2 PNG images in {imagesDir}, found {names.Length}");
+        if (names.Length < MinImages) throw new UsageException($"--data {dir}: need at least {MinImages} PNG images in {imagesDir} (training, validation and test), found {names.Length}");
         var images = new List<SKBitmap>();
         var masks = new List<byte[]>();
         var valids = new List<bool[]>();
@@ -126,11 +136,12 @@ internal static class UserData
         var all = new SegmentationSet(n, channels, h, w, data, labels, valid);
         var order = Enumerable.Range(0, n).ToArray();
         new Random(seed).Shuffle(order);
-        var heldOut = Math.Max(1, n / 4);
+        var test = TestCount(n);
+        var validation = ValidationCount(n - test);
         var task = numClasses == 2
             ? CompareTask.Binary("foreground")
             : CompareTask.Multiclass(Enumerable.Range(0, numClasses).Select(c => c == 0 ? "class 0" : $"class {c}").ToArray());
-        return new CompareData(task, all.Select(order[heldOut..]), all.Select(order[..heldOut]),
+        return new CompareData(task, all.Select(order[(test + validation)..]), all.Select(order[test..(test + validation)]), all.Select(order[..test]),
             $"{n} PNG images from {dir} ({names[0]} …), {w}×{h}, {(grey ? "grey" : "RGB")}",
             grey ? ImmutableArray.Create("grey") : ImmutableArray.Create("red", "green", "blue"));
     }
