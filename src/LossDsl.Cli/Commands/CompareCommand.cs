@@ -33,7 +33,7 @@ internal sealed class CompareCommand : ICliCommand
         };
         var epochs = new Option<string?>("--epochs")
         {
-            Description = "epoch cap per run, fixed instead of derived from --budget (reproducible on any machine): N, or binary=N,multiclass=M; runs stop earlier when the validation score stops improving",
+            Description = "epoch cap per run, fixed instead of derived from --budget (results no longer depend on the machine's speed): N, or binary=N,multiclass=M; runs stop earlier when the validation score stops improving",
         };
         var budget = new Option<double>("--budget")
         {

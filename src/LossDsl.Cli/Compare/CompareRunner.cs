@@ -144,37 +144,45 @@ internal static class CompareRunner
             new SplitTensors(s.Data.Test, device))).ToArray();
         try
         {
-            // Epoch caps: from --epochs, or from the budget and one timed epoch per task.
+            // Epoch caps: from --epochs, or from the budget, planned for each task just before it runs
+            // (one cap for all its losses and seeds), so time an earlier task did not use goes to later ones.
             var stats = setups.Select(s => s.Data.Train.Stats(s.Data.Task.NumClasses)).ToArray();
             var calibration = new double[setups.Length];
-            var sources = new string[setups.Length];
-            for (var t = 0; t < setups.Length; t++)
+            bool Given(int t) => options.EpochsFor(setups[t].Data.Task.Kind) is not null;
+            double Calibrate(int t)
             {
-                if (options.EpochsFor(setups[t].Data.Task.Kind) is not null) continue;
                 using var loss = setups[t].Losses[0].Create(stats[t], device);
-                calibration[t] = Trainer.TimeEpoch(setups[t].Data.Task, tensors[t], loss, setups[t].Plan, device);
+                return Trainer.TimeEpoch(setups[t].Data.Task, tensors[t], loss, setups[t].Plan, device);
             }
-            var fromBudget = Enumerable.Range(0, setups.Length).Where(t => options.EpochsFor(setups[t].Data.Task.Kind) is null).ToArray();
-            var left = options.Budget - SinceProcessStart();
-            var costs = fromBudget.Select(t => new TaskCost(Runs(setups[t], options), calibration[t])).ToArray();
-            var caps = EpochBudget.Caps(left, costs);
-            var plans = setups.Select(s => s.Plan).ToArray();
+            // A fixed-cap task after a budget task needs its time kept back: time it first.
             for (var t = 0; t < setups.Length; t++)
-            {
-                var given = options.EpochsFor(setups[t].Data.Task.Kind);
-                var cap = given ?? caps[Array.IndexOf(fromBudget, t)];
-                plans[t] = plans[t] with { MaxEpochs = cap, Patience = TrainingPlan.PatienceFor(cap) };
-                sources[t] = given is not null
-                    ? "--epochs"
-                    : Invariant($"budget: {left:F0} s left of {options.Budget:F0} s for {costs.Sum(c => c.Runs)} runs, one epoch measured at {calibration[t]:F2} s");
-            }
+                if (Given(t) && Enumerable.Range(0, t).Any(u => !Given(u))) calibration[t] = Calibrate(t);
 
             var results = new List<TaskResult>();
             for (var t = 0; t < setups.Length; t++)
             {
-                var setup = setups[t] with { Plan = plans[t] };
-                var result = RunTask(setup, tensors[t], stats[t], sources[t], calibration[t], options, console, device);
-                results.Add(result);
+                string source;
+                int cap;
+                if (options.EpochsFor(setups[t].Data.Task.Kind) is { } given)
+                {
+                    cap = given;
+                    source = "--epochs";
+                }
+                else
+                {
+                    calibration[t] = Calibrate(t);
+                    var left = options.Budget - SinceProcessStart();
+                    var later = Enumerable.Range(t + 1, setups.Length - t - 1).ToArray();
+                    var fixedLater = later.Where(Given).Sum(u =>
+                        Runs(setups[u], options) * (options.EpochsFor(setups[u].Data.Task.Kind)!.Value + EpochBudget.ScoringEpochs) * calibration[u] * EpochBudget.Safety);
+                    var runs = Runs(setups[t], options) + later.Where(u => !Given(u)).Sum(u => Runs(setups[u], options));
+                    cap = EpochBudget.Caps(left - fixedLater, new[] { new TaskCost(runs, calibration[t]) })[0];
+                    source = Invariant($"budget: {left:F0} s left of {options.Budget:F0} s for {runs} runs") +
+                             (fixedLater > 0 ? Invariant($" and {fixedLater:F0} s kept for the --epochs tasks") : "") +
+                             Invariant($", one epoch measured at {calibration[t]:F2} s");
+                }
+                var setup = setups[t] with { Plan = setups[t].Plan with { MaxEpochs = cap, Patience = TrainingPlan.PatienceFor(cap) } };
+                results.Add(RunTask(setup, tensors[t], stats[t], source, calibration[t], options, console, device));
             }
             total.Stop();
             var files = ReportWriter.Write(options, results, SinceProcessStart());

@@ -10,11 +10,12 @@ namespace LossDsl.Cli.Compare;
 internal readonly record struct TaskCost(int Runs, double SecondsPerEpoch);
 
 /// <summary>
-/// Turns the time budget into one epoch cap per task, before any network of the comparison is
-/// trained, so that every loss and seed of a task gets the same cap (not the same wall time, which
+/// Turns the time budget into one epoch cap per task, planned just before the task's first run, so
+/// that every loss and seed of a task gets the same cap (not the same wall time, which
 /// would favour fast losses and depend on the machine's load during each run). The rule: the time
 /// left (budget minus what has elapsed since the process started, minus <see cref="ReserveSeconds"/>
-/// for scoring, statistics, plots and report) is shared equally by all runs of all tasks; a task's
+/// for scoring, statistics, plots and report) is shared equally by all runs still to come, this
+/// task's and the later tasks'; a task's
 /// cap is its share divided by its measured epoch time (times <see cref="Safety"/>), less
 /// <see cref="ScoringEpochs"/> for the final scoring. Early stopping usually ends runs before the
 /// cap, so the comparison finishes well inside the budget.
