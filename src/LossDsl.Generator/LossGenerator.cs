@@ -68,12 +68,22 @@ public sealed class LossGenerator : IIncrementalGenerator
         if (!result.CanEmit) return new GeneratedFile(null, null, EquatableArray.From(diagnostics));
         try
         {
-            var (hint, source) = Emitter.Emit(result.Spec!);
-            var (_, unsupported) = Differentiate.Gradient(Emitter.Compile(result.Spec!.Body));
+            var emitted = result.Spec!;
+            var (hint, source, unsupported) = DeepStack.Run(() =>
+            {
+                var (h, text) = Emitter.Emit(emitted);
+                return (h, text, Differentiate.Gradient(Emitter.Compile(emitted.Body)).Unsupported);
+            });
             if (unsupported is not null)
                 diagnostics.Add(new DiagnosticInfo(DiagnosticCatalog.AutogradFallback.Id,
-                    EquatableArray.From(new[] { result.Spec.MethodName, unsupported }), result.NameLocation));
+                    EquatableArray.From(new[] { emitted.MethodName, unsupported }), result.NameLocation));
             return new GeneratedFile(hint, source, EquatableArray.From(diagnostics));
+        }
+        catch (Exception ex) when (DeepStack.IsTooDeep(ex))
+        {
+            diagnostics.Add(new DiagnosticInfo(DiagnosticCatalog.NestedTooDeeply.Id,
+                EquatableArray.From(new[] { result.Spec!.MethodName }), result.NameLocation));
+            return new GeneratedFile(null, null, EquatableArray.From(diagnostics));
         }
         catch (Exception ex)
         {

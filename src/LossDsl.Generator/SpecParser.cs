@@ -44,6 +44,13 @@ public sealed class SpecParser
     private readonly List<DiagnosticInfo> _diagnostics = new();
     private readonly Dictionary<Expr, Location> _locations = new(ReferenceComparer.Instance);
     private readonly List<SpecLocal> _locals = new();
+    private readonly List<(SpecRequirement Requirement, Location? Location, string Text)> _requirements = new();
+    private readonly Dictionary<string, Expr?> _defaults = new(StringComparer.Ordinal);
+    private readonly List<Expr> _path = new();
+    private readonly Dictionary<SyntaxNode, bool> _constantCandidates = new();
+
+    private Location? _callSite;
+    private readonly HashSet<string> _localNames = new(StringComparer.Ordinal);
     private readonly Stack<IMethodSymbol> _calls = new();
     private readonly HashSet<ISymbol> _declared = new(SymbolEqualityComparer.Default);
     private string? _recursion;
@@ -51,6 +58,9 @@ public sealed class SpecParser
     private static readonly Expr BlockEnd = new Const(double.NaN);
     private int _inlineDepth;
     private bool _failed;
+
+    // Method bodies nested more deeply than this are read on a thread with a large stack.
+    private const int DeepSyntax = 200;
 
     private SpecParser(Compilation compilation, CancellationToken ct)
     {
@@ -69,11 +79,22 @@ public sealed class SpecParser
         try
         {
             var attribute = context.Attributes.FirstOrDefault();
-            return new SpecParser(context.SemanticModel.Compilation, ct).ParseSpec(method, syntax, attribute, nameLocation);
+            var compilation = context.SemanticModel.Compilation;
+            // A deeply nested body is read on a thread with a large stack from the start: the semantic
+            // model binds it recursively, and the compiler's own thread may not have room for that.
+            var deep = DeepStack.Depth(syntax) > DeepSyntax;
+            return DeepStack.Run(() => new SpecParser(compilation, ct).ParseSpec(method, syntax, attribute, nameLocation), deep);
         }
         catch (OperationCanceledException)
         {
             throw;
+        }
+        catch (Exception ex) when (DeepStack.IsTooDeep(ex))
+        {
+            var at = (ex as NestingTooDeepException)?.Location ?? syntax.Identifier.GetLocation();
+            return new SpecResult(null,
+                EquatableArray.From(new[] { DiagnosticInfo.Create(DiagnosticCatalog.NestedTooDeeply, at, method.Name) }),
+                nameLocation);
         }
         catch (Exception ex)
         {
@@ -140,17 +161,29 @@ public sealed class SpecParser
                 signatureOk = false;
                 continue;
             }
+            if (ReservedReason(p.Name, lossName, parameters) is { } reserved)
+            {
+                Report(DiagnosticCatalog.ReservedName, pLoc, p.Name, method.Name, reserved);
+                signatureOk = false;
+            }
             parameters.Add(hyper);
             env = env.SetItem(p, new Param(p.Name, hyper.Kind));
+            _defaults[p.Name] = DefaultValue(p);
         }
 
-        // Every enclosing type must be partial so the functional form can be added.
+        // Every enclosing type must be partial so the functional form can be added, and not generic:
+        // the generated module calls the spec method without type arguments.
         var containing = new List<ContainingType>();
         for (var type = method.ContainingType; type is not null; type = type.ContainingType)
         {
             if (!IsPartial(type))
             {
                 Report(DiagnosticCatalog.NotPartial, nameLoc, type.Name, method.Name);
+                signatureOk = false;
+            }
+            if (type.TypeParameters.Length > 0)
+            {
+                Report(DiagnosticCatalog.GenericContainingType, nameLoc, method.Name, type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat));
                 signatureOk = false;
             }
             containing.Insert(0, Describe(type));
@@ -164,11 +197,136 @@ public sealed class SpecParser
 
         var ns = method.ContainingType.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : null;
         var spec = new LossSpec(ns, EquatableArray.From(containing), method.Name, lossName, task,
-            EquatableArray.From(parameters), body, Summary(method), EquatableArray.From(_locals));
+            EquatableArray.From(parameters), body, Summary(method), EquatableArray.From(_locals),
+            EquatableArray.From(_requirements.Select(r => r.Requirement)));
 
+        CheckDefaults(method.Name);
+        if (ns != "LossDsl" && IsLossDslType(lossName))
+            Report(DiagnosticCatalog.AmbiguousName, nameLoc, method.Name, lossName);
         foreach (var d in Checker.Check(spec))
             _diagnostics.Add(new DiagnosticInfo(d.Descriptor.Id, d.Arguments, LocationInfo.From(Find(body, d.Node) ?? nameLoc)));
         return Result(spec, nameLocation);
+    }
+
+    // ---------------------------------------------------------------- names the generated code uses
+
+    // Parameters of the generated constructor and functional form, and the functional form's local.
+    private static readonly Dictionary<string, string> GeneratedParameters = new(StringComparer.Ordinal)
+    {
+        ["input"] = "is a parameter of the generated functional form",
+        ["target"] = "is a parameter of the generated functional form",
+        ["mask"] = "is a parameter of the generated functional form",
+        ["reduction"] = "is a parameter of the generated constructor and functional form",
+        ["classWeights"] = "is a parameter of the generated constructor and functional form",
+        ["ignoreIndex"] = "is a parameter of the generated constructor and functional form",
+        ["loss"] = "is the name of the module local in the generated functional form",
+    };
+
+    // Members of the generated module (its own, and those of LossModule, LossFunction, TorchSharp's
+    // nn.Module and object that a derived class sees): a hyperparameter's property must not hide one.
+    private static readonly HashSet<string> ModuleMembers = new(StringComparer.Ordinal)
+    {
+        // The generated module's own members.
+        "BuildSpec", "ResultAxes", "Evaluate", "Backward", "HasAnalyticBackward", Emitter.ValidateMethod,
+        // LossModule and LossFunction.
+        "Task", "Reduction", "ClassWeights", "IgnoreIndex", "CheckValues", "Mode", "HasCpuKernel", "Reference",
+        // torch.nn.Module (names a property can take: the capitalised ones, and those not starting with a letter).
+        "ClearModules", "ConditionallyRegisterBuffer", "ConditionallyRegisterParameter", "Create", "Dispose",
+        "GetDefaultDeviceAndType", "GetName", "HookRemover", "RegisterComponents", "ReplaceBuffer", "ReplaceParameter",
+        "_deviceIndex", "_deviceType", "_internal_buffers", "_internal_params", "_internal_submodules", "_named_buffers",
+        "_named_parameters", "_parameters", "_to", "_toEpilog",
+        // object.
+        "Equals", "Finalize", "GetHashCode", "GetType", "MemberwiseClone", "ReferenceEquals", "ToString",
+    };
+
+    /// <summary>The names a hyperparameter cannot take (docs/dsl.md, "Reserved names").</summary>
+    public static IReadOnlyCollection<string> ReservedParameterNames => GeneratedParameters.Keys;
+
+    /// <summary>The property names a hyperparameter's name cannot capitalise to.</summary>
+    public static IReadOnlyCollection<string> ReservedPropertyNames => ModuleMembers;
+
+    // Why the generated code cannot use this hyperparameter name, or null when it can.
+    private static string? ReservedReason(string name, string lossName, IEnumerable<SpecParameter> earlier)
+    {
+        if (GeneratedParameters.TryGetValue(name, out var why)) return why;
+        var property = Emitter.Pascal(name);
+        if (ModuleMembers.Contains(property))
+            return $"would become the property '{property}', which hides a member of the generated module (LossModule.{property} or its base classes)";
+        if (property == lossName)
+            return $"would become the property '{property}', the name of the generated module itself";
+        if (earlier.FirstOrDefault(p => p.Role == ParamRole.Hyper && Emitter.Pascal(p.Name) == property) is { } twin)
+            return $"would become the property '{property}', as hyperparameter '{twin.Name}' does";
+        return null;
+    }
+
+    // A type of the LossDsl namespace (the catalog's modules, the runtime's types) in a referenced
+    // assembly: a spec elsewhere generating the same name makes code importing both ambiguous.
+    private bool IsLossDslType(string name)
+    {
+        var type = _compilation.GetTypeByMetadataName("LossDsl." + name);
+        return type is { DeclaringSyntaxReferences.Length: 0, DeclaredAccessibility: Accessibility.Public };
+    }
+
+    // ---------------------------------------------------------------- Require rules
+
+    private static Expr? DefaultValue(IParameterSymbol p)
+    {
+        if (!p.HasExplicitDefaultValue) return null;
+        if (p.Type.TypeKind == TypeKind.Enum && p.Type is INamedTypeSymbol e)
+        {
+            var member = e.GetMembers().OfType<IFieldSymbol>().FirstOrDefault(f => f.HasConstantValue && Equals(f.ConstantValue, p.ExplicitDefaultValue));
+            return member is null ? null : new EnumValue(e.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat), member.Name,
+                Convert.ToInt64(p.ExplicitDefaultValue, CultureInfo.InvariantCulture));
+        }
+        return p.ExplicitDefaultValue switch
+        {
+            bool b => new Const(b ? 1 : 0),
+            double or float or int or long => new Const(Convert.ToDouble(p.ExplicitDefaultValue, CultureInfo.InvariantCulture)),
+            _ => null,
+        };
+    }
+
+    // Reads Require(condition, message): a rule on hyperparameters, under the construction-time choices
+    // that lead to the statement. False when it is not a valid rule (reported).
+    private bool Requirement(SemanticModel model, InvocationExpressionSyntax call, IMethodSymbol method, ImmutableDictionary<ISymbol, Expr> env)
+    {
+        var args = Arguments(model, call, method);
+        if (args is null || args.Length < 2 || args[0] is not { } conditionSyntax || args[1] is not { } messageSyntax) return Fail() is not null;
+        if (ConstantOf(model, messageSyntax) is not { HasValue: true, Value: string message })
+        {
+            UnsupportedExpr(messageSyntax, "the message of Require must be a constant string");
+            return false;
+        }
+        var condition = ParseExpr(model, conditionSyntax, env);
+        if (condition is null) return false;
+        if (Structure.Any(condition, e => e is Input or OneHot or Count or Reduce or WeightedMean))
+        {
+            Report(DiagnosticCatalog.KindMismatch, conditionSyntax.GetLocation(), Diagnostics.Snippet(conditionSyntax),
+                "depends on the input tensors but is a Require condition, which may only read hyperparameters");
+            return Fail() is not null;
+        }
+        var guard = _path.Count == 0 ? null : _path.Aggregate((a, b) => new Binary(BinaryOp.And, a, b));
+        var simplified = Simplifier.Simplify(condition);
+        var simplifiedGuard = guard is null ? null : Simplifier.Simplify(guard);
+        // A rule that always holds, or that no construction reaches, checks nothing.
+        if (simplified is Const { Value: not 0 } || simplifiedGuard is Const { Value: 0 }) return true;
+        if (simplifiedGuard is Const) simplifiedGuard = null;
+        var requirement = new SpecRequirement(simplified, simplifiedGuard, message);
+        if (_requirements.All(r => !r.Requirement.Equals(requirement)))
+            _requirements.Add((requirement, _inlineDepth == 0 ? call.GetLocation() : _callSite, Diagnostics.Snippet(conditionSyntax)));
+        return true;
+    }
+
+    // The defaults must satisfy every rule: a rule they break is a mistake in the spec.
+    private void CheckDefaults(string specName)
+    {
+        Expr AtDefaults(Expr e) => Simplifier.Simplify(Structure.MapBottomUp(e, x => x is Param p && _defaults.TryGetValue(p.Name, out var d) && d is not null ? d : x));
+        foreach (var (r, location, text) in _requirements)
+        {
+            var applies = r.Guard is null || AtDefaults(r.Guard) is Const { Value: not 0 };
+            if (applies && AtDefaults(r.Condition) is Const { Value: 0 })
+                Report(DiagnosticCatalog.DefaultsBreakRequirement, location, specName, text, r.Message);
+        }
     }
 
     private SpecResult Result(LossSpec? spec, LocationInfo? nameLocation) =>
@@ -302,9 +460,19 @@ public sealed class SpecParser
     private Expr? ParseBody(IMethodSymbol method, MethodDeclarationSyntax syntax, ImmutableDictionary<ISymbol, Expr> env, bool topLevel)
     {
         var model = _compilation.GetSemanticModel(syntax.SyntaxTree);
-        if (syntax.ExpressionBody is { } arrow) return ParseExpr(model, arrow.Expression, env);
-        if (syntax.Body is null) return Fail();
-        return ParseStatements(model, syntax.Body.Statements.ToImmutableArray(), 0, env, topLevel);
+        if (!_names.TryGetValue(syntax, out var names)) _names[syntax] = names = new Names(model, syntax, _ct);
+        var outer = _currentNames;
+        _currentNames = names;
+        try
+        {
+            if (syntax.ExpressionBody is { } arrow) return ParseExpr(model, arrow.Expression, env);
+            if (syntax.Body is null) return Fail();
+            return ParseStatements(model, syntax.Body.Statements.ToImmutableArray(), 0, env, topLevel);
+        }
+        finally
+        {
+            _currentNames = outer;
+        }
     }
 
     // Reads statements up to a 'return' and gives its value. In block mode (the branch of an 'if' that
@@ -313,6 +481,7 @@ public sealed class SpecParser
                                   ImmutableDictionary<ISymbol, Expr> env, bool topLevel, bool blockMode = false)
     {
         _ct.ThrowIfCancellationRequested();
+        if (index < statements.Length) EnsureStack(statements[index]);
         for (var i = index; i < statements.Length; i++)
         {
             var statement = statements[i];
@@ -347,17 +516,18 @@ public sealed class SpecParser
                         var value = ParseExpr(model, v.Initializer.Value, env);
                         if (value is null) return null;
                         env = env.SetItem(symbol, value);
-                        if (topLevel && _inlineDepth == 0 && _locals.All(l => l.Name != symbol.Name))
+                        if (topLevel && _inlineDepth == 0 && _localNames.Add(symbol.Name))
                             _locals.Add(new SpecLocal(symbol.Name, value));
                     }
                     continue;
 
                 case ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax assign }:
                 {
-                    var target = model.GetSymbolInfo(assign.Left, _ct).Symbol;
+                    var target = SymbolOf(model, assign.Left);
                     if (target is not ILocalSymbol || !(env.ContainsKey(target) || _declared.Contains(target)))
                     {
-                        Report(DiagnosticCatalog.UnsupportedStatement, statement.GetLocation(), Diagnostics.Snippet(statement));
+                        Report(DiagnosticCatalog.UnsupportedStatement, statement.GetLocation(), Diagnostics.Snippet(statement),
+                            "only locals of the spec can be assigned; " + DiagnosticCatalog.AllowedStatements);
                         return Fail();
                     }
                     var right = ParseExpr(model, assign.Right, env);
@@ -378,6 +548,11 @@ public sealed class SpecParser
                     continue;
                 }
 
+                case ExpressionStatementSyntax { Expression: InvocationExpressionSyntax call }
+                    when SymbolOf(model, call) is IMethodSymbol { Name: "Require" } require && IsType(require.ContainingType, DslType):
+                    if (!Requirement(model, call, require, env)) return null;
+                    continue;
+
                 case ReturnStatementSyntax ret:
                     if (ret.Expression is null) return Unsupported(statement);
                     return ParseExpr(model, ret.Expression, env);
@@ -388,12 +563,12 @@ public sealed class SpecParser
                     // statements after it are read once.
                     var test = ParseExpr(model, ifs.Condition, env);
                     if (test is null) return null;
-                    if (ParseStatements(model, ImmutableArray.Create(ifs.Statement), 0, env, topLevel: false, blockMode: true) is null) return null;
+                    if (Branch(test, true, () => ParseStatements(model, ImmutableArray.Create(ifs.Statement), 0, env, topLevel: false, blockMode: true)) is null) return null;
                     var thenEnv = _blockEnd!;
                     var elseEnv = env;
                     if (ifs.Else is not null)
                     {
-                        if (ParseStatements(model, ImmutableArray.Create(ifs.Else.Statement), 0, env, topLevel: false, blockMode: true) is null) return null;
+                        if (Branch(test, false, () => ParseStatements(model, ImmutableArray.Create(ifs.Else.Statement), 0, env, topLevel: false, blockMode: true)) is null) return null;
                         elseEnv = _blockEnd!;
                     }
                     foreach (var symbol in thenEnv.Keys.Concat(elseEnv.Keys).Distinct(SymbolEqualityComparer.Default).ToList())
@@ -402,7 +577,7 @@ public sealed class SpecParser
                         if (!thenEnv.TryGetValue(symbol, out var a) || !elseEnv.TryGetValue(symbol, out var b)) continue;
                         var merged = ReferenceEquals(a, b) || a.Equals(b) ? a : Remember(new Cond(test, a, b), ifs);
                         env = env.SetItem(symbol, merged);
-                        if (topLevel && _inlineDepth == 0 && _locals.All(l => l.Name != symbol.Name))
+                        if (topLevel && _inlineDepth == 0 && _localNames.Add(symbol.Name))
                             _locals.Add(new SpecLocal(symbol.Name, merged));
                     }
                     continue;
@@ -413,10 +588,10 @@ public sealed class SpecParser
                     var test = ParseExpr(model, ifs.Condition, env);
                     if (test is null) return null;
                     var rest = statements.Skip(i + 1).ToImmutableArray();
-                    var then = ParseStatements(model, ImmutableArray.Create(ifs.Statement).AddRange(rest), 0, env, topLevel: false);
+                    var then = Branch(test, true, () => ParseStatements(model, ImmutableArray.Create(ifs.Statement).AddRange(rest), 0, env, topLevel: false));
                     if (then is null) return null;
                     var elseStatements = ifs.Else is null ? rest : ImmutableArray.Create(ifs.Else.Statement).AddRange(rest);
-                    var @else = ParseStatements(model, elseStatements, 0, env, topLevel: false);
+                    var @else = Branch(test, false, () => ParseStatements(model, elseStatements, 0, env, topLevel: false));
                     if (@else is null) return null;
                     return Remember(new Cond(test, then, @else), ifs);
                 }
@@ -434,9 +609,26 @@ public sealed class SpecParser
         return Fail();
     }
 
+    // Reads one branch of a construction-time choice: Require rules inside apply only when it is taken.
+    private Expr? Branch(Expr test, bool taken, Func<Expr?> read)
+    {
+        _path.Add(taken ? test : new Unary(UnaryOp.Not, test));
+        try
+        {
+            return read();
+        }
+        finally
+        {
+            _path.RemoveAt(_path.Count - 1);
+        }
+    }
+
     private Expr? Unsupported(StatementSyntax statement)
     {
-        Report(DiagnosticCatalog.UnsupportedStatement, statement.GetLocation(), Describe(statement));
+        var allowed = statement is LocalFunctionStatementSyntax
+            ? "write a helper as a static method returning Expr, declared outside the spec (such helpers are inlined, like calls to other specs); " + DiagnosticCatalog.AllowedStatements
+            : DiagnosticCatalog.AllowedStatements;
+        Report(DiagnosticCatalog.UnsupportedStatement, statement.GetLocation(), Describe(statement), allowed);
         return Fail();
     }
 
@@ -461,9 +653,24 @@ public sealed class SpecParser
 
     // ---------------------------------------------------------------- expressions
 
+    // The parser recurses over the syntax: deep nesting ends here, with the location being read,
+    // rather than in a stack overflow.
+    private static void EnsureStack(SyntaxNode at)
+    {
+        try
+        {
+            System.Runtime.CompilerServices.RuntimeHelpers.EnsureSufficientExecutionStack();
+        }
+        catch (InsufficientExecutionStackException)
+        {
+            throw new NestingTooDeepException(at.GetLocation());
+        }
+    }
+
     private Expr? ParseExpr(SemanticModel model, ExpressionSyntax syntax, ImmutableDictionary<ISymbol, Expr> env)
     {
         _ct.ThrowIfCancellationRequested();
+        EnsureStack(syntax);
         var e = ParseExprCore(model, syntax, env);
         return e is null ? null : Remember(e, syntax);
     }
@@ -484,15 +691,16 @@ public sealed class SpecParser
                 return ParseExpr(model, c.Expression, env);
         }
 
-        // Compile-time constants: literals, const fields, enum members, folded arithmetic on them.
-        var typeInfo = model.GetTypeInfo(syntax, _ct);
-        var constant = model.GetConstantValue(syntax, _ct);
+        // Compile-time constants: literals, const fields, enum members, folded arithmetic on them. The
+        // semantic model is only asked about expressions that can be constant: asking it about every
+        // operator of a long sum costs time quadratic in the sum's length.
+        var constant = MayBeConstant(model, syntax) ? ConstantOf(model, syntax) : default;
         if (constant.HasValue)
         {
-            var type = typeInfo.Type;
+            var type = TypeOf(model, syntax);
             if (type is { TypeKind: TypeKind.Enum })
             {
-                var member = (model.GetSymbolInfo(syntax, _ct).Symbol as IFieldSymbol)?.Name
+                var member = (SymbolOf(model, syntax) as IFieldSymbol)?.Name
                              ?? ((INamedTypeSymbol)type).GetMembers().OfType<IFieldSymbol>()
                                  .FirstOrDefault(f => f.HasConstantValue && Equals(f.ConstantValue, constant.Value))?.Name;
                 if (member is null || IsType(type, OverType)) return UnsupportedExpr(syntax);
@@ -510,32 +718,27 @@ public sealed class SpecParser
 
         switch (syntax)
         {
-            case IdentifierNameSyntax or MemberAccessExpressionSyntax when model.GetSymbolInfo(syntax, _ct).Symbol is { } symbol
+            case IdentifierNameSyntax or MemberAccessExpressionSyntax when SymbolOf(model, syntax) is { } symbol
                                                                        && symbol is not IMethodSymbol:
                 return Symbol(symbol, syntax, env);
 
             case BinaryExpressionSyntax b:
             {
-                BinaryOp? op = b.Kind() switch
+                // A left-nested chain (a + b + c + ...: a long sum is one) is read along its left spine
+                // without recursion, so the stack depth does not grow with the chain's length.
+                var spine = new List<BinaryExpressionSyntax> { b };
+                while (spine[spine.Count - 1].Left is BinaryExpressionSyntax inner && BinaryOperator(inner) is not null && !MayBeConstant(model, inner))
+                    spine.Add(inner);
+                if (BinaryOperator(b) is null) return UnsupportedExpr(syntax);
+                var value = ParseExpr(model, spine[spine.Count - 1].Left, env);
+                for (var i = spine.Count - 1; i >= 0 && value is not null; i--)
                 {
-                    SyntaxKind.AddExpression => BinaryOp.Add,
-                    SyntaxKind.SubtractExpression => BinaryOp.Sub,
-                    SyntaxKind.MultiplyExpression => BinaryOp.Mul,
-                    SyntaxKind.DivideExpression => BinaryOp.Div,
-                    SyntaxKind.EqualsExpression => BinaryOp.Eq,
-                    SyntaxKind.NotEqualsExpression => BinaryOp.Ne,
-                    SyntaxKind.LessThanExpression => BinaryOp.Lt,
-                    SyntaxKind.LessThanOrEqualExpression => BinaryOp.Le,
-                    SyntaxKind.GreaterThanExpression => BinaryOp.Gt,
-                    SyntaxKind.GreaterThanOrEqualExpression => BinaryOp.Ge,
-                    SyntaxKind.LogicalAndExpression => BinaryOp.And,
-                    SyntaxKind.LogicalOrExpression => BinaryOp.Or,
-                    _ => null,
-                };
-                if (op is null) return UnsupportedExpr(syntax);
-                var left = ParseExpr(model, b.Left, env);
-                var right = left is null ? null : ParseExpr(model, b.Right, env);
-                return right is null ? null : new Binary(op.Value, left!, right);
+                    _ct.ThrowIfCancellationRequested();
+                    var right = ParseExpr(model, spine[i].Right, env);
+                    value = right is null ? null : new Binary(BinaryOperator(spine[i])!.Value, value, right);
+                    if (value is not null && i > 0) Remember(value, spine[i]);
+                }
+                return value;
             }
 
             case PrefixUnaryExpressionSyntax u:
@@ -554,9 +757,10 @@ public sealed class SpecParser
             case ConditionalExpressionSyntax c:
             {
                 var test = ParseExpr(model, c.Condition, env);
-                var then = test is null ? null : ParseExpr(model, c.WhenTrue, env);
-                var @else = then is null ? null : ParseExpr(model, c.WhenFalse, env);
-                return @else is null ? null : new Cond(test!, then!, @else);
+                if (test is null) return null;
+                var then = Branch(test, true, () => ParseExpr(model, c.WhenTrue, env));
+                var @else = then is null ? null : Branch(test, false, () => ParseExpr(model, c.WhenFalse, env));
+                return @else is null ? null : new Cond(test, then!, @else);
             }
 
             case CastExpressionSyntax cast:
@@ -575,6 +779,224 @@ public sealed class SpecParser
                 return UnsupportedExpr(syntax);
         }
     }
+
+    // ---------------------------------------------------------------- semantic information
+
+    // The semantic model answers a question about a node in time that grows with the node's depth in
+    // the method (and, for an operator, with its operands' size), so reading a long sum node by node
+    // would take quadratic time. Names, literals and calls of the subset are resolved here instead,
+    // from each body's declared locals and one cached name lookup per name; the model is asked only
+    // about the rest (and where a name is ambiguous).
+    private sealed class Names
+    {
+        private readonly Dictionary<string, ISymbol?> _locals = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, ImmutableArray<ISymbol>> _lookups = new(StringComparer.Ordinal);
+        private readonly int _position;
+
+        public Names(SemanticModel model, MethodDeclarationSyntax declaration, CancellationToken ct)
+        {
+            Model = model;
+            _position = declaration.Body?.OpenBraceToken.Span.End ?? declaration.ExpressionBody?.Expression.SpanStart ?? declaration.SpanStart;
+            if (model.GetDeclaredSymbol(declaration, ct) is IMethodSymbol method)
+                foreach (var p in method.Parameters) Declare(p.Name, p);
+            foreach (var node in declaration.DescendantNodes())
+            {
+                switch (node)
+                {
+                    case VariableDeclaratorSyntax v:
+                        Declare(v.Identifier.ValueText, model.GetDeclaredSymbol(v, ct));
+                        break;
+                    // Other ways to declare a name (outside the subset): never resolved here.
+                    case SingleVariableDesignationSyntax d:
+                        Declare(d.Identifier.ValueText, null);
+                        break;
+                    case ForEachStatementSyntax f:
+                        Declare(f.Identifier.ValueText, null);
+                        break;
+                    case CatchDeclarationSyntax c:
+                        Declare(c.Identifier.ValueText, null);
+                        break;
+                    case LocalFunctionStatementSyntax l:
+                        Declare(l.Identifier.ValueText, null);
+                        break;
+                    case ParameterSyntax p when p.Parent?.Parent is not MethodDeclarationSyntax:
+                        Declare(p.Identifier.ValueText, null);
+                        break;
+                }
+            }
+        }
+
+        public SemanticModel Model { get; }
+
+        // A name declared twice (in sibling blocks) or by another construct is left to the model.
+        private void Declare(string name, ISymbol? symbol) =>
+            _locals[name] = _locals.ContainsKey(name) ? null : symbol;
+
+        /// <summary>True when the name is declared in the body; <paramref name="symbol"/> is null when that is ambiguous.</summary>
+        public bool TryLocal(string name, out ISymbol? symbol) => _locals.TryGetValue(name, out symbol);
+
+        /// <summary>What the name means where it is not a local: members, using static imports, types.</summary>
+        public ImmutableArray<ISymbol> Lookup(string name)
+        {
+            if (!_lookups.TryGetValue(name, out var found))
+                _lookups[name] = found = Model.LookupSymbols(_position, name: name);
+            return found;
+        }
+    }
+
+    private readonly Dictionary<MethodDeclarationSyntax, Names> _names = new();
+    private Names? _currentNames;
+
+    private ISymbol? SymbolOf(SemanticModel model, ExpressionSyntax syntax) =>
+        (_currentNames is { } names && ReferenceEquals(names.Model, model) ? Resolve(names, syntax) : null)
+        ?? model.GetSymbolInfo(syntax, _ct).Symbol;
+
+    // The symbol of a name, a member of a named type, or a call of one, when that is unambiguous; else null.
+    private static ISymbol? Resolve(Names names, ExpressionSyntax syntax)
+    {
+        switch (syntax)
+        {
+            case IdentifierNameSyntax id:
+            {
+                var name = id.Identifier.ValueText;
+                if (names.TryLocal(name, out var local)) return local;
+                return names.Lookup(name) is { Length: 1 } found && found[0] is not IMethodSymbol ? found[0] : null;
+            }
+            case MemberAccessExpressionSyntax { Name: IdentifierNameSyntax member } access
+                when access.IsKind(SyntaxKind.SimpleMemberAccessExpression) && TypeNamed(names, access.Expression) is { } type:
+                return type.GetMembers(member.Identifier.ValueText) is { Length: 1 } members && members[0] is not IMethodSymbol ? members[0] : null;
+            case InvocationExpressionSyntax { Expression: IdentifierNameSyntax name } call:
+                if (names.TryLocal(name.Identifier.ValueText, out _)) return null;
+                return names.Lookup(name.Identifier.ValueText) is { Length: 1 } methods && methods[0] is IMethodSymbol m && Fits(m, call) ? m : null;
+            case InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name: IdentifierNameSyntax member } access } call
+                when access.IsKind(SyntaxKind.SimpleMemberAccessExpression) && TypeNamed(names, access.Expression) is { } type:
+                return type.GetMembers(member.Identifier.ValueText) is { Length: 1 } candidates && candidates[0] is IMethodSymbol { IsStatic: true } sm && Fits(sm, call) ? sm : null;
+            default:
+                return null;
+        }
+    }
+
+    // The type a simple name denotes (not a local, one type of that name in scope), or null.
+    private static INamedTypeSymbol? TypeNamed(Names names, ExpressionSyntax syntax) =>
+        syntax is IdentifierNameSyntax id && !names.TryLocal(id.Identifier.ValueText, out _)
+        && names.Lookup(id.Identifier.ValueText) is { Length: 1 } found && found[0] is INamedTypeSymbol { Arity: 0 } type
+            ? type
+            : null;
+
+    // Whether a call's arguments fit the method's only overload: no ref or out arguments, no more
+    // positional arguments than parameters, named arguments that exist, every required parameter given.
+    private static bool Fits(IMethodSymbol method, InvocationExpressionSyntax call)
+    {
+        if (method.IsGenericMethod || method.Parameters.Any(p => p.IsParams || p.RefKind != RefKind.None)) return false;
+        var given = new bool[method.Parameters.Length];
+        var position = 0;
+        foreach (var arg in call.ArgumentList.Arguments)
+        {
+            if (arg.RefKindKeyword != default) return false;
+            int ordinal;
+            if (arg.NameColon is { } nc)
+            {
+                ordinal = method.Parameters.IndexOf(method.Parameters.FirstOrDefault(p => p.Name == nc.Name.Identifier.ValueText)!);
+                if (ordinal < 0) return false;
+            }
+            else
+            {
+                ordinal = position;
+            }
+            if (ordinal >= given.Length || given[ordinal]) return false;
+            given[ordinal] = true;
+            position++;
+        }
+        for (var i = 0; i < given.Length; i++)
+            if (!given[i] && !method.Parameters[i].IsOptional) return false;
+        return true;
+    }
+
+    private Optional<object?> ConstantOf(SemanticModel model, ExpressionSyntax syntax)
+    {
+        if (syntax is LiteralExpressionSyntax literal && literal.Kind() is SyntaxKind.NumericLiteralExpression
+                or SyntaxKind.TrueLiteralExpression or SyntaxKind.FalseLiteralExpression or SyntaxKind.StringLiteralExpression)
+            return new Optional<object?>(literal.Token.Value);
+        if (syntax is IdentifierNameSyntax or MemberAccessExpressionSyntax && _currentNames is { } names && ReferenceEquals(names.Model, model))
+        {
+            switch (Resolve(names, syntax))
+            {
+                case IFieldSymbol { HasConstantValue: true } f: return new Optional<object?>(f.ConstantValue);
+                case ILocalSymbol { HasConstantValue: true } l: return new Optional<object?>(l.ConstantValue);
+                case IFieldSymbol or ILocalSymbol or IParameterSymbol or IPropertySymbol: return default;
+            }
+        }
+        return model.GetConstantValue(syntax, _ct);
+    }
+
+    private ITypeSymbol? TypeOf(SemanticModel model, ExpressionSyntax syntax) => syntax switch
+    {
+        // Only asked of constants, to tell enum members: a literal never is one.
+        LiteralExpressionSyntax => null,
+        IdentifierNameSyntax or MemberAccessExpressionSyntax when SymbolOf(model, syntax) is IFieldSymbol f => f.Type,
+        _ => model.GetTypeInfo(syntax, _ct).Type,
+    };
+
+    // False when the expression cannot be a C# constant: it reads a variable, a property or a call
+    // (what a spec's values are made of). Decided from the syntax and the symbols of its names,
+    // once per node.
+    private bool MayBeConstant(SemanticModel model, ExpressionSyntax syntax)
+    {
+        if (_constantCandidates.TryGetValue(syntax, out var known)) return known;
+        EnsureStack(syntax);
+        if (syntax is BinaryExpressionSyntax top)
+        {
+            // Along the left spine without recursion (see the BinaryExpressionSyntax case of ParseExprCore).
+            var spine = new List<BinaryExpressionSyntax> { top };
+            while (spine[spine.Count - 1].Left is BinaryExpressionSyntax inner && !_constantCandidates.ContainsKey(inner))
+                spine.Add(inner);
+            var value = MayBeConstant(model, spine[spine.Count - 1].Left);
+            for (var i = spine.Count - 1; i >= 0; i--)
+            {
+                value = value && MayBeConstant(model, spine[i].Right);
+                _constantCandidates[spine[i]] = value;
+            }
+            return value;
+        }
+        var result = syntax switch
+        {
+            LiteralExpressionSyntax => true,
+            ParenthesizedExpressionSyntax p => MayBeConstant(model, p.Expression),
+            CheckedExpressionSyntax c => MayBeConstant(model, c.Expression),
+            CastExpressionSyntax c => MayBeConstant(model, c.Expression),
+            PrefixUnaryExpressionSyntax u => MayBeConstant(model, u.Operand),
+            ConditionalExpressionSyntax c => MayBeConstant(model, c.Condition) && MayBeConstant(model, c.WhenTrue) && MayBeConstant(model, c.WhenFalse),
+            IdentifierNameSyntax or MemberAccessExpressionSyntax => SymbolOf(model, syntax) switch
+            {
+                IFieldSymbol { IsConst: true } => true,
+                ILocalSymbol { IsConst: true } => true,
+                INamespaceOrTypeSymbol => true,
+                IFieldSymbol or ILocalSymbol or IParameterSymbol or IPropertySymbol or IMethodSymbol => false,
+                _ => true,
+            },
+            InvocationExpressionSyntax => syntax.ToString().StartsWith("nameof", StringComparison.Ordinal),
+            _ => true,
+        };
+        _constantCandidates[syntax] = result;
+        return result;
+    }
+
+    private static BinaryOp? BinaryOperator(BinaryExpressionSyntax b) => b.Kind() switch
+    {
+        SyntaxKind.AddExpression => BinaryOp.Add,
+        SyntaxKind.SubtractExpression => BinaryOp.Sub,
+        SyntaxKind.MultiplyExpression => BinaryOp.Mul,
+        SyntaxKind.DivideExpression => BinaryOp.Div,
+        SyntaxKind.EqualsExpression => BinaryOp.Eq,
+        SyntaxKind.NotEqualsExpression => BinaryOp.Ne,
+        SyntaxKind.LessThanExpression => BinaryOp.Lt,
+        SyntaxKind.LessThanOrEqualExpression => BinaryOp.Le,
+        SyntaxKind.GreaterThanExpression => BinaryOp.Gt,
+        SyntaxKind.GreaterThanOrEqualExpression => BinaryOp.Ge,
+        SyntaxKind.LogicalAndExpression => BinaryOp.And,
+        SyntaxKind.LogicalOrExpression => BinaryOp.Or,
+        _ => null,
+    };
 
     private Expr? Symbol(ISymbol symbol, ExpressionSyntax syntax, ImmutableDictionary<ISymbol, Expr> env)
     {
@@ -598,15 +1020,21 @@ public sealed class SpecParser
         return UnsupportedExpr(syntax);
     }
 
-    private Expr? UnsupportedExpr(SyntaxNode syntax)
+    private Expr? UnsupportedExpr(SyntaxNode syntax, string? hint = null)
     {
-        Report(DiagnosticCatalog.UnsupportedExpression, syntax.GetLocation(), Diagnostics.Snippet(syntax));
+        Report(DiagnosticCatalog.UnsupportedExpression, syntax.GetLocation(), Diagnostics.Snippet(syntax), hint ?? DiagnosticCatalog.AllowedExpressions);
         return Fail();
     }
 
+    // System.Math functions with a Dsl counterpart, which is what a spec means by them.
+    private static readonly HashSet<string> DslMath = new(StringComparer.Ordinal)
+    {
+        "Sqrt", "Log", "Exp", "Abs", "Pow", "Min", "Max", "Clamp",
+    };
+
     private Expr? Invocation(SemanticModel model, InvocationExpressionSyntax call, ImmutableDictionary<ISymbol, Expr> env)
     {
-        if (model.GetSymbolInfo(call, _ct).Symbol is not IMethodSymbol method)
+        if (SymbolOf(model, call) is not IMethodSymbol method)
         {
             // Unresolved: the C# compiler reports it; generate nothing for this spec.
             return Fail();
@@ -616,6 +1044,9 @@ public sealed class SpecParser
 
         if (IsType(method.ContainingType, DslType))
             return DslCall(model, call, method, args, env);
+
+        if ((IsType(method.ContainingType, "System.Math") || IsType(method.ContainingType, "System.MathF")) && DslMath.Contains(method.Name))
+            return UnsupportedExpr(call, $"use {method.Name} from LossDsl.Dsl instead (with 'using static LossDsl.Dsl;'): it builds the loss expression, where {method.ContainingType.Name}.{method.Name} computes a number");
 
         // Another spec, or a static helper returning Expr declared in source: inline it.
         if (method.IsStatic && IsType(method.ReturnType, ExprType) && !method.IsGenericMethod &&
@@ -678,7 +1109,7 @@ public sealed class SpecParser
         Over? Axes(int i)
         {
             var syntax = args[i];
-            var c = syntax is null ? default : model.GetConstantValue(syntax, _ct);
+            var c = syntax is null ? default : ConstantOf(model, syntax);
             if (syntax is null || !c.HasValue || c.Value is not int v)
             {
                 Report(DiagnosticCatalog.NonConstantAxes, (syntax ?? (SyntaxNode)call).GetLocation(), syntax is null ? "(missing)" : Diagnostics.Snippet(syntax));
@@ -740,6 +1171,7 @@ public sealed class SpecParser
         }
 
         _calls.Push(method);
+        if (_inlineDepth == 0) _callSite = call.GetLocation();
         _inlineDepth++;
         try
         {
@@ -753,7 +1185,8 @@ public sealed class SpecParser
                     _inlineDepth--;
                     try
                     {
-                        Report(DiagnosticCatalog.UnsupportedExpression, call.GetLocation(), Diagnostics.Snippet(call) + $" (the body of '{method.Name}' is outside the spec subset)");
+                        Report(DiagnosticCatalog.UnsupportedExpression, call.GetLocation(), Diagnostics.Snippet(call) + $" (the body of '{method.Name}' is outside the spec subset)",
+                            DiagnosticCatalog.AllowedExpressions);
                     }
                     finally
                     {
@@ -783,23 +1216,20 @@ public sealed class SpecParser
     {
         if (node is null) return null;
         if (_locations.TryGetValue(node, out var loc)) return loc;
-        Location? found = null;
+        // Depth-first from the body, carrying the nearest parsed ancestor's location; each node once.
         var visited = new HashSet<Expr>(ReferenceComparer.Instance);
-        bool Walk(Expr e, Location? nearest)
+        var stack = new Stack<(Expr Node, Location? Nearest)>();
+        stack.Push((body, null));
+        while (stack.Count > 0)
         {
-            if (!visited.Add(e)) return false;
+            var (e, nearest) = stack.Pop();
+            if (!visited.Add(e)) continue;
             if (_locations.TryGetValue(e, out var own)) nearest = own;
-            if (ReferenceEquals(e, node) || e.Equals(node))
-            {
-                found = nearest;
-                return true;
-            }
-            foreach (var c in Structure.Children(e))
-                if (Walk(c, nearest)) return true;
-            return false;
+            if (ReferenceEquals(e, node) || e.Equals(node)) return nearest;
+            var children = Structure.Children(e);
+            for (var i = children.Length - 1; i >= 0; i--) stack.Push((children[i], nearest));
         }
-        Walk(body, null);
-        return found;
+        return null;
     }
 
     private sealed class ReferenceComparer : IEqualityComparer<Expr>

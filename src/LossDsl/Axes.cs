@@ -7,7 +7,32 @@ namespace LossDsl;
 public static class Axes
 {
     /// <summary>The axes a value varies along (for a <see cref="Cond"/>, the union of its branches).</summary>
-    public static Over Of(Expr e) => e switch
+    public static Over Of(Expr e)
+    {
+        // Cached in the node: shared sub-expressions are analysed once.
+        var cached = e.CachedAxes;
+        if (cached >= 0) return (Over)cached;
+        // Children first, without recursion: every Compute then reads cached children only.
+        var stack = new System.Collections.Generic.Stack<(Expr Node, bool ChildrenDone)>();
+        stack.Push((e, false));
+        while (stack.Count > 0)
+        {
+            var (n, childrenDone) = stack.Pop();
+            if (n.CachedAxes >= 0) continue;
+            var count = ExprIdentity.ChildCount(n);
+            if (!childrenDone && count > 0)
+            {
+                stack.Push((n, true));
+                for (var i = count - 1; i >= 0; i--)
+                    if (ExprIdentity.Child(n, i).CachedAxes < 0) stack.Push((ExprIdentity.Child(n, i), false));
+                continue;
+            }
+            n.CachedAxes = (int)Compute(n);
+        }
+        return (Over)e.CachedAxes;
+    }
+
+    private static Over Compute(Expr e) => e switch
     {
         Input { Kind: InputKind.ClassWeights or InputKind.ClassIndex } => Over.Classes,
         Input => Over.All,

@@ -18,37 +18,50 @@ public static class Checker
     {
         if (spec?.Body is null) return ImmutableArray<SpecDiagnostic>.Empty;
         var result = ImmutableArray.CreateBuilder<SpecDiagnostic>();
+        var seen = new HashSet<SpecDiagnostic>();
         var nodes = Safe(() => Structure.PostOrder(spec.Body), ImmutableArray<Expr>.Empty);
         var paramValue = ParamValues(spec.Parameters);
+        // One range analysis and one simplifier for every rule: shared sub-expressions are analysed once.
+        var ranges = new Ranges.Analysis(paramValue);
+        var simplifier = new Simplifier.Session(spec.Task);
 
         // Each rule runs on its own, so a rule that fails on a malformed tree does not hide the others.
-        Run(result, () => TaskAndClassAxis(spec.Task, nodes));
-        Run(result, () => WeightedMeanPlacement(spec.Body));
-        Run(result, () => Kinds(spec.Body, nodes));
-        Run(result, () => LogOfZero(spec.Task, nodes, paramValue));
-        Run(result, () => ZeroDenominators(nodes, paramValue));
-        Run(result, () => NoPrediction(spec));
+        Run(result, seen, () => TaskAndClassAxis(spec.Task, nodes));
+        Run(result, seen, () => WeightedMeanPlacement(spec.Body));
+        Run(result, seen, () => Kinds(spec.Body, nodes));
+        Run(result, seen, () => LogOfZero(nodes, simplifier, ranges));
+        Run(result, seen, () => ZeroDenominators(nodes, ranges));
+        Run(result, seen, () => PowOfZero(nodes, ranges));
+        Run(result, seen, () => NoPrediction(spec));
         return result.ToImmutable();
     }
 
-    private static void Run(ImmutableArray<SpecDiagnostic>.Builder into, Func<IEnumerable<SpecDiagnostic>> rule)
+    private static void Run(ImmutableArray<SpecDiagnostic>.Builder into, HashSet<SpecDiagnostic> seen, Func<IEnumerable<SpecDiagnostic>> rule)
     {
         var found = Safe(() => rule().ToList(), new List<SpecDiagnostic>());
         foreach (var d in found)
-            if (!into.Contains(d)) into.Add(d);
+            if (seen.Add(d)) into.Add(d);
     }
 
+    // A rule that fails on a malformed tree gives nothing; an expression nested too deeply for the
+    // stack is not a malformed tree, and goes up to the generator (which retries with a larger stack).
     private static T Safe<T>(Func<T> f, T fallback)
     {
         try
         {
             return f();
         }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
+        catch (Exception ex) when (ex is not OutOfMemoryException && !StackGuard.IsTooDeep(ex))
         {
             return fallback;
         }
     }
+
+    // Expressions in messages are cut short: a spec's values can be large (and shared values are
+    // printed where they are used).
+    private static string Text(Expr e) => Printer.Print(e, MessageLength);
+
+    private const int MessageLength = 400;
 
     /// <summary>
     /// The hyperparameters' default values as numbers, for range analysis: the C# literal text parsed
@@ -87,18 +100,18 @@ public static class Checker
                     break;
                 case Unary { Op: UnaryOp.Softmax or UnaryOp.LogSoftmax } u when (Axes.Of(u.Arg) & Over.Classes) == 0:
                     yield return SpecDiagnostic.Create(DiagnosticCatalog.AxisError, u,
-                        $"{u.Op}({Printer.Print(u.Arg)}) normalises over the class axis, but '{Printer.Print(u.Arg)}' has no class axis " +
+                        $"{u.Op}({Text(u.Arg)}) normalises over the class axis, but '{Text(u.Arg)}' has no class axis " +
                         "(it is a scalar or was reduced over Over.Classes); apply " + u.Op + " to the logits before reducing");
                     break;
                 case OneHot o when o.Target is not Input { Kind: InputKind.Target }:
                     // OneHot gives the target's per-class form; of anything else it would silently read the target.
                     yield return SpecDiagnostic.Create(DiagnosticCatalog.AxisError, o,
-                        $"OneHot({Printer.Print(o.Target)}) adds a class axis to the target only: its argument must be the spec's target parameter");
+                        $"OneHot({Text(o.Target)}) adds a class axis to the target only: its argument must be the spec's target parameter");
                     break;
                 case WeightedMean w when (Axes.Of(w.Weight) & ~Axes.Of(w.Value)) is var extra && extra != Over.None:
                     yield return SpecDiagnostic.Create(DiagnosticCatalog.AxisError, w,
-                        $"WeightedMean's weight '{Printer.Print(w.Weight)}' varies along {Printer.OverText(extra)}, which the value " +
-                        $"'{Printer.Print(w.Value)}' does not have; the weight must broadcast to the value (reduce it, or keep those axes in the value)");
+                        $"WeightedMean's weight '{Text(w.Weight)}' varies along {Printer.OverText(extra)}, which the value " +
+                        $"'{Text(w.Value)}' does not have; the weight must broadcast to the value (reduce it, or keep those axes in the value)");
                     break;
             }
         }
@@ -110,25 +123,27 @@ public static class Checker
     {
         var seen = new HashSet<(Expr, bool)>();
         var found = new List<SpecDiagnostic>();
-        Visit(body, true);
-        return found;
-
-        void Visit(Expr e, bool atResult)
+        var stack = new Stack<(Expr Node, bool AtResult)>();
+        stack.Push((body, true));
+        while (stack.Count > 0)
         {
-            if (!seen.Add((e, atResult))) return;
+            var (e, atResult) = stack.Pop();
+            if (!seen.Add((e, atResult))) continue;
             if (e is WeightedMean w && !atResult)
                 found.Add(SpecDiagnostic.Create(DiagnosticCatalog.AxisError, w,
-                    $"WeightedMean({Printer.Print(w.Value)}, {Printer.Print(w.Weight)}) must be the spec's final result " +
+                    $"WeightedMean({Text(w.Value)}, {Text(w.Weight)}) must be the spec's final result " +
                     "(it sets how the Mean reduction averages), but here it is part of a larger expression"));
             if (e is Cond k && atResult)
             {
-                Visit(k.Test, false);
-                Visit(k.Then, true);
-                Visit(k.Else, true);
-                return;
+                stack.Push((k.Else, true));
+                stack.Push((k.Then, true));
+                stack.Push((k.Test, false));
+                continue;
             }
-            foreach (var c in Structure.Children(e)) Visit(c, false);
+            var children = Structure.Children(e);
+            for (var i = children.Length - 1; i >= 0; i--) stack.Push((children[i], false));
         }
+        return found;
     }
 
     // ---------------------------------------------------------------- kinds
@@ -139,44 +154,47 @@ public static class Checker
         bool IsTensor(Expr e)
         {
             if (tensorMemo.TryGetValue(e, out var t)) return t;
+            StackGuard.Ensure();
             t = e is Input or OneHot or Count or Reduce or SelectTarget or Masked or PlainSum or WeightedMean
                 || Structure.Children(e).Any(IsTensor);
             tensorMemo[e] = t;
             return t;
         }
+        // Children come first in the post-order, so each call reads memoised children only.
+        foreach (var n in nodes) IsTensor(n);
 
         foreach (var n in nodes)
         {
             switch (n)
             {
                 case Cond k when IsTensor(k.Test) && !IsCondition(k.Test):
-                    yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, k.Test, Printer.Print(k.Test),
+                    yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, k.Test, Text(k.Test),
                         "depends on the input tensors but is used as a construction-time condition");
                     break;
                 case Binary b when IsComparison(b.Op) || b.Op is BinaryOp.And or BinaryOp.Or:
                     foreach (var operand in new[] { b.Left, b.Right })
                         if (IsTensor(operand) && !IsCondition(operand))
-                            yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, b, Printer.Print(operand),
+                            yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, b, Text(operand),
                                 $"depends on the input tensors but is an operand of '{Symbol(b.Op)}' in a construction-time condition");
                     break;
                 case Unary { Op: UnaryOp.Not } u when IsTensor(u.Arg) && !IsCondition(u.Arg):
-                    yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, u, Printer.Print(u.Arg),
+                    yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, u, Text(u.Arg),
                         "depends on the input tensors but is negated with '!' in a construction-time condition");
                     break;
             }
             foreach (var operand in NumericOperands(n))
             {
                 if (IsBoolean(operand))
-                    yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, n, Printer.Print(operand),
-                        $"is a condition (true or false) but is used as a number in '{Printer.Print(n)}'");
+                    yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, n, Text(operand),
+                        $"is a condition (true or false) but is used as a number in '{Text(n)}'");
                 else if (operand is EnumValue or Param { Kind: ParamKind.Enum })
-                    yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, n, Printer.Print(operand),
-                        $"is an enum value but is used as a number in '{Printer.Print(n)}'");
+                    yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, n, Text(operand),
+                        $"is an enum value but is used as a number in '{Text(n)}'");
             }
         }
 
         if (IsBoolean(body) || body is EnumValue or Param { Kind: ParamKind.Enum })
-            yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, body, Printer.Print(body),
+            yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, body, Text(body),
                 "is a condition or enum value but is the spec's result; a loss must be a numeric expression");
     }
 
@@ -196,8 +214,11 @@ public static class Checker
         e is Unary { Op: UnaryOp.Not } || (e is Binary b && (IsComparison(b.Op) || b.Op is BinaryOp.And or BinaryOp.Or));
 
     // True/false-valued: conditions, bool hyperparameters, and choices between them.
-    private static bool IsBoolean(Expr e) =>
-        IsCondition(e) || e is Param { Kind: ParamKind.Bool } || (e is Cond k && IsBoolean(k.Then) && IsBoolean(k.Else));
+    private static bool IsBoolean(Expr e)
+    {
+        StackGuard.Ensure();
+        return IsCondition(e) || e is Param { Kind: ParamKind.Bool } || (e is Cond k && IsBoolean(k.Then) && IsBoolean(k.Else));
+    }
 
     private static string Symbol(BinaryOp op) => op switch
     {
@@ -216,30 +237,54 @@ public static class Checker
     // A log is judged in its simplified form: Log(Sigmoid(x)) becomes LogSigmoid(x) and is fine. The
     // rewrites never introduce a Log, so only a Log that survives at the root of the simplified node
     // belongs to this node (nested logs are judged as their own nodes, and reported once).
-    private static IEnumerable<SpecDiagnostic> LogOfZero(LossTask task, ImmutableArray<Expr> nodes, Func<string, double?> pv)
+    private static IEnumerable<SpecDiagnostic> LogOfZero(ImmutableArray<Expr> nodes, Simplifier.Session simplifier, Ranges.Analysis ranges)
     {
         foreach (var n in nodes)
         {
             if (n is not Unary { Op: UnaryOp.Log } log) continue;
-            if (Simplifier.Simplify(log, task) is not Unary { Op: UnaryOp.Log } simplified) continue;
-            var range = Ranges.Of(simplified.Arg, pv);
+            if (simplifier.Simplify(log) is not Unary { Op: UnaryOp.Log } simplified) continue;
+            var range = ranges.Of(simplified.Arg);
             if (range.CanBeZero)
-                yield return SpecDiagnostic.Create(DiagnosticCatalog.LogOfZero, log, Printer.Print(log.Arg), range.ToString());
+                yield return SpecDiagnostic.Create(DiagnosticCatalog.LogOfZero, log, Text(log.Arg), range.ToString());
         }
     }
 
     // Only denominators with a reduction are reported: those are the ones an empty mask or an
     // all-background target drives to exactly 0, where the loss turns NaN.
-    private static IEnumerable<SpecDiagnostic> ZeroDenominators(ImmutableArray<Expr> nodes, Func<string, double?> pv)
+    private static IEnumerable<SpecDiagnostic> ZeroDenominators(ImmutableArray<Expr> nodes, Ranges.Analysis ranges)
+    {
+        // Which nodes contain a reduction (children come first in the post-order), and each value with
+        // every sum 0, shared by all denominators.
+        var reduces = new HashSet<Expr>();
+        foreach (var n in nodes)
+            if (n is Reduce || Structure.Children(n).Any(reduces.Contains))
+                reduces.Add(n);
+        var emptyMemo = new Dictionary<Expr, Expr>();
+        Func<Expr, Expr> empty = e => e is Reduce ? new Const(0) : e;
+        foreach (var n in nodes)
+        {
+            if (n is not Binary { Op: BinaryOp.Div } div || !reduces.Contains(div.Right)) continue;
+            // An empty mask (or target) makes every sum 0: the denominator's range in that case.
+            var range = ranges.Of(Structure.MapBottomUp(div.Right, empty, emptyMemo));
+            if (range.CanBeZero)
+                yield return SpecDiagnostic.Create(DiagnosticCatalog.ZeroDenominator, div.Right, Text(div.Right), range.ToString());
+        }
+    }
+
+    // x^k with k < 1 (k != 0) has the derivative k·x^(k-1), infinite where x reaches 0: the gradient is
+    // infinite there, or NaN once a chain rule multiplies it by 0 (the published unified focal and
+    // exponential-logarithmic exponents are such k). A Max(x, eps) floor keeps it finite.
+    private static IEnumerable<SpecDiagnostic> PowOfZero(ImmutableArray<Expr> nodes, Ranges.Analysis ranges)
     {
         foreach (var n in nodes)
         {
-            if (n is not Binary { Op: BinaryOp.Div } div || !Structure.Any(div.Right, x => x is Reduce)) continue;
-            // An empty mask (or target) makes every sum 0: the denominator's range in that case.
-            var empty = Structure.MapBottomUp(div.Right, e => e is Reduce ? new Const(0) : e);
-            var range = Ranges.Of(empty, pv);
-            if (range.CanBeZero)
-                yield return SpecDiagnostic.Create(DiagnosticCatalog.ZeroDenominator, div.Right, Printer.Print(div.Right), range.ToString());
+            if (n is not Binary { Op: BinaryOp.Pow } pow) continue;
+            var k = ranges.Of(pow.Right);
+            var below1 = k.Lo < 1 && !(k.Lo == 0 && k.Hi == 0);
+            if (!below1) continue;
+            var x = ranges.Of(pow.Left);
+            if (x.CanBeZero)
+                yield return SpecDiagnostic.Create(DiagnosticCatalog.PowOfZero, pow, Text(pow.Left), Text(pow.Right), x.ToString(), k.ToString());
         }
     }
 

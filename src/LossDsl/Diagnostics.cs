@@ -46,11 +46,19 @@ public static class DiagnosticCatalog
 
     /// <summary>LD0002: a statement outside the supported subset.</summary>
     public static readonly DiagnosticDescriptor UnsupportedStatement = new("LD0002", "Unsupported statement in loss spec",
-        "'{0}' is not supported in a loss spec; allowed statements: 'var' locals, 'return', and 'if'/'else' on hyperparameters", Severity.Error);
+        "'{0}' is not supported in a loss spec; {1}", Severity.Error);
+
+    /// <summary>The usual second argument of <see cref="UnsupportedStatement"/>: what is allowed.</summary>
+    public const string AllowedStatements =
+        "allowed statements: 'var' locals and assignments to them, 'return', 'if'/'else' on hyperparameters, and Require(condition, message)";
 
     /// <summary>LD0003: an expression outside the supported subset.</summary>
     public static readonly DiagnosticDescriptor UnsupportedExpression = new("LD0003", "Unsupported expression in loss spec",
-        "'{0}' is not supported in a loss spec; allowed: numeric literals, constants, parameters, locals, + - * / and unary -, '?:' on hyperparameters, LossDsl.Dsl functions and calls to other [Loss] specs", Severity.Error);
+        "'{0}' is not supported in a loss spec; {1}", Severity.Error);
+
+    /// <summary>The usual second argument of <see cref="UnsupportedExpression"/>: what is allowed.</summary>
+    public const string AllowedExpressions =
+        "allowed: numeric literals, constants, parameters, locals, + - * / and unary -, '?:' on hyperparameters, LossDsl.Dsl functions, and calls to other [Loss] specs and to static helper methods returning Expr";
 
     /// <summary>LD0004: a hyperparameter of an unsupported type or without a default.</summary>
     public static readonly DiagnosticDescriptor InvalidHyperparameter = new("LD0004", "Invalid hyperparameter",
@@ -104,9 +112,34 @@ public static class DiagnosticCatalog
     public static readonly DiagnosticDescriptor InternalError = new("LD0016", "Loss spec could not be compiled",
         "Loss spec '{0}' could not be compiled: {1}; please report this with the spec", Severity.Error);
 
+    /// <summary>LD0017: an expression nested more deeply than the generator can read.</summary>
+    public static readonly DiagnosticDescriptor NestedTooDeeply = new("LD0017", "Expression nested too deeply",
+        "Loss spec '{0}': this expression is nested too deeply to compile; split it into locals or fewer nested parentheses and calls", Severity.Error);
+
+    /// <summary>LD0018: a hyperparameter whose name the generated code already uses.</summary>
+    public static readonly DiagnosticDescriptor ReservedName = new("LD0018", "Reserved hyperparameter name",
+        "Hyperparameter '{0}' of loss spec '{1}' {2}; rename it (docs/dsl.md lists the reserved names)", Severity.Error);
+
+    /// <summary>LD0019: a spec declared in a generic type.</summary>
+    public static readonly DiagnosticDescriptor GenericContainingType = new("LD0019", "Loss spec in a generic type",
+        "Loss spec '{0}' is declared in the generic type '{1}', which the generated module cannot call without type arguments; declare it in a non-generic type", Severity.Error);
+
+    /// <summary>LD0020: a generated type name that is also a type of the LossDsl namespace.</summary>
+    public static readonly DiagnosticDescriptor AmbiguousName = new("LD0020", "Generated name hides a LossDsl type",
+        "Loss spec '{0}' generates '{1}', which is also the name of 'LossDsl.{1}': code importing both namespaces cannot name either (CS0104); rename the method or set [Loss(Name = \"...\")]", Severity.Warning);
+
+    /// <summary>LD0021: a fractional power of a value that can reach 0.</summary>
+    public static readonly DiagnosticDescriptor PowOfZero = new("LD0021", "Power below 1 of a value that can reach 0",
+        "Pow({0}, {1}) has an infinite derivative where its base reaches 0 (the base's range is {2}, the exponent's {3}), so the gradient is infinite or NaN there; floor the base, e.g. Pow(Max({0}, 1e-12), {1})", Severity.Warning);
+
+    /// <summary>LD0022: the default values of a spec's hyperparameters break one of its Require rules.</summary>
+    public static readonly DiagnosticDescriptor DefaultsBreakRequirement = new("LD0022", "Defaults break a Require rule",
+        "The default hyperparameters of loss spec '{0}' break its rule Require({1}, \"{2}\"), so the generated constructor would reject its own defaults", Severity.Error);
+
     /// <summary>Every descriptor, in id order.</summary>
     public static ImmutableArray<DiagnosticDescriptor> All { get; } = ImmutableArray.Create(
         InvalidSignature, UnsupportedStatement, UnsupportedExpression, InvalidHyperparameter, TaskMismatch,
         KindMismatch, LogOfZero, ZeroDenominator, NoPrediction, AutogradFallback, RecursiveSpec, NotPartial,
-        NonConstantAxes, DuplicateName, AxisError, InternalError);
+        NonConstantAxes, DuplicateName, AxisError, InternalError, NestedTooDeeply, ReservedName, GenericContainingType,
+        AmbiguousName, PowOfZero, DefaultsBreakRequirement);
 }

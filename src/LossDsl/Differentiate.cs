@@ -24,7 +24,9 @@ public static class Differentiate
         // Nodes in post-order (children first), shared sub-expressions once.
         var order = new List<Expr>();
         var seen = new HashSet<Expr>();
-        foreach (var (root, _) in roots) Visit(root, order, seen);
+        foreach (var (root, _) in roots)
+            foreach (var n in Structure.PostOrder(root))
+                if (seen.Add(n)) order.Add(n);
         var depends = new HashSet<Expr>();
         foreach (var n in order)
             if (n is Input { Kind: InputKind.Prediction } || Structure.Children(n).Any(depends.Contains))
@@ -56,13 +58,6 @@ public static class Differentiate
         var prediction = order.FirstOrDefault(n => n is Input { Kind: InputKind.Prediction });
         if (prediction is null || !adjoints.TryGetValue(prediction, out var final)) return (null, "a result that does not depend on the prediction");
         return (Sum(final), null);
-    }
-
-    private static void Visit(Expr e, List<Expr> order, HashSet<Expr> seen)
-    {
-        if (seen.Contains(e)) return;
-        foreach (var c in Structure.Children(e)) Visit(c, order, seen);
-        if (seen.Add(e)) order.Add(e);
     }
 
     private static void Add(Dictionary<Expr, List<Expr>> adjoints, Expr node, Expr part)

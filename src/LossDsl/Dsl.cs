@@ -85,4 +85,25 @@ public static class Dsl
 
     /// <summary>The number of valid elements over the given axes.</summary>
     public static Expr Count(Over over) => new Count(over);
+
+    /// <summary>
+    /// States a rule the hyperparameters must satisfy, e.g. <c>Require(gamma &gt;= 0, "gamma must be &gt;= 0")</c>,
+    /// as a statement of a spec body (or of a helper it calls). The condition may only read
+    /// hyperparameters and constants. The generated constructor and functional form check every rule
+    /// of the spec before anything is allocated and throw <see cref="System.ArgumentOutOfRangeException"/>
+    /// naming the loss, the hyperparameter and the rule; calling the spec method with values that break
+    /// a rule (the interpreter's path) throws the same exception type here.
+    /// </summary>
+    /// <param name="condition">The rule; false throws.</param>
+    /// <param name="message">The rule in words: what the allowed values are (a constant string).</param>
+    /// <param name="expression">Filled in by the compiler: the condition's source text.</param>
+    /// <param name="spec">Filled in by the compiler: the calling spec or helper.</param>
+    public static void Require(bool condition, string message,
+                               [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(condition))] string? expression = null,
+                               [System.Runtime.CompilerServices.CallerMemberName] string? spec = null)
+    {
+        if (condition) return;
+        var name = Hyperparameters.FirstIdentifier(expression);
+        throw new System.ArgumentOutOfRangeException(name, $"{spec}: {message} (Require({expression}) does not hold).");
+    }
 }

@@ -7,6 +7,60 @@ namespace LossDsl;
 /// </summary>
 public abstract record Expr
 {
+    // Structural hash (0 until computed) and Axes.Of (-1 until computed). Both are functions of the
+    // node's structure, so they are computed once per node: without them, hashing or comparing a
+    // DAG whose values are shared (a local used twice, used twice again, ...) would take time
+    // exponential in its depth. A copy made by `with` starts with fresh caches (see the copy
+    // constructor), so they always describe the node they are stored in.
+    private int _hash;
+    private int _axes = -1;
+    private System.Collections.Immutable.ImmutableArray<Expr> _children;
+
+    /// <summary>Creates a node.</summary>
+    protected Expr()
+    {
+    }
+
+    /// <summary>Copies a node for <c>with</c>: the caches are not copied, since the copy gets new fields.</summary>
+    /// <param name="original">The node copied.</param>
+    protected Expr(Expr original)
+    {
+        // Field initializers do not run in a record's copy constructor: reset the caches here.
+        _hash = 0;
+        _axes = -1;
+        _children = default;
+    }
+
+    internal int CachedHash
+    {
+        get => _hash;
+        set => _hash = value;
+    }
+
+    internal System.Collections.Immutable.ImmutableArray<Expr> CachedChildren
+    {
+        get => _children;
+        set => _children = value;
+    }
+
+    internal int CachedAxes
+    {
+        get => _axes;
+        set => _axes = value;
+    }
+
+    /// <summary>
+    /// Structural equality, in time linear in the size of the two DAGs (shared sub-expressions are
+    /// compared once) and without recursion, however deep they are.
+    /// </summary>
+    /// <param name="other">The expression compared with.</param>
+    /// <returns>True when both have the same structure.</returns>
+    public virtual bool Equals(Expr? other) => ExprIdentity.Equal(this, other);
+
+    /// <summary>The structural hash, computed once per node.</summary>
+    /// <returns>The hash.</returns>
+    public override int GetHashCode() => ExprIdentity.Hash(this);
+
     /// <summary>A constant.</summary>
     public static implicit operator Expr(double value) => new Const(value);
 
@@ -46,10 +100,24 @@ public enum InputKind
 }
 
 /// <summary>One of the loss's input tensors.</summary>
-public sealed record Input(InputKind Kind) : Expr;
+public sealed record Input(InputKind Kind) : Expr
+{
+    /// <inheritdoc />
+    public bool Equals(Input? other) => base.Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => base.GetHashCode();
+}
 
 /// <summary>A numeric constant.</summary>
-public sealed record Const(double Value) : Expr;
+public sealed record Const(double Value) : Expr
+{
+    /// <inheritdoc />
+    public bool Equals(Const? other) => base.Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => base.GetHashCode();
+}
 
 /// <summary>How a hyperparameter is typed in the spec.</summary>
 public enum ParamKind
@@ -71,10 +139,24 @@ public enum ParamKind
 /// A named hyperparameter of the spec (a constructor parameter of the generated module). Only the
 /// generator produces it; at run time the spec method sees the value itself.
 /// </summary>
-public sealed record Param(string Name, ParamKind Kind) : Expr;
+public sealed record Param(string Name, ParamKind Kind) : Expr
+{
+    /// <inheritdoc />
+    public bool Equals(Param? other) => base.Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => base.GetHashCode();
+}
 
 /// <summary>An enum member used in a construction-time condition (generator only).</summary>
-public sealed record EnumValue(string TypeName, string Member, long Value) : Expr;
+public sealed record EnumValue(string TypeName, string Member, long Value) : Expr
+{
+    /// <inheritdoc />
+    public bool Equals(EnumValue? other) => base.Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => base.GetHashCode();
+}
 
 /// <summary>Element-wise (or, for <see cref="UnaryOp.Softmax"/>/<see cref="UnaryOp.LogSoftmax"/>, class-axis) functions.</summary>
 public enum UnaryOp
@@ -123,7 +205,14 @@ public enum UnaryOp
 }
 
 /// <summary>Unary function application.</summary>
-public sealed record Unary(UnaryOp Op, Expr Arg) : Expr;
+public sealed record Unary(UnaryOp Op, Expr Arg) : Expr
+{
+    /// <inheritdoc />
+    public bool Equals(Unary? other) => base.Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => base.GetHashCode();
+}
 
 /// <summary>Binary operators.</summary>
 public enum BinaryOp
@@ -175,7 +264,14 @@ public enum BinaryOp
 }
 
 /// <summary>Binary operator application.</summary>
-public sealed record Binary(BinaryOp Op, Expr Left, Expr Right) : Expr;
+public sealed record Binary(BinaryOp Op, Expr Left, Expr Right) : Expr
+{
+    /// <inheritdoc />
+    public bool Equals(Binary? other) => base.Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => base.GetHashCode();
+}
 
 /// <summary>Reductions over named axes.</summary>
 public enum ReduceOp
@@ -191,16 +287,37 @@ public enum ReduceOp
 /// A reduction over named axes. Masked (invalid) pixels contribute nothing to a sum and are not
 /// counted by a mean. Axes the operand does not have are ignored.
 /// </summary>
-public sealed record Reduce(ReduceOp Op, Expr Arg, Over Over) : Expr;
+public sealed record Reduce(ReduceOp Op, Expr Arg, Over Over) : Expr
+{
+    /// <inheritdoc />
+    public bool Equals(Reduce? other) => base.Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => base.GetHashCode();
+}
 
 /// <summary>The target's per-class form: the one-hot of class indices, or float targets as given.</summary>
-public sealed record OneHot(Expr Target) : Expr;
+public sealed record OneHot(Expr Target) : Expr
+{
+    /// <inheritdoc />
+    public bool Equals(OneHot? other) => base.Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => base.GetHashCode();
+}
 
 /// <summary>
 /// The number of elements over the given axes: valid pixels only when <paramref name="Valid"/> (the
 /// default; masked pixels are not counted), every position otherwise (a product of axis sizes).
 /// </summary>
-public sealed record Count(Over Over, bool Valid = true) : Expr;
+public sealed record Count(Over Over, bool Valid = true) : Expr
+{
+    /// <inheritdoc />
+    public bool Equals(Count? other) => base.Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => base.GetHashCode();
+}
 
 /// <summary>
 /// The spec's per-element value <paramref name="Value"/>, whose Mean reduction divides by the sum of
@@ -208,10 +325,24 @@ public sealed record Count(Over Over, bool Valid = true) : Expr;
 /// cross-entropy convention, Σ w_y·nll / Σ w_y. Sum and None reductions use <paramref name="Value"/>.
 /// Only valid as the spec's result.
 /// </summary>
-public sealed record WeightedMean(Expr Value, Expr Weight) : Expr;
+public sealed record WeightedMean(Expr Value, Expr Weight) : Expr
+{
+    /// <inheritdoc />
+    public bool Equals(WeightedMean? other) => base.Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => base.GetHashCode();
+}
 
 /// <summary>A choice made at construction from hyperparameters (generator only; no per-element branching).</summary>
-public sealed record Cond(Expr Test, Expr Then, Expr Else) : Expr;
+public sealed record Cond(Expr Test, Expr Then, Expr Else) : Expr
+{
+    /// <inheritdoc />
+    public bool Equals(Cond? other) => base.Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => base.GetHashCode();
+}
 
 // ---- Lowered forms: produced by Simplify/Lower for the emitter; never written in a spec. ----
 
@@ -219,17 +350,45 @@ public sealed record Cond(Expr Test, Expr Then, Expr Else) : Expr;
 /// Σ_c x·onehot(target) over the class axis, kept as a size-1 axis: a gather of x at the target class
 /// when the target is class indices, a product-sum otherwise.
 /// </summary>
-public sealed record SelectTarget(Expr Arg) : Expr;
+public sealed record SelectTarget(Expr Arg) : Expr
+{
+    /// <inheritdoc />
+    public bool Equals(SelectTarget? other) => base.Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => base.GetHashCode();
+}
 
 /// <summary>The operand with invalid (masked) pixels set to zero.</summary>
-public sealed record Masked(Expr Arg) : Expr;
+public sealed record Masked(Expr Arg) : Expr
+{
+    /// <inheritdoc />
+    public bool Equals(Masked? other) => base.Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => base.GetHashCode();
+}
 
 /// <summary>A plain sum over the axes (masking already made explicit), keeping them as size-1 axes.</summary>
-public sealed record PlainSum(Expr Arg, Over Over) : Expr;
+public sealed record PlainSum(Expr Arg, Over Over) : Expr
+{
+    /// <inheritdoc />
+    public bool Equals(PlainSum? other) => base.Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => base.GetHashCode();
+}
 
 /// <summary>
 /// The adjoint of a spec's result in a generated gradient: index 0 is d loss / d value, index 1 is
 /// d loss / d weight of a <see cref="WeightedMean"/> result. <paramref name="Axes"/> are the axes of the
 /// value it is the adjoint of. Made by <see cref="Differentiate"/>, never written by users.
 /// </summary>
-public sealed record Seed(int Index, Over Axes) : Expr;
+public sealed record Seed(int Index, Over Axes) : Expr
+{
+    /// <inheritdoc />
+    public bool Equals(Seed? other) => base.Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => base.GetHashCode();
+}

@@ -1,3 +1,6 @@
+using System;
+using System.Collections.Generic;
+
 namespace LossDsl;
 
 /// <summary>
@@ -10,7 +13,40 @@ namespace LossDsl;
 public static class Lower
 {
     /// <summary>Lowers a (simplified) spec body.</summary>
-    public static Expr Apply(Expr body) => Structure.MapBottomUp(HoistConds(body), Step);
+    public static Expr Apply(Expr body) => new Session().Apply(body);
+
+    /// <summary>
+    /// Lowering with memos kept across calls (both passes are pure functions of a node's structure), so
+    /// a body and its locals cost one visit of each distinct node.
+    /// </summary>
+    internal sealed class Session
+    {
+        private readonly Dictionary<Expr, Expr> _hoisted = new();
+        private readonly Dictionary<Expr, Expr> _lowered = new();
+        private readonly Func<Expr, Expr> _hoist;
+
+        public Session()
+        {
+            // A reduction's meaning depends on its operand's axes. When a construction-time choice picks
+            // operands with different axes, push the reduction into each branch so each is lowered with
+            // its own axes: Sum(c ? a : b) = c ? Sum(a) : Sum(b).
+            _hoist = e => e switch
+            {
+                Reduce { Arg: Cond k } r when Axes.Of(k.Then) != Axes.Of(k.Else) =>
+                    new Cond(k.Test, HoistConds(r with { Arg = k.Then }), HoistConds(r with { Arg = k.Else })),
+                _ => e,
+            };
+        }
+
+        /// <summary>Lowers a (simplified) spec body.</summary>
+        public Expr Apply(Expr body) => Structure.MapBottomUp(HoistConds(body), Step, _lowered);
+
+        private Expr HoistConds(Expr body)
+        {
+            StackGuard.Ensure();
+            return Structure.MapBottomUp(body, _hoist, _hoisted);
+        }
+    }
 
     private static Expr Step(Expr e) => e switch
     {
@@ -29,14 +65,4 @@ public static class Lower
         var sum = new PlainSum(pixelwise && crossesPixels ? new Masked(r.Arg) : r.Arg, over);
         return r.Op == ReduceOp.Sum ? sum : new Binary(BinaryOp.Div, sum, new Count(over, pixelwise));
     }
-
-    // A reduction's meaning depends on its operand's axes. When a construction-time choice picks
-    // operands with different axes, push the reduction into each branch so each is lowered with its
-    // own axes: Sum(c ? a : b) = c ? Sum(a) : Sum(b).
-    private static Expr HoistConds(Expr body) => Structure.MapBottomUp(body, e => e switch
-    {
-        Reduce { Arg: Cond k } r when Axes.Of(k.Then) != Axes.Of(k.Else) =>
-            new Cond(k.Test, HoistConds(r with { Arg = k.Then }), HoistConds(r with { Arg = k.Else })),
-        _ => e,
-    });
 }

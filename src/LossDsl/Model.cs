@@ -99,6 +99,8 @@ public sealed record ContainingType(string Keyword, string Name, string Modifier
 /// <param name="Summary">The spec method's XML summary text, or null.</param>
 /// <param name="Locals">The spec's named locals (<c>var tp = …</c>) and their values, in order, so the
 /// emitted code can use the same names.</param>
+/// <param name="Requirements">The spec's <c>Require</c> rules on its hyperparameters, in source order
+/// (those of inlined specs and helpers included), checked by the generated constructor.</param>
 public sealed record LossSpec(
     string? Namespace,
     EquatableArray<ContainingType> ContainingTypes,
@@ -108,7 +110,24 @@ public sealed record LossSpec(
     EquatableArray<SpecParameter> Parameters,
     Expr Body,
     string? Summary,
-    EquatableArray<SpecLocal> Locals = default);
+    EquatableArray<SpecLocal> Locals = default,
+    EquatableArray<SpecRequirement> Requirements = default);
 
 /// <summary>A local of a spec body and the expression it names.</summary>
 public sealed record SpecLocal(string Name, Expr Value);
+
+/// <summary>
+/// A rule the hyperparameters must satisfy, from a <c>Dsl.Require(condition, message)</c> statement.
+/// </summary>
+/// <param name="Condition">The condition, over hyperparameters and constants only.</param>
+/// <param name="Guard">When the statement is inside a branch of a construction-time choice (an
+/// <c>if</c> or <c>?:</c> on hyperparameters, or an inlined helper called there): the condition under
+/// which the branch is taken, so the rule applies only then; null otherwise.</param>
+/// <param name="Message">The rule as the spec states it, e.g. <c>gamma must be >= 0</c>.</param>
+public sealed record SpecRequirement(Expr Condition, Expr? Guard, string Message)
+{
+    /// <summary>The hyperparameters the rule reads, in order of first use (the first is the one reported).</summary>
+    public EquatableArray<string> Parameters => EquatableArray.From(
+        System.Linq.Enumerable.Distinct(System.Linq.Enumerable.Select(
+            System.Linq.Enumerable.OfType<Param>(Structure.PostOrder(Condition)), p => p.Name)));
+}

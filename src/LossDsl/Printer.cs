@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 
 namespace LossDsl;
 
@@ -6,64 +7,162 @@ namespace LossDsl;
 public static class Printer
 {
     /// <summary>The expression as readable infix text, e.g. <c>1 - (tp + smooth) / (tp + smooth)</c>.</summary>
-    public static string Print(Expr e) => Go(e, 0);
+    public static string Print(Expr e) => Print(e, int.MaxValue);
 
-    // Precedences: 1 ||, 2 &&, 3 comparisons, 4 + -, 5 * /, 6 unary minus, 7 ^, 8 atoms and calls.
-    private static string Go(Expr e, int outer)
+    /// <summary>
+    /// The expression as infix text of at most <paramref name="maxLength"/> characters: longer text is
+    /// cut and ends in "...". A shared sub-expression is printed where it is used, so the full text of
+    /// a DAG can be exponentially longer than the DAG; with a limit printing takes time proportional to
+    /// the limit (and the depth), never to the full text.
+    /// </summary>
+    public static string Print(Expr e, int maxLength)
     {
-        var (text, prec) = e switch
-        {
-            Const c => (Number(c.Value), c.Value < 0 ? 6 : 8),
-            Input i => (i.Kind switch
-            {
-                InputKind.Prediction => "prediction",
-                InputKind.Target => "target",
-                InputKind.ClassIndex => "classIndex",
-                _ => "classWeights",
-            }, 8),
-            Param p => (p.Name, 8),
-            EnumValue v => (v.TypeName.Substring(v.TypeName.LastIndexOf('.') + 1) + "." + v.Member, 8),
-            Count c => (c.Over == Over.Classes ? "C" : $"Count({OverText(c.Over)})", 8),
-            OneHot o => ($"OneHot({Go(o.Target, 0)})", 8),
-            Unary { Op: UnaryOp.Neg } u => ("-" + Go(u.Arg, 7), 6),
-            Unary { Op: UnaryOp.Not } u => ("!" + Go(u.Arg, 7), 6),
-            Seed s => (s.Index == 0 ? "dLoss" : "dWeight", 8),
-            Unary u => ($"{u.Op}({Go(u.Arg, 0)})", 8),
-            Binary { Op: BinaryOp.Min or BinaryOp.Max } b => ($"{b.Op}({Go(b.Left, 0)}, {Go(b.Right, 0)})", 8),
-            Binary { Op: BinaryOp.Pow } b => ($"{Go(b.Left, 8)}^{Go(b.Right, 8)}", 7),
-            Binary b => Infix(b),
-            Reduce r => ($"{r.Op}({Go(r.Arg, 0)}, {OverText(r.Over)})", 8),
-            Cond k => ($"{Go(k.Test, 1)} ? {Go(k.Then, 1)} : {Go(k.Else, 1)}", 0),
-            WeightedMean w => ($"WeightedMean({Go(w.Value, 0)}, {Go(w.Weight, 0)})", 8),
-            SelectTarget s => ($"SelectTarget({Go(s.Arg, 0)})", 8),
-            Masked m => ($"Masked({Go(m.Arg, 0)})", 8),
-            PlainSum p => ($"PlainSum({Go(p.Arg, 0)}, {OverText(p.Over)})", 8),
-            _ => (e.GetType().Name, 8),
-        };
-        return prec < outer ? "(" + text + ")" : text;
+        if (maxLength < 4) maxLength = 4;
+        var sb = new StringBuilder();
+        new Writer(sb, maxLength).Write(e, 0);
+        return sb.Length <= maxLength ? sb.ToString() : sb.ToString(0, maxLength - 3) + "...";
     }
 
-    private static (string, int) Infix(Binary b)
+    // Precedences: 1 ||, 2 &&, 3 comparisons, 4 + -, 5 * /, 6 unary minus, 7 ^, 8 atoms and calls.
+    private static int Precedence(Expr e) => e switch
     {
-        var (sym, prec, rightAssocSafe) = b.Op switch
+        Const c => c.Value < 0 ? 6 : 8,
+        Unary { Op: UnaryOp.Neg or UnaryOp.Not } => 6,
+        Binary { Op: BinaryOp.Min or BinaryOp.Max } => 8,
+        Binary { Op: BinaryOp.Pow } => 7,
+        Binary b => Infix(b.Op).Prec,
+        Cond => 0,
+        _ => 8,
+    };
+
+    private static (string Symbol, int Prec, bool Associative) Infix(BinaryOp op) => op switch
+    {
+        BinaryOp.Add => ("+", 4, true),
+        BinaryOp.Sub => ("-", 4, false),
+        BinaryOp.Mul => ("*", 5, true),
+        BinaryOp.Div => ("/", 5, false),
+        BinaryOp.Eq => ("==", 3, false),
+        BinaryOp.Ne => ("!=", 3, false),
+        BinaryOp.Lt => ("<", 3, false),
+        BinaryOp.Le => ("<=", 3, false),
+        BinaryOp.Gt => (">", 3, false),
+        BinaryOp.Ge => (">=", 3, false),
+        BinaryOp.And => ("&&", 2, true),
+        _ => ("||", 1, true),
+    };
+
+    private sealed class Writer(StringBuilder sb, int limit)
+    {
+        private bool Full => sb.Length > limit;
+
+        public void Write(Expr e, int outer)
         {
-            BinaryOp.Add => ("+", 4, true),
-            BinaryOp.Sub => ("-", 4, false),
-            BinaryOp.Mul => ("*", 5, true),
-            BinaryOp.Div => ("/", 5, false),
-            BinaryOp.Eq => ("==", 3, false),
-            BinaryOp.Ne => ("!=", 3, false),
-            BinaryOp.Lt => ("<", 3, false),
-            BinaryOp.Le => ("<=", 3, false),
-            BinaryOp.Gt => (">", 3, false),
-            BinaryOp.Ge => (">=", 3, false),
-            BinaryOp.And => ("&&", 2, true),
-            _ => ("||", 1, true),
-        };
-        // Left-associative: the right operand needs parentheses at equal precedence unless the
-        // operator is associative (a - (b - c) keeps them; a + (b + c) does not need them).
-        var right = Go(b.Right, rightAssocSafe ? prec : prec + 1);
-        return ($"{Go(b.Left, prec)} {sym} {right}", prec);
+            if (Full) return;
+            StackGuard.Ensure();
+            var prec = Precedence(e);
+            var parenthesize = prec < outer;
+            if (parenthesize) sb.Append('(');
+            switch (e)
+            {
+                case Const c:
+                    sb.Append(Number(c.Value));
+                    break;
+                case Input i:
+                    sb.Append(i.Kind switch
+                    {
+                        InputKind.Prediction => "prediction",
+                        InputKind.Target => "target",
+                        InputKind.ClassIndex => "classIndex",
+                        _ => "classWeights",
+                    });
+                    break;
+                case Param p:
+                    sb.Append(p.Name);
+                    break;
+                case EnumValue v:
+                    sb.Append(v.TypeName.Substring(v.TypeName.LastIndexOf('.') + 1)).Append('.').Append(v.Member);
+                    break;
+                case Count c:
+                    sb.Append(c.Over == Over.Classes ? "C" : $"Count({OverText(c.Over)})");
+                    break;
+                case OneHot o:
+                    Call("OneHot", o.Target);
+                    break;
+                case Unary { Op: UnaryOp.Neg } u:
+                    sb.Append('-');
+                    Write(u.Arg, 7);
+                    break;
+                case Unary { Op: UnaryOp.Not } u:
+                    sb.Append('!');
+                    Write(u.Arg, 7);
+                    break;
+                case Seed s:
+                    sb.Append(s.Index == 0 ? "dLoss" : "dWeight");
+                    break;
+                case Unary u:
+                    Call(u.Op.ToString(), u.Arg);
+                    break;
+                case Binary { Op: BinaryOp.Min or BinaryOp.Max } b:
+                    Call(b.Op.ToString(), b.Left, b.Right);
+                    break;
+                case Binary { Op: BinaryOp.Pow } b:
+                    Write(b.Left, 8);
+                    sb.Append('^');
+                    Write(b.Right, 8);
+                    break;
+                case Binary b:
+                {
+                    // Left-associative: the right operand needs parentheses at equal precedence unless the
+                    // operator is associative (a - (b - c) keeps them; a + (b + c) does not need them).
+                    var (symbol, p, associative) = Infix(b.Op);
+                    Write(b.Left, p);
+                    sb.Append(' ').Append(symbol).Append(' ');
+                    Write(b.Right, associative ? p : p + 1);
+                    break;
+                }
+                case Reduce r:
+                    sb.Append(r.Op).Append('(');
+                    Write(r.Arg, 0);
+                    sb.Append(", ").Append(OverText(r.Over)).Append(')');
+                    break;
+                case Cond k:
+                    Write(k.Test, 1);
+                    sb.Append(" ? ");
+                    Write(k.Then, 1);
+                    sb.Append(" : ");
+                    Write(k.Else, 1);
+                    break;
+                case WeightedMean w:
+                    Call("WeightedMean", w.Value, w.Weight);
+                    break;
+                case SelectTarget s:
+                    Call("SelectTarget", s.Arg);
+                    break;
+                case Masked m:
+                    Call("Masked", m.Arg);
+                    break;
+                case PlainSum p:
+                    sb.Append("PlainSum(");
+                    Write(p.Arg, 0);
+                    sb.Append(", ").Append(OverText(p.Over)).Append(')');
+                    break;
+                default:
+                    sb.Append(e.GetType().Name);
+                    break;
+            }
+            if (parenthesize) sb.Append(')');
+        }
+
+        private void Call(string name, params Expr[] args)
+        {
+            sb.Append(name).Append('(');
+            for (var i = 0; i < args.Length; i++)
+            {
+                if (i > 0) sb.Append(", ");
+                Write(args[i], 0);
+            }
+            sb.Append(')');
+        }
     }
 
     /// <summary>An <see cref="Over"/> value as C# source text, e.g. <c>Over.Batch | Over.Spatial</c>.</summary>

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Globalization;
 
 namespace LossDsl;
@@ -70,40 +71,63 @@ public static class Ranges
     /// The range of <paramref name="e"/>. Hyperparameters take the value <paramref name="paramValue"/>
     /// gives for their name (their default), or are unknown when it gives null. Never throws.
     /// </summary>
-    public static Interval Of(Expr e, Func<string, double?> paramValue)
+    public static Interval Of(Expr e, Func<string, double?> paramValue) => new Analysis(paramValue).Of(e);
+
+    /// <summary>
+    /// Range analysis with one set of hyperparameter values, remembering every node's range, so that
+    /// many queries over one spec (the checker asks for every log and every denominator) and shared
+    /// sub-expressions cost one visit each.
+    /// </summary>
+    internal sealed class Analysis
     {
-        try
+        private readonly Func<string, double?> _pv;
+        private readonly Dictionary<Expr, Interval> _memo = new();
+
+        public Analysis(Func<string, double?>? paramValue) => _pv = paramValue ?? (_ => null);
+
+        /// <summary>The range of <paramref name="e"/>; never throws, except when nested too deeply.</summary>
+        public Interval Of(Expr e)
         {
-            return Go(e, paramValue ?? (_ => null));
+            try
+            {
+                return Go(e);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException && !StackGuard.IsTooDeep(ex))
+            {
+                return Interval.Unknown;
+            }
         }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
+
+        private Interval Go(Expr e)
         {
-            return Interval.Unknown;
+            if (_memo.TryGetValue(e, out var known)) return known;
+            StackGuard.Ensure();
+            var range = e switch
+            {
+                Input { Kind: InputKind.Prediction } => Interval.Unknown,
+                Input { Kind: InputKind.Target } => Interval.UnitClosed,
+                Input => Interval.NonNegative,
+                OneHot => Interval.UnitClosed,
+                Const c => Interval.Point(c.Value),
+                Param p => _pv(p.Name) is { } v ? Interval.Point(v) : Interval.Unknown,
+                EnumValue v => Interval.Point(v.Value),
+                // The runtime clamps every count at 1, so a mean over no valid pixel is 0, not NaN.
+                Count => Interval.Make(1, double.PositiveInfinity, false, true),
+                Unary u => Unary(u.Op, Go(u.Arg)),
+                Binary b => Binary(b.Op, Go(b.Left), Go(b.Right)),
+                Reduce r => Reduce(r, Go(r.Arg)),
+                // Σ_c x·t: a gather of x for class indices, but an all-zero soft target row gives 0.
+                SelectTarget s => SumLike(Go(s.Arg), canBeEmpty: true),
+                Masked m => Hull(Go(m.Arg), Interval.Point(0)),
+                PlainSum p => SumLike(Go(p.Arg), canBeEmpty: true),
+                Cond k => Cond(Go(k.Test), () => Go(k.Then), () => Go(k.Else)),
+                WeightedMean w => Go(w.Value),
+                _ => Interval.Unknown,
+            };
+            _memo[e] = range;
+            return range;
         }
     }
-
-    private static Interval Go(Expr e, Func<string, double?> pv) => e switch
-    {
-        Input { Kind: InputKind.Prediction } => Interval.Unknown,
-        Input { Kind: InputKind.Target } => Interval.UnitClosed,
-        Input => Interval.NonNegative,
-        OneHot => Interval.UnitClosed,
-        Const c => Interval.Point(c.Value),
-        Param p => pv(p.Name) is { } v ? Interval.Point(v) : Interval.Unknown,
-        EnumValue v => Interval.Point(v.Value),
-        // The runtime clamps every count at 1, so a mean over no valid pixel is 0, not NaN.
-        Count => Interval.Make(1, double.PositiveInfinity, false, true),
-        Unary u => Unary(u.Op, Go(u.Arg, pv)),
-        Binary b => Binary(b.Op, Go(b.Left, pv), Go(b.Right, pv)),
-        Reduce r => Reduce(r, Go(r.Arg, pv)),
-        // Σ_c x·t: a gather of x for class indices, but an all-zero soft target row gives 0.
-        SelectTarget s => SumLike(Go(s.Arg, pv), canBeEmpty: true),
-        Masked m => Hull(Go(m.Arg, pv), Interval.Point(0)),
-        PlainSum p => SumLike(Go(p.Arg, pv), canBeEmpty: true),
-        Cond k => Cond(Go(k.Test, pv), () => Go(k.Then, pv), () => Go(k.Else, pv)),
-        WeightedMean w => Go(w.Value, pv),
-        _ => Interval.Unknown,
-    };
 
     private static Interval Cond(Interval test, Func<Interval> then, Func<Interval> otherwise)
     {

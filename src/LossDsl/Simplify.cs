@@ -29,25 +29,45 @@ public static class Simplifier
     /// always a float tensor with one class, so a gather gains nothing); <c>OneHot</c> factors are
     /// still rewritten.
     /// </summary>
-    public static Expr Simplify(Expr e, LossTask task)
+    public static Expr Simplify(Expr e, LossTask task) => new Session(task).Simplify(e);
+
+    /// <summary>
+    /// Simplification for one task with a memo kept across calls: one rewrite pass is a pure function
+    /// of a node's structure, so every node is rewritten once however many expressions (a spec body
+    /// and each of its locals, or every logarithm the checker judges) share it.
+    /// </summary>
+    internal sealed class Session
     {
-        if (e is null) return e!;
-        var targetIsOneHot = task == LossTask.Multiclass;
-        try
+        private readonly bool _targetIsOneHot;
+        private readonly Dictionary<Expr, Expr> _pass = new();
+        private readonly Func<Expr, Expr> _step;
+
+        public Session(LossTask task)
         {
-            var current = e;
-            for (var i = 0; i < MaxPasses; i++)
-            {
-                var next = Structure.MapBottomUp(current, x => ToLocalFixpoint(x, targetIsOneHot));
-                if (next.Equals(current)) return next;
-                current = next;
-            }
-            return current;
+            _targetIsOneHot = task == LossTask.Multiclass;
+            _step = x => ToLocalFixpoint(x, _targetIsOneHot);
         }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
+
+        /// <summary>Simplifies <paramref name="e"/> to a fixpoint; an expression it cannot handle comes back unchanged.</summary>
+        public Expr Simplify(Expr e)
         {
-            // An unknown node kind or a malformed tree: leave it for the checker to report.
-            return e;
+            if (e is null) return e!;
+            try
+            {
+                var current = e;
+                for (var i = 0; i < MaxPasses; i++)
+                {
+                    var next = Structure.MapBottomUp(current, _step, _pass);
+                    if (next.Equals(current)) return next;
+                    current = next;
+                }
+                return current;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException && !StackGuard.IsTooDeep(ex))
+            {
+                // An unknown node kind or a malformed tree: leave it for the checker to report.
+                return e;
+            }
         }
     }
 
@@ -126,7 +146,7 @@ public static class Simplifier
 
         var numerator = new List<Expr>();
         var denominator = new List<Expr>();
-        var negative = Factors(r.Arg, numerator, denominator, false);
+        var negative = Factors(r.Arg, numerator, denominator, false, new Picks(targetIsOneHot));
         var pick = numerator.FindIndex(f => f is OneHot);
         if (pick < 0 && targetIsOneHot) pick = numerator.FindIndex(f => f is Input { Kind: InputKind.Target });
         if (pick < 0 || numerator.Count + denominator.Count < 2) return null;
@@ -143,23 +163,50 @@ public static class Simplifier
         return r.Op == ReduceOp.Sum ? sum : new Binary(BinaryOp.Div, sum, new Count(over, Axes.IsPixelwise(axes)));
     }
 
-    // Splits a product/quotient tree into numerator and denominator factors; returns the sign.
-    private static bool Factors(Expr e, List<Expr> numerator, List<Expr> denominator, bool negative)
+    // Splits a product/quotient tree into numerator and denominator factors; returns the sign. Only
+    // products that contain a factor to gather at are split: a product without one stays one factor,
+    // so a product shared many times over (x = y * y; z = x * x; ...) is not expanded into a tree.
+    private static bool Factors(Expr e, List<Expr> numerator, List<Expr> denominator, bool negative, Picks picks)
     {
+        StackGuard.Ensure();
         switch (e)
         {
-            case Binary { Op: BinaryOp.Mul } m:
-                negative = Factors(m.Left, numerator, denominator, negative);
-                return Factors(m.Right, numerator, denominator, negative);
-            case Binary { Op: BinaryOp.Div } d:
-                negative = Factors(d.Left, numerator, denominator, negative);
+            case Binary { Op: BinaryOp.Mul } m when picks.Contains(m):
+                negative = Factors(m.Left, numerator, denominator, negative, picks);
+                return Factors(m.Right, numerator, denominator, negative, picks);
+            case Binary { Op: BinaryOp.Div } d when picks.Contains(d):
+                negative = Factors(d.Left, numerator, denominator, negative, picks);
                 denominator.Add(d.Right);
                 return negative;
             case Unary { Op: UnaryOp.Neg } n:
-                return Factors(n.Arg, numerator, denominator, !negative);
+                return Factors(n.Arg, numerator, denominator, !negative, picks);
             default:
                 numerator.Add(e);
                 return negative;
+        }
+    }
+
+    // Which products have a one-hot (or, for multiclass specs, bare target) factor somewhere in their
+    // numerator, through products, quotients and negations.
+    private sealed class Picks(bool targetIsOneHot)
+    {
+        private readonly Dictionary<Expr, bool> _memo = new();
+
+        public bool Contains(Expr e)
+        {
+            if (_memo.TryGetValue(e, out var known)) return known;
+            StackGuard.Ensure();
+            var found = e switch
+            {
+                OneHot => true,
+                Input { Kind: InputKind.Target } => targetIsOneHot,
+                Binary { Op: BinaryOp.Mul } m => Contains(m.Left) || Contains(m.Right),
+                Binary { Op: BinaryOp.Div } d => Contains(d.Left),
+                Unary { Op: UnaryOp.Neg } n => Contains(n.Arg),
+                _ => false,
+            };
+            _memo[e] = found;
+            return found;
         }
     }
 

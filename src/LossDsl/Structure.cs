@@ -7,8 +7,17 @@ namespace LossDsl;
 /// <summary>The only generic traversals of <see cref="Expr"/>: children, rebuild, bottom-up map, fold.</summary>
 public static class Structure
 {
-    /// <summary>The direct sub-expressions of a node, left to right.</summary>
-    public static ImmutableArray<Expr> Children(Expr e) => e switch
+    /// <summary>The direct sub-expressions of a node, left to right (computed once per node).</summary>
+    public static ImmutableArray<Expr> Children(Expr e)
+    {
+        var cached = e.CachedChildren;
+        if (!cached.IsDefault) return cached;
+        var children = ChildrenOf(e);
+        e.CachedChildren = children;
+        return children;
+    }
+
+    private static ImmutableArray<Expr> ChildrenOf(Expr e) => e switch
     {
         Unary u => ImmutableArray.Create(u.Arg),
         Binary b => ImmutableArray.Create(b.Left, b.Right),
@@ -40,17 +49,33 @@ public static class Structure
 
     /// <summary>
     /// Rebuilds bottom-up: children first, then <paramref name="f"/> on the node with new children.
-    /// Shared sub-expressions are visited once (memoised by structural equality).
+    /// Shared sub-expressions are visited once (memoised by structural equality). Iterative: the depth
+    /// of the expression does not matter.
     /// </summary>
-    public static Expr MapBottomUp(Expr e, Func<Expr, Expr> f)
-    {
-        var memo = new Dictionary<Expr, Expr>();
-        return Go(e);
+    public static Expr MapBottomUp(Expr e, Func<Expr, Expr> f) => MapBottomUp(e, f, new Dictionary<Expr, Expr>());
 
-        Expr Go(Expr x)
+    /// <summary>
+    /// <see cref="MapBottomUp(Expr, Func{Expr, Expr})"/> with a memo the caller keeps: nodes already in
+    /// <paramref name="memo"/> are not visited again, so a pure <paramref name="f"/> applied to many
+    /// overlapping expressions costs as much as one pass over their union.
+    /// </summary>
+    public static Expr MapBottomUp(Expr e, Func<Expr, Expr> f, Dictionary<Expr, Expr> memo)
+    {
+        if (memo.TryGetValue(e, out var known)) return known;
+        var stack = new Stack<(Expr Node, bool ChildrenDone)>();
+        stack.Push((e, false));
+        while (stack.Count > 0)
         {
-            if (memo.TryGetValue(x, out var done)) return done;
+            var (x, childrenDone) = stack.Pop();
+            if (memo.ContainsKey(x)) continue;
             var kids = Children(x);
+            if (!childrenDone && kids.Length > 0)
+            {
+                stack.Push((x, true));
+                for (var i = kids.Length - 1; i >= 0; i--)
+                    if (!memo.ContainsKey(kids[i])) stack.Push((kids[i], false));
+                continue;
+            }
             Expr rebuilt = x;
             if (kids.Length > 0)
             {
@@ -58,15 +83,14 @@ public static class Structure
                 var changed = false;
                 for (var i = 0; i < kids.Length; i++)
                 {
-                    mapped[i] = Go(kids[i]);
+                    mapped[i] = memo[kids[i]];
                     changed |= !ReferenceEquals(mapped[i], kids[i]);
                 }
                 if (changed) rebuilt = WithChildren(x, mapped);
             }
-            var result = f(rebuilt);
-            memo[x] = result;
-            return result;
+            memo[x] = f(rebuilt);
         }
+        return memo[e];
     }
 
     /// <summary>Folds over every distinct node, children before parents.</summary>
@@ -77,20 +101,28 @@ public static class Structure
         return acc;
     }
 
-    /// <summary>Distinct nodes (by structural equality), children before parents.</summary>
+    /// <summary>Distinct nodes (by structural equality), children before parents. Iterative.</summary>
     public static ImmutableArray<Expr> PostOrder(Expr e)
     {
         var seen = new HashSet<Expr>();
         var order = ImmutableArray.CreateBuilder<Expr>();
-        Visit(e);
-        return order.ToImmutable();
-
-        void Visit(Expr x)
+        var stack = new Stack<(Expr Node, bool ChildrenDone)>();
+        stack.Push((e, false));
+        while (stack.Count > 0)
         {
-            if (!seen.Add(x)) return;
-            foreach (var k in Children(x)) Visit(k);
-            order.Add(x);
+            var (x, childrenDone) = stack.Pop();
+            if (childrenDone)
+            {
+                order.Add(x);
+                continue;
+            }
+            if (!seen.Add(x)) continue;
+            stack.Push((x, true));
+            var kids = Children(x);
+            for (var i = kids.Length - 1; i >= 0; i--)
+                if (!seen.Contains(kids[i])) stack.Push((kids[i], false));
         }
+        return order.ToImmutable();
     }
 
     /// <summary>True when any node satisfies the predicate.</summary>

@@ -58,6 +58,45 @@ public static class Harness
         return (source, TextSpan.FromBounds(start, end - 2));
     }
 
+    private static readonly Lazy<ImmutableArray<MetadataReference>> RuntimeReferences = new(() =>
+    {
+        var trusted = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator);
+        var framework = trusted.Where(p => Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal)
+                                           || Path.GetFileName(p) is "netstandard.dll" or "mscorlib.dll");
+        var configuration = AppContext.BaseDirectory.Split(Path.DirectorySeparatorChar).Contains("Debug") ? "Debug" : "Release";
+        var runtime = Path.Combine(RepositoryRoot(), "src", "LossDsl.Runtime", "bin", configuration, "net10.0");
+        var torch = Directory.GetFiles(Path.Combine(Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+                ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"), "torchsharp"),
+            "TorchSharp.dll", SearchOption.AllDirectories)
+            .Where(p => p.Contains(Path.Combine("lib", "net8.0"), StringComparison.Ordinal))
+            .OrderByDescending(p => p, StringComparer.Ordinal).First();
+        return framework.Append(Path.Combine(runtime, "LossDsl.dll")).Append(Path.Combine(runtime, "LossDsl.Runtime.dll")).Append(torch)
+            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p)).ToImmutableArray();
+    });
+
+    /// <summary>
+    /// Compiles spec sources together with the code the generator made for them, against the real
+    /// runtime (LossDsl, LossDsl.Runtime, TorchSharp), as a project using the package would, and
+    /// returns the errors.
+    /// </summary>
+    public static ImmutableArray<Diagnostic> CompileWithRuntime(GeneratorRunResult run, params string[] sources)
+    {
+        var trees = sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(LanguageVersion.Latest), path: $"Spec{i}.cs"))
+            .Concat(run.GeneratedSources.Select(g => CSharpSyntaxTree.ParseText(g.SourceText, new CSharpParseOptions(LanguageVersion.Latest), path: g.HintName)));
+        var compilation = CSharpCompilation.Create("Generated", trees, RuntimeReferences.Value,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+        return compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error || d.IsWarningAsError || d.Severity == DiagnosticSeverity.Warning)
+            .Where(d => !d.Id.StartsWith("LD", StringComparison.Ordinal)).ToImmutableArray();
+    }
+
+    /// <summary>The repository root, found above the test assembly.</summary>
+    public static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "LossDsl.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("LossDsl.sln not found above " + AppContext.BaseDirectory);
+    }
+
     /// <summary>The common usings and namespace of test specs.</summary>
     public static string Spec(string members, string typeModifiers = "public static partial") => $$"""
         using LossDsl;

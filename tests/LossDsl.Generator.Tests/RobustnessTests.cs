@@ -37,10 +37,10 @@ public class RobustnessTests
             }
 
             [Loss(LossTask.Multiclass, Name = "ModeDiceLoss")]
-            public static Expr ModeDice(Expr logits, Expr target, Mode mode = Mode.Squared, bool batch = false, int power = 2)
+            public static Expr ModeDice(Expr logits, Expr target, Mode kind = Mode.Squared, bool batch = false, int power = 2)
             {
                 var p = Softmax(logits);
-                var pp = mode == Mode.Squared ? Pow(p, power) : p;
+                var pp = kind == Mode.Squared ? Pow(p, power) : p;
                 Expr den;
                 if (batch)
                 {

@@ -10,6 +10,8 @@ namespace LossDsl;
 /// Emits the C# for one loss spec: a <c>LossModule</c> subclass whose <c>Evaluate</c> runs the
 /// simplified, lowered spec as TorchSharp ops (one local per tensor, each disposed right after its
 /// last use), and a functional method on the declaring type. Pure: model in, (hint name, text) out.
+/// Every pass works on the spec as a DAG: a value the spec shares (a local used twice) is one local
+/// of the generated code and is visited once, so the time and the code are linear in the spec's size.
 /// </summary>
 public static class Emitter
 {
@@ -19,8 +21,26 @@ public static class Emitter
     private const string Tensor = "global::TorchSharp.torch.Tensor";
     private const string Reduction = "global::TorchSharp.torch.nn.Reduction";
 
+    /// <summary>The name of the generated static method that checks the hyperparameters.</summary>
+    internal const string ValidateMethod = "ValidateHyperparameters";
+
+    // The longest line of the spec listing in the remarks (a spec can be very long).
+    private const int ListingLineLength = 2000;
+
     /// <summary>The body as the emitted code computes it: simplified, then lowered.</summary>
-    public static Expr Compile(Expr body) => Lower.Apply(Simplifier.Simplify(body));
+    public static Expr Compile(Expr body) => new Compiler().Compile(body);
+
+    /// <summary>
+    /// Simplification and lowering with memos shared by every expression it compiles: the body and
+    /// each of its locals cost one visit of each distinct node together.
+    /// </summary>
+    internal sealed class Compiler
+    {
+        private readonly Simplifier.Session _simplifier = new(LossTask.Multiclass);
+        private readonly Lower.Session _lower = new();
+
+        public Expr Compile(Expr e) => _lower.Apply(_simplifier.Simplify(e));
+    }
 
     /// <summary>Emits the generated source for <paramref name="spec"/>.</summary>
     public static (string HintName, string Source) Emit(LossSpec spec)
@@ -56,6 +76,21 @@ public static class Emitter
     internal static string Pascal(string name) =>
         name.Length == 0 ? name : char.ToUpperInvariant(name[0]) + name.Substring(1);
 
+    /// <summary>A name as a C# identifier: keywords are written verbatim (<c>@fixed</c>).</summary>
+    internal static string Id(string name) => Keywords.Contains(name) ? "@" + name : name;
+
+    /// <summary>The C# reserved keywords (contextual keywords are valid identifiers).</summary>
+    internal static readonly HashSet<string> Keywords = new(StringComparer.Ordinal)
+    {
+        "abstract", "as", "base", "bool", "break", "byte", "case", "catch", "char", "checked", "class", "const", "continue",
+        "decimal", "default", "delegate", "do", "double", "else", "enum", "event", "explicit", "extern", "false", "finally",
+        "fixed", "float", "for", "foreach", "goto", "if", "implicit", "in", "int", "interface", "internal", "is", "lock",
+        "long", "namespace", "new", "null", "object", "operator", "out", "override", "params", "private", "protected",
+        "public", "readonly", "ref", "return", "sbyte", "sealed", "short", "sizeof", "stackalloc", "static", "string",
+        "struct", "switch", "this", "throw", "true", "try", "typeof", "uint", "ulong", "unchecked", "unsafe", "ushort",
+        "using", "virtual", "void", "volatile", "while",
+    };
+
     private static string Xml(string s) => s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 
     // ---------------------------------------------------------------- module
@@ -65,7 +100,9 @@ public static class Emitter
         var hypers = Hypers(spec).ToList();
         var weights = UsesClassWeights(spec);
         var multiclass = spec.Task == LossTask.Multiclass;
-        var compiled = Compile(spec.Body);
+        var compiler = new Compiler();
+        var compiled = compiler.Compile(spec.Body);
+        var validated = ValidatedParameters(spec);
 
         w.Line("/// <summary>")
          .Line($"/// {Xml(spec.Summary ?? $"The {spec.MethodName} loss.")}")
@@ -87,14 +124,20 @@ public static class Emitter
         w.Line("/// <param name=\"reduction\">How values are reduced: Mean (default; over valid elements), Sum or None.</param>");
         if (weights) w.Line("/// <param name=\"classWeights\">Optional class weights, a vector of length C (default: all ones).</param>");
         if (multiclass) w.Line("/// <param name=\"ignoreIndex\">Class index marking void pixels, which are masked out (default -100).</param>");
-        var ctorParams = hypers.Select(p => $"{p.TypeName} {p.Name}{Default(p)}")
+        if (validated.Count > 0)
+            w.Line("/// <exception cref=\"global::System.ArgumentOutOfRangeException\">A hyperparameter is NaN or infinite, or breaks a rule of the spec.</exception>");
+        var ctorParams = hypers.Select(p => $"{p.TypeName} {Id(p.Name)}{Default(p)}")
             .Append($"{Reduction} reduction = {Reduction}.Mean");
         if (weights) ctorParams = ctorParams.Append($"{Tensor}? classWeights = null");
         if (multiclass) ctorParams = ctorParams.Append("long ignoreIndex = -100");
         w.Line($"public {spec.LossName}({string.Join(", ", ctorParams)})");
-        w.Line($"    : base(\"{spec.LossName}\", global::LossDsl.LossTask.{spec.Task}, reduction)");
+        var name = validated.Count > 0
+            ? $"{ValidateMethod}({string.Join(", ", validated.Select(p => Id(p.Name)))})"
+            : $"\"{spec.LossName}\"";
+        w.Line($"    : base({name}, global::LossDsl.LossTask.{spec.Task}, reduction)");
         w.Open();
-        foreach (var p in hypers) w.Line($"{Pascal(p.Name)} = {p.Name};");
+        foreach (var p in hypers)
+            w.Line(Pascal(p.Name) == p.Name ? $"this.{p.Name} = {Id(p.Name)};" : $"{Pascal(p.Name)} = {Id(p.Name)};");
         if (weights) w.Line("ClassWeights = classWeights;");
         if (multiclass) w.Line("IgnoreIndex = ignoreIndex;");
         w.Close();
@@ -106,6 +149,8 @@ public static class Emitter
              .Line($"public {p.TypeName} {Pascal(p.Name)} {{ get; }}");
         }
 
+        if (validated.Count > 0) EmitValidation(w, spec, validated);
+
         w.Line()
          .Line("/// <inheritdoc />")
          .Line($"public override global::LossDsl.Expr BuildSpec() => {DeclaringType(spec)}.{spec.MethodName}({string.Join(", ", spec.Parameters.Select(Argument))});")
@@ -115,7 +160,7 @@ public static class Emitter
          .Line()
          .Line("/// <inheritdoc />")
          .Open($"protected override ({Tensor} Value, {Tensor}? MeanWeight) Evaluate(global::LossDsl.LossContext ctx)");
-        new BodyEmitter(spec).Emit(w, compiled);
+        new BodyEmitter(spec, compiler).Emit(w, compiled);
         w.Close();
 
         var (gradient, _) = Differentiate.Gradient(compiled);
@@ -128,9 +173,7 @@ public static class Emitter
              .Line("/// <summary>The analytic backward, derived from the spec (dLoss is the adjoint of its value).</summary>")
              .Line("/// <remarks>")
              .Line("/// <code>");
-            var text = Printer.Print(gradient);
-            if (text.Length > 400) text = text.Substring(0, 397) + "...";
-            w.Line("/// d loss / d prediction = " + Xml(text));
+            w.Line("/// d loss / d prediction = " + Xml(Printer.Print(gradient, 400)));
             w.Line("/// </code>")
              .Line("/// </remarks>")
              .Line("/// <param name=\"ctx\">The normalised inputs.</param>")
@@ -138,7 +181,7 @@ public static class Emitter
              .Line("/// <param name=\"weightSeed\">d loss / d weight of a WeightedMean result, or null.</param>")
              .Line("/// <returns>d loss / d prediction, broadcastable to the normalised input.</returns>")
              .Open($"protected override {Tensor} Backward(global::LossDsl.LossContext ctx, {Tensor} seed, {Tensor}? weightSeed)");
-            new BodyEmitter(spec).EmitGradient(w, gradient);
+            new BodyEmitter(spec, compiler).EmitGradient(w, gradient);
             w.Close();
         }
         w.Close();
@@ -159,6 +202,72 @@ public static class Emitter
         return defaultText.StartsWith("global::", StringComparison.Ordinal) && dot > 0 ? defaultText.Substring(dot + 1) : defaultText;
     }
 
+    // ---------------------------------------------------------------- hyperparameter validation
+
+    private static bool IsReal(SpecParameter p) => p.Kind == ParamKind.Real;
+
+    // The hyperparameters the validation reads: every double (finiteness) and those the rules read.
+    private static List<SpecParameter> ValidatedParameters(LossSpec spec)
+    {
+        var read = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var r in spec.Requirements)
+        {
+            foreach (var n in r.Parameters) read.Add(n);
+            if (r.Guard is { } g)
+                foreach (var p in Structure.PostOrder(g).OfType<Param>()) read.Add(p.Name);
+        }
+        return Hypers(spec).Where(p => IsReal(p) || read.Contains(p.Name)).ToList();
+    }
+
+    private static void EmitValidation(SourceWriter w, LossSpec spec, List<SpecParameter> validated)
+    {
+        var parameters = validated.Select(p => $"{p.TypeName} {Id(p.Name)}");
+        var code = new ScalarCode(p => Id(p.Name));
+        w.Line()
+         .Line("/// <summary>")
+         .Line("/// Rejects hyperparameters the loss is not defined for (NaN or infinite values, values that break")
+         .Line("/// a Require rule of the spec) before the module allocates anything.")
+         .Line("/// </summary>")
+         .Line("/// <returns>The loss name, for the base constructor.</returns>")
+         .Open($"private static string {ValidateMethod}({string.Join(", ", parameters)})");
+        var loss = Literal(spec.LossName);
+        foreach (var p in validated.Where(IsReal))
+            w.Line($"global::LossDsl.Hyperparameters.RequireFinite({loss}, {Literal(p.Name)}, {Id(p.Name)});");
+        foreach (var r in spec.Requirements)
+        {
+            var test = code.Condition(r.Condition);
+            var condition = r.Guard is { } g ? $"{code.Condition(g)} && !{test}" : $"!{test}";
+            var values = r.Parameters.Select(n => $"({Literal(n)}, {Id(n)})");
+            w.Line($"if ({condition})")
+             .Line($"    throw global::LossDsl.Hyperparameters.OutOfRange({loss}, {Literal(r.Message)}{string.Concat(values.Select(v => ", " + v))});");
+        }
+        w.Line($"return {loss};");
+        w.Close();
+    }
+
+    /// <summary>A string as a C# literal.</summary>
+    internal static string Literal(string s)
+    {
+        var sb = new StringBuilder("\"");
+        foreach (var c in s)
+        {
+            switch (c)
+            {
+                case '"': sb.Append("\\\""); break;
+                case '\\': sb.Append("\\\\"); break;
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                case '\0': sb.Append("\\0"); break;
+                default:
+                    if (char.IsControl(c)) sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                    else sb.Append(c);
+                    break;
+            }
+        }
+        return sb.Append('"').ToString();
+    }
+
     // ---------------------------------------------------------------- functional form
 
     private static void EmitFunctional(SourceWriter w, LossSpec spec)
@@ -166,6 +275,7 @@ public static class Emitter
         var hypers = Hypers(spec).ToList();
         var weights = UsesClassWeights(spec);
         var multiclass = spec.Task == LossTask.Multiclass;
+        var validated = ValidatedParameters(spec).Count > 0;
         foreach (var t in spec.ContainingTypes) w.Open($"{t.Modifiers} {t.Keyword} {t.Name}");
 
         w.Line($"/// <summary>The {spec.LossName} of <paramref name=\"input\"/> against <paramref name=\"target\"/>; see <see cref=\"{ModuleType(spec)}\"/>.</summary>")
@@ -177,12 +287,14 @@ public static class Emitter
         if (weights) w.Line("/// <param name=\"classWeights\">Optional class weights of length C.</param>");
         if (multiclass) w.Line("/// <param name=\"ignoreIndex\">Class index of void pixels (default -100).</param>");
         w.Line("/// <returns>The reduced loss.</returns>");
+        if (validated)
+            w.Line("/// <exception cref=\"global::System.ArgumentOutOfRangeException\">A hyperparameter is NaN or infinite, or breaks a rule of the spec.</exception>");
         var ps = new List<string> { $"{Tensor} input", $"{Tensor} target", $"{Tensor}? mask = null" };
-        ps.AddRange(hypers.Select(p => $"{p.TypeName} {p.Name}{Default(p)}"));
+        ps.AddRange(hypers.Select(p => $"{p.TypeName} {Id(p.Name)}{Default(p)}"));
         ps.Add($"{Reduction} reduction = {Reduction}.Mean");
         if (weights) ps.Add($"{Tensor}? classWeights = null");
         if (multiclass) ps.Add("long ignoreIndex = -100");
-        var args = hypers.Select(p => p.Name).Append("reduction").ToList();
+        var args = hypers.Select(p => Id(p.Name)).Append("reduction").ToList();
         if (weights) args.Add("classWeights");
         if (multiclass) args.Add("ignoreIndex");
         w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"LossDsl.Generator\", \"{Version}\")]")
@@ -204,16 +316,39 @@ public static class Emitter
             if (!names.ContainsKey(l.Value)) names[l.Value] = l.Name;
         foreach (var l in locals)
             if (names.TryGetValue(l.Value, out var n) && n == l.Name)
-                yield return $"{l.Name} = {Printer.Print(Substitute(l.Value, names, l.Value))}";
-        yield return $"loss = {Printer.Print(Substitute(spec.Body, names, null))}";
+                yield return $"{l.Name} = {Printer.Print(Substitute(l.Value, names, l.Value), ListingLineLength)}";
+        yield return $"loss = {Printer.Print(Substitute(spec.Body, names, null), ListingLineLength)}";
     }
 
+    // The expression with every named value (other than `except`, the local being listed) replaced by
+    // its name; shared sub-expressions are rewritten once.
     private static Expr Substitute(Expr e, Dictionary<Expr, string> names, Expr? except)
     {
-        if (!Equals(e, except) && names.TryGetValue(e, out var n)) return new Param(n, ParamKind.Real);
-        var kids = Structure.Children(e);
-        if (kids.Length == 0) return e;
-        return Structure.WithChildren(e, kids.Select(k => Substitute(k, names, except)).ToArray());
+        var memo = new Dictionary<Expr, Expr>();
+        var stack = new Stack<(Expr Node, bool ChildrenDone)>();
+        stack.Push((e, false));
+        while (stack.Count > 0)
+        {
+            var (x, childrenDone) = stack.Pop();
+            if (memo.ContainsKey(x)) continue;
+            var kids = Structure.Children(x);
+            if (!childrenDone)
+            {
+                if (!Equals(x, except) && names.TryGetValue(x, out var n))
+                {
+                    memo[x] = new Param(n, ParamKind.Real);
+                    continue;
+                }
+                if (kids.Length > 0)
+                {
+                    stack.Push((x, true));
+                    for (var i = kids.Length - 1; i >= 0; i--) stack.Push((kids[i], false));
+                    continue;
+                }
+            }
+            memo[x] = kids.Length == 0 ? x : Structure.WithChildren(x, kids.Select(k => memo[k]).ToArray());
+        }
+        return memo[e];
     }
 
     // ---------------------------------------------------------------- axes
@@ -225,71 +360,203 @@ public static class Emitter
     }
 
     // The kept axes as C# code: a constant unless construction-time choices change them.
-    private static string AxesCode(Expr e)
-    {
-        var (constant, code) = AxesOf(e);
-        return code ?? OverCode(constant);
-    }
+    private static string AxesCode(Expr e) => new AxesWriter(e).Code(e);
 
     // Either a constant (code == null) or C# code computing the axes from hyperparameters.
-    private static (Over Constant, string? Code) AxesOf(Expr e)
+    private sealed class AxesWriter
     {
-        if (!Structure.Any(e, n => n is Cond k && Axes.Of(k.Then) != Axes.Of(k.Else))) return (Axes.Of(e), null);
-        switch (e)
+        private readonly HashSet<Expr> _varying = new();
+        private readonly Dictionary<Expr, (Over Constant, string? Code)> _memo = new();
+        private readonly ScalarCode _conditions = new(p => Pascal(p.Name));
+
+        public AxesWriter(Expr root)
         {
-            case Cond k:
-            {
-                var then = AxesCode(k.Then);
-                var @else = AxesCode(k.Else);
-                return (Over.None, $"({BodyEmitter.Condition(k.Test)} ? {then} : {@else})");
-            }
-            case WeightedMean m:
-                return AxesOf(m.Value);
-            case Unary u:
-                return AxesOf(u.Arg);
-            case PlainSum p:
-            {
-                var inner = AxesOf(p.Arg);
-                return inner.Code is null ? (inner.Constant & ~p.Over, null) : (Over.None, $"({inner.Code} & ~({OverCode(p.Over)}))");
-            }
-            default:
-            {
-                // Union over the children, constant parts folded.
-                var constant = Over.None;
-                var codes = new List<string>();
-                foreach (var k in Structure.Children(e))
-                {
-                    var (c, code) = AxesOf(k);
-                    if (code is null) constant |= c;
-                    else codes.Add(code);
-                }
-                if (constant != Over.None) codes.Insert(0, OverCode(constant));
-                return (Over.None, codes.Count == 1 ? codes[0] : "(" + string.Join(" | ", codes) + ")");
-            }
+            // The nodes below which a construction-time choice picks values with different axes.
+            foreach (var n in Structure.PostOrder(root))
+                if ((n is Cond k && Axes.Of(k.Then) != Axes.Of(k.Else)) || Structure.Children(n).Any(_varying.Contains))
+                    _varying.Add(n);
         }
+
+        public string Code(Expr e)
+        {
+            var (constant, code) = Of(e);
+            return code ?? OverCode(constant);
+        }
+
+        private (Over Constant, string? Code) Of(Expr e)
+        {
+            if (!_varying.Contains(e)) return (Axes.Of(e), null);
+            if (_memo.TryGetValue(e, out var known)) return known;
+            StackGuard.Ensure();
+            (Over, string?) result;
+            switch (e)
+            {
+                case Cond k:
+                    result = (Over.None, $"({_conditions.Condition(k.Test)} ? {Code(k.Then)} : {Code(k.Else)})");
+                    break;
+                case WeightedMean m:
+                    result = Of(m.Value);
+                    break;
+                case Unary u:
+                    result = Of(u.Arg);
+                    break;
+                case PlainSum p:
+                {
+                    var inner = Of(p.Arg);
+                    result = inner.Code is null ? (inner.Constant & ~p.Over, null) : (Over.None, $"({inner.Code} & ~({OverCode(p.Over)}))");
+                    break;
+                }
+                default:
+                {
+                    // Union over the children, constant parts folded.
+                    var constant = Over.None;
+                    var codes = new List<string>();
+                    foreach (var k in Structure.Children(e))
+                    {
+                        var (c, code) = Of(k);
+                        if (code is null) constant |= c;
+                        else codes.Add(code);
+                    }
+                    if (constant != Over.None) codes.Insert(0, OverCode(constant));
+                    result = (Over.None, codes.Count == 1 ? codes[0] : "(" + string.Join(" | ", codes) + ")");
+                    break;
+                }
+            }
+            _memo[e] = result;
+            return result;
+        }
+    }
+
+    // ---------------------------------------------------------------- scalars and conditions
+
+    /// <summary>True for values that do not depend on any tensor: emitted as C# doubles.</summary>
+    private static bool IsScalarNode(Expr e, Func<Expr, bool> isScalar) => e switch
+    {
+        Const or Param or EnumValue => true,
+        Unary { Op: UnaryOp.Softmax or UnaryOp.LogSoftmax } => false,
+        Unary u => isScalar(u.Arg),
+        Binary b => isScalar(b.Left) && isScalar(b.Right),
+        Cond k => isScalar(k.Then) && isScalar(k.Else),
+        _ => false,
+    };
+
+    private static bool IsCondition(Expr e) => e is Binary { Op: BinaryOp.And or BinaryOp.Or or BinaryOp.Eq or BinaryOp.Ne or BinaryOp.Lt or BinaryOp.Le or BinaryOp.Gt or BinaryOp.Ge }
+        or Unary { Op: UnaryOp.Not };
+
+    /// <summary>
+    /// Scalar (hyperparameter-only) expressions and construction-time conditions as C# expressions.
+    /// Hyperparameters are named by <c>param</c> (the module's properties, or the validation method's
+    /// parameters); <c>local</c> may name a value already computed into a local.
+    /// </summary>
+    private sealed class ScalarCode(Func<Param, string> param, Func<Expr, string?>? local = null)
+    {
+        public string Scalar(Expr e)
+        {
+            if (local?.Invoke(e) is { } name) return name;
+            StackGuard.Ensure();
+            return e switch
+            {
+                Const c => Literal(c.Value),
+                Param p => param(p),
+                EnumValue v => $"{v.TypeName}.{v.Member}",
+                Cond k => $"({Condition(k.Test)} ? {Scalar(k.Then)} : {Scalar(k.Else)})",
+                Unary u => u.Op switch
+                {
+                    UnaryOp.Neg => $"(-{Scalar(u.Arg)})",
+                    UnaryOp.Not => $"(!{Condition(u.Arg)})",
+                    _ => $"global::LossDsl.ScalarMath.{u.Op}({Scalar(u.Arg)})",
+                },
+                Binary b => b.Op switch
+                {
+                    BinaryOp.Add => $"({Scalar(b.Left)} + {Scalar(b.Right)})",
+                    BinaryOp.Sub => $"({Scalar(b.Left)} - {Scalar(b.Right)})",
+                    BinaryOp.Mul => $"({Scalar(b.Left)} * {Scalar(b.Right)})",
+                    BinaryOp.Div => $"({Scalar(b.Left)} / {Scalar(b.Right)})",
+                    BinaryOp.Pow => $"global::System.Math.Pow({Scalar(b.Left)}, {Scalar(b.Right)})",
+                    BinaryOp.Min => $"global::System.Math.Min({Scalar(b.Left)}, {Scalar(b.Right)})",
+                    BinaryOp.Max => $"global::System.Math.Max({Scalar(b.Left)}, {Scalar(b.Right)})",
+                    _ => Condition(b),
+                },
+                _ => throw new InvalidOperationException($"{e.GetType().Name} is not a scalar"),
+            };
+        }
+
+        /// <summary>A construction-time condition as a C# boolean expression.</summary>
+        public string Condition(Expr e)
+        {
+            StackGuard.Ensure();
+            return e switch
+            {
+                Const c => c.Value != 0 ? "true" : "false",
+                Param { Kind: ParamKind.Bool } p => param(p),
+                Param p => $"({param(p)} != 0)",
+                Unary { Op: UnaryOp.Not } u => $"!{Condition(u.Arg)}",
+                Binary { Op: BinaryOp.And } b => $"({Condition(b.Left)} && {Condition(b.Right)})",
+                Binary { Op: BinaryOp.Or } b => $"({Condition(b.Left)} || {Condition(b.Right)})",
+                Binary b when b.Op is BinaryOp.Eq or BinaryOp.Ne or BinaryOp.Lt or BinaryOp.Le or BinaryOp.Gt or BinaryOp.Ge =>
+                    $"({Operand(b.Left)} {Symbol(b.Op)} {Operand(b.Right)})",
+                _ => $"({Scalar(e)} != 0)",
+            };
+        }
+
+        private string Operand(Expr e) => e switch
+        {
+            Param { Kind: ParamKind.Bool } p => param(p),
+            _ => IsCondition(e) ? Condition(e) : Scalar(e),
+        };
+
+        private static string Symbol(BinaryOp op) => op switch
+        {
+            BinaryOp.Eq => "==",
+            BinaryOp.Ne => "!=",
+            BinaryOp.Lt => "<",
+            BinaryOp.Le => "<=",
+            BinaryOp.Gt => ">",
+            _ => ">=",
+        };
+    }
+
+    private static string Literal(double v)
+    {
+        if (double.IsPositiveInfinity(v)) return "double.PositiveInfinity";
+        if (double.IsNegativeInfinity(v)) return "double.NegativeInfinity";
+        if (double.IsNaN(v)) return "double.NaN";
+        var s = v.ToString("R", CultureInfo.InvariantCulture);
+        if (s.IndexOfAny(new[] { '.', 'E', 'e' }) < 0) s += ".0";
+        return v < 0 ? "(" + s + ")" : s;
     }
 
     // ---------------------------------------------------------------- Evaluate body
 
     private sealed class BodyEmitter
     {
+        // A shared scalar value is computed into a local once it is this large (or named by the spec).
+        private const int SharedScalarSize = 8;
+
         private readonly Dictionary<Expr, string> _localNames = new();
         private readonly HashSet<string> _used = new(StringComparer.Ordinal) { "ctx", "loss", "value", "weight", "seed", "weightSeed" };
+        private readonly HashSet<string> _tensors = new(StringComparer.Ordinal);
+        private readonly Dictionary<Expr, bool> _scalar = new();
+        private readonly Dictionary<Expr, int> _size = new();
+        private Graph _graph = new(new Const(0), _ => false);
         private int _temp;
 
-        public BodyEmitter(LossSpec spec)
+        public BodyEmitter(LossSpec spec, Compiler compiler)
         {
+            // Locals must not hide the module's members the code reads (hyperparameter properties).
+            foreach (var p in spec.Parameters)
+                if (p.Role == ParamRole.Hyper) _used.Add(Pascal(p.Name));
             foreach (var l in spec.Locals)
             {
                 if (l.Value is Input or Const or Param) continue;
-                var compiled = Compile(l.Value);
+                var compiled = compiler.Compile(l.Value);
                 if (!_localNames.ContainsKey(compiled)) _localNames[compiled] = l.Name;
             }
         }
 
         public void Emit(SourceWriter w, Expr body)
         {
-            _root = body;
+            Start(body);
             var block = new Block();
             var scope = new Scope(null);
             string value, weight = "null";
@@ -309,12 +576,22 @@ public static class Emitter
         /// <summary>Emits the analytic backward: statements computing the gradient, then its return.</summary>
         public void EmitGradient(SourceWriter w, Expr gradient)
         {
-            _root = gradient;
+            Start(gradient);
             var block = new Block();
             var value = AsTensor(EmitNode(gradient, block, new Scope(null)), gradient, block);
             block.Add(new Stmt.Return($"return {value};", new[] { value }));
             Write(w, block, new HashSet<string> { value });
         }
+
+        // The DAG's shape, once per body (see Graph).
+        private void Start(Expr root)
+        {
+            // Children before parents: each IsScalar call then reads memoised children only.
+            foreach (var n in Structure.PostOrder(root)) IsScalar(n);
+            _graph = new Graph(root, e => e is not (Input or Seed) && !IsScalar(e));
+        }
+
+        private int Parents(Expr e) => _graph.Parents(e);
 
         // A result that is a constant or an input still has to be a tensor the caller may own.
         private string AsTensor(string text, Expr e, Block block)
@@ -323,14 +600,60 @@ public static class Emitter
             var name = Fresh("result");
             var code = IsScalar(e) ? $"ctx.Scalar({text})" : $"{text}.alias()";
             block.Add(new Stmt.Assign(name, code, Array.Empty<string>()));
+            _tensors.Add(name);
             return name;
         }
 
-        private bool IsVar(string text) => _used.Contains(text) && text is not ("ctx" or "loss" or "value" or "weight");
+        // A tensor local of this body (not ctx's inputs, not a scalar).
+        private bool IsVar(string text) => _tensors.Contains(text);
 
-        private string EmitNode(Expr e, Block block, Scope scope)
+        private bool IsScalar(Expr e)
         {
-            if (IsScalar(e)) return Scalar(e);
+            if (_scalar.TryGetValue(e, out var known)) return known;
+            StackGuard.Ensure();
+            var s = IsScalarNode(e, IsScalar);
+            _scalar[e] = s;
+            return s;
+        }
+
+        // The size of a value written out as a tree (saturating), to tell small shared scalars from large ones.
+        private int Size(Expr e)
+        {
+            if (_size.TryGetValue(e, out var known)) return known;
+            StackGuard.Ensure();
+            var size = 1;
+            foreach (var c in Structure.Children(e)) size = Math.Min(1 << 20, size + Size(c));
+            _size[e] = size;
+            return size;
+        }
+
+        // A shared scalar worth a local of its own, so its text is written once.
+        private bool HoistScalar(Expr e) =>
+            e is not (Const or Param or EnumValue) && !IsCondition(e)
+            && Parents(e) > 1
+            && (_localNames.ContainsKey(e) || Size(e) >= SharedScalarSize);
+
+        private string ScalarText(Expr e, Block block, Scope scope) =>
+            new ScalarCode(p => Pascal(p.Name), x => HoistScalar(x) ? EmitScalarLocal(x, block, scope) : null).Scalar(e);
+
+        private string ConditionText(Expr e, Block block, Scope scope) =>
+            new ScalarCode(p => Pascal(p.Name), x => HoistScalar(x) ? EmitScalarLocal(x, block, scope) : null).Condition(e);
+
+        private string EmitScalarLocal(Expr e, Block block, Scope scope)
+        {
+            if (scope.TryGet(e, out var known)) return known;
+            var code = new ScalarCode(p => Pascal(p.Name), x => !ReferenceEquals(x, e) && HoistScalar(x) ? EmitScalarLocal(x, block, scope) : null).Scalar(e);
+            var name = Fresh(NameHint(e));
+            block.Add(new Stmt.Assign(name, code, Array.Empty<string>(), tensor: false));
+            scope.Set(e, name);
+            return name;
+        }
+
+        // The text of a value that needs no statement of its own here: a scalar, an input, an adjoint,
+        // or a value this scope already computed. Null otherwise.
+        private string? Known(Expr e, Block block, Scope scope)
+        {
+            if (IsScalar(e)) return ScalarText(e, block, scope);
             switch (e)
             {
                 case Input { Kind: InputKind.Prediction }:
@@ -340,62 +663,236 @@ public static class Emitter
                 case Seed seed:
                     return seed.Index == 0 ? "seed" : "weightSeed!";
             }
-            if (scope.TryGet(e, out var known)) return known;
+            return scope.TryGet(e, out var known) ? known : null;
+        }
 
-            if (e is Cond k)
+        // Emits the statements computing e (operands first, left to right, each value once per scope)
+        // and gives the local (or text) holding it. Operands are walked with an explicit stack, so a long
+        // chain of operations does not deepen the call stack; only choices recurse.
+        private string EmitNode(Expr e, Block block, Scope scope)
+        {
+            if (Known(e, block, scope) is { } text) return text;
+            if (e is Cond root) return EmitCond(root, block, scope);
+            var stack = new Stack<Frame>();
+            stack.Push(new Frame(e));
+            while (true)
             {
-                // Values both branches need, or that are needed outside this choice too, are computed
-                // once before it.
-                foreach (var shared in Hoisted(k))
-                    if (!IsScalar(shared) && shared is not Input && !scope.TryGet(shared, out _))
-                        EmitNode(shared, block, scope);
-                var result = Fresh(NameHint(e));
-                var thenBlock = new Block();
-                var elseBlock = new Block();
-                var thenValue = EmitNode(k.Then, thenBlock, new Scope(scope));
-                thenBlock.Add(Move(result, thenValue, k.Then, thenBlock));
-                var elseValue = EmitNode(k.Else, elseBlock, new Scope(scope));
-                elseBlock.Add(Move(result, elseValue, k.Else, elseBlock));
-                block.Add(new Stmt.If(result, Condition(k.Test), thenBlock, elseBlock));
-                scope.Set(e, result);
-                return result;
+                var frame = stack.Peek();
+                if (frame.Next < frame.Kids.Length)
+                {
+                    var kid = frame.Kids[frame.Next];
+                    if (Known(kid, block, scope) is { } known) frame.Texts[frame.Next++] = known;
+                    else if (kid is Cond k) frame.Texts[frame.Next++] = EmitCond(k, block, scope);
+                    else stack.Push(new Frame(kid));
+                    continue;
+                }
+                stack.Pop();
+                var code = OpCode(frame.Node, frame.Kids, frame.Texts);
+                var name = Fresh(NameHint(frame.Node));
+                _tensors.Add(name);
+                block.Add(new Stmt.Assign(name, code, frame.Texts.Where(IsVar).ToArray()));
+                scope.Set(frame.Node, name);
+                if (stack.Count == 0) return name;
+                var parent = stack.Peek();
+                parent.Texts[parent.Next++] = name;
+            }
+        }
+
+        private sealed class Frame(Expr node)
+        {
+            public Expr Node { get; } = node;
+            public System.Collections.Immutable.ImmutableArray<Expr> Kids { get; } = Structure.Children(node);
+            public string[] Texts { get; } = new string[Structure.Children(node).Length];
+            public int Next { get; set; }
+        }
+
+        private string EmitCond(Cond k, Block block, Scope scope)
+        {
+            StackGuard.Ensure();
+            if (scope.TryGet(k, out var known)) return known;
+            // Values both branches need, or that are needed outside this choice too, are computed
+            // once before it.
+            foreach (var shared in Hoisted(k))
+                if (!IsScalar(shared) && shared is not Input && !scope.TryGet(shared, out _))
+                    EmitNode(shared, block, scope);
+            var test = ConditionText(k.Test, block, scope);
+            var result = Fresh(NameHint(k));
+            _tensors.Add(result);
+            var thenBlock = new Block();
+            var elseBlock = new Block();
+            var thenValue = EmitNode(k.Then, thenBlock, new Scope(scope));
+            thenBlock.Add(Move(result, thenValue, k.Then, thenBlock));
+            var elseValue = EmitNode(k.Else, elseBlock, new Scope(scope));
+            elseBlock.Add(Move(result, elseValue, k.Else, elseBlock));
+            block.Add(new Stmt.If(result, test, thenBlock, elseBlock));
+            scope.Set(k, result);
+            return result;
+        }
+
+        // The values a choice's branches share with each other or with the rest of the body: only the
+        // largest such values (their parts come with them or, inside a nested choice, are hoisted again
+        // when that choice is emitted).
+        private List<Expr> Hoisted(Cond k)
+        {
+            var largest = _graph.Hoisted(k);
+            if (largest.Count < 2) return largest;
+            // Several: computed in the order the branches reach them (then branch first, children first).
+            var rank = new Dictionary<Expr, int>();
+            foreach (var n in Structure.PostOrder(k.Then).Concat(Structure.PostOrder(k.Else)))
+                if (!rank.ContainsKey(n)) rank[n] = rank.Count;
+            return largest.OrderBy(n => rank[n]).ToList();
+        }
+
+        /// <summary>
+        /// The body's DAG with its nodes numbered in post-order (children before parents, the root
+        /// last): each node's distinct parents, its dominators, and for each node the shared values
+        /// ("candidates", values a choice may compute before itself) it reaches. Only shared values can
+        /// be the largest values a choice hoists: a value with one parent is needed wherever that
+        /// parent is.
+        /// </summary>
+        private sealed class Graph
+        {
+            private readonly Dictionary<Expr, int> _id = new();
+            private readonly Expr[] _nodes;
+            private readonly int[] _parents;
+            private readonly HashSet<int>[] _reach;
+            private readonly int[] _idom;
+            private readonly int[] _enter;
+            private readonly int[] _exit;
+
+            public Graph(Expr root, Func<Expr, bool> mayHoist)
+            {
+                var order = Structure.PostOrder(root);
+                var n = order.Length;
+                _nodes = order.ToArray();
+                for (var i = 0; i < n; i++) _id[_nodes[i]] = i;
+                var children = new int[n][];
+                var parents = new List<int>[n];
+                for (var i = 0; i < n; i++) parents[i] = new List<int>();
+                for (var i = 0; i < n; i++)
+                {
+                    children[i] = Structure.Children(_nodes[i]).Select(c => _id[c]).Distinct().ToArray();
+                    foreach (var c in children[i]) parents[c].Add(i);
+                }
+                _parents = parents.Select(p => p.Count).ToArray();
+
+                // Reached candidates: a node reuses a child's set when it adds nothing to it.
+                _reach = new HashSet<int>[n];
+                var none = new HashSet<int>();
+                for (var i = 0; i < n; i++)
+                {
+                    HashSet<int>? set = null;
+                    var owned = false;
+                    foreach (var c in children[i])
+                    {
+                        var cs = _reach[c];
+                        if (cs.Count == 0 || ReferenceEquals(cs, set)) continue;
+                        if (set is null) set = cs;
+                        else if (!cs.IsSubsetOf(set))
+                        {
+                            if (!owned) (set, owned) = (new HashSet<int>(set), true);
+                            set.UnionWith(cs);
+                        }
+                    }
+                    if (_parents[i] > 1 && mayHoist(_nodes[i]))
+                    {
+                        if (!owned) set = set is null ? new HashSet<int>() : new HashSet<int>(set);
+                        set!.Add(i);
+                    }
+                    _reach[i] = set ?? none;
+                }
+
+                // Dominators (Cooper, Harvey and Kennedy; one pass in topological order suffices for a
+                // DAG), then an interval numbering of the dominator tree: a dominates b iff b's interval
+                // lies in a's, i.e. every path from the body to b passes through a.
+                _idom = new int[n];
+                _enter = new int[n];
+                _exit = new int[n];
+                if (n == 0) return;
+                var top = n - 1;
+                for (var i = 0; i < n; i++) _idom[i] = -1;
+                _idom[top] = top;
+                for (var i = n - 2; i >= 0; i--)
+                {
+                    var d = -1;
+                    foreach (var p in parents[i])
+                        if (_idom[p] >= 0) d = d < 0 ? p : Intersect(d, p);
+                    _idom[i] = d < 0 ? top : d;
+                }
+                var tree = new List<int>[n];
+                for (var i = 0; i < n; i++) tree[i] = new List<int>();
+                for (var i = 0; i < top; i++) tree[_idom[i]].Add(i);
+                var clock = 0;
+                var stack = new Stack<(int Node, bool Done)>();
+                stack.Push((top, false));
+                while (stack.Count > 0)
+                {
+                    var (v, done) = stack.Pop();
+                    if (done)
+                    {
+                        _exit[v] = clock++;
+                        continue;
+                    }
+                    _enter[v] = clock++;
+                    stack.Push((v, true));
+                    foreach (var c in tree[v]) stack.Push((c, false));
+                }
             }
 
-            var kids = Structure.Children(e);
-            var texts = kids.Select(c => EmitNode(c, block, scope)).ToArray();
-            var code = OpCode(e, kids, texts);
-            var name = Fresh(NameHint(e));
-            block.Add(new Stmt.Assign(name, code, texts.Where(IsVar).ToArray()));
-            scope.Set(e, name);
-            return name;
+            private int Intersect(int a, int b)
+            {
+                while (a != b)
+                {
+                    while (a < b) a = _idom[a];
+                    while (b < a) b = _idom[b];
+                }
+                return a;
+            }
+
+            private bool Dominates(int a, int b) => _enter[a] <= _enter[b] && _exit[b] <= _exit[a];
+
+            /// <summary>How many distinct parents a node of the DAG has (0 for other expressions).</summary>
+            public int Parents(Expr e) => _id.TryGetValue(e, out var i) ? _parents[i] : 0;
+
+            /// <summary>
+            /// The largest shared values choice <paramref name="k"/> should compute before itself: those
+            /// both branches reach, or that something outside the choice needs too (the choice does not
+            /// dominate them).
+            /// </summary>
+            public List<Expr> Hoisted(Cond k)
+            {
+                if (!_id.TryGetValue(k, out var self)) return new List<Expr>();
+                var inThen = _reach[_id[k.Then]];
+                var inElse = _reach[_id[k.Else]];
+                var hoisted = new List<int>();
+                foreach (var v in inThen.Concat(inElse).Distinct())
+                    if (v != self && ((inThen.Contains(v) && inElse.Contains(v)) || !Dominates(self, v)))
+                        hoisted.Add(v);
+                // Drop every value that is part of another: parents come later in the post-order, so
+                // going from the last, a value is among the largest unless one already kept reaches it.
+                hoisted.Sort();
+                var largest = new List<int>();
+                for (var j = hoisted.Count - 1; j >= 0; j--)
+                {
+                    var v = hoisted[j];
+                    var covered = false;
+                    foreach (var m in largest)
+                        if (_reach[m].Contains(v))
+                        {
+                            covered = true;
+                            break;
+                        }
+                    if (!covered) largest.Add(v);
+                }
+                return largest.Select(v => _nodes[v]).ToList();
+            }
         }
-
-        private Expr _root = new Const(0);
-
-        private IEnumerable<Expr> Hoisted(Cond k)
-        {
-            var inThen = new HashSet<Expr>(Structure.PostOrder(k.Then));
-            var inElse = new HashSet<Expr>(Structure.PostOrder(k.Else));
-            var outside = new HashSet<Expr>(Structure.PostOrder(Replace(_root, k)));
-            var hoisted = Structure.PostOrder(k.Then).Concat(Structure.PostOrder(k.Else)).Distinct()
-                .Where(n => !Equals(n, k) && !IsScalar(n) && n is not Input
-                            && ((inThen.Contains(n) && inElse.Contains(n)) || outside.Contains(n)))
-                .ToList();
-            // Only the largest such values: their parts come with them (or, inside a nested choice,
-            // are hoisted again when that choice is emitted).
-            return hoisted.Where(n => !hoisted.Any(m => !Equals(m, n) && Structure.PostOrder(m).Contains(n)));
-        }
-
-        private static Expr Replace(Expr e, Expr what) =>
-            Equals(e, what) ? new Const(0)
-            : Structure.Children(e) is { Length: > 0 } kids ? Structure.WithChildren(e, kids.Select(c => Replace(c, what)).ToArray())
-            : e;
 
         private Stmt Move(string result, string value, Expr e, Block branch)
         {
             // A tensor made inside this branch is handed over; anything older is aliased, so the two
             // handles can be disposed independently.
-            if (branch.Defines(value)) return new Stmt.Move($"{result} = {value};", value);
+            if (IsVar(value) && branch.Defines(value)) return new Stmt.Move($"{result} = {value};", value);
             var code = IsVar(value) || !IsScalar(e) ? $"{value}.alias()" : $"ctx.Scalar({value})";
             return new Stmt.Assign(result, code, IsVar(value) ? new[] { value } : Array.Empty<string>(), declare: false);
         }
@@ -404,6 +901,7 @@ public static class Emitter
 
         private string Fresh(string hint)
         {
+            hint = Id(hint);
             if (hint != "t" && _used.Add(hint)) return hint;
             string name;
             do name = (hint == "t" ? "t" : hint + "_") + (_temp++).ToString(CultureInfo.InvariantCulture);
@@ -411,7 +909,7 @@ public static class Emitter
             return name;
         }
 
-        private static string OpCode(Expr e, IReadOnlyList<Expr> kids, string[] t)
+        private string OpCode(Expr e, IReadOnlyList<Expr> kids, string[] t)
         {
             bool S(int i) => IsScalar(kids[i]);
             string T(int i) => S(i) ? $"ctx.Scalar({t[i]})" : t[i];
@@ -459,96 +957,28 @@ public static class Emitter
             };
         }
 
-        // ------------------------------------------------------------ scalars and conditions
-
-        /// <summary>True for values that do not depend on any tensor: emitted as C# doubles.</summary>
-        internal static bool IsScalar(Expr e) => e switch
-        {
-            Const or Param or EnumValue => true,
-            Unary { Op: UnaryOp.Softmax or UnaryOp.LogSoftmax } => false,
-            Unary u => IsScalar(u.Arg),
-            Binary b => IsScalar(b.Left) && IsScalar(b.Right),
-            Cond k => IsScalar(k.Then) && IsScalar(k.Else),
-            _ => false,
-        };
-
-        internal static string Scalar(Expr e) => e switch
-        {
-            Const c => Literal(c.Value),
-            Param p => Pascal(p.Name),
-            EnumValue v => $"{v.TypeName}.{v.Member}",
-            Cond k => $"({Condition(k.Test)} ? {Scalar(k.Then)} : {Scalar(k.Else)})",
-            Unary u => u.Op switch
-            {
-                UnaryOp.Neg => $"(-{Scalar(u.Arg)})",
-                UnaryOp.Not => $"(!{Condition(u.Arg)})",
-                _ => $"global::LossDsl.ScalarMath.{u.Op}({Scalar(u.Arg)})",
-            },
-            Binary b => b.Op switch
-            {
-                BinaryOp.Add => $"({Scalar(b.Left)} + {Scalar(b.Right)})",
-                BinaryOp.Sub => $"({Scalar(b.Left)} - {Scalar(b.Right)})",
-                BinaryOp.Mul => $"({Scalar(b.Left)} * {Scalar(b.Right)})",
-                BinaryOp.Div => $"({Scalar(b.Left)} / {Scalar(b.Right)})",
-                BinaryOp.Pow => $"global::System.Math.Pow({Scalar(b.Left)}, {Scalar(b.Right)})",
-                BinaryOp.Min => $"global::System.Math.Min({Scalar(b.Left)}, {Scalar(b.Right)})",
-                BinaryOp.Max => $"global::System.Math.Max({Scalar(b.Left)}, {Scalar(b.Right)})",
-                _ => Condition(b),
-            },
-            _ => throw new InvalidOperationException($"{e.GetType().Name} is not a scalar"),
-        };
-
-        /// <summary>A construction-time condition as a C# boolean expression.</summary>
-        internal static string Condition(Expr e) => e switch
-        {
-            Const c => c.Value != 0 ? "true" : "false",
-            Param { Kind: ParamKind.Bool } p => Pascal(p.Name),
-            Param p => $"({Pascal(p.Name)} != 0)",
-            Unary { Op: UnaryOp.Not } u => $"!{Condition(u.Arg)}",
-            Binary { Op: BinaryOp.And } b => $"({Condition(b.Left)} && {Condition(b.Right)})",
-            Binary { Op: BinaryOp.Or } b => $"({Condition(b.Left)} || {Condition(b.Right)})",
-            Binary b when b.Op is BinaryOp.Eq or BinaryOp.Ne or BinaryOp.Lt or BinaryOp.Le or BinaryOp.Gt or BinaryOp.Ge =>
-                $"({Operand(b.Left)} {Symbol(b.Op)} {Operand(b.Right)})",
-            _ => $"({Scalar(e)} != 0)",
-        };
-
-        private static string Operand(Expr e) => e switch
-        {
-            Param { Kind: ParamKind.Bool } p => Pascal(p.Name),
-            _ => IsCondition(e) ? Condition(e) : Scalar(e),
-        };
-
-        private static bool IsCondition(Expr e) => e is Binary { Op: BinaryOp.And or BinaryOp.Or or BinaryOp.Eq or BinaryOp.Ne or BinaryOp.Lt or BinaryOp.Le or BinaryOp.Gt or BinaryOp.Ge }
-            or Unary { Op: UnaryOp.Not };
-
-        private static string Symbol(BinaryOp op) => op switch
-        {
-            BinaryOp.Eq => "==",
-            BinaryOp.Ne => "!=",
-            BinaryOp.Lt => "<",
-            BinaryOp.Le => "<=",
-            BinaryOp.Gt => ">",
-            _ => ">=",
-        };
-
-        private static string Literal(double v)
-        {
-            if (double.IsPositiveInfinity(v)) return "double.PositiveInfinity";
-            if (double.IsNegativeInfinity(v)) return "double.NegativeInfinity";
-            if (double.IsNaN(v)) return "double.NaN";
-            var s = v.ToString("R", CultureInfo.InvariantCulture);
-            if (s.IndexOfAny(new[] { '.', 'E', 'e' }) < 0) s += ".0";
-            return v < 0 ? "(" + s + ")" : s;
-        }
-
         // ------------------------------------------------------------ statements and disposal
 
         private void Write(SourceWriter w, Block block, HashSet<string> keep)
         {
+            StackGuard.Ensure();
+            // Each tensor this block makes is disposed right after the last statement that reads it (or
+            // the one that makes it, if none does). Handles moved into an if-result, and the results
+            // themselves, are kept.
             var lastUse = new Dictionary<string, int>();
             for (var i = 0; i < block.Statements.Count; i++)
                 foreach (var v in block.Statements[i].Uses())
                     lastUse[v] = i;
+            var moved = new HashSet<string>(block.Statements.OfType<Stmt.Move>().Select(m => m.Value));
+            var disposeAfter = new Dictionary<int, List<string>>();
+            var defined = new HashSet<string>();
+            for (var i = 0; i < block.Statements.Count; i++)
+            {
+                if (block.Statements[i].Defines is not { } v || !defined.Add(v) || keep.Contains(v) || moved.Contains(v)) continue;
+                var last = lastUse.TryGetValue(v, out var l) ? Math.Max(l, i) : i;
+                if (!disposeAfter.TryGetValue(last, out var list)) disposeAfter[last] = list = new List<string>();
+                list.Add(v);
+            }
             for (var i = 0; i < block.Statements.Count; i++)
             {
                 var s = block.Statements[i];
@@ -573,14 +1003,9 @@ public static class Emitter
                         w.Line(r.Code);
                         break;
                 }
-                // Dispose what this block made and no later statement reads. Handles moved into an
-                // if-result, and the results themselves, are kept.
-                foreach (var v in block.DefinedNames())
-                {
-                    if (keep.Contains(v) || block.IsMoved(v)) continue;
-                    var last = lastUse.TryGetValue(v, out var l) ? l : block.DefinedAt(v);
-                    if (last == i) w.Line($"{v}.Dispose();");
-                }
+                if (disposeAfter.TryGetValue(i, out var names))
+                    foreach (var v in names)
+                        w.Line($"{v}.Dispose();");
             }
         }
 
@@ -604,17 +1029,17 @@ public static class Emitter
 
         private sealed class Block
         {
+            private readonly HashSet<string> _defined = new(StringComparer.Ordinal);
+
             public List<Stmt> Statements { get; } = new();
 
-            public void Add(Stmt s) => Statements.Add(s);
+            public void Add(Stmt s)
+            {
+                Statements.Add(s);
+                if (s.Defines is { } name) _defined.Add(name);
+            }
 
-            public bool Defines(string name) => Statements.Any(s => s.Defines == name);
-
-            public int DefinedAt(string name) => Statements.FindIndex(s => s.Defines == name);
-
-            public IEnumerable<string> DefinedNames() => Statements.Select(s => s.Defines).OfType<string>();
-
-            public bool IsMoved(string name) => Statements.Any(s => s is Stmt.Move m && m.Value == name);
+            public bool Defines(string name) => _defined.Contains(name);
         }
 
         private abstract class Stmt
@@ -623,24 +1048,33 @@ public static class Emitter
 
             public abstract IEnumerable<string> Uses();
 
-            public sealed class Assign(string name, string code, string[] uses, bool declare = true) : Stmt
+            // A local: a tensor (disposed after its last use) or, with tensor: false, a scalar.
+            public sealed class Assign(string name, string code, string[] uses, bool declare = true, bool tensor = true) : Stmt
             {
                 public string Name { get; } = name;
                 public string Code { get; } = code;
                 public bool Declare { get; } = declare;
-                public override string? Defines => Declare ? Name : null;
+                public override string? Defines => Declare && tensor ? Name : null;
                 public override IEnumerable<string> Uses() => Declare ? uses : uses.Append(Name);
             }
 
             public sealed class If(string result, string test, Block then, Block @else) : Stmt
             {
+                private string[]? _uses;
+
                 public string Result { get; } = result;
                 public string Test { get; } = test;
                 public Block Then { get; } = then;
                 public Block Else { get; } = @else;
                 public override string? Defines => Result;
+
+                // The names defined outside the if that its branches read (names defined in a branch
+                // are that branch's business).
                 public override IEnumerable<string> Uses() =>
-                    Then.Statements.Concat(Else.Statements).SelectMany(s => s.Uses()).Where(u => u != Result);
+                    _uses ??= Outer(Then).Concat(Outer(Else)).Where(u => u != Result).Distinct().ToArray();
+
+                private static IEnumerable<string> Outer(Block block) =>
+                    block.Statements.SelectMany(s => s.Uses()).Where(u => !block.Defines(u));
             }
 
             public sealed class Move(string code, string value) : Stmt

@@ -67,8 +67,8 @@ public class AnalyticBackwardTests
     {
         using var scope = NewDisposeScope();
         var (x, t, m) = GeneratedParityTests.Inputs(LossTask.Binary, false, true, 7);
-        using var analytic = new Specs.TverskyLoss { Mode = ExecutionMode.TorchSharp };
-        using var autograd = new Specs.TverskyLoss { Mode = ExecutionMode.Autograd };
+        using var analytic = new Specs.UserTverskyLoss { Mode = ExecutionMode.TorchSharp };
+        using var autograd = new Specs.UserTverskyLoss { Mode = ExecutionMode.Autograd };
         var xa = x.detach().requires_grad_(true);
         analytic.forward(xa, t, m).backward();
         var xb = x.detach().requires_grad_(true);
@@ -80,7 +80,7 @@ public class AnalyticBackwardTests
     public void GradientKeepsTheShapeAndDtypeOfABinaryInputWithoutClassAxis()
     {
         using var scope = NewDisposeScope();
-        using var loss = new Specs.TverskyLoss();
+        using var loss = new Specs.UserTverskyLoss();
         var x = randn(3, 4, 5, dtype: float32).requires_grad_(true);
         var t = rand(3, 4, 5).gt(0.5).to(float32);
         loss.forward(x, t).backward();

@@ -91,7 +91,7 @@ public class CpuKernelTests(ITestOutputHelper output)
     [Fact]
     public void TheKernelCoversTheTestSpecs()
     {
-        foreach (var type in new[] { typeof(Specs.TverskyLoss), typeof(Specs.NaiveBceLoss), typeof(Specs.WeightedCeLoss), typeof(Specs.OptionDiceLoss), typeof(Specs.MeanFocalLoss) })
+        foreach (var type in new[] { typeof(Specs.UserTverskyLoss), typeof(Specs.NaiveBceLoss), typeof(Specs.WeightedCeLoss), typeof(Specs.OptionDiceLoss), typeof(Specs.MeanFocalLoss) })
         {
             using var module = (LossModule)Activator.CreateInstance(type, type.GetConstructors().Single().GetParameters().Select(p => p.DefaultValue).ToArray())!;
             Assert.True(module.HasCpuKernel, type.Name);
@@ -118,7 +118,7 @@ public class CpuKernelTests(ITestOutputHelper output)
     public void ForcingTheKernelWhereItCannotRunSaysWhy()
     {
         using var scope = NewDisposeScope();
-        using var loss = new Specs.TverskyLoss { Mode = ExecutionMode.Kernel };
+        using var loss = new Specs.UserTverskyLoss { Mode = ExecutionMode.Kernel };
         var x = randn(2, 1, 8, 8, dtype: float64).requires_grad_(true);
         var ex = Assert.Throws<InvalidOperationException>(() => { loss.forward(x, rand(2, 1, 8, 8, dtype: float64).gt(0.5).to(float64)); });
         Assert.Contains("float32", ex.Message);

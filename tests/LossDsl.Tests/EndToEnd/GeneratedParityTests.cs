@@ -32,7 +32,7 @@ public class GeneratedParityTests
 
     [Fact]
     public void TheRepositoryHasGeneratedLosses() =>
-        Assert.Contains(GeneratedLossTypes(), t => t == typeof(Specs.TverskyLoss));
+        Assert.Contains(GeneratedLossTypes(), t => t == typeof(Specs.UserTverskyLoss));
 
     /// <summary>The module with default options, plus one variant per bool flipped and per enum value.</summary>
     internal static IEnumerable<(string Label, LossModule Module)> Variants(Type type, Reduction reduction)

@@ -63,7 +63,7 @@ public class TverskyTests
         var target = tensor(ts, shape, float64);
         var mask = ms is null ? null : tensor(ms, new long[] { N, H, W }, float64);
 
-        using var loss = new Specs.TverskyLoss(alpha: 0.4, beta: 0.6, smooth: 0.5, reduction: reduction);
+        using var loss = new Specs.UserTverskyLoss(alpha: 0.4, beta: 0.6, smooth: 0.5, reduction: reduction);
         var value = loss.forward(input, target, mask);
         var expected = HandPerSample(xs, ts, ms, 0.4, 0.6, 0.5);
 
@@ -90,9 +90,9 @@ public class TverskyTests
         using var scope = NewDisposeScope();
         var input = tensor(Random(N * H * W, 4, 3), new long[] { N, 1, H, W }, float64);
         var target = tensor(Random(N * H * W, 5, 1, binary: true), new long[] { N, 1, H, W }, float64);
-        using var module = new Specs.TverskyLoss(alpha: 0.5, reduction: Reduction.Sum);
+        using var module = new Specs.UserTverskyLoss(alpha: 0.5, reduction: Reduction.Sum);
         var viaModule = module.forward(input, target).item<double>();
-        var viaFunction = TestSpecs.TverskyLoss(input, target, alpha: 0.5, reduction: Reduction.Sum).item<double>();
+        var viaFunction = TestSpecs.UserTverskyLoss(input, target, alpha: 0.5, reduction: Reduction.Sum).item<double>();
         Assert.Equal(viaModule, viaFunction, 12);
         Assert.Equal(0.5, module.Alpha);
         Assert.Equal(0.7, module.Beta);

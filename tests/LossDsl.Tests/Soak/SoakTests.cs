@@ -85,7 +85,7 @@ public class SoakTests
     [Fact]
     public void FailingCallsLeaveNoTensorBehind()
     {
-        using var loss = new Specs.TverskyLoss();
+        using var loss = new Specs.UserTverskyLoss();
         void Fail()
         {
             using var scope = NewDisposeScope();

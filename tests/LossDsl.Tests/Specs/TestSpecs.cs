@@ -7,7 +7,7 @@ public static partial class TestSpecs
 {
     /// <summary>Tversky loss: alpha weighs false positives, beta false negatives.</summary>
     [Loss(LossTask.Binary)]
-    public static Expr Tversky(Expr logits, Expr target,
+    public static Expr UserTversky(Expr logits, Expr target,
                                double alpha = 0.3, double beta = 0.7, double smooth = 1.0)
     {
         var p = Sigmoid(logits);
