@@ -23,7 +23,8 @@ public static partial class MyLosses
         var tp = Sum(p * target, Over.Spatial);
         var fp = Sum(p * (1 - target), Over.Spatial);
         var fn = Sum((1 - p) * target, Over.Spatial);
-        return Pow(1 - (tp + smooth) / (tp + alpha * fp + beta * fn + smooth), gamma);
+        // Floored: with gamma < 1 the derivative of Pow is infinite where a perfect prediction makes the base 0.
+        return Pow(Max(1 - (tp + smooth) / (tp + alpha * fp + beta * fn + smooth), 1e-12), gamma);
     }
 
     /// <summary>Log-cosh Dice (Jadon, 2020): log(cosh(1 - Dice)) per sample, a smoothed Dice loss.</summary>

@@ -282,6 +282,8 @@ public static class Checker
             var k = ranges.Of(pow.Right);
             var below1 = k.Lo < 1 && !(k.Lo == 0 && k.Hi == 0);
             if (!below1) continue;
+            // Only a base that depends on the prediction is differentiated (a target base is not).
+            if (!Structure.Any(pow.Left, e => e is Input { Kind: InputKind.Prediction })) continue;
             var x = ranges.Of(pow.Left);
             if (x.CanBeZero)
                 yield return SpecDiagnostic.Create(DiagnosticCatalog.PowOfZero, pow, Text(pow.Left), Text(pow.Right), x.ToString(), k.ToString());
