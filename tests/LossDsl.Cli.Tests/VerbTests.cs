@@ -184,7 +184,7 @@ public class VerbTests
                 public static partial class Good
                 {
                     [Loss(LossTask.Binary)]
-                    public static Expr Bce(Expr x, Expr t) => -(t * LogSigmoid(x) + (1 - t) * LogSigmoid(-x));
+                    public static Expr PlainBce(Expr x, Expr t) => -(t * LogSigmoid(x) + (1 - t) * LogSigmoid(-x));
                 }
                 """);
             var ok = Cli.Run("", "check", spec);

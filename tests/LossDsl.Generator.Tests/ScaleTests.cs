@@ -79,7 +79,7 @@ public class ScaleTests(Xunit.Abstractions.ITestOutputHelper output)
         Harness.Run(ScalarChain(20));
         var elapsed = Time(() => Harness.Run(ScalarChain(200)), out var result);
         AssertGenerated(result, "scalar chain");
-        Assert.True(elapsed < TimeSpan.FromSeconds(1), $"200 levels took {elapsed.TotalSeconds:F2} s");
+        Assert.True(elapsed < TimeSpan.FromSeconds(3), $"200 levels took {elapsed.TotalSeconds:F2} s");
         var code = result.GeneratedSources.Single().SourceText.ToString();
         // g200 is used once and stays inline; every value used twice is a double local.
         Assert.Contains("var g199 = ((g198 * g198) / (g198 + 1.0));", code);

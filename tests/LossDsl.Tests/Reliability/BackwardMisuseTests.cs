@@ -18,6 +18,7 @@ namespace LossDsl.Tests.Reliability;
 /// gradient. References are the interpreter's autograd in float64 (1e-10: the same formulas, only rounding
 /// differs) or the float32 kernel's own first gradient (exact equality: the same computation again).
 /// </summary>
+[Collection(nameof(Soak.SoakCollection))] // counts TorchSharp's process-wide autograd nodes: no test runs beside it
 public class BackwardMisuseTests
 {
     private static (Tensor X, Tensor T) Binary(ScalarType dtype, int seed = 1)
