@@ -264,7 +264,7 @@ public sealed class SpecParser
     private bool IsLossDslType(string name)
     {
         var type = _compilation.GetTypeByMetadataName("LossDsl." + name);
-        return type is { DeclaringSyntaxReferences.Length: 0, DeclaredAccessibility: Accessibility.Public };
+        return type is { DeclaredAccessibility: Accessibility.Public } && !SymbolEqualityComparer.Default.Equals(type.ContainingAssembly, _compilation.Assembly);
     }
 
     // ---------------------------------------------------------------- Require rules
