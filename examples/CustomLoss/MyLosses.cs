@@ -14,7 +14,8 @@ public static partial class MyLosses
     /// <summary>
     /// Focal Tversky (Abraham and Khan, 2019): (1 - TI)^γ per sample, where the Tversky index
     /// TI = (tp + s) / (tp + α fp + β fn + s). β &gt; α punishes missed foreground more than false alarms;
-    /// γ &lt; 1 keeps the gradient large when the index is already high.
+    /// γ &lt; 1 keeps the gradient large when the index is already high; the floor on 1 - TI keeps the
+    /// derivative γ·(1 - TI)^(γ-1) finite at a perfect prediction.
     /// </summary>
     [Loss(LossTask.Binary)]
     public static Expr MyFocalTversky(Expr logits, Expr target, double alpha = 0.3, double beta = 0.7, double gamma = 0.75, double smooth = 1.0)
@@ -23,8 +24,8 @@ public static partial class MyLosses
         var tp = Sum(p * target, Over.Spatial);
         var fp = Sum(p * (1 - target), Over.Spatial);
         var fn = Sum((1 - p) * target, Over.Spatial);
-        // Floored: with gamma < 1 the derivative of Pow is infinite where a perfect prediction makes the base 0.
-        return Pow(Max(1 - (tp + smooth) / (tp + alpha * fp + beta * fn + smooth), 1e-12), gamma);
+        var index = (tp + smooth) / (tp + alpha * fp + beta * fn + smooth);
+        return Pow(Max(1 - index, 1e-12), gamma);
     }
 
     /// <summary>Log-cosh Dice (Jadon, 2020): log(cosh(1 - Dice)) per sample, a smoothed Dice loss.</summary>

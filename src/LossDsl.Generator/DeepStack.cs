@@ -23,8 +23,11 @@ internal sealed class NestingTooDeepException(Location? location) : Exception("t
 /// </summary>
 internal static class DeepStack
 {
-    /// <summary>The stack of the thread deep work runs on (address space only: pages are committed as used).</summary>
-    public const int LargeStackBytes = 256 * 1024 * 1024;
+    /// <summary>
+    /// The stack of the thread deep work runs on (address space only: pages are committed as used).
+    /// Settable for tests, which make it small to reach the limit.
+    /// </summary>
+    internal static int LargeStackBytes { get; set; } = 256 * 1024 * 1024;
 
     /// <summary>True for the exceptions the guards throw.</summary>
     public static bool IsTooDeep(Exception ex) => ex is InsufficientExecutionStackException or NestingTooDeepException;

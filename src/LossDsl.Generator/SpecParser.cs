@@ -264,7 +264,7 @@ public sealed class SpecParser
     private bool IsLossDslType(string name)
     {
         var type = _compilation.GetTypeByMetadataName("LossDsl." + name);
-        return type is { DeclaringSyntaxReferences.Length: 0, DeclaredAccessibility: Accessibility.Public };
+        return type is { DeclaredAccessibility: Accessibility.Public } && !SymbolEqualityComparer.Default.Equals(type.ContainingAssembly, _compilation.Assembly);
     }
 
     // ---------------------------------------------------------------- Require rules
@@ -671,7 +671,16 @@ public sealed class SpecParser
     {
         _ct.ThrowIfCancellationRequested();
         EnsureStack(syntax);
-        var e = ParseExprCore(model, syntax, env);
+        Expr? e;
+        try
+        {
+            e = ParseExprCore(model, syntax, env);
+        }
+        catch (InsufficientExecutionStackException)
+        {
+            // From the semantic model or the core, while reading this expression: report it here.
+            throw new NestingTooDeepException(syntax.GetLocation());
+        }
         return e is null ? null : Remember(e, syntax);
     }
 
@@ -974,7 +983,8 @@ public sealed class SpecParser
                 IFieldSymbol or ILocalSymbol or IParameterSymbol or IPropertySymbol or IMethodSymbol => false,
                 _ => true,
             },
-            InvocationExpressionSyntax => syntax.ToString().StartsWith("nameof", StringComparison.Ordinal),
+            InvocationExpressionSyntax { Expression: IdentifierNameSyntax { Identifier.ValueText: "nameof" } } => true,
+            InvocationExpressionSyntax => false,
             _ => true,
         };
         _constantCandidates[syntax] = result;

@@ -286,7 +286,8 @@ public static class Checker
             if (!Structure.Any(pow.Left, e => e is Input { Kind: InputKind.Prediction })) continue;
             var x = ranges.Of(pow.Left);
             if (x.CanBeZero)
-                yield return SpecDiagnostic.Create(DiagnosticCatalog.PowOfZero, pow, Text(pow.Left), Text(pow.Right), x.ToString(), k.ToString());
+                // The base is printed twice (in the suggestion too): shorter.
+                yield return SpecDiagnostic.Create(DiagnosticCatalog.PowOfZero, pow, Printer.Print(pow.Left, 120), Printer.Print(pow.Right, 120), x.ToString(), k.ToString());
         }
     }
 

@@ -126,7 +126,7 @@ public static class DiagnosticCatalog
 
     /// <summary>LD0020: a generated type name that is also a type of the LossDsl namespace.</summary>
     public static readonly DiagnosticDescriptor AmbiguousName = new("LD0020", "Generated name hides a LossDsl type",
-        "Loss spec '{0}' generates '{1}', which is also the name of 'LossDsl.{1}': code importing both namespaces cannot name either (CS0104); rename the method or set [Loss(Name = \"...\")]", Severity.Warning);
+        "Loss spec '{0}' generates '{1}', which is also the name of 'LossDsl.{1}': code that imports both namespaces cannot name either (CS0104), and code in the spec's namespace silently gets this one; rename the method or set [Loss(Name = \"...\")]", Severity.Warning);
 
     /// <summary>LD0021: a fractional power of a value that can reach 0.</summary>
     public static readonly DiagnosticDescriptor PowOfZero = new("LD0021", "Power below 1 of a value that can reach 0",

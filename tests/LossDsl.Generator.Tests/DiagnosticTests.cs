@@ -119,6 +119,28 @@ public class DiagnosticTests
             """
         },
         {
+            "LD0021", "a fractional power of a value that reaches 0",
+            """
+                [Loss(LossTask.Binary)]
+                public static Expr Root(Expr logits, Expr target) => Mean([|Pow(1 - Sigmoid(logits) * target, 0.5)|], Over.All);
+            """
+        },
+        {
+            "LD0021", "a fractional hyperparameter exponent",
+            """
+                [Loss(LossTask.Binary)]
+                public static Expr Focalish(Expr logits, Expr target, double gamma = 0.3) =>
+                    Mean([|Pow(Sigmoid(-logits) * target, gamma)|] * Softplus(-logits), Over.All);
+            """
+        },
+        {
+            "LD0021", "a tensor exponent that can be below 1",
+            """
+                [Loss(LossTask.Binary)]
+                public static Expr TensorExponent(Expr logits, Expr target) => Mean([|Pow(target, Sigmoid(logits))|], Over.All);
+            """
+        },
+        {
             "LD0015", "WeightedMean below the root",
             """
                 [Loss(LossTask.Multiclass)]
@@ -145,6 +167,89 @@ public class DiagnosticTests
         Assert.Equal(before.Count(c => c == '\n'), lines.StartLinePosition.Line);
         Assert.Equal(span.Start - (before.LastIndexOf('\n') + 1), lines.StartLinePosition.Character);
         Assert.False(string.IsNullOrWhiteSpace(expected));
+    }
+
+    [Theory]
+    [InlineData("Pow(Max(1 - Sigmoid(logits), 1e-12), 0.5)")]
+    [InlineData("Pow(1 - Sigmoid(logits), 2.0)")]
+    [InlineData("Pow(1 - Sigmoid(logits), gamma)")]
+    [InlineData("Pow(Sigmoid(logits) + 1, 0.5)")]
+    [InlineData("Pow(Sigmoid(logits), 0.0)")]
+    public void PowersThatStayDifferentiableAreNotLD0021(string pow)
+    {
+        var source = Harness.Spec($$"""
+                [Loss(LossTask.Binary)]
+                public static Expr Fine(Expr logits, Expr target, double gamma = 2.0) => Mean({{pow}} * target, Over.All);
+            """);
+        Assert.DoesNotContain(Harness.LossDiagnostics(Harness.Run(source)), d => d.Id == "LD0021");
+    }
+
+    [Fact]
+    public void LD0021SuggestsAFloorOfTheBase()
+    {
+        var (source, _) = Harness.Marked(Harness.Spec(DiagnosticCase("LD0021")));
+        var d = Harness.LossDiagnostics(Harness.Run(source)).Single(x => x.Id == "LD0021");
+        Assert.Equal(DiagnosticSeverity.Warning, d.Severity);
+        var message = d.GetMessage(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains("infinite derivative", message);
+        Assert.Contains("Pow(Max(1 - Sigmoid(prediction) * target, 1e-12), 0.5)", message);
+    }
+
+    [Theory]
+    [InlineData("Sqrt", "System.Math.Sqrt(alpha)")]
+    [InlineData("Log", "System.Math.Log(alpha)")]
+    [InlineData("Exp", "Math.Exp(alpha)")]
+    [InlineData("Pow", "Math.Pow(alpha, 2)")]
+    [InlineData("Max", "Math.Max(alpha, 1)")]
+    public void MathFunctionsWithADslCounterpartPointToIt(string name, string call)
+    {
+        var (source, span) = Harness.Marked(Harness.Spec($$"""
+                [Loss]
+                public static Expr UsesMath(Expr logits, Expr target, double alpha = 0.5)
+                {
+                    var a = [|{{call}}|];
+                    return a * Sigmoid(logits);
+                }
+            """).Replace("using LossDsl;", "using System;\nusing LossDsl;"));
+        var d = Assert.Single(Harness.LossDiagnostics(Harness.Run(source)));
+        Assert.Equal("LD0003", d.Id);
+        Assert.Equal(span, d.Location.SourceSpan);
+        Assert.Contains($"use {name} from LossDsl.Dsl", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void OtherCallsListWhatIsAllowed()
+    {
+        var (source, _) = Harness.Marked(Harness.Spec(DiagnosticCase("LD0003")));
+        var message = Harness.LossDiagnostics(Harness.Run(source)).Single().GetMessage(System.Globalization.CultureInfo.InvariantCulture);
+        // Abs has a Dsl counterpart too.
+        Assert.Contains("use Abs from LossDsl.Dsl", message);
+        var (other, _) = Harness.Marked(Harness.Spec("""
+                [Loss]
+                public static Expr Outside(Expr logits, Expr target, double alpha = 0.5) => [|System.Math.Tanh(alpha)|] * Sigmoid(logits);
+            """));
+        var d = Assert.Single(Harness.LossDiagnostics(Harness.Run(other)));
+        Assert.Contains("static helper methods returning Expr", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void ALocalFunctionIsLD0002PointingToStaticHelpers()
+    {
+        var (source, span) = Harness.Marked(Harness.Spec("""
+                [Loss(LossTask.Binary)]
+                public static Expr WithLocal(Expr logits, Expr target)
+                {
+                    [|Expr Square(Expr x) => x * x;|]
+                    return Mean(Square(Sigmoid(logits)) * target, Over.All);
+                }
+            """));
+        var d = Harness.LossDiagnostics(Harness.Run(source)).First();
+        Assert.Equal("LD0002", d.Id);
+        Assert.Equal(span, d.Location.SourceSpan);
+        var message = d.GetMessage(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains("'local function' is not supported", message);
+        Assert.Contains("static method returning Expr", message);
+        Assert.Contains("inlined", message);
     }
 
     [Fact]
