@@ -230,6 +230,7 @@ public sealed class SpecParser
         "BuildSpec", "ResultAxes", "Evaluate", "Backward", "HasAnalyticBackward", Emitter.ValidateMethod,
         // LossModule and LossFunction.
         "Task", "Reduction", "ClassWeights", "IgnoreIndex", "CheckValues", "Mode", "HasCpuKernel", "Reference",
+        "StableReference", "UsesClassWeights",
         // torch.nn.Module (names a property can take: the capitalised ones, and those not starting with a letter).
         "ClearModules", "ConditionallyRegisterBuffer", "ConditionallyRegisterParameter", "Create", "Dispose",
         "GetDefaultDeviceAndType", "GetName", "HookRemover", "RegisterComponents", "ReplaceBuffer", "ReplaceParameter",
