@@ -137,7 +137,7 @@ public class DiagnosticTests
             "LD0021", "a tensor exponent that can be below 1",
             """
                 [Loss(LossTask.Binary)]
-                public static Expr TensorExponent(Expr logits, Expr target) => Mean([|Pow(target, Sigmoid(logits))|], Over.All);
+                public static Expr TensorExponent(Expr logits, Expr target) => Mean([|Pow(Sigmoid(logits) * target, Sigmoid(logits))|], Over.All);
             """
         },
         {
