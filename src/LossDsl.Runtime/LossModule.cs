@@ -263,6 +263,10 @@ public abstract class LossModule : LossFunction
     // The backward of the fused path: the gradient for the upstream gradient, shaped and typed like the
     // original input. The saved tensors are read only when the forward did not compute the gradient
     // already (the generated analytic backward, or a second backward through the same graph).
+    // A gradient computed for an upstream gradient of 1, for the actual one (handed over as is when it is 1).
+    private static Tensor Scaled(Tensor gradient, Tensor upstream) =>
+        upstream.numel() == 1 && upstream.ToDouble() == 1.0 ? gradient.alias() : gradient * upstream.to(gradient.dtype);
+
     internal Tensor FusedBackward(FusedState s, Func<(Tensor Input, Tensor Target, Tensor? Mask)> saved, Tensor grad)
     {
         if (is_grad_enabled())
@@ -284,7 +288,7 @@ public abstract class LossModule : LossFunction
             // The result joins the caller's dispose scope, like every other tensor the backward makes.
             s.Gradient = null;
             using (computed)
-                return grad.numel() == 1 && grad.ToDouble() == 1.0 ? computed.alias() : computed * grad.to(computed.dtype);
+                return Scaled(computed, grad);
         }
         using var scope = NewDisposeScope();
         var (input, target, mask) = saved();
@@ -295,7 +299,7 @@ public abstract class LossModule : LossFunction
         {
             using var again = kernel.Forward(ctx, Reduction, out var gradient);
             using var g1 = gradient.reshape(s.InputShape).to(s.InputType);
-            return (grad.numel() == 1 && grad.ToDouble() == 1.0 ? g1.alias() : g1 * grad.to(g1.dtype)).MoveToOuterDisposeScope();
+            return Scaled(g1, grad).MoveToOuterDisposeScope();
         }
         var axes = ResultAxes;
         var pixelwise = Axes.IsPixelwise(axes);
