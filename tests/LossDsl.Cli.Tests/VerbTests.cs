@@ -87,6 +87,12 @@ public class VerbTests
     [InlineData("""{"loss": "bce", "input": {"shape": [1, 1, 1], "data": [0], "dtype": "int8"}, "target": {"shape": [1, 1, 1], "data": [0]}}""", "'input.dtype'")]
     [InlineData("""{"loss": "cross-entropy", "input": {"shape": [1, 2, 1], "data": [0, 1]}, "target": {"shape": [1, 1], "data": [5], "dtype": "int64"}}""", "target")]
     [InlineData("""{"loss": "dice", "reduction": "avg", "input": {"shape": [1, 1, 1], "data": [0]}, "target": {"shape": [1, 1, 1], "data": [0]}}""", "'reduction'")]
+    [InlineData("""{"loss": "mcc", "options": {"eps": 0}, "input": {"shape": [1, 1, 2], "data": [1, 2]}, "target": {"shape": [1, 1, 2], "data": [0, 0]}}""", "eps must be > 0")]
+    [InlineData("""{"loss": "binary-focal", "options": {"gamma": -1}, "input": {"shape": [1, 1, 1], "data": [0]}, "target": {"shape": [1, 1, 1], "data": [0]}}""", "gamma must be >= 0")]
+    [InlineData("""{"loss": "bce", "input": {"shape": [4000000000, 4000000000, 4000000000], "data": [1]}, "target": {"shape": [1], "data": [0]}}""", "more elements than a tensor can hold")]
+    [InlineData("""{"loss": "bce", "ignoreIndex": 3, "input": {"shape": [1, 1, 1], "data": [0]}, "target": {"shape": [1, 1, 1], "data": [0]}}""", "loss 'bce' is binary")]
+    [InlineData("""{"loss": "cross-entropy", "ignoreIndex": 0, "options": {"ignoreIndex": 1}, "input": {"shape": [1, 2, 1], "data": [0, 1]}, "target": {"shape": [1, 1], "data": [1], "dtype": "int64"}}""", "given twice")]
+    [InlineData("""{"loss": "cross-entropy", "options": {"ignoreIndex": 0.5}, "input": {"shape": [1, 2, 1], "data": [0, 1]}, "target": {"shape": [1, 1], "data": [1], "dtype": "int64"}}""", "'options.ignoreIndex' must be an integer")]
     public void MalformedCasesExitWithCode2AndOneLine(string json, string fragment)
     {
         var r = Cli.Run(json, "eval", "-");
@@ -95,6 +101,41 @@ public class VerbTests
         Assert.Single(lines);
         Assert.Contains(fragment, lines[0]);
         Assert.DoesNotContain("   at ", r.Stderr);
+        Assert.Equal("", r.Stdout);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void IgnoreIndexMayBeGivenWithTheOptions(bool inOptions)
+    {
+        // Pixel 1 has class 1 = ignoreIndex: the mean runs over pixels 0 and 2 only.
+        var where = inOptions ? "\"options\": {\"ignoreIndex\": 1, \"labelSmoothing\": 0}" : "\"ignoreIndex\": 1";
+        var json = "{\"loss\": \"cross-entropy\", " + where + ","
+                   + "\"input\": {\"shape\": [1, 3, 3], \"data\": [2, 0, -1, 0, 1, 1, 1, 0, 3], \"dtype\": \"float64\"},"
+                   + "\"target\": {\"shape\": [1, 3], \"data\": [0, 1, 2], \"dtype\": \"int64\"}}";
+        var r = Cli.Run(json, "eval", "-");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        double Nll(double[] z, int y) => -(z[y] - Math.Log(z.Sum(Math.Exp)));
+        var expected = (Nll(new[] { 2.0, 0, 1 }, 0) + Nll(new[] { -1.0, 1, 3 }, 2)) / 2;
+        Assert.Equal(expected, Json(r.Stdout).GetProperty("loss").GetDouble(), 12);
+    }
+
+    [Theory]
+    [InlineData(false, "the value of loss 'bce' is not finite: Infinity")]
+    [InlineData(true, "is not finite: Infinity at [0, 0, 1] (1 of 2 entries)")]
+    public void ANonFiniteResultExitsWithCode1AndSaysWhere(bool perPixel, string fragment)
+    {
+        // Finite float32 logits whose BCE overflows float32 (softplus(3e38) summed twice): no "null" in the output.
+        var reduction = perPixel ? "none" : "sum";
+        var json = "{\"loss\": \"bce\", \"reduction\": \"" + reduction + "\","
+                   + "\"input\": {\"shape\": [1, 1, 2], \"data\": [1, 3e38]}, \"target\": {\"shape\": [1, 1, 2], \"data\": [1, 0]},"
+                   + "\"options\": {\"negWeight\": 3}}";
+        var r = Cli.Run(json, "eval", "-");
+        Assert.Equal(1, r.ExitCode);
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.Contains(fragment, lines[0]);
         Assert.Equal("", r.Stdout);
     }
 

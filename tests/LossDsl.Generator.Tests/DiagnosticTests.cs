@@ -141,6 +141,42 @@ public class DiagnosticTests
             """
         },
         {
+            "LD0022", "defaults that break a Require rule",
+            """
+                [Loss(LossTask.Binary)]
+                public static Expr BadDefault(Expr logits, Expr target, double gamma = -1.0)
+                {
+                    [|Require(gamma >= 0, "gamma must be >= 0")|];
+                    return Mean(Pow(Sigmoid(-logits), gamma) * target, Over.All);
+                }
+            """
+        },
+        {
+            "LD0022", "defaults that break a rule under an if that they reach",
+            """
+                [Loss(LossTask.Binary)]
+                public static Expr Guarded(Expr logits, Expr target, bool strict = true, double eps = 0.0)
+                {
+                    if (strict)
+                    {
+                        [|Require(eps > 0, "eps must be > 0 when strict")|];
+                    }
+                    return Mean(Sigmoid(logits) * target + eps, Over.All);
+                }
+            """
+        },
+        {
+            "LD0006", "a Require on a tensor",
+            """
+                [Loss(LossTask.Binary)]
+                public static Expr OnTensor(Expr logits, Expr target)
+                {
+                    Require([|Sum(target, Over.All) > 0|], "needs a positive");
+                    return Mean(Sigmoid(logits) * target, Over.All);
+                }
+            """
+        },
+        {
             "LD0015", "WeightedMean below the root",
             """
                 [Loss(LossTask.Multiclass)]
@@ -167,6 +203,44 @@ public class DiagnosticTests
         Assert.Equal(before.Count(c => c == '\n'), lines.StartLinePosition.Line);
         Assert.Equal(span.Start - (before.LastIndexOf('\n') + 1), lines.StartLinePosition.Character);
         Assert.False(string.IsNullOrWhiteSpace(expected));
+    }
+
+    [Fact]
+    public void ARequireMessageMustBeAConstant()
+    {
+        var (source, span) = Harness.Marked(Harness.Spec("""
+                [Loss(LossTask.Binary)]
+                public static Expr Message(Expr logits, Expr target, double gamma = 1.0)
+                {
+                    Require(gamma >= 0, [|"gamma " + gamma.ToString()|]);
+                    return Mean(Sigmoid(logits) * target, Over.All);
+                }
+            """));
+        var d = Harness.LossDiagnostics(Harness.Run(source)).Where(x => x.Severity == DiagnosticSeverity.Error).ToList();
+        Assert.Contains(d, x => x.Location.SourceSpan == span && x.GetMessage(System.Globalization.CultureInfo.InvariantCulture).Contains("constant string"));
+    }
+
+    [Fact]
+    public void DefaultsThatAreNotReachedByAGuardedRuleAreFine()
+    {
+        var source = Harness.Spec("""
+                [Loss(LossTask.Binary)]
+                public static Expr Guarded(Expr logits, Expr target, bool strict = false, double eps = 0.0)
+                {
+                    if (strict)
+                    {
+                        Require(eps > 0, "eps must be > 0 when strict");
+                    }
+                    return Mean(Sigmoid(logits) * target + eps, Over.All);
+                }
+            """);
+        var run = Harness.Run(source);
+        Assert.DoesNotContain(Harness.LossDiagnostics(run), d => d.Severity == DiagnosticSeverity.Error);
+        var generated = string.Concat(run.GeneratedSources.Select(g => g.SourceText.ToString()));
+        // The rule is checked under its guard, naming the loss, the rule and both values.
+        Assert.Contains("OutOfRange(\"GuardedLoss\", \"eps must be > 0 when strict\"", generated);
+        Assert.Contains("(\"eps\", eps)", generated);
+        Assert.Empty(Harness.CompileWithRuntime(run, source));
     }
 
     [Theory]

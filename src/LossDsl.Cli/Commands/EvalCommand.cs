@@ -14,12 +14,16 @@ namespace LossDsl.Cli.Commands;
 /// <summary>
 /// <c>lossdsl eval CASE.json</c> (or <c>-</c> for standard input): evaluates one catalog loss on the
 /// case's tensors and prints <c>{"loss": …, "shape": […]}</c>, plus <c>"grad"</c> with <c>--grad</c>.
-/// A malformed case exits with code 2 and one line on standard error naming the field.
+/// A malformed case exits with code 2 and one line on standard error naming the field; a loss or gradient
+/// that is not finite, or a failure while computing it, exits with code 1 and one line saying what happened.
 /// </summary>
 public static class EvalCommand
 {
     /// <summary>A problem with the case file: the field and what was expected.</summary>
     public sealed class CaseException(string message) : Exception(message);
+
+    /// <summary>The loss ran but its value or gradient is not finite: where, and how many.</summary>
+    public sealed class NonFiniteException(string message) : Exception(message);
 
     /// <summary>Runs the command; returns the exit code.</summary>
     public static int Run(string path, bool grad, TextReader stdin, TextWriter stdout, TextWriter stderr)
@@ -47,6 +51,16 @@ public static class EvalCommand
         {
             stderr.WriteLine($"lossdsl eval: the case is not valid JSON: {OneLine(ex.Message)}");
             return 2;
+        }
+        catch (NonFiniteException ex)
+        {
+            stderr.WriteLine($"lossdsl eval: {ex.Message}");
+            return 1;
+        }
+        catch (Exception ex) when (ex is System.Runtime.InteropServices.ExternalException or InvalidOperationException or OutOfMemoryException)
+        {
+            stderr.WriteLine($"lossdsl eval: the loss failed: {OneLine(ex.Message)}");
+            return 1;
         }
     }
 
@@ -79,7 +93,7 @@ public static class EvalCommand
             } : throw new CaseException("field 'reduction' must be a string: mean, sum or none");
         }
 
-        var options = new Dictionary<string, object?>();
+        var options = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
         if (root.TryGetProperty("options", out var o))
         {
             if (o.ValueKind != JsonValueKind.Object) throw new CaseException("field 'options' must be an object of option names to values");
@@ -105,23 +119,58 @@ public static class EvalCommand
                 throw new CaseException("field 'classWeights' must be an array of numbers (one per class)");
             weights = tensor(w.EnumerateArray().Select(x => x.GetDouble()).ToArray(), dtype: input.dtype);
         }
-        long ignoreIndex = -100;
+        long? ignoreIndex = null;
         if (root.TryGetProperty("ignoreIndex", out var ii))
             ignoreIndex = ii.ValueKind == JsonValueKind.Number && ii.TryGetInt64(out var v) ? v
                 : throw new CaseException("field 'ignoreIndex' must be an integer");
+        // ignoreIndex is a constructor parameter, so it may also be given with the other options.
+        if (options.Remove("ignoreIndex", out var optionIndex))
+        {
+            var fromOptions = optionIndex is double d && d == Math.Round(d) && Math.Abs(d) < 9e15 ? (long)d
+                : throw new CaseException("field 'options.ignoreIndex' must be an integer");
+            if (ignoreIndex is { } top && top != fromOptions)
+                throw new CaseException($"ignoreIndex is given twice with different values ({top} and options.ignoreIndex = {fromOptions})");
+            ignoreIndex = fromOptions;
+        }
+        if (ignoreIndex is not null && entry.Task != LossTask.Multiclass)
+            throw new CaseException($"ignoreIndex applies to class-index targets; loss '{entry.Name}' is binary (use a mask for invalid pixels)");
 
-        using var loss = entry.Create(options, reduction, weights, ignoreIndex);
+        using var loss = entry.Create(options, reduction, weights, ignoreIndex ?? -100);
         var x = grad ? input.detach().requires_grad_(true) : input;
         var value = loss.forward(x, target, mask);
+        RequireFinite(value, "value", entry.Name);
         var sb = new StringBuilder();
         sb.Append("{\"loss\": ").Append(Nested(value)).Append(", \"shape\": [").Append(string.Join(", ", value.shape)).Append(']');
         if (grad)
         {
             value.sum().backward();
+            RequireFinite(x.grad!, "gradient", entry.Name);
             sb.Append(", \"grad\": ").Append(Nested(x.grad!));
         }
         sb.Append('}');
         return sb.ToString();
+    }
+
+    // A NaN or infinite result is an error, not a "null" in the output: where it is and how many there are.
+    private static void RequireFinite(Tensor t, string what, string loss)
+    {
+        var data = t.detach().to(ScalarType.Float64).contiguous().data<double>().ToArray();
+        var first = Array.FindIndex(data, v => !double.IsFinite(v));
+        if (first < 0) return;
+        var count = data.Count(v => !double.IsFinite(v));
+        var at = t.dim() == 0 ? "" : $" at [{string.Join(", ", Unravel(first, t.shape))}]";
+        throw new NonFiniteException($"the {what} of loss '{loss}' is not finite: {Hyperparameters.Show(data[first])}{at} ({count} of {data.Length} entries)");
+    }
+
+    private static long[] Unravel(long index, long[] shape)
+    {
+        var position = new long[shape.Length];
+        for (var k = shape.Length - 1; k >= 0; k--)
+        {
+            position[k] = index % shape[k];
+            index /= shape[k];
+        }
+        return position;
     }
 
     private static Tensor? ReadTensor(JsonElement root, string field, bool required, ScalarType defaultType)
@@ -136,7 +185,9 @@ public static class EvalCommand
         if (!t.TryGetProperty("data", out var d) || d.ValueKind != JsonValueKind.Array || d.EnumerateArray().Any(v => v.ValueKind is not (JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False)))
             throw new CaseException($"field '{field}.data' must be a flat array of numbers");
         var values = d.EnumerateArray().Select(v => v.ValueKind == JsonValueKind.True ? 1.0 : v.ValueKind == JsonValueKind.False ? 0.0 : v.GetDouble()).ToArray();
-        var count = shape.Aggregate(1L, (a, b) => a * b);
+        long count;
+        try { count = shape.Aggregate(1L, (a, b) => checked(a * b)); }
+        catch (OverflowException) { throw new CaseException($"field '{field}.shape' [{string.Join(", ", shape)}] has more elements than a tensor can hold"); }
         if (values.Length != count)
             throw new CaseException($"field '{field}.data' has {values.Length} values but shape [{string.Join(", ", shape)}] needs {count}");
         var type = defaultType;

@@ -11,6 +11,8 @@ public static partial class Losses
     [Loss(LossTask.Binary, Name = "BceDiceLoss")]
     public static Expr BceDice(Expr input, Expr target, double diceWeight = 0.5, double posWeight = 1.0, double smooth = 1.0)
     {
+        Require(diceWeight >= 0 && diceWeight <= 1, "diceWeight must be in [0, 1]");
+        Require(smooth >= 0, "smooth must be >= 0");
         var bce = Mean(Bce(input, target, true, posWeight, 1.0, 0.0), Over.Spatial);
         var p = Sigmoid(input);
         var dice = 1 - (2 * Sum(p * target, Over.Spatial) + smooth) / (Sum(p + target, Over.Spatial) + smooth);
@@ -26,6 +28,8 @@ public static partial class Losses
     public static Expr DiceCe(Expr input, Expr target, double lambdaDice = 1.0, double lambdaCe = 1.0, bool includeBackground = true,
                               double smoothNr = 1e-5, double smoothDr = 1e-5, Activation activation = Activation.Softmax)
     {
+        Require(lambdaDice >= 0, "lambdaDice must be >= 0");
+        Require(lambdaCe >= 0, "lambdaCe must be >= 0");
         var y = OneHot(target);
         var ce = Mean(-Sum(y * LogSoftmax(input), Over.Classes), Over.Spatial);
         var f = DiceTerm(Activate(input, activation), y, false, false, false, smoothNr, smoothDr);
@@ -41,6 +45,9 @@ public static partial class Losses
     public static Expr DiceFocal(Expr input, Expr target, double lambdaDice = 1.0, double lambdaFocal = 1.0, double gamma = 2.0,
                                  bool includeBackground = true, double smoothNr = 1e-5, double smoothDr = 1e-5)
     {
+        Require(lambdaDice >= 0, "lambdaDice must be >= 0");
+        Require(lambdaFocal >= 0, "lambdaFocal must be >= 0");
+        Require(gamma >= 0, "gamma must be >= 0");
         var y = OneHot(target);
         var logp = LogSoftmax(input);
         var focal = Mean(Sum(y * Pow(1 - Exp(logp), gamma) * -logp, Over.Classes), Over.Spatial);

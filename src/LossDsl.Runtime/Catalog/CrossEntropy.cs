@@ -20,6 +20,9 @@ public static partial class Losses
     public static Expr Bce(Expr input, Expr target, bool fromLogits = true, double posWeight = 1.0, double negWeight = 1.0,
                            double labelSmoothing = 0.0)
     {
+        Require(posWeight >= 0, "posWeight must be >= 0");
+        Require(negWeight >= 0, "negWeight must be >= 0");
+        Require(labelSmoothing >= 0 && labelSmoothing <= 1, "labelSmoothing must be in [0, 1]");
         var y = labelSmoothing > 0 ? target * (1 - labelSmoothing) + labelSmoothing / 2 : target;
         var logP = LogProbability(input, fromLogits);
         var logQ = LogComplement(input, fromLogits);
@@ -41,6 +44,7 @@ public static partial class Losses
     [Loss(LossTask.Multiclass, Name = "CrossEntropyLoss")]
     public static Expr CrossEntropy(Expr input, Expr target, double labelSmoothing = 0.0)
     {
+        Require(labelSmoothing >= 0 && labelSmoothing <= 1, "labelSmoothing must be in [0, 1]");
         var nll = -LogSoftmax(input);
         var y = OneHot(target);
         var weighted = Sum(ClassWeights * y * nll, Over.Classes);

@@ -15,6 +15,8 @@ public static partial class Losses
     /// </summary>
     public static Expr DiceTerm(Expr p, Expr t, bool squaredPred, bool jaccard, bool batch, double smoothNr, double smoothDr)
     {
+        Require(smoothNr >= 0, "smoothNr must be >= 0");
+        Require(smoothDr >= 0, "smoothDr must be >= 0");
         var tp = batch ? Sum(p * t, Over.Batch | Over.Spatial) : Sum(p * t, Over.Spatial);
         var pp = squaredPred ? p * p : p;
         var tt = squaredPred ? t * t : t;
@@ -49,6 +51,8 @@ public static partial class Losses
                                        Activation activation = Activation.Softmax, bool includeBackground = true, bool batch = false,
                                        double smoothNr = 1e-5, double smoothDr = 1e-5)
     {
+        Require(smoothNr >= 0, "smoothNr must be >= 0");
+        Require(smoothDr >= 0, "smoothDr must be >= 0");
         var p = Activate(input, activation);
         var t = OneHot(target);
         var tp = batch ? Sum(p * t, Over.Batch | Over.Spatial) : Sum(p * t, Over.Spatial);

@@ -12,6 +12,8 @@ public static partial class Losses
     [Loss(LossTask.Binary, Name = "BinaryFocalLoss")]
     public static Expr BinaryFocal(Expr input, Expr target, double gamma = 2.0, double alpha = -1.0, bool fromLogits = true)
     {
+        Require(gamma >= 0, "gamma must be >= 0");
+        Require(alpha <= 1, "alpha must be in [0, 1] (or negative for no α-balancing)");
         var logP = LogProbability(input, fromLogits);
         var logQ = LogComplement(input, fromLogits);
         var p = Exp(logP);
@@ -29,6 +31,8 @@ public static partial class Losses
     [Loss(LossTask.Multiclass, Name = "FocalLoss")]
     public static Expr Focal(Expr input, Expr target, double gamma = 2.0, double labelSmoothing = 0.0)
     {
+        Require(gamma >= 0, "gamma must be >= 0");
+        Require(labelSmoothing >= 0 && labelSmoothing <= 1, "labelSmoothing must be in [0, 1]");
         var logp = LogSoftmax(input);
         var p = Exp(logp);
         var y = labelSmoothing > 0 ? (1 - labelSmoothing) * OneHot(target) + labelSmoothing / NumClasses : OneHot(target);

@@ -51,7 +51,8 @@ public sealed record CatalogEntry(string Name, Type Type, LossTask Task, string 
 
     /// <summary>
     /// Creates the module. Options are matched by name (case-insensitive); values may be numbers, bools or
-    /// enum names as strings. Throws <see cref="ArgumentException"/> naming an unknown option or a bad value.
+    /// enum names as strings. Throws <see cref="ArgumentException"/> naming an unknown option or a bad value, and
+    /// the module's <see cref="ArgumentOutOfRangeException"/> for a value outside the option's range.
     /// </summary>
     public LossFunction Create(IReadOnlyDictionary<string, object?>? options = null, Reduction reduction = Reduction.Mean,
                                Tensor? classWeights = null, long ignoreIndex = -100)
@@ -74,7 +75,16 @@ public sealed record CatalogEntry(string Name, Type Type, LossTask Task, string 
         }
         if (classWeights is not null && !TakesClassWeights)
             throw new ArgumentException($"loss '{Name}' does not take class weights");
-        return (LossFunction)Constructor.Invoke(args);
+        try
+        {
+            return (LossFunction)Constructor.Invoke(args);
+        }
+        catch (System.Reflection.TargetInvocationException ex) when (ex.InnerException is { } inner)
+        {
+            // The constructor's own exception (e.g. a hyperparameter out of range), not the reflection wrapper.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(inner).Throw();
+            throw;
+        }
     }
 
     private object? Convert(string key, object? value, Type type)

@@ -12,6 +12,7 @@ public static partial class Losses
     [Loss(LossTask.Binary, Name = "MccLoss")]
     public static Expr Mcc(Expr input, Expr target, bool batch = true, double eps = 1e-5)
     {
+        Require(eps > 0, "eps must be > 0 (with eps = 0 a batch without positives gives 0/0)");
         var p = Sigmoid(input);
         var tp = (batch ? Sum(p * target, Over.Batch | Over.Spatial) : Sum(p * target, Over.Spatial)) + eps;
         var tn = (batch ? Sum((1 - p) * (1 - target), Over.Batch | Over.Spatial) : Sum((1 - p) * (1 - target), Over.Spatial)) + eps;

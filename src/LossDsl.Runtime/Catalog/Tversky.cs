@@ -10,6 +10,11 @@ public static partial class Losses
     /// </summary>
     public static Expr TverskyTerm(Expr p, Expr t, double alpha, double beta, bool batch, double smoothNr, double smoothDr)
     {
+        Require(alpha >= 0, "alpha must be >= 0");
+        Require(beta >= 0, "beta must be >= 0");
+        Require(smoothNr >= 0, "smoothNr must be >= 0");
+        Require(smoothDr >= 0, "smoothDr must be >= 0");
+        Require(alpha + beta > 0 || smoothDr > 0, "alpha + beta or smoothDr must be > 0 (with alpha = beta = smoothDr = 0 the index is tp / tp, 0/0 on an empty class)");
         var tp = batch ? Sum(p * t, Over.Batch | Over.Spatial) : Sum(p * t, Over.Spatial);
         var sp = batch ? Sum(p, Over.Batch | Over.Spatial) : Sum(p, Over.Spatial);
         var st = batch ? Sum(t, Over.Batch | Over.Spatial) : Sum(t, Over.Spatial);
@@ -37,6 +42,7 @@ public static partial class Losses
                                     Activation activation = Activation.Sigmoid, bool includeBackground = true, bool batch = false,
                                     double smoothNr = 1e-5, double smoothDr = 1e-5)
     {
+        Require(gamma > 0, "gamma must be > 0 (gamma = 0 makes the loss a constant)");
         var f = TverskyTerm(Activate(input, activation), OneHot(target), alpha, beta, batch, smoothNr, smoothDr);
         var keep = KeepClasses(includeBackground);
         // The floor keeps the derivative γ·f^(γ-1) finite at a perfect prediction (f = 0) when γ < 1.
