@@ -48,6 +48,14 @@ public static class CliProcess
         return new CliRun(process.ExitCode, stdout.Result, stderr.Result);
     }
 
+    /// <summary>Runs the tool and fails the test with its exit code and standard error unless it exits 0.</summary>
+    public static CliRun Succeeds(params string[] args)
+    {
+        var run = Run(args);
+        Xunit.Assert.True(run.ExitCode == 0, $"lossdsl {string.Join(" ", args)}: exit {run.ExitCode}: {run.Stderr}");
+        return run;
+    }
+
     /// <summary>A fresh empty directory under the system temp folder.</summary>
     public static string TempDir()
     {

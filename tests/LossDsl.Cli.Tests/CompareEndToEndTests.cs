@@ -86,8 +86,8 @@ public class CompareEndToEndTests
             string.Join("\n", File.ReadAllLines(Path.Combine(dir, "report.md")).Where(l => l.StartsWith("- ", StringComparison.Ordinal) && l.Contains("seed ", StringComparison.Ordinal)));
         var a = CliProcess.TempDir();
         var b = CliProcess.TempDir();
-        Assert.Equal(0, CliProcess.Run(Tiny("binary", "bce-dice", a, "--seed", "7")).ExitCode);
-        Assert.Equal(0, CliProcess.Run(Tiny("binary", "bce-dice", b, "--seed", "7")).ExitCode);
+        CliProcess.Succeeds(Tiny("binary", "bce-dice", a, "--seed", "7"));
+        CliProcess.Succeeds(Tiny("binary", "bce-dice", b, "--seed", "7"));
         var scores = Scores(a);
         Assert.Matches(@"- bce-dice: seed 7 \d\.\d{3} \(\d\.\d{3}, epoch 1/1\), seed 8 \d\.\d{3} \(\d\.\d{3}, epoch 1/1\)", scores);
         Assert.Equal(scores, Scores(b));
@@ -179,7 +179,7 @@ public class CompareEndToEndTests
         AssertPngs(dir, kind + "-", 5);
 
         var synthetic = CliProcess.TempDir();
-        Assert.Equal(0, CliProcess.Run(Tiny(kind, losses, synthetic)).ExitCode);
+        CliProcess.Succeeds(Tiny(kind, losses, synthetic));
         var expected = Headings(File.ReadAllText(Path.Combine(synthetic, "report.md")));
         Assert.Equal(expected, Headings(report));
         Assert.Contains(multiclass ? "## Multiclass task" : "## Binary task", expected);
@@ -221,7 +221,7 @@ public class CompareEndToEndTests
         static string Seeds(string dir) =>
             string.Join("\n", File.ReadAllLines(Path.Combine(dir, "report.md")).Where(l => l.StartsWith("- ", StringComparison.Ordinal) && l.Contains("seed ", StringComparison.Ordinal)));
         var b = CliProcess.TempDir();
-        Assert.Equal(0, CliProcess.Run("compare", "--task", "binary", "--losses", "bce,dice", "--epochs", epochs, "--seeds", "2", "--train-images", "8", "--held-out-images", "4", "--out", b).ExitCode);
+        CliProcess.Succeeds("compare", "--task", "binary", "--losses", "bce,dice", "--epochs", epochs, "--seeds", "2", "--train-images", "8", "--held-out-images", "4", "--out", b);
         Assert.Equal(Seeds(a), Seeds(b));
         Assert.Contains($"| binary epoch cap | {epochs} (--epochs)", File.ReadAllText(Path.Combine(b, "report.md")));
     }
