@@ -138,7 +138,8 @@ public abstract class LossModule : LossFunction
             // The kernel reads contiguous memory; a strided view is copied once rather than sent down
             // the slower path that recomputes in the backward.
             if (!detached.is_contiguous()) detached = detached.contiguous();
-            CheckLayout(Task == LossTask.Binary || detached.dim() < 2 ? 1 : detached.shape[1]);
+            // (An input without a class axis is rejected, naming its shape, by the validation in Prepare.)
+            if (Task == LossTask.Multiclass && detached.dim() >= 2) CheckLayout(detached.shape[1]);
             var call = Prepare(detached, target, mask);
             using var lctx = call.Context;
             var output = FusedLossFunction.apply(this, input, target, mask!, call);
@@ -156,6 +157,8 @@ public abstract class LossModule : LossFunction
     {
         if (classes == 1 && this is IClassSelection { IncludeBackground: false })
             throw new ArgumentException($"{GetName()}: includeBackground is false, but the input has a single channel (C = 1): dropping channel 0 leaves no class to score (the loss would be 0, or NaN). Keep includeBackground: true (the default) for one-channel binary segmentation; MONAI ignores the option here with a warning.", "input");
+        if (classes == 1 && Task == LossTask.Multiclass && SoftmaxOfPrediction)
+            throw new ArgumentException($"{GetName()}: the input has a single channel (C = 1), and the loss takes a softmax over the channels: the softmax of one channel is 1, so that part of the loss is constant (its gradient is 0 and training learns nothing from it). For one-channel binary segmentation use a sigmoid loss (BceLoss, BceDiceLoss, BinaryFocalLoss, or DiceLoss/TverskyLoss with activation: Sigmoid), or give the background its own channel; MONAI's DiceCELoss switches its cross-entropy to BCE here.", "input");
     }
 
     // Set once a call had pixels at the ignore index: later calls prepare the class indices for them
@@ -201,6 +204,13 @@ public abstract class LossModule : LossFunction
     /// <summary>Whether the spec reads <c>ClassWeights</c> (a module whose spec does not rejects them).</summary>
     public bool UsesClassWeights =>
         _usesClassWeights ??= Structure.Any(BuildSpec(), e => e is Input { Kind: InputKind.ClassWeights });
+
+    private bool? _softmaxOfPrediction;
+
+    // Whether the spec takes a softmax (or log-softmax) over the channels of the prediction: constant for one channel.
+    private bool SoftmaxOfPrediction =>
+        _softmaxOfPrediction ??= Structure.Any(BuildSpec(), e => e is Unary { Op: UnaryOp.Softmax or UnaryOp.LogSoftmax } u
+                                                                 && Structure.Any(u.Arg, a => a is Input { Kind: InputKind.Prediction }));
 
     // Misuse that would otherwise be silently ignored.
     private void CheckUsage()

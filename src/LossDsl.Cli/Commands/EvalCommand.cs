@@ -44,7 +44,7 @@ public static class EvalCommand
         }
         catch (ArgumentException ex)
         {
-            stderr.WriteLine($"lossdsl eval: {OneLine(ex.Message)}");
+            stderr.WriteLine($"lossdsl eval: {OneLine(WithoutParameterSuffix(ex))}");
             return 2;
         }
         catch (JsonException ex)
@@ -62,6 +62,14 @@ public static class EvalCommand
             stderr.WriteLine($"lossdsl eval: the loss failed: {OneLine(ex.Message)}");
             return 1;
         }
+    }
+
+    // The message names the tensor or option already; .NET's " (Parameter 'x')" and "Actual value was" add nothing.
+    private static string WithoutParameterSuffix(ArgumentException ex)
+    {
+        var message = ex.Message;
+        var suffix = ex.ParamName is { } name ? message.IndexOf($" (Parameter '{name}')", StringComparison.Ordinal) : -1;
+        return suffix > 0 ? message.Substring(0, suffix) : message;
     }
 
     private static string OneLine(string s) => s.Replace('\n', ' ').Replace('\r', ' ');

@@ -38,20 +38,38 @@ public static partial class Losses
     }
 
     /// <summary>
-    /// Softmax Dice plus focal loss (MONAI's DiceFocalLoss): λ_dice·mean over classes of (1 - Dice) +
-    /// λ_focal·mean over pixels of Σ_c (1 - p_c)^γ (-y_c log p_c), per sample, then averaged.
+    /// Dice plus focal loss (MONAI's DiceFocalLoss): λ_dice·mean over classes of (1 - Dice) of the activated input
+    /// (softmax by default) + λ_focal·focal, per sample, then averaged. The focal part is the softmax focal loss,
+    /// mean over pixels of Σ_c (1 - p_c)^γ (-y_c log p_c), or with <paramref name="focalActivation"/> Sigmoid the
+    /// sigmoid focal loss of every channel against its one-hot target, averaged over the (included) classes and
+    /// pixels: what MONAI's DiceFocalLoss computes (it never passes use_softmax to its FocalLoss).
     /// </summary>
     [Loss(LossTask.Multiclass, Name = "DiceFocalLoss")]
     public static Expr DiceFocal(Expr input, Expr target, double lambdaDice = 1.0, double lambdaFocal = 1.0, double gamma = 2.0,
-                                 bool includeBackground = true, double smoothNr = 1e-5, double smoothDr = 1e-5)
+                                 bool includeBackground = true, double smoothNr = 1e-5, double smoothDr = 1e-5,
+                                 Activation activation = Activation.Softmax, Activation focalActivation = Activation.Softmax)
     {
         Require(lambdaDice >= 0, "lambdaDice must be >= 0");
         Require(lambdaFocal >= 0, "lambdaFocal must be >= 0");
         Require(gamma >= 0, "gamma must be >= 0");
+        Require(focalActivation != Activation.None, "focalActivation must be Softmax or Sigmoid (the focal part needs logits)");
         var y = OneHot(target);
-        var logp = LogSoftmax(input);
-        var focal = Mean(Sum(y * Pow(1 - Exp(logp), gamma) * -logp, Over.Classes), Over.Spatial);
-        var f = DiceTerm(Softmax(input), y, false, false, false, smoothNr, smoothDr);
+        Expr focal;
+        if (focalActivation == Activation.Sigmoid)
+        {
+            var logP = LogSigmoid(input);
+            var logQ = LogSigmoid(-input);
+            var perClass = -(y * logP + (1 - y) * logQ) * Pow(Exp(logQ) * y + Exp(logP) * (1 - y), gamma);
+            focal = includeBackground
+                ? Mean(Mean(perClass, Over.Classes), Over.Spatial)
+                : Mean(Sum(perClass * Min(ClassIndex, 1), Over.Classes) / (NumClasses - 1), Over.Spatial);
+        }
+        else
+        {
+            var logp = LogSoftmax(input);
+            focal = Mean(Sum(y * Pow(1 - Exp(logp), gamma) * -logp, Over.Classes), Over.Spatial);
+        }
+        var f = DiceTerm(Activate(input, activation), y, false, false, false, smoothNr, smoothDr);
         var dice = includeBackground ? Mean(f, Over.Classes) : Sum(f * Min(ClassIndex, 1), Over.Classes) / (NumClasses - 1);
         return lambdaDice * dice + lambdaFocal * focal;
     }

@@ -303,7 +303,8 @@ internal sealed partial class CpuKernel
         if (ctx.TargetIndex is { } ti) r.Index = (long*)Native.THSTensor_data(ti.Handle);
         else r.T = (float*)Native.THSTensor_data(ctx.Target.Handle);
         if (ctx.Mask is { } m) r.Mask = (byte*)Native.THSTensor_data(m.Handle);
-        gradient = empty(ctx.Input.shape, dtype: ScalarType.Float32);
+        // Every element is written by the last pass; the block is reused once libtorch releases the tensor.
+        gradient = GradientPool.Float32(ctx.Input.shape);
         r.Grad = (float*)Native.THSTensor_data(gradient.Handle);
 
         // Slots: one per reduction and kept class.
