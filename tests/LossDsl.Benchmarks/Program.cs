@@ -28,6 +28,7 @@ public static class Program
             PeakMemory.RunOne(int.Parse(args[k + 1], System.Globalization.CultureInfo.InvariantCulture), args[k + 2]);
             return;
         }
+        if (args.Contains("--retain") && Array.IndexOf(args, "--profile") >= 0) LossDsl.NativeAllocator.RetainFreedMemory();
         if (Array.IndexOf(args, "--profile") is var pi and >= 0)
         {
             Profile.Run(args.Length > pi + 1 ? args[pi + 1] : "");
@@ -38,8 +39,12 @@ public static class Program
             PeakMemory.Run();
             return;
         }
+        // --retain: the tuned allocator (NativeAllocator.RetainFreedMemory), an extra configuration next to
+        // the default one; it keeps glibc from returning freed blocks, so no step pays page faults.
+        if (args.Contains("--retain") && !LossDsl.NativeAllocator.RetainFreedMemory())
+            Console.Error.WriteLine("--retain: not glibc; the allocator is unchanged");
         var quick = args.Contains("--quick");
-        var rest = args.Where(a => a != "--quick").ToArray();
+        var rest = args.Where(a => a is not ("--quick" or "--retain")).ToArray();
         var job = (quick ? Job.Default.WithWarmupCount(2).WithIterationCount(5)
                          : Job.Default.WithWarmupCount(5).WithIterationCount(15))
             .WithInvocationCount(1).WithUnrollFactor(1)
