@@ -22,9 +22,15 @@ public static class Interpreter
     /// Evaluates a spec's result: its value, and for a <see cref="WeightedMean"/> result the weight
     /// that the Mean reduction divides by.
     /// </summary>
-    public static (Tensor Value, Tensor? MeanWeight) EvaluateResult(Expr spec, LossContext ctx)
+    public static (Tensor Value, Tensor? MeanWeight) EvaluateResult(Expr spec, LossContext ctx) => EvaluateResult(spec, ctx, null);
+
+    /// <summary>
+    /// As <see cref="EvaluateResult(Expr, LossContext)"/>, with the values of some nodes given (e.g. sums over
+    /// the batch added up across replicas): those nodes are not evaluated.
+    /// </summary>
+    public static (Tensor Value, Tensor? MeanWeight) EvaluateResult(Expr spec, LossContext ctx, IReadOnlyDictionary<Expr, Tensor>? known)
     {
-        var memo = new Dictionary<Expr, Tensor>();
+        var memo = known is null ? new Dictionary<Expr, Tensor>() : new Dictionary<Expr, Tensor>(known);
         if (spec is WeightedMean wm) return (Eval(wm.Value), Eval(wm.Weight));
         return (Eval(spec), null);
 

@@ -9,7 +9,7 @@ namespace LossDsl;
 /// Base class of every generated loss module. Validates and normalises the inputs (see
 /// <see cref="LossContext"/>), evaluates the compiled spec, then applies <see cref="Reduction"/>.
 /// </summary>
-public abstract class LossModule : LossFunction
+public abstract partial class LossModule : LossFunction
 {
     /// <summary>Creates the module.</summary>
     protected LossModule(string name, LossTask task, Reduction reduction) : base(name)
