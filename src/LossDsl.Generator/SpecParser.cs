@@ -26,13 +26,11 @@ public sealed class SpecParser
     private const string OverType = "LossDsl.Over";
     private const string AttributeType = "LossDsl.LossAttribute";
 
-    private static readonly Dictionary<string, UnaryOp> UnaryFunctions = new()
-    {
-        ["Sigmoid"] = UnaryOp.Sigmoid, ["LogSigmoid"] = UnaryOp.LogSigmoid, ["Softplus"] = UnaryOp.Softplus,
-        ["Softmax"] = UnaryOp.Softmax, ["LogSoftmax"] = UnaryOp.LogSoftmax, ["Log"] = UnaryOp.Log,
-        ["Log1p"] = UnaryOp.Log1p, ["Exp"] = UnaryOp.Exp, ["Sqrt"] = UnaryOp.Sqrt, ["Abs"] = UnaryOp.Abs,
-        ["LogCosh"] = UnaryOp.LogCosh,
-    };
+    // The element-wise functions of the operator table, and the class-axis ones.
+    private static readonly Dictionary<string, UnaryOp> UnaryFunctions =
+        Operators.ElementFunctions.ToDictionary(f => f.Name, f => f.Op)
+            .Concat(new Dictionary<string, UnaryOp> { ["Softmax"] = UnaryOp.Softmax, ["LogSoftmax"] = UnaryOp.LogSoftmax })
+            .ToDictionary(p => p.Key, p => p.Value);
 
     private static readonly Dictionary<string, BinaryOp> BinaryFunctions = new()
     {

@@ -99,6 +99,8 @@ public static class Interpreter
         UnaryOp.LogSoftmax => nn.functional.log_softmax(x, 1),
         // log cosh x = |x| + softplus(-2|x|) - log 2: no overflow for large |x|.
         UnaryOp.LogCosh => TensorMath.LogCosh(x),
+        UnaryOp.Tanh => tanh(x),
+        UnaryOp.Erf => erf(x),
         UnaryOp.Step => TensorMath.Step(x),
         _ => throw new InvalidOperationException($"{op} is not an element-wise tensor function"),
     };

@@ -79,22 +79,14 @@ public static class Differentiate
     {
         switch (node)
         {
+            case Unary u when Operators.Of(u.Op) is { } function:
+                return function.Derivative(g, u.Arg, node);
             case Unary u:
             {
                 var x = u.Arg;
                 return u.Op switch
                 {
                     UnaryOp.Neg => Neg(g),
-                    UnaryOp.Sigmoid => Mul(g, Mul(node, new Unary(UnaryOp.Sigmoid, Neg(x)))),
-                    UnaryOp.LogSigmoid => Mul(g, new Unary(UnaryOp.Sigmoid, Neg(x))),
-                    UnaryOp.Softplus => Mul(g, new Unary(UnaryOp.Sigmoid, x)),
-                    UnaryOp.Log => Div(g, x),
-                    UnaryOp.Log1p => Div(g, Add(new Const(1), x)),
-                    UnaryOp.Exp => Mul(g, node),
-                    UnaryOp.Sqrt => Div(Mul(new Const(0.5), g), node),
-                    UnaryOp.Abs => Mul(g, Sub(Step(x), Step(Neg(x)))),
-                    // d/dx log cosh x = tanh x = 2 sigmoid(2x) - 1.
-                    UnaryOp.LogCosh => Mul(g, Sub(Mul(new Const(2), new Unary(UnaryOp.Sigmoid, Mul(new Const(2), x))), new Const(1))),
                     // y (g - Σ_c g y)
                     UnaryOp.Softmax => Mul(node, Sub(g, new PlainSum(Mul(g, node), Over.Classes))),
                     // g - softmax(x) Σ_c g
@@ -142,37 +134,13 @@ public static class Differentiate
     // Small smart constructors: enough folding to keep gradients readable.
     private static Expr Sum(List<Expr> parts) => parts.Skip(1).Aggregate(parts[0], Add);
 
-    private static Expr Add(Expr a, Expr b) => (a, b) switch
-    {
-        (Const { Value: 0 }, _) => b,
-        (_, Const { Value: 0 }) => a,
-        (Const x, Const y) => new Const(x.Value + y.Value),
-        _ => new Binary(BinaryOp.Add, a, b),
-    };
+    private static Expr Add(Expr a, Expr b) => Build.Add(a, b);
 
-    private static Expr Sub(Expr a, Expr b) => (a, b) switch
-    {
-        (_, Const { Value: 0 }) => a,
-        (Const { Value: 0 }, _) => Neg(b),
-        (Const x, Const y) => new Const(x.Value - y.Value),
-        _ => new Binary(BinaryOp.Sub, a, b),
-    };
+    private static Expr Sub(Expr a, Expr b) => Build.Sub(a, b);
 
-    private static Expr Mul(Expr a, Expr b) => (a, b) switch
-    {
-        (Const { Value: 0 }, _) or (_, Const { Value: 0 }) => new Const(0),
-        (Const { Value: 1 }, _) => b,
-        (_, Const { Value: 1 }) => a,
-        (Const x, Const y) => new Const(x.Value * y.Value),
-        _ => new Binary(BinaryOp.Mul, a, b),
-    };
+    private static Expr Mul(Expr a, Expr b) => Build.Mul(a, b);
 
-    private static Expr Div(Expr a, Expr b) => (a, b) switch
-    {
-        (Const { Value: 0 }, _) => new Const(0),
-        (_, Const { Value: 1 }) => a,
-        _ => new Binary(BinaryOp.Div, a, b),
-    };
+    private static Expr Div(Expr a, Expr b) => Build.Div(a, b);
 
     private static Expr Pow(Expr a, Expr k) => k switch
     {
@@ -181,12 +149,7 @@ public static class Differentiate
         _ => new Binary(BinaryOp.Pow, a, k),
     };
 
-    private static Expr Neg(Expr a) => a switch
-    {
-        Const c => new Const(-c.Value),
-        Unary { Op: UnaryOp.Neg } n => n.Arg,
-        _ => new Unary(UnaryOp.Neg, a),
-    };
+    private static Expr Neg(Expr a) => Build.Neg(a);
 
-    private static Expr Step(Expr a) => new Unary(UnaryOp.Step, a);
+    private static Expr Step(Expr a) => Build.Step(a);
 }

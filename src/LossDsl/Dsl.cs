@@ -55,6 +55,12 @@ public static class Dsl
     /// <summary>log(cosh(x)), finite for any x.</summary>
     public static Expr LogCosh(Expr x) => new Unary(UnaryOp.LogCosh, x);
 
+    /// <summary>Hyperbolic tangent (e.g. MONAI's <c>other_act=torch.tanh</c>).</summary>
+    public static Expr Tanh(Expr x) => new Unary(UnaryOp.Tanh, x);
+
+    /// <summary>The error function 2/√π ∫₀ˣ e^(-t²) dt.</summary>
+    public static Expr Erf(Expr x) => new Unary(UnaryOp.Erf, x);
+
     /// <summary>x raised to the power k.</summary>
     public static Expr Pow(Expr x, Expr k) => new Binary(BinaryOp.Pow, x, k);
 

@@ -197,6 +197,12 @@ public enum UnaryOp
     /// <summary>log(cosh(x)), computed stably.</summary>
     LogCosh,
 
+    /// <summary>Hyperbolic tangent.</summary>
+    Tanh,
+
+    /// <summary>The error function.</summary>
+    Erf,
+
     /// <summary>Logical not of a construction-time condition (generator only).</summary>
     Not,
 

@@ -30,6 +30,25 @@ public sealed record Interval(double Lo, double Hi, bool LoOpen = false, bool Hi
     /// <summary>The single value <paramref name="v"/> (NaN gives <see cref="Unknown"/>).</summary>
     public static Interval Point(double v) => double.IsNaN(v) ? Unknown : Make(v, v, false, false);
 
+    // An increasing function maps ends to ends. An open finite end stays open; an infinite end is
+    // a limit that floating point reaches by saturation (exp(-1000) == 0), so its image is closed.
+    internal static Interval Monotone(Interval x, Func<double, double> f) =>
+        Make(f(x.Lo), f(x.Hi), x.LoOpen && !double.IsInfinity(x.Lo), x.HiOpen && !double.IsInfinity(x.Hi));
+
+    // The part of x at or above lo (the domain of log, sqrt): values below give NaN, not a number.
+    internal static Interval AtLeast(Interval x, double lo) =>
+        x.Lo >= lo ? x : Make(lo, x.Hi, false, x.HiOpen);
+
+    internal static Interval Negate(Interval x) => Make(-x.Hi, -x.Lo, x.HiOpen, x.LoOpen);
+
+    internal static Interval AbsOf(Interval x)
+    {
+        if (x.Lo >= 0) return x;
+        if (x.Hi <= 0) return Negate(x);
+        var (hi, hiOpen) = -x.Lo > x.Hi ? (-x.Lo, x.LoOpen) : x.Hi > -x.Lo ? (x.Hi, x.HiOpen) : (x.Hi, x.LoOpen && x.HiOpen);
+        return Make(0, hi, false, hiOpen);
+    }
+
     /// <summary>An interval with infinite ends marked open and NaN ends widened to infinity.</summary>
     public static Interval Make(double lo, double hi, bool loOpen, bool hiOpen)
     {
@@ -171,19 +190,10 @@ public static class Ranges
         return Interval.Make(lo, hi, loOpen, hiOpen);
     }
 
-    private static Interval Unary(UnaryOp op, Interval x) => op switch
+    private static Interval Unary(UnaryOp op, Interval x) => Operators.Of(op) is { } function ? function.Range(x) : op switch
     {
         UnaryOp.Neg => Negate(x),
-        UnaryOp.Sigmoid => Monotone(x, v => 1 / (1 + Math.Exp(-v))),
-        UnaryOp.LogSigmoid => Monotone(x, v => Math.Min(v, 0) - Log1p(Math.Exp(-Math.Abs(v)))),
-        UnaryOp.Softplus => Monotone(x, v => Math.Max(v, 0) + Log1p(Math.Exp(-Math.Abs(v)))),
-        UnaryOp.Exp => Monotone(x, Math.Exp),
-        UnaryOp.Log => x.Hi < 0 ? Interval.Unknown : Monotone(AtLeast(x, 0), Math.Log),
-        UnaryOp.Log1p => x.Hi < -1 ? Interval.Unknown : Monotone(AtLeast(x, -1), Log1p),
-        UnaryOp.Sqrt => x.Hi < 0 ? Interval.Unknown : Monotone(AtLeast(x, 0), Math.Sqrt),
-        UnaryOp.Abs => Abs(x),
         UnaryOp.Step => Interval.UnitClosed,
-        UnaryOp.LogCosh => Monotone(Abs(x), v => v + Log1p(Math.Exp(-2 * v)) - Math.Log(2)),
         // Probabilities over the class axis underflow to exactly 0 (and reach 1) in floating point.
         UnaryOp.Softmax => Interval.UnitClosed,
         UnaryOp.LogSoftmax => Interval.NonPositive,
@@ -192,26 +202,9 @@ public static class Ranges
     };
 
     // log1p, which netstandard2.0 lacks: accurate enough for ranges.
-    private static double Log1p(double v) => Math.Abs(v) < 1e-5 ? v - v * v / 2 : Math.Log(1 + v);
+    private static Interval Negate(Interval x) => Interval.Negate(x);
 
-    // An increasing function maps ends to ends. An open finite end stays open; an infinite end is
-    // a limit that floating point reaches by saturation (exp(-1000) == 0), so its image is closed.
-    private static Interval Monotone(Interval x, Func<double, double> f) =>
-        Interval.Make(f(x.Lo), f(x.Hi), x.LoOpen && !double.IsInfinity(x.Lo), x.HiOpen && !double.IsInfinity(x.Hi));
-
-    // The part of x at or above lo (the domain of log, sqrt): values below give NaN, not a number.
-    private static Interval AtLeast(Interval x, double lo) =>
-        x.Lo >= lo ? x : Interval.Make(lo, x.Hi, false, x.HiOpen);
-
-    private static Interval Negate(Interval x) => Interval.Make(-x.Hi, -x.Lo, x.HiOpen, x.LoOpen);
-
-    private static Interval Abs(Interval x)
-    {
-        if (x.Lo >= 0) return x;
-        if (x.Hi <= 0) return Negate(x);
-        var (hi, hiOpen) = -x.Lo > x.Hi ? (-x.Lo, x.LoOpen) : x.Hi > -x.Lo ? (x.Hi, x.HiOpen) : (x.Hi, x.LoOpen && x.HiOpen);
-        return Interval.Make(0, hi, false, hiOpen);
-    }
+    private static Interval Abs(Interval x) => Interval.AbsOf(x);
 
     private static Interval Binary(BinaryOp op, Interval a, Interval b) => op switch
     {
@@ -283,7 +276,7 @@ public static class Ranges
         {
             // Monotone on the base's range: increasing for e > 0, decreasing for e < 0.
             return e > 0
-                ? Monotone(x, v => Math.Pow(v, e))
+                ? Interval.Monotone(x, v => Math.Pow(v, e))
                 : Interval.Make(Math.Pow(x.Hi, e), Math.Pow(x.Lo, e), x.HiOpen && !double.IsInfinity(x.Hi), x.LoOpen);
         }
         if (integer)
@@ -291,7 +284,7 @@ public static class Ranges
             // An even power: the range of |x| raised to it.
             var m = Abs(x);
             return e > 0
-                ? Monotone(m, v => Math.Pow(v, e))
+                ? Interval.Monotone(m, v => Math.Pow(v, e))
                 : Interval.Make(Math.Pow(m.Hi, e), Math.Pow(m.Lo, e), m.HiOpen && !double.IsInfinity(m.Hi), m.LoOpen);
         }
         // A fractional power of a possibly negative base is NaN there.

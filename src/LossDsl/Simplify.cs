@@ -216,19 +216,10 @@ public static class Simplifier
 
     // The same formulas as the TorchSharp ops the interpreter calls (softplus included: PyTorch's
     // softplus returns x itself above its threshold of 20).
-    private static double? FoldUnary(UnaryOp op, double v) => op switch
+    private static double? FoldUnary(UnaryOp op, double v) => Operators.Of(op) is { } function ? Finite(function.Scalar(v)) : op switch
     {
         UnaryOp.Neg => Finite(-v),
-        UnaryOp.Sigmoid => Finite(1 / (1 + Math.Exp(-v))),
-        UnaryOp.LogSigmoid => Finite(Math.Min(v, 0) - Log1p(Math.Exp(-Math.Abs(v)))),
-        UnaryOp.Softplus => Finite(v > 20 ? v : Log1p(Math.Exp(v))),
-        UnaryOp.Log => Finite(Math.Log(v)),
-        UnaryOp.Log1p => Finite(Log1p(v)),
-        UnaryOp.Exp => Finite(Math.Exp(v)),
-        UnaryOp.Sqrt => Finite(Math.Sqrt(v)),
-        UnaryOp.Abs => Finite(Math.Abs(v)),
         UnaryOp.Step => v > 0 ? 1.0 : 0.0,
-        UnaryOp.LogCosh => Finite(Math.Abs(v) + Log1p(Math.Exp(-2 * Math.Abs(v))) - Math.Log(2.0)),
         UnaryOp.Not => v == 0 ? 1 : 0,
         // Softmax and LogSoftmax need a class axis, which a constant does not have.
         _ => null,
@@ -256,13 +247,5 @@ public static class Simplifier
 
     private static double Truth(bool b) => b ? 1 : 0;
 
-    // log(1 + x) without the cancellation of Math.Log(1 + x) for small x (netstandard2.0 has no
-    // Math.Log1P): the rounding of 1 + x is divided back out.
-    internal static double Log1p(double x)
-    {
-        var u = 1.0 + x;
-        if (u == 1.0) return x;
-        if (double.IsInfinity(u)) return Math.Log(u);
-        return Math.Log(u) * x / (u - 1.0);
-    }
+    internal static double Log1p(double x) => ScalarMath.Log1p(x);
 }

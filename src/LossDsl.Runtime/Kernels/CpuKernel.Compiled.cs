@@ -348,13 +348,9 @@ internal sealed partial class CpuKernel
                         UnaryOp.Sigmoid => Call(Method(nameof(Simd.SigmoidFrom)), a, ExpNegAbs(node.Args[0], c), ReciprocalOnePlus(node.Args[0], c)),
                         UnaryOp.LogSigmoid => Simd2(nameof(Simd.LogSigmoidFrom), a, SoftTail(node.Args[0], c)),
                         UnaryOp.Softplus => Simd2(nameof(Simd.SoftplusFrom), a, SoftTail(node.Args[0], c)),
-                        UnaryOp.Log => Simd1(nameof(Simd.Log), a),
-                        UnaryOp.Log1p => Simd1(nameof(Simd.Log1p), a),
-                        UnaryOp.Exp => Simd1(nameof(Simd.Exp), a),
-                        UnaryOp.Sqrt => Simd1(nameof(Simd.Sqrt), a),
-                        UnaryOp.Abs => Simd1(nameof(Simd.Abs), a),
-                        UnaryOp.LogCosh => Simd1(nameof(Simd.LogCosh), a),
                         UnaryOp.Step => Simd1(nameof(Simd.Step), a),
+                        // Every other element-wise function: its Simd function, named by the operator table.
+                        _ when Operators.Of(u.Op) is { } function => Simd1(function.Kernel, a),
                         _ => throw new NotSupportedException(u.Op.ToString()),
                     };
                 }

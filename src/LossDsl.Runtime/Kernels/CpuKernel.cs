@@ -495,18 +495,9 @@ internal sealed partial class CpuKernel
         return total;
     }
 
-    private static double ScalarUnary(UnaryOp op, double x) => op switch
+    private static double ScalarUnary(UnaryOp op, double x) => Operators.Of(op) is { } function ? function.Scalar(x) : op switch
     {
         UnaryOp.Neg => -x,
-        UnaryOp.Sigmoid => ScalarMath.Sigmoid(x),
-        UnaryOp.LogSigmoid => ScalarMath.LogSigmoid(x),
-        UnaryOp.Softplus => ScalarMath.Softplus(x),
-        UnaryOp.Log => Math.Log(x),
-        UnaryOp.Log1p => ScalarMath.Log1p(x),
-        UnaryOp.Exp => Math.Exp(x),
-        UnaryOp.Sqrt => Math.Sqrt(x),
-        UnaryOp.Abs => Math.Abs(x),
-        UnaryOp.LogCosh => ScalarMath.LogCosh(x),
         UnaryOp.Step => x > 0 ? 1 : 0,
         _ => throw new InvalidOperationException(op.ToString()),
     };
@@ -825,30 +816,15 @@ internal sealed partial class CpuKernel
 
     private static void ApplyUnary(UnaryOp op, ReadOnlySpan<float> x, Span<float> dst, Workspace ws)
     {
-        var scratch = ws.Scratch1.AsSpan(0, x.Length);
+        if (Operators.Of(op) is { } function)
+        {
+            // The compiled pass's own formula (the operator table's Simd function), tail lanes included.
+            SimdFunctions.Apply(function, x, dst);
+            return;
+        }
         switch (op)
         {
             case UnaryOp.Neg: TensorPrimitives.Negate(x, dst); break;
-            case UnaryOp.Sigmoid: TensorPrimitives.Sigmoid(x, dst); break;
-            case UnaryOp.Log: TensorPrimitives.Log(x, dst); break;
-            case UnaryOp.Log1p: TensorPrimitives.LogP1(x, dst); break;
-            case UnaryOp.Exp: TensorPrimitives.Exp(x, dst); break;
-            case UnaryOp.Sqrt: TensorPrimitives.Sqrt(x, dst); break;
-            case UnaryOp.Abs: TensorPrimitives.Abs(x, dst); break;
-            case UnaryOp.LogSigmoid:
-                Vectorised.LogSigmoid(x, dst);
-                break;
-            case UnaryOp.Softplus:
-                Vectorised.Softplus(x, dst);
-                break;
-            case UnaryOp.LogCosh:
-                TensorPrimitives.Abs(x, dst);
-                TensorPrimitives.Multiply(dst, -2f, scratch);
-                TensorPrimitives.Exp(scratch, scratch);
-                TensorPrimitives.LogP1(scratch, scratch);
-                TensorPrimitives.Add(dst, scratch, dst);
-                TensorPrimitives.Subtract(dst, (float)Math.Log(2), dst);
-                break;
             case UnaryOp.Step:
                 for (var i = 0; i < x.Length; i++) dst[i] = x[i] > 0 ? 1f : 0f;
                 break;
@@ -934,33 +910,6 @@ internal sealed partial class CpuKernel
 
     private static class Vectorised
     {
-        private static readonly int Width = System.Runtime.Intrinsics.Vector512<float>.Count;
-
-        // log sigmoid(x) = min(x, 0) - log(1 + e^-|x|), one pass.
-        public static void LogSigmoid(ReadOnlySpan<float> x, Span<float> dst) => SoftplusFamily(x, dst, negate: true);
-
-        // softplus(x) = max(x, 0) + log(1 + e^-|x|), one pass.
-        public static void Softplus(ReadOnlySpan<float> x, Span<float> dst) => SoftplusFamily(x, dst, negate: false);
-
-        // softplus(x), or -softplus(-x) = log sigmoid(x) when negate.
-        private static void SoftplusFamily(ReadOnlySpan<float> x, Span<float> dst, bool negate)
-        {
-            var i = 0;
-            if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
-            {
-                var one = System.Runtime.Intrinsics.Vector512.Create(1f);
-                var zero = System.Runtime.Intrinsics.Vector512<float>.Zero;
-                for (; i <= x.Length - Width; i += Width)
-                {
-                    var v = System.Runtime.Intrinsics.Vector512.Create(x.Slice(i, Width));
-                    var l = System.Runtime.Intrinsics.Vector512.Log(one + System.Runtime.Intrinsics.Vector512.Exp(-System.Runtime.Intrinsics.Vector512.Abs(v)));
-                    var r = negate ? System.Runtime.Intrinsics.Vector512.Min(v, zero) - l : System.Runtime.Intrinsics.Vector512.Max(v, zero) + l;
-                    System.Runtime.Intrinsics.Vector512.CopyTo(r, dst.Slice(i, Width));
-                }
-            }
-            for (; i < x.Length; i++) dst[i] = (float)(negate ? ScalarMath.LogSigmoid(x[i]) : ScalarMath.Softplus(x[i]));
-        }
-
         // dst = mask != 0 ? x : 0 (a select, so a NaN or infinity at an invalid pixel never leaks).
         public static void Select(ReadOnlySpan<byte> mask, ReadOnlySpan<float> x, Span<float> dst)
         {

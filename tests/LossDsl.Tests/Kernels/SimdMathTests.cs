@@ -100,4 +100,50 @@ public class SimdMathTests
 
     // log(1 + x) in float64, accurate for small x.
     private static double LogOnePlus(double x) => Math.Abs(x) < 1e-4 ? x - x * x / 2 + x * x * x / 3 : Math.Log(1 + x);
+    [Fact]
+    public void TanhIsWithinAFewUlps()
+    {
+        // Relative below |x| = 0.625 (the polynomial, no cancellation near 0), absolute against 1 above.
+        Check(Simd.Tanh, Math.Tanh, relative: 4e-7, absolute: 1e-38);
+        Check(Simd.Tanh, Math.Tanh, relative: 0, absolute: 2.5e-7, domain: x => Math.Abs(x) >= 0.625f);
+    }
+
+    [Fact]
+    public void ErfIsWithinItsApproximationError()
+    {
+        // The series below |x| = 0.5: relative; Abramowitz and Stegun 7.1.26 above: |error| <= 1.5e-7, plus
+        // float32 rounding of the final 1 - q·t·e^(-x²).
+        Check(Simd.Erf, ScalarMath.Erf, relative: 3e-7, absolute: 1e-38, domain: x => Math.Abs(x) < 0.5f);
+        Check(Simd.Erf, ScalarMath.Erf, relative: 0, absolute: 3e-7);
+    }
+
+    [Theory]
+    [InlineData(0.0, 0.0)]
+    [InlineData(0.1, 0.1124629160182849)]
+    [InlineData(0.5, 0.5204998778130465)]
+    [InlineData(1.0, 0.8427007929497149)]
+    [InlineData(-1.5, -0.9661051464753108)]
+    [InlineData(2.0, 0.9953222650189527)]
+    [InlineData(2.9, 0.9999589021219005)]
+    [InlineData(3.0, 0.9999779095030014)]
+    [InlineData(4.0, 0.9999999845827421)]
+    [InlineData(6.0, 1.0)]
+    public void ScalarErfMatchesPublishedValues(double x, double expected)
+    {
+        // Published erf values (Abramowitz and Stegun table 7.1 / any CAS), to 15 digits.
+        Assert.Equal(expected, ScalarMath.Erf(x), 1e-14);
+    }
+
+    [Fact]
+    public void TheBufferedPathUsesTheVectorFormulaForEveryElement()
+    {
+        // 37 elements: two whole vectors and a 5-lane tail, all through Simd.Tanh.
+        var xs = Enumerable.Range(0, 37).Select(i => (float)(i * 0.37 - 6)).ToArray();
+        var dst = new float[xs.Length];
+        SimdFunctions.Apply(Operators.Of(UnaryOp.Tanh)!, xs, dst);
+        var padded = xs.Concat(Enumerable.Repeat(0f, 11)).ToArray();
+        for (var i = 0; i < xs.Length; i++)
+            Assert.Equal(Simd.Tanh(Vector512.Create(padded, i / 16 * 16)).GetElement(i % 16), dst[i]);
+    }
 }
+

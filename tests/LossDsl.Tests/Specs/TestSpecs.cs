@@ -88,6 +88,22 @@ public static partial class TestSpecs
     /// <summary>A helper the generator inlines: soft Dice over the spatial axes.</summary>
     public static Expr SoftDice(Expr p, Expr target, double smooth) =>
         1 - (2 * Sum(p * target, Over.Spatial) + smooth) / (Sum(p + target, Over.Spatial) + smooth);
+
+    /// <summary>Soft Dice of tanh-activated logits mapped to (0, 1): exercises Tanh on every path.</summary>
+    [Loss(LossTask.Binary)]
+    public static Expr TanhDice(Expr logits, Expr target)
+    {
+        var p = (Tanh(logits) + 1) / 2;
+        return 1 - (2 * Sum(p * target, Over.Spatial) + 1) / (Sum(p + target, Over.Spatial) + 1);
+    }
+
+    /// <summary>A probit-link squared error, p = Φ(x) = (1 + erf(x / √2)) / 2: exercises Erf on every path.</summary>
+    [Loss(LossTask.Binary)]
+    public static Expr ProbitBrier(Expr logits, Expr target)
+    {
+        var p = (1 + Erf(logits * 0.7071067811865476)) / 2;
+        return (p - target) * (p - target);
+    }
 }
 
 /// <summary>How <see cref="TestSpecs.Switched"/> squashes its logits.</summary>
@@ -101,5 +117,4 @@ public enum Squash
 
     /// <summary>Sigmoid of twice the logits.</summary>
     Steep,
-
 }
