@@ -4,50 +4,6 @@ using System.Collections.Generic;
 namespace LossDsl;
 
 /// <summary>
-/// One element-wise function of the DSL (<c>Sigmoid</c>, <c>Log</c>, <c>Tanh</c> …) as every phase sees it:
-/// its name in specs, its double semantics, its interval rule, its derivative, the TorchSharp call the
-/// emitter prints and the <c>Simd</c> function the CPU kernel lowers it to.
-/// </summary>
-public sealed class ElementFunction
-{
-    internal ElementFunction(UnaryOp op, string name, Func<double, double> scalar, Func<Interval, Interval> range,
-                             Func<Expr, Expr, Expr, Expr> derivative, string torchSharp, string kernel)
-    {
-        Op = op;
-        Name = name;
-        Scalar = scalar;
-        Range = range;
-        Derivative = derivative;
-        TorchSharp = torchSharp;
-        Kernel = kernel;
-    }
-
-    /// <summary>The operation.</summary>
-    public UnaryOp Op { get; }
-
-    /// <summary>The function's name in specs (<c>Dsl.Name</c>) and in printed expressions.</summary>
-    public string Name { get; }
-
-    /// <summary>Its value in double precision (the reference semantics, <see cref="ScalarMath"/>).</summary>
-    public Func<double, double> Scalar { get; }
-
-    /// <summary>The values it takes on an interval of arguments (for the checker's range analysis).</summary>
-    internal Func<Interval, Interval> Range { get; }
-
-    /// <summary>
-    /// The adjoint of the argument: (g, x, f(x)) ↦ g · f′(x), built from <see cref="Build"/>'s
-    /// simplifying constructors.
-    /// </summary>
-    internal Func<Expr, Expr, Expr, Expr> Derivative { get; }
-
-    /// <summary>The TorchSharp call the emitter prints, <c>{0}</c> standing for the argument.</summary>
-    public string TorchSharp { get; }
-
-    /// <summary>The name of the <c>Simd</c> function (Vector512&lt;float&gt; → Vector512&lt;float&gt;) the CPU kernel calls.</summary>
-    public string Kernel { get; }
-}
-
-/// <summary>
 /// The table of element-wise functions: adding one is an entry here, a <see cref="UnaryOp"/> member, a
 /// <see cref="Dsl"/> method, its <c>Simd</c> vector function and its tensor function in the runtime's
 /// interpreter (<c>Interpreter.Apply</c>): the table plus four places. Structural operations (negation, softmax over classes, the step of generated
@@ -106,49 +62,4 @@ public static class Operators
 
     /// <summary>The entry with this DSL name, or null.</summary>
     public static ElementFunction? Named(string name) => ByName.TryGetValue(name, out var f) ? f : null;
-}
-
-/// <summary>Expression constructors that fold the trivial cases (×0, ×1, −−x), shared by the derivative rules.</summary>
-internal static class Build
-{
-    public static Expr Add(Expr a, Expr b) => (a, b) switch
-    {
-        (Const { Value: 0 }, _) => b,
-        (_, Const { Value: 0 }) => a,
-        (Const x, Const y) => new Const(x.Value + y.Value),
-        _ => new Binary(BinaryOp.Add, a, b),
-    };
-
-    public static Expr Sub(Expr a, Expr b) => (a, b) switch
-    {
-        (_, Const { Value: 0 }) => a,
-        (Const { Value: 0 }, _) => Neg(b),
-        (Const x, Const y) => new Const(x.Value - y.Value),
-        _ => new Binary(BinaryOp.Sub, a, b),
-    };
-
-    public static Expr Mul(Expr a, Expr b) => (a, b) switch
-    {
-        (Const { Value: 0 }, _) or (_, Const { Value: 0 }) => new Const(0),
-        (Const { Value: 1 }, _) => b,
-        (_, Const { Value: 1 }) => a,
-        (Const x, Const y) => new Const(x.Value * y.Value),
-        _ => new Binary(BinaryOp.Mul, a, b),
-    };
-
-    public static Expr Div(Expr a, Expr b) => (a, b) switch
-    {
-        (Const { Value: 0 }, _) => new Const(0),
-        (_, Const { Value: 1 }) => a,
-        _ => new Binary(BinaryOp.Div, a, b),
-    };
-
-    public static Expr Neg(Expr a) => a switch
-    {
-        Const c => new Const(-c.Value),
-        Unary { Op: UnaryOp.Neg } n => n.Arg,
-        _ => new Unary(UnaryOp.Neg, a),
-    };
-
-    public static Expr Step(Expr a) => new Unary(UnaryOp.Step, a);
 }

@@ -30,15 +30,18 @@ public static partial class Losses
     /// <summary>
     /// Soft Dice loss (Milletari et al.; MONAI's DiceLoss options): per sample and class (or per class
     /// with <paramref name="batch"/>), weighted by the class weights, averaged over the included classes.
+    /// With <paramref name="logLoss"/> each class contributes -log(score) instead of 1 - score, the score
+    /// floored at 1e-7 (segmentation_models_pytorch's <c>log_loss</c>).
     /// </summary>
     [Loss(LossTask.Multiclass, Name = "DiceLoss")]
     public static Expr Dice(Expr input, Expr target, Activation activation = Activation.Sigmoid, bool includeBackground = true,
                             bool squaredPred = false, bool jaccard = false, bool batch = false,
-                            double smoothNr = 1e-5, double smoothDr = 1e-5)
+                            double smoothNr = 1e-5, double smoothDr = 1e-5, bool logLoss = false)
     {
         var f = DiceTerm(Activate(input, activation), OneHot(target), squaredPred, jaccard, batch, smoothNr, smoothDr);
+        var perClass = logLoss ? -Log(Max(1 - f, 1e-7)) : f;
         var keep = KeepClasses(includeBackground);
-        return WeightedMean(f * ClassWeights * keep, keep);
+        return WeightedMean(perClass * ClassWeights * keep, keep);
     }
 
     /// <summary>
