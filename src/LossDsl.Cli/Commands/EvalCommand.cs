@@ -166,19 +166,8 @@ public static class EvalCommand
         var first = Array.FindIndex(data, v => !double.IsFinite(v));
         if (first < 0) return;
         var count = data.Count(v => !double.IsFinite(v));
-        var at = t.dim() == 0 ? "" : $" at [{string.Join(", ", Unravel(first, t.shape))}]";
+        var at = t.dim() == 0 ? "" : $" at [{string.Join(", ", InputValidation.Unravel(first, t.shape))}]";
         throw new NonFiniteException($"the {what} of loss '{loss}' is not finite: {Hyperparameters.Show(data[first])}{at} ({count} of {data.Length} entries)");
-    }
-
-    private static long[] Unravel(long index, long[] shape)
-    {
-        var position = new long[shape.Length];
-        for (var k = shape.Length - 1; k >= 0; k--)
-        {
-            position[k] = index % shape[k];
-            index /= shape[k];
-        }
-        return position;
     }
 
     private static Tensor? ReadTensor(JsonElement root, string field, bool required, ScalarType defaultType)
