@@ -20,3 +20,5 @@ public sealed partial class FocalTverskyLoss : IClassSelection;
 public sealed partial class DiceCeLoss : IClassSelection;
 
 public sealed partial class DiceFocalLoss : IClassSelection;
+
+public sealed partial class MultiLabelFocalLoss : IClassSelection;

@@ -57,9 +57,7 @@ public static partial class Losses
         Expr focal;
         if (focalActivation == Activation.Sigmoid)
         {
-            var logP = LogSigmoid(input);
-            var logQ = LogSigmoid(-input);
-            var perClass = -(y * logP + (1 - y) * logQ) * Pow(Exp(logQ) * y + Exp(logP) * (1 - y), gamma);
+            var perClass = SigmoidFocalTerm(input, y, gamma);
             focal = includeBackground
                 ? Mean(Mean(perClass, Over.Classes), Over.Spatial)
                 : Mean(Sum(perClass * Min(ClassIndex, 1), Over.Classes) / (NumClasses - 1), Over.Spatial);

@@ -53,4 +53,20 @@ public static partial class Losses
             : weighted;
         return WeightedMean(loss, Sum(ClassWeights * y, Over.Classes));
     }
+    /// <summary>
+    /// Multi-label BCE on logits (torch's BCEWithLogitsLoss on N, C, *spatial with a per-class weight): every
+    /// channel its own sigmoid against its one-hot, multi-hot or soft target, -(w⁺ y log p + (1 - y) log(1 - p))
+    /// weighted per class by the class weights, with label smoothing y(1 - ls) + ls/2, averaged over classes and
+    /// valid pixels.
+    /// </summary>
+    [Loss(LossTask.Multiclass, Name = "MultiLabelBceLoss")]
+    public static Expr MultiLabelBce(Expr input, Expr target, double posWeight = 1.0, double labelSmoothing = 0.0)
+    {
+        Require(posWeight >= 0, "posWeight must be >= 0");
+        Require(labelSmoothing >= 0 && labelSmoothing <= 1, "labelSmoothing must be in [0, 1]");
+        var y0 = OneHot(target);
+        var y = labelSmoothing > 0 ? y0 * (1 - labelSmoothing) + labelSmoothing / 2 : y0;
+        return Mean(ClassWeights * -(posWeight * y * LogSigmoid(input) + (1 - y) * LogSigmoid(-input)), Over.Classes);
+    }
 }
+

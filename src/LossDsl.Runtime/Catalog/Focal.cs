@@ -38,4 +38,34 @@ public static partial class Losses
         var y = labelSmoothing > 0 ? (1 - labelSmoothing) * OneHot(target) + labelSmoothing / NumClasses : OneHot(target);
         return Sum(ClassWeights * y * Pow(1 - p, gamma) * -logp, Over.Classes);
     }
+    /// <summary>
+    /// The sigmoid focal loss of every channel against its per-class target y: BCE(x, y) · (1 - p_t)^γ,
+    /// 1 - p_t = σ(-x)·y + σ(x)·(1 - y), computed in log space.
+    /// </summary>
+    public static Expr SigmoidFocalTerm(Expr input, Expr y, double gamma)
+    {
+        var logP = LogSigmoid(input);
+        var logQ = LogSigmoid(-input);
+        return -(y * logP + (1 - y) * logQ) * Pow(Exp(logQ) * y + Exp(logP) * (1 - y), gamma);
+    }
+
+    /// <summary>
+    /// Multi-label sigmoid focal loss (MONAI's FocalLoss without softmax, smp's multilabel FocalLoss): every
+    /// channel its own sigmoid focal loss against its one-hot, multi-hot or soft target, α-balanced when
+    /// <paramref name="alpha"/> ≥ 0, weighted per class by the class weights, averaged over the (included)
+    /// classes and the valid pixels.
+    /// </summary>
+    [Loss(LossTask.Multiclass, Name = "MultiLabelFocalLoss")]
+    public static Expr MultiLabelFocal(Expr input, Expr target, double gamma = 2.0, double alpha = -1.0, bool includeBackground = true)
+    {
+        Require(gamma >= 0, "gamma must be >= 0");
+        Require(alpha <= 1, "alpha must be in [0, 1] (or negative for no α-balancing)");
+        var y = OneHot(target);
+        var focal = SigmoidFocalTerm(input, y, gamma);
+        var balanced = alpha >= 0 ? (alpha * y + (1 - alpha) * (1 - y)) * focal : focal;
+        return includeBackground
+            ? Mean(ClassWeights * balanced, Over.Classes)
+            : Sum(ClassWeights * balanced * Min(ClassIndex, 1), Over.Classes) / (NumClasses - 1);
+    }
 }
+

@@ -50,6 +50,8 @@ public static class CatalogLosses
         new("CrossEntropyLoss", r => new CrossEntropyLoss(reduction: r), 0, Inf),
         new("CrossEntropyLoss(labelSmoothing 0.1)", r => new CrossEntropyLoss(labelSmoothing: 0.1, reduction: r), 0, Inf, ZeroAtPerfect: false, Monotone: false),
         new("FocalLoss(gamma 2)", r => new FocalLoss(gamma: 2, reduction: r), 0, Inf),
+        new("MultiLabelBceLoss(posWeight 2)", r => new MultiLabelBceLoss(posWeight: 2, reduction: r), 0, Inf),
+        new("MultiLabelFocalLoss(gamma 2, alpha 0.25)", r => new MultiLabelFocalLoss(gamma: 2, alpha: 0.25, reduction: r), 0, Inf),
         new("DiceLoss(softmax)", r => new DiceLoss(activation: Activation.Softmax, reduction: r), 0, 1),
         new("DiceLoss(sigmoid)", r => new DiceLoss(activation: Activation.Sigmoid, reduction: r), 0, 1),
         new("DiceLoss(sigmoid, one channel)", r => new DiceLoss(activation: Activation.Sigmoid, reduction: r), 0, 1, Options: OneChannel),

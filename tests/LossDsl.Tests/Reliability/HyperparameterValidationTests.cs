@@ -45,6 +45,10 @@ public class HyperparameterValidationTests
         ("dice-ce", "smoothDr", -1, new (string, object)[0]),
         ("dice-focal", "lambdaFocal", -1, new (string, object)[0]),
         ("dice-focal", "gamma", -2, new (string, object)[0]),
+        ("multilabel-bce", "posWeight", -1, new (string, object)[0]),
+        ("multilabel-bce", "labelSmoothing", 1.5, new (string, object)[0]),
+        ("multilabel-focal", "gamma", -1, new (string, object)[0]),
+        ("multilabel-focal", "alpha", 1.5, new (string, object)[0]),
         ("mcc", "eps", 0, new (string, object)[0]),
         ("mcc", "eps", -1e-5, new (string, object)[0]),
     };
@@ -104,7 +108,7 @@ public class HyperparameterValidationTests
         var rule = (loss, option);
         double ok = rule switch
         {
-            ("binary-focal", "alpha") => 1.0,
+            ("binary-focal" or "multilabel-focal", "alpha") => 1.0,
             (_, "labelSmoothing") or ("bce-dice", "diceWeight") => bad > 1 ? 1.0 : 0.0,
             ("focal-tversky", "gamma") or ("mcc", "eps") => 1e-9,
             ("tversky", "smoothDr") => 1e-12,
