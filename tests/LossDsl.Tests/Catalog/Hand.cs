@@ -139,6 +139,22 @@ internal static class Hand
     }
 
     // float64 on both sides: 1e-10 allows for summation-order differences only.
+    /// <summary>
+    /// The gradient at the given entries against central differences of a float64 reference (step 1e-6:
+    /// truncation ~1e-12, rounding ~1e-10 for O(1) losses, so 1e-7 holds with a wide margin).
+    /// </summary>
+    public static void CloseToCentralDifferences(Func<double[], double> reference, double[] x, double[] grad, int[] entries, double tol = 1e-7)
+    {
+        foreach (var k in entries)
+        {
+            var plus = (double[])x.Clone();
+            var minus = (double[])x.Clone();
+            plus[k] += 1e-6;
+            minus[k] -= 1e-6;
+            Close((reference(plus) - reference(minus)) / 2e-6, grad[k], tol);
+        }
+    }
+
     public static void Close(double expected, double actual, double tol = 1e-10) =>
         Assert.True(Math.Abs(expected - actual) <= tol * Math.Max(1, Math.Abs(expected)),
             $"expected {expected:R}, got {actual:R} (tolerance {tol})");
