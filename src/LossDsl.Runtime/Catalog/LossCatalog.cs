@@ -136,6 +136,7 @@ public static class LossCatalog
         new CatalogEntry("cross-entropy", typeof(CrossEntropyLoss), LossTask.Multiclass, "Softmax cross-entropy; class weights (weighted mean), ignore index, label smoothing."),
         new CatalogEntry("binary-focal", typeof(BinaryFocalLoss), LossTask.Binary, "Sigmoid focal loss (Lin et al.): down-weights easy pixels; optional alpha balance."),
         new CatalogEntry("focal", typeof(FocalLoss), LossTask.Multiclass, "Softmax focal loss; per-class alpha from the class weights."),
+        new CatalogEntry("topk-cross-entropy", typeof(TopKCrossEntropyLoss), LossTask.Multiclass, "Cross-entropy of the k % hardest valid pixels (nnU-Net's TopKLoss); class weights, ignore index."),
         new CatalogEntry("multilabel-bce", typeof(MultiLabelBceLoss), LossTask.Multiclass, "BCE of every channel's own sigmoid (multi-label); per-class weights, posWeight, label smoothing."),
         new CatalogEntry("multilabel-focal", typeof(MultiLabelFocalLoss), LossTask.Multiclass, "Sigmoid focal loss of every channel (MONAI FocalLoss, smp multilabel); per-class weights, alpha."),
         new CatalogEntry("dice", typeof(DiceLoss), LossTask.Multiclass, "Soft Dice (or Jaccard) per sample and class; MONAI's options."),

@@ -49,6 +49,8 @@ public class HyperparameterValidationTests
         ("multilabel-bce", "labelSmoothing", 1.5, new (string, object)[0]),
         ("multilabel-focal", "gamma", -1, new (string, object)[0]),
         ("multilabel-focal", "alpha", 1.5, new (string, object)[0]),
+        ("topk-cross-entropy", "k", 0, new (string, object)[0]),
+        ("topk-cross-entropy", "k", 150, new (string, object)[0]),
         ("mcc", "eps", 0, new (string, object)[0]),
         ("mcc", "eps", -1e-5, new (string, object)[0]),
     };
@@ -111,6 +113,7 @@ public class HyperparameterValidationTests
             ("binary-focal" or "multilabel-focal", "alpha") => 1.0,
             (_, "labelSmoothing") or ("bce-dice", "diceWeight") => bad > 1 ? 1.0 : 0.0,
             ("focal-tversky", "gamma") or ("mcc", "eps") => 1e-9,
+            ("topk-cross-entropy", "k") => bad > 100 ? 100 : 1e-9,
             ("tversky", "smoothDr") => 1e-12,
             _ => 0.0,
         };
