@@ -405,14 +405,7 @@ public sealed class SpecParser
         };
     }
 
-    private static string Number(double d)
-    {
-        if (double.IsNaN(d)) return "double.NaN";
-        if (double.IsPositiveInfinity(d)) return "double.PositiveInfinity";
-        if (double.IsNegativeInfinity(d)) return "double.NegativeInfinity";
-        var s = d.ToString("R", CultureInfo.InvariantCulture);
-        return s.IndexOfAny(new[] { '.', 'E', 'e' }) >= 0 ? s : s + ".0";
-    }
+    private static string Number(double d) => Printer.DoubleLiteral(d);
 
     private static bool IsType(ITypeSymbol? type, string fullName) =>
         type is not null && type.ToDisplayString() == fullName;

@@ -179,6 +179,29 @@ public static class Printer
         _ => "(Over)" + ((int)over).ToString(CultureInfo.InvariantCulture),
     };
 
-    /// <summary>A double as the shortest round-tripping C#-style literal text.</summary>
-    public static string Number(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+    /// <summary>
+    /// A double as the shortest round-tripping text, written as people write it: <c>1e-5</c>, <c>2.5e20</c>,
+    /// <c>0.75</c> (not .NET's <c>1E-05</c>); valid as a C# literal too.
+    /// </summary>
+    public static string Number(double v)
+    {
+        var s = v.ToString("R", CultureInfo.InvariantCulture);
+        var e = s.IndexOf('E');
+        if (e < 0) return s;
+        var exponent = int.Parse(s.Substring(e + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        return s.Substring(0, e) + "e" + exponent.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// A double as a C# <c>double</c> literal: <see cref="Number"/> with <c>.0</c> where it would read as an
+    /// integer, and the named constants for NaN and the infinities.
+    /// </summary>
+    public static string DoubleLiteral(double v)
+    {
+        if (double.IsNaN(v)) return "double.NaN";
+        if (double.IsPositiveInfinity(v)) return "double.PositiveInfinity";
+        if (double.IsNegativeInfinity(v)) return "double.NegativeInfinity";
+        var s = Number(v);
+        return s.IndexOfAny(new[] { '.', 'e' }) >= 0 ? s : s + ".0";
+    }
 }

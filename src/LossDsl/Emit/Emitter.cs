@@ -516,13 +516,10 @@ public static class Emitter
         };
     }
 
+    // Negative literals in parentheses: they appear inside larger expressions.
     private static string Literal(double v)
     {
-        if (double.IsPositiveInfinity(v)) return "double.PositiveInfinity";
-        if (double.IsNegativeInfinity(v)) return "double.NegativeInfinity";
-        if (double.IsNaN(v)) return "double.NaN";
-        var s = v.ToString("R", CultureInfo.InvariantCulture);
-        if (s.IndexOfAny(new[] { '.', 'E', 'e' }) < 0) s += ".0";
+        var s = Printer.DoubleLiteral(v);
         return v < 0 ? "(" + s + ")" : s;
     }
 
