@@ -51,6 +51,10 @@ internal sealed partial class CpuKernel
     private readonly int _gradient;
     private readonly int _valueSum = -1, _weightSum = -1, _value = -1, _weight = -1;
     private readonly int _seedValue = -1, _seedWeight = -1;
+    private readonly bool _deferSeed;
+
+    /// <summary>How many passes over the inputs one call makes (for tests and profiling).</summary>
+    internal int Passes => _passes;
     private readonly bool _pixelwise, _weighted;
     private readonly Over _axes;
 
@@ -86,6 +90,13 @@ internal sealed partial class CpuKernel
             ? (_pixelwise ? new Masked(s.Index == 0 ? seed0 : seed1) : s.Index == 0 ? seed0 : seed1)
             : e);
 
+        // A per-pixel weighted mean whose weight does not depend on the prediction (class-weighted
+        // cross-entropy): the gradient is 1/Σw times terms the first pass can already compute, so it is
+        // written in that pass with the seed at 1 and scaled once Σw is known, instead of reading the
+        // logits again in a second pass.
+        _deferSeed = _pixelwise && weight is not null
+                     && !Structure.Any(weight, x => x is Input { Kind: InputKind.Prediction })
+                     && !Structure.Any(gradient, x => x is Seed { Index: 1 });
         _value = Add(value);
         if (weight is not null) _weight = Add(weight);
         if (_pixelwise)
@@ -117,7 +128,7 @@ internal sealed partial class CpuKernel
     // The totals a seed is computed from: 1/Σw needs Σw only; -Σv/(Σw)² and region seeds need both.
     private IEnumerable<int> SeedInputs(Seed seed)
     {
-        if (!_weighted) return Array.Empty<int>();
+        if (!_weighted || (_deferSeed && seed.Index == 0)) return Array.Empty<int>();
         if (!_pixelwise) return new[] { _value, _weight };
         return seed.Index == 0 ? new[] { _weightSum } : new[] { _valueSum, _weightSum };
     }
@@ -319,6 +330,11 @@ internal sealed partial class CpuKernel
         }
         found = CheckFlags.None;
         foreach (var f in r.Flags) found |= (CheckFlags)f;
+        if (_deferSeed && reduction == Reduction.Mean && found == CheckFlags.None)
+        {
+            using var scale = (1 / WeightTotal(r)).ToScalar();
+            gradient.mul_(scale);
+        }
 
         double value;
         if (_pixelwise)
@@ -408,6 +424,8 @@ internal sealed partial class CpuKernel
             var (sv, sw) = RegionTotals(r);
             return index == 0 ? 1 / sw : -sv / (sw * sw);
         }
+        // Deferred: the first pass writes the gradient with the seed at 1; Forward scales it by 1/Σw after.
+        if (_deferSeed && index == 0) return 1;
         if (_weighted)
         {
             var sw = WeightTotal(r);

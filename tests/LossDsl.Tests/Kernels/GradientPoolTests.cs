@@ -87,3 +87,37 @@ public class GradientPoolTests
         }
     }
 }
+
+/// <summary>How many times the kernel reads the inputs: a class-weighted mean scales its gradient afterwards.</summary>
+public class KernelPassTests
+{
+    [Fact]
+    public void ClassWeightedCrossEntropyReadsTheLogitsOnce()
+    {
+        using var ce = new CrossEntropyLoss(classWeights: tensor(new[] { 1f, 2f, 5f }));
+        Assert.Equal(1, ce.KernelFor(masked: false)!.Passes);
+        Assert.Equal(1, ce.KernelFor(masked: true)!.Passes);
+        // Region losses need their sums first: two passes.
+        using var dice = new DiceLoss();
+        Assert.Equal(2, dice.KernelFor(masked: false)!.Passes);
+    }
+
+    [Fact]
+    public void TheDeferredScaleGivesTheSameGradientAsTheInterpreter()
+    {
+        manual_seed(9);
+        var weights = tensor(new[] { 0.5f, 2f, 5f });
+        using var fused = new CrossEntropyLoss(classWeights: weights);
+        using var reference = new CrossEntropyLoss(classWeights: weights) { Mode = ExecutionMode.TorchSharp };
+        var x = randn(3, 3, 8, 8);
+        var t = randint(0, 3, new long[] { 3, 8, 8 });
+        var a = x.clone().requires_grad_(true);
+        var b = x.clone().requires_grad_(true);
+        var va = fused.forward(a, t);
+        var vb = reference.forward(b, t);
+        va.backward();
+        vb.backward();
+        Assert.Equal(vb.ToDouble(), va.ToDouble(), 5);
+        Assert.True(a.grad!.allclose(b.grad!, rtol: 1e-4, atol: 1e-7));
+    }
+}
