@@ -118,30 +118,33 @@ public static class Checker
     }
 
     // WeightedMean sets how the module's Mean reduction averages, so it only means something as the
-    // spec's result (either branch of a construction-time choice at the top counts as the result).
+    // spec's result. A branch of a construction-time choice at the top is not enough: the generated module
+    // has one way to average, so the choice goes inside (WeightedMean(c ? a : b, c ? w : 1)).
     private static IEnumerable<SpecDiagnostic> WeightedMeanPlacement(Expr body)
     {
-        var seen = new HashSet<(Expr, bool)>();
+        var seen = new HashSet<(Expr, bool, bool)>();
         var found = new List<SpecDiagnostic>();
-        var stack = new Stack<(Expr Node, bool AtResult)>();
-        stack.Push((body, true));
+        var stack = new Stack<(Expr Node, bool AtResult, bool InChoice)>();
+        stack.Push((body, true, false));
         while (stack.Count > 0)
         {
-            var (e, atResult) = stack.Pop();
-            if (!seen.Add((e, atResult))) continue;
+            var (e, atResult, inChoice) = stack.Pop();
+            if (!seen.Add((e, atResult, inChoice))) continue;
             if (e is WeightedMean w && !atResult)
-                found.Add(SpecDiagnostic.Create(DiagnosticCatalog.AxisError, w,
-                    $"WeightedMean({Text(w.Value)}, {Text(w.Weight)}) must be the spec's final result " +
-                    "(it sets how the Mean reduction averages), but here it is part of a larger expression"));
+                found.Add(SpecDiagnostic.Create(DiagnosticCatalog.AxisError, w, inChoice
+                    ? $"WeightedMean({Text(w.Value)}, {Text(w.Weight)}) is a branch of a construction-time choice; the module " +
+                      "averages one way, so make the choice inside it: WeightedMean(c ? value1 : value2, c ? weight1 : 1)"
+                    : $"WeightedMean({Text(w.Value)}, {Text(w.Weight)}) must be the spec's final result " +
+                      "(it sets how the Mean reduction averages), but here it is part of a larger expression"));
             if (e is Cond k && atResult)
             {
-                stack.Push((k.Else, true));
-                stack.Push((k.Then, true));
-                stack.Push((k.Test, false));
+                stack.Push((k.Else, false, true));
+                stack.Push((k.Then, false, true));
+                stack.Push((k.Test, false, false));
                 continue;
             }
             var children = Structure.Children(e);
-            for (var i = children.Length - 1; i >= 0; i--) stack.Push((children[i], false));
+            for (var i = children.Length - 1; i >= 0; i--) stack.Push((children[i], false, inChoice));
         }
         return found;
     }

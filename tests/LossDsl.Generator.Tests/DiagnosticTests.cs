@@ -177,6 +177,18 @@ public class DiagnosticTests
             """
         },
         {
+            "LD0015", "WeightedMean as a branch of a construction-time choice",
+            """
+                [Loss(LossTask.Multiclass)]
+                public static Expr Chosen(Expr logits, Expr target, bool weighted = false)
+                {
+                    var nll = -Sum(LogSoftmax(logits) * OneHot(target), Over.Classes);
+                    var w = Sum(ClassWeights * OneHot(target), Over.Classes);
+                    return weighted ? [|WeightedMean(w * nll, w)|] : nll;
+                }
+            """
+        },
+        {
             "LD0015", "WeightedMean below the root",
             """
                 [Loss(LossTask.Multiclass)]
@@ -203,6 +215,24 @@ public class DiagnosticTests
         Assert.Equal(before.Count(c => c == '\n'), lines.StartLinePosition.Line);
         Assert.Equal(span.Start - (before.LastIndexOf('\n') + 1), lines.StartLinePosition.Character);
         Assert.False(string.IsNullOrWhiteSpace(expected));
+    }
+
+    [Fact]
+    public void AChoiceInsideWeightedMeanCompiles()
+    {
+        // What the LD0015 message for a WeightedMean branch suggests.
+        var source = Harness.Spec("""
+                [Loss(LossTask.Multiclass)]
+                public static Expr ChosenInside(Expr logits, Expr target, bool weighted = false)
+                {
+                    var nll = -Sum(LogSoftmax(logits) * OneHot(target), Over.Classes);
+                    var w = Sum(ClassWeights * OneHot(target), Over.Classes);
+                    return WeightedMean(weighted ? w * nll : nll, weighted ? w : 1);
+                }
+            """);
+        var run = Harness.Run(source);
+        Assert.DoesNotContain(Harness.LossDiagnostics(run), d => d.Severity == DiagnosticSeverity.Error);
+        Assert.Empty(Harness.CompileWithRuntime(run, source));
     }
 
     [Fact]
