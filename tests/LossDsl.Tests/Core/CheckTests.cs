@@ -94,9 +94,13 @@ public class CheckTests
         Assert.Equal(wm, d.Node);
         Assert.Contains("final result", d.Message);
         Assert.DoesNotContain("LD0015", Ids(Check(LossTask.Multiclass, wm)));
-        // Either branch of a choice at the top is the result.
+        // A branch of a choice at the top is not the result either (the module averages one way; the emitter
+        // cannot emit it): the message says to choose inside, and that form is accepted.
         var flag = new Param("flag", ParamKind.Bool);
-        Assert.DoesNotContain("LD0015", Ids(Check(LossTask.Multiclass, new Cond(flag, wm, X))));
+        var branch = Single(Check(LossTask.Multiclass, new Cond(flag, wm, X)), DiagnosticCatalog.AxisError);
+        Assert.Equal(wm, branch.Node);
+        Assert.Contains("make the choice inside it", branch.Message);
+        Assert.DoesNotContain("LD0015", Ids(Check(LossTask.Multiclass, WeightedMean(new Cond(flag, X, 2 * X), new Cond(flag, ClassWeights, 1.0)))));
     }
 
     [Fact]
