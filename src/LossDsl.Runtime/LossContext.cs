@@ -124,7 +124,13 @@ public sealed class LossContext : IDisposable
     /// <paramref name="valid"/>, every position otherwise. Never below 1, so a mean over no valid
     /// element is 0, not NaN.
     /// </summary>
-    public Tensor Count(Over over, bool valid = true)
+    public Tensor Count(Over over, bool valid = true) => Count(over, valid, atLeastOne: true);
+
+    /// <summary>
+    /// As <see cref="Count(Over, bool)"/>; without <paramref name="atLeastOne"/> an empty count is 0 (a sum
+    /// to be added up with other parts of a batch, as the data-parallel statistics are).
+    /// </summary>
+    internal Tensor Count(Over over, bool valid, bool atLeastOne)
     {
         var classes = (over & Over.Classes) != 0 ? C : 1L;
         var pixelAxes = over & (Over.Batch | Over.Spatial);
@@ -132,15 +138,19 @@ public sealed class LossContext : IDisposable
         {
             using var m = Mask.to(DType);
             using var s = m.sum(Dims(pixelAxes), keepdim: true);
-            using var scaled = s * classes;
-            using var one = 1.0.ToScalar(); // held until the call returns (see InputValidation)
-            return scaled.clamp_min(one);
+            var scaled = s * classes;
+            if (!atLeastOne) return scaled;
+            using (scaled)
+            {
+                using var one = 1.0.ToScalar(); // held until the call returns (see InputValidation)
+                return scaled.clamp_min(one);
+            }
         }
         double count = classes;
         if ((over & Over.Batch) != 0) count *= N;
         if ((over & Over.Spatial) != 0)
             for (var i = 0; i < SpatialRank; i++) count *= Input.shape[2 + i];
-        return full(Array.Empty<long>(), Math.Max(count, 1.0), dtype: DType, device: Input.device);
+        return full(Array.Empty<long>(), atLeastOne ? Math.Max(count, 1.0) : count, dtype: DType, device: Input.device);
     }
 
     /// <summary>Σ_c x·onehot(target) over the class axis (kept as size 1): a gather for class indices.</summary>

@@ -54,7 +54,7 @@ public abstract partial class LossModule
                 var sum = Interpreter.Evaluate(r.Op == ReduceOp.Sum ? r : new Reduce(ReduceOp.Sum, r.Arg, r.Over), ctx);
                 parts.Add(sum.reshape(-1));
                 if (r.Op == ReduceOp.Mean)
-                    parts.Add(RawCount(ctx, r.Over & Axes.Of(r.Arg), Axes.IsPixelwise(Axes.Of(r.Arg))).reshape(-1).expand(sum.numel()));
+                    parts.Add(ctx.Count(r.Over & Axes.Of(r.Arg), Axes.IsPixelwise(Axes.Of(r.Arg)), atLeastOne: false).reshape(-1).expand(sum.numel()));
             }
             return cat(parts, 0).MoveToOuterDisposeScope();
         }
@@ -63,7 +63,7 @@ public abstract partial class LossModule
         using var total = Reductions.Apply(ctx, value, ResultAxes, Reduction.Sum);
         Tensor count;
         if (weight is null)
-            count = RawCount(ctx, ResultAxes, pixelwise);
+            count = ctx.Count(ResultAxes, pixelwise, atLeastOne: false); // 0 for a replica without valid pixels
         else
         {
             var full = value.dim() == 0 ? value.reshape(Reductions.FullShape(ctx, ResultAxes, (int)ctx.Input.dim())) : value;
@@ -144,23 +144,6 @@ public abstract partial class LossModule
 
         ArgumentException WrongLength(long got, long unit) =>
             new($"{GetName()}: statistics of length {got} do not come from this loss (expected {unit} per class{(scalar > 0 ? $" plus {scalar}" : "")})", "localStatistics");
-    }
-
-    // Counts as sums: 0 for a replica without valid pixels (Count clamps at 1, which is right only globally).
-    private static Tensor RawCount(LossContext ctx, Over over, bool valid)
-    {
-        var classes = (over & Over.Classes) != 0 ? ctx.C : 1L;
-        var pixelAxes = over & (Over.Batch | Over.Spatial);
-        if (valid && ctx.Mask is not null && pixelAxes != Over.None)
-        {
-            using var m = ctx.Mask.to(ctx.DType);
-            using var s = m.sum(ctx.Dims(pixelAxes), keepdim: true);
-            return s * classes;
-        }
-        double count = classes;
-        if ((over & Over.Batch) != 0) count *= ctx.N;
-        if ((over & Over.Spatial) != 0) count *= ctx.Input.numel() / (ctx.N * ctx.C);
-        return ctx.Scalar(count);
     }
 
     private StatisticsPlan PlanStatistics()
