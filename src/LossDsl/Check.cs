@@ -178,7 +178,7 @@ public static class Checker
                     foreach (var operand in new[] { b.Left, b.Right })
                         if (IsTensor(operand) && !IsCondition(operand))
                             yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, b, Text(operand),
-                                $"depends on the input tensors but is an operand of '{Symbol(b.Op)}' in a construction-time condition");
+                                $"depends on the input tensors but is an operand of '{Printer.Symbol(b.Op)}' in a construction-time condition");
                     break;
                 case Unary { Op: UnaryOp.Not } u when IsTensor(u.Arg) && !IsCondition(u.Arg):
                     yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, u, Text(u.Arg),
@@ -222,18 +222,6 @@ public static class Checker
         StackGuard.Ensure();
         return IsCondition(e) || e is Param { Kind: ParamKind.Bool } || (e is Cond k && IsBoolean(k.Then) && IsBoolean(k.Else));
     }
-
-    private static string Symbol(BinaryOp op) => op switch
-    {
-        BinaryOp.Eq => "==",
-        BinaryOp.Ne => "!=",
-        BinaryOp.Lt => "<",
-        BinaryOp.Le => "<=",
-        BinaryOp.Gt => ">",
-        BinaryOp.Ge => ">=",
-        BinaryOp.And => "&&",
-        _ => "||",
-    };
 
     // ---------------------------------------------------------------- numerics
 

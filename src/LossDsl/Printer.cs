@@ -35,6 +35,9 @@ public static class Printer
         _ => 8,
     };
 
+    /// <summary>The C# operator of a comparison or logical operation (the infix form printed and emitted).</summary>
+    internal static string Symbol(BinaryOp op) => Infix(op).Symbol;
+
     private static (string Symbol, int Prec, bool Associative) Infix(BinaryOp op) => op switch
     {
         BinaryOp.Add => ("+", 4, true),

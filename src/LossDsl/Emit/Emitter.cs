@@ -494,7 +494,7 @@ public static class Emitter
                 Binary { Op: BinaryOp.And } b => $"({Condition(b.Left)} && {Condition(b.Right)})",
                 Binary { Op: BinaryOp.Or } b => $"({Condition(b.Left)} || {Condition(b.Right)})",
                 Binary b when b.Op is BinaryOp.Eq or BinaryOp.Ne or BinaryOp.Lt or BinaryOp.Le or BinaryOp.Gt or BinaryOp.Ge =>
-                    $"({Operand(b.Left)} {Symbol(b.Op)} {Operand(b.Right)})",
+                    $"({Operand(b.Left)} {Printer.Symbol(b.Op)} {Operand(b.Right)})",
                 _ => $"({Scalar(e)} != 0)",
             };
         }
@@ -503,16 +503,6 @@ public static class Emitter
         {
             Param { Kind: ParamKind.Bool } p => param(p),
             _ => IsCondition(e) ? Condition(e) : Scalar(e),
-        };
-
-        private static string Symbol(BinaryOp op) => op switch
-        {
-            BinaryOp.Eq => "==",
-            BinaryOp.Ne => "!=",
-            BinaryOp.Lt => "<",
-            BinaryOp.Le => "<=",
-            BinaryOp.Gt => ">",
-            _ => ">=",
         };
     }
 
