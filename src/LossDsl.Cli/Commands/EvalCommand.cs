@@ -146,25 +146,24 @@ public static class EvalCommand
         using var loss = entry.Create(options, reduction, weights, ignoreIndex ?? -100);
         var x = grad ? input.detach().requires_grad_(true) : input;
         var value = loss.forward(x, target, mask);
-        RequireFinite(value, "value", entry.Name);
         var sb = new StringBuilder();
-        sb.Append("{\"loss\": ").Append(Nested(value)).Append(", \"shape\": [").Append(string.Join(", ", value.shape)).Append(']');
+        sb.Append("{\"loss\": ").Append(Json(value, "value", entry.Name)).Append(", \"shape\": [").Append(string.Join(", ", value.shape)).Append(']');
         if (grad)
         {
             value.sum().backward();
-            RequireFinite(x.grad!, "gradient", entry.Name);
-            sb.Append(", \"grad\": ").Append(Nested(x.grad!));
+            sb.Append(", \"grad\": ").Append(Json(x.grad!, "gradient", entry.Name));
         }
         sb.Append('}');
         return sb.ToString();
     }
 
-    // A NaN or infinite result is an error, not a "null" in the output: where it is and how many there are.
-    private static void RequireFinite(Tensor t, string what, string loss)
+    // The tensor as nested JSON arrays (a bare number for a 0-dimensional tensor), read from the host once.
+    // A NaN or infinite entry is an error, not a "null" in the output: where it is and how many there are.
+    private static string Json(Tensor t, string what, string loss)
     {
         var data = t.detach().to(ScalarType.Float64).contiguous().data<double>().ToArray();
         var first = Array.FindIndex(data, v => !double.IsFinite(v));
-        if (first < 0) return;
+        if (first < 0) return Nested(data, t.shape);
         var count = data.Count(v => !double.IsFinite(v));
         var at = t.dim() == 0 ? "" : $" at [{string.Join(", ", InputValidation.Unravel(first, t.shape))}]";
         throw new NonFiniteException($"the {what} of loss '{loss}' is not finite: {Hyperparameters.Show(data[first])}{at} ({count} of {data.Length} entries)");
@@ -206,19 +205,15 @@ public static class EvalCommand
         return tensor(values, dtype: ScalarType.Float64).reshape(shape).to(type);
     }
 
-    // The value as nested JSON arrays (a bare number for a 0-dimensional tensor).
-    private static string Nested(Tensor t)
+    private static string Nested(double[] data, long[] shape)
     {
-        var data = t.detach().to(ScalarType.Float64).contiguous().data<double>().ToArray();
-        var shape = t.shape;
         var sb = new StringBuilder();
         var i = 0;
         void Write(int dim)
         {
             if (dim == shape.Length)
             {
-                var v = data[i++];
-                sb.Append(double.IsFinite(v) ? v.ToString("R", CultureInfo.InvariantCulture) : "null");
+                sb.Append(data[i++].ToString("R", CultureInfo.InvariantCulture));
                 return;
             }
             sb.Append('[');
