@@ -9,21 +9,31 @@ namespace LossDsl.Generator;
 /// <summary>The names of the pipeline's steps, for incremental-caching tests.</summary>
 public static class TrackingNames
 {
-    /// <summary>Each <c>[Loss]</c> method read into a spec (or diagnostics).</summary>
+    /// <summary>Parse: each <c>[Loss]</c> method read into a spec, with the parser's diagnostics and node locations.</summary>
     public const string Specs = nameof(Specs);
 
     /// <summary>The generated type names that occur more than once.</summary>
     public const string Duplicates = nameof(Duplicates);
 
-    /// <summary>Each spec's generated file.</summary>
-    public const string Files = nameof(Files);
+    /// <summary>Check/compile: each spec checked (diagnostics located) and, when it can be emitted, compiled.</summary>
+    public const string Checked = nameof(Checked);
+
+    /// <summary>The diagnostics of each spec, reported apart from its source.</summary>
+    public const string Diagnostics = nameof(Diagnostics);
+
+    /// <summary>What emission reads (spec and compiled form, no locations).</summary>
+    public const string EmitModels = nameof(EmitModels);
+
+    /// <summary>Emit: each spec's generated file.</summary>
+    public const string Sources = nameof(Sources);
 }
 
 /// <summary>
 /// The LossDsl source generator: every <c>[Loss]</c> method becomes a <c>{Name}Loss</c> module and a
-/// functional method on its declaring type. Reading (<see cref="SpecParser"/>), checking
-/// (<see cref="Checker"/>) and emitting (<see cref="Emitter"/>) are pure functions of equatable
-/// models, so an unchanged spec is never re-emitted.
+/// functional method on its declaring type. Three named steps, each a pure function of equatable models:
+/// parse (<see cref="SpecParser"/>), check/compile (<see cref="SpecChecker"/>: the core's checker and
+/// <see cref="Compiler"/>) and emit (<see cref="Emitter"/>). Diagnostics and sources flow apart: the
+/// emit step reads no location, so an edit above a spec re-reports its diagnostics and keeps its source.
 /// </summary>
 [Generator(LanguageNames.CSharp)]
 public sealed class LossGenerator : IIncrementalGenerator
@@ -44,52 +54,51 @@ public sealed class LossGenerator : IIncrementalGenerator
                 names.Where(n => n.Length > 0).GroupBy(n => n).Where(g => g.Count() > 1).Select(g => g.Key).OrderBy(n => n, StringComparer.Ordinal)))
             .WithTrackingName(TrackingNames.Duplicates);
 
-        var files = specs.Combine(duplicates)
-            .Select(static (pair, _) => Build(pair.Left, pair.Right))
-            .WithTrackingName(TrackingNames.Files);
+        var checkedSpecs = specs.Combine(duplicates)
+            .Select(static (pair, _) => SpecChecker.Check(pair.Left, pair.Right))
+            .WithTrackingName(TrackingNames.Checked);
 
-        context.RegisterSourceOutput(files, static (spc, file) =>
+        var diagnostics = checkedSpecs
+            .Select(static (c, _) => c.Diagnostics)
+            .WithTrackingName(TrackingNames.Diagnostics);
+        context.RegisterSourceOutput(diagnostics, static (spc, list) =>
+        {
+            foreach (var d in list) spc.ReportDiagnostic(Diagnostics.ToDiagnostic(d));
+        });
+
+        var sources = checkedSpecs
+            .Select(static (c, _) => c.Emission)
+            .Where(static m => m is not null)
+            .WithTrackingName(TrackingNames.EmitModels)
+            .Select(static (m, _) => Emit(m!))
+            .WithTrackingName(TrackingNames.Sources);
+        context.RegisterSourceOutput(sources, static (spc, file) =>
         {
             foreach (var d in file.Diagnostics) spc.ReportDiagnostic(Diagnostics.ToDiagnostic(d));
             if (file.HintName is not null && file.Source is not null) spc.AddSource(file.HintName, file.Source);
         });
     }
 
-    /// <summary>Checks for a duplicate name and emits the spec's source (or only its diagnostics).</summary>
-    public static GeneratedFile Build(SpecResult result, EquatableArray<string> duplicates)
+    /// <summary>
+    /// The emit step: the generated source of a checked, compiled spec. Emission does not fail on a spec
+    /// the checker accepted; should it, the diagnostic names the spec (the model carries no location).
+    /// </summary>
+    public static GeneratedFile Emit(EmitModel model)
     {
-        var diagnostics = result.Diagnostics.Items.ToList();
-        if (result.Spec is { } spec && result.FullName is { } full && duplicates.Contains(full))
-        {
-            diagnostics.Add(new DiagnosticInfo(DiagnosticCatalog.DuplicateName.Id,
-                EquatableArray.From(new[] { spec.LossName, spec.Namespace ?? "<global>" }), result.NameLocation));
-            return new GeneratedFile(null, null, EquatableArray.From(diagnostics));
-        }
-        if (!result.CanEmit) return new GeneratedFile(null, null, EquatableArray.From(diagnostics));
         try
         {
-            var emitted = result.Spec!;
-            var (hint, source, unsupported) = DeepStack.Run(() =>
-            {
-                var (h, text) = Emitter.Emit(emitted);
-                return (h, text, Differentiate.Gradient(Emitter.Compile(emitted.Body)).Unsupported);
-            });
-            if (unsupported is not null)
-                diagnostics.Add(new DiagnosticInfo(DiagnosticCatalog.AutogradFallback.Id,
-                    EquatableArray.From(new[] { emitted.MethodName, unsupported }), result.NameLocation));
-            return new GeneratedFile(hint, source, EquatableArray.From(diagnostics));
+            var (hint, source) = DeepStack.Run(() => Emitter.Emit(model.Spec, model.Compiled));
+            return new GeneratedFile(hint, source, default);
         }
         catch (Exception ex) when (DeepStack.IsTooDeep(ex))
         {
-            diagnostics.Add(new DiagnosticInfo(DiagnosticCatalog.NestedTooDeeply.Id,
-                EquatableArray.From(new[] { result.Spec!.MethodName }), result.NameLocation));
-            return new GeneratedFile(null, null, EquatableArray.From(diagnostics));
+            return new GeneratedFile(null, null, EquatableArray.From(new[] { new DiagnosticInfo(DiagnosticCatalog.NestedTooDeeply.Id,
+                EquatableArray.From(new[] { model.Spec.MethodName }), null) }));
         }
         catch (Exception ex)
         {
-            diagnostics.Add(new DiagnosticInfo(DiagnosticCatalog.InternalError.Id,
-                EquatableArray.From(new[] { result.Spec!.MethodName, ex.GetType().Name + ": " + ex.Message }), result.NameLocation));
-            return new GeneratedFile(null, null, EquatableArray.From(diagnostics));
+            return new GeneratedFile(null, null, EquatableArray.From(new[] { new DiagnosticInfo(DiagnosticCatalog.InternalError.Id,
+                EquatableArray.From(new[] { model.Spec.MethodName, ex.GetType().Name + ": " + ex.Message }), null) }));
         }
     }
 }

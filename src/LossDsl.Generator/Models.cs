@@ -35,20 +35,37 @@ public sealed record DiagnosticInfo(string Id, EquatableArray<string> Arguments,
     public bool IsError => Diagnostics.Descriptor(Id).Severity == Severity.Error;
 }
 
-/// <summary>What the generator learned from one <c>[Loss]</c> method: the spec (when it could be read) and diagnostics.</summary>
-/// <param name="Spec">The spec, or null when the method could not be read as one.</param>
-/// <param name="Diagnostics">Parser and checker diagnostics.</param>
-/// <param name="NameLocation">The method name's location (for diagnostics that concern the whole spec).</param>
-public sealed record SpecResult(LossSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics, LocationInfo? NameLocation)
-{
-    /// <summary>True when code can be generated: a spec and no errors.</summary>
-    public bool CanEmit => Spec is not null && !Diagnostics.Any(d => d.IsError);
+/// <summary>Where one node of a spec body was read from.</summary>
+/// <param name="Node">The node, as the parser built it.</param>
+/// <param name="Location">Its source location.</param>
+public sealed record NodeLocation(Expr Node, LocationInfo Location);
 
+/// <summary>What the parse step learned from one <c>[Loss]</c> method: the spec (when it could be read), the
+/// parser's diagnostics and where each node came from.</summary>
+/// <param name="Spec">The spec, or null when the method could not be read as one.</param>
+/// <param name="Diagnostics">Parser diagnostics.</param>
+/// <param name="NameLocation">The method name's location (for diagnostics that concern the whole spec).</param>
+/// <param name="Locations">The source location of each node the parser read, in reading order.</param>
+public sealed record SpecResult(LossSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics, LocationInfo? NameLocation,
+    EquatableArray<NodeLocation> Locations = default)
+{
     /// <summary>The generated type's full name (namespace + loss name), for duplicate detection.</summary>
     public string? FullName => Spec is null ? null : (Spec.Namespace is null ? "" : Spec.Namespace + ".") + Spec.LossName;
 }
 
-/// <summary>One generated file (or none) and its diagnostics.</summary>
+/// <summary>What the emit step reads: the spec and its compiled form, no locations, so an edit that only
+/// moves a spec in its file leaves it equal and the emission cached.</summary>
+/// <param name="Spec">The spec.</param>
+/// <param name="Compiled">Its compiled body and gradient.</param>
+public sealed record EmitModel(LossSpec Spec, CompiledSpec Compiled);
+
+/// <summary>The check/compile step's result for one spec: every diagnostic, and what to emit (null when
+/// an error or a duplicate name stops the emission).</summary>
+/// <param name="Emission">The emit step's input, or null.</param>
+/// <param name="Diagnostics">Parser, checker and compiler diagnostics.</param>
+public sealed record CheckedSpec(EmitModel? Emission, EquatableArray<DiagnosticInfo> Diagnostics);
+
+/// <summary>One generated file (or none) and the diagnostics of emitting it (none unless emission failed).</summary>
 /// <param name="HintName">The hint name, or null when nothing is generated.</param>
 /// <param name="Source">The source text, or null.</param>
 /// <param name="Diagnostics">Diagnostics to report.</param>

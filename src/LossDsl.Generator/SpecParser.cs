@@ -16,8 +16,8 @@ namespace LossDsl.Generator;
 /// Reads one <c>[Loss]</c> method into a <see cref="LossSpec"/>: the supported C# subset (parameters,
 /// literals, constants, locals, <c>return</c>, <c>if</c>/<c>?:</c> on hyperparameters, operators,
 /// <c>Dsl</c> calls, calls to other specs and <c>Expr</c> helpers, which are inlined) becomes the
-/// core AST, and anything else a diagnostic at its exact location. Then runs the checker and maps
-/// its diagnostics back to source. Never throws.
+/// core AST, and anything else a diagnostic at its exact location, with the source location of each
+/// node it read (for <see cref="SpecChecker"/>, which maps the checker's diagnostics back). Never throws.
 /// </summary>
 public sealed class SpecParser
 {
@@ -201,8 +201,6 @@ public sealed class SpecParser
         CheckDefaults(method.Name);
         if (ns != "LossDsl" && IsLossDslType(lossName))
             Report(DiagnosticCatalog.AmbiguousName, nameLoc, method.Name, lossName);
-        foreach (var d in Checker.Check(spec))
-            _diagnostics.Add(new DiagnosticInfo(d.Descriptor.Id, d.Arguments, LocationInfo.From(Find(body, d.Node) ?? nameLoc)));
         return Result(spec, nameLocation);
     }
 
@@ -329,7 +327,8 @@ public sealed class SpecParser
     }
 
     private SpecResult Result(LossSpec? spec, LocationInfo? nameLocation) =>
-        new(spec, EquatableArray.From(_diagnostics.Distinct()), nameLocation);
+        new(spec, EquatableArray.From(_diagnostics.Distinct()), nameLocation,
+            spec is null ? default : EquatableArray.From(_locations.Select(p => new NodeLocation(p.Key, LocationInfo.From(p.Value)!)).Where(l => l.Location is not null)));
 
     private void Report(DiagnosticDescriptor d, Location? location, params string[] args)
     {
@@ -1210,31 +1209,7 @@ public sealed class SpecParser
         }
     }
 
-    // ---------------------------------------------------------------- locations
-
-    // The location of a checker diagnostic's node: its own if it was parsed from the spec, else that of
-    // its nearest parsed ancestor (nodes made by inlining another spec map to the call).
-    private Location? Find(Expr body, Expr? node)
-    {
-        if (node is null) return null;
-        if (_locations.TryGetValue(node, out var loc)) return loc;
-        // Depth-first from the body, carrying the nearest parsed ancestor's location; each node once.
-        var visited = new HashSet<Expr>(ReferenceComparer.Instance);
-        var stack = new Stack<(Expr Node, Location? Nearest)>();
-        stack.Push((body, null));
-        while (stack.Count > 0)
-        {
-            var (e, nearest) = stack.Pop();
-            if (!visited.Add(e)) continue;
-            if (_locations.TryGetValue(e, out var own)) nearest = own;
-            if (ReferenceEquals(e, node) || e.Equals(node)) return nearest;
-            var children = Structure.Children(e);
-            for (var i = children.Length - 1; i >= 0; i--) stack.Push((children[i], nearest));
-        }
-        return null;
-    }
-
-    private sealed class ReferenceComparer : IEqualityComparer<Expr>
+    internal sealed class ReferenceComparer : IEqualityComparer<Expr>
     {
         public static readonly ReferenceComparer Instance = new();
 

@@ -93,6 +93,7 @@ public abstract partial class LossModule : LossFunction
     /// <summary>True when the generator derived an analytic backward for this spec.</summary>
     public virtual bool HasAnalyticBackward => false;
 
+    private CompiledSpec? _compiled;
     private readonly Kernels.CpuKernel?[] _kernels = new Kernels.CpuKernel?[2];
     private readonly bool[] _kernelBuilt = new bool[2];
 
@@ -105,7 +106,8 @@ public abstract partial class LossModule : LossFunction
         {
             if (!_kernelBuilt[i])
             {
-                _kernels[i] = Kernels.CpuKernel.TryCreate(Emitter.Compile(BuildSpec()), masked);
+                _compiled ??= Compiler.Compile(BuildSpec(), Task);
+                _kernels[i] = Kernels.CpuKernel.TryCreate(_compiled, masked);
                 _kernelBuilt[i] = true;
             }
             return _kernels[i];

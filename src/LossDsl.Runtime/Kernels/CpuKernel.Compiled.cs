@@ -6,6 +6,10 @@ using System.Reflection;
 using static System.Linq.Expressions.Expression;
 using LinqExpr = System.Linq.Expressions.Expression;
 
+using Kind = LossDsl.Kernels.NodeKind;
+using Node = LossDsl.Kernels.PlanNode;
+using Sink = LossDsl.Kernels.PlanSink;
+
 namespace LossDsl.Kernels;
 
 /// <summary>
@@ -89,9 +93,9 @@ internal sealed partial class CpuKernel
     // The partial-sum slot of every reduction node for C classes (the layout Forward uses).
     private int[] SlotLayout(long classes, out int slots)
     {
-        var slotOf = new int[_nodes.Count];
+        var slotOf = new int[_nodes.Length];
         slots = 0;
-        for (var i = 0; i < _nodes.Count; i++)
+        for (var i = 0; i < _nodes.Length; i++)
         {
             if (_nodes[i].Slot < 0) continue;
             slotOf[i] = slots;
@@ -236,7 +240,7 @@ internal sealed partial class CpuKernel
 
         private int InputNode(InputKind kind)
         {
-            for (var i = 0; i < _k._nodes.Count; i++)
+            for (var i = 0; i < _k._nodes.Length; i++)
                 if (_k._nodes[i].Expr is Input inp && inp.Kind == kind) return i;
             return -1;
         }

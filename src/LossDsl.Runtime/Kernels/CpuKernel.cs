@@ -1,11 +1,16 @@
 using System;
 using System.Collections.Generic;
+using System.Collections.Immutable;
 using System.Linq;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 using Reduction = TorchSharp.torch.nn.Reduction;
+
+using Kind = LossDsl.Kernels.NodeKind;
+using Node = LossDsl.Kernels.PlanNode;
+using Sink = LossDsl.Kernels.PlanSink;
 
 namespace LossDsl.Kernels;
 
@@ -26,132 +31,42 @@ namespace LossDsl.Kernels;
 /// </remarks>
 internal sealed partial class CpuKernel
 {
-    private enum Kind { Const, Stat, Pixel }
+    private readonly KernelPlan _plan;
 
-    private sealed class Node
-    {
-        public required Expr Expr;
-        public Kind Kind;
-        public bool Classes;
-        public bool Batch;
-        public int Level;
-        public int[] Args = Array.Empty<int>();
-        public double Value;
-        public int Slot = -1; // reductions: first partial-sum slot
-    }
+    // The plan's parts under the names the executor reads.
+    private ImmutableArray<Node> _nodes => _plan.Nodes;
+    private ImmutableArray<Sink> _sinks => _plan.Sinks;
+    private int _passes => _plan.Passes;
+    private int _gradient => _plan.Gradient;
+    private int _valueSum => _plan.ValueSum;
+    private int _weightSum => _plan.WeightSum;
+    private int _value => _plan.Value;
+    private int _weight => _plan.Weight;
+    private int _seedValue => _plan.SeedValue;
+    private int _seedWeight => _plan.SeedWeight;
+    private bool _deferSeed => _plan.DeferSeed;
+    private bool _pixelwise => _plan.Pixelwise;
+    private bool _weighted => _plan.Weighted;
+    private Over _axes => _plan.Axes;
+    private IEnumerable<int> SeedInputs(Seed seed) => _plan.SeedInputs(seed);
 
-    private enum SinkKind { Reduce, Gradient }
-
-    private sealed record Sink(SinkKind Kind, int Node, int Pass);
-
-    private readonly List<Node> _nodes = new();
-    private readonly Dictionary<Expr, int> _ids = new();
-    private readonly List<Sink> _sinks = new();
-    private readonly int _passes;
-    private readonly int _gradient;
-    private readonly int _valueSum = -1, _weightSum = -1, _value = -1, _weight = -1;
-    private readonly int _seedValue = -1, _seedWeight = -1;
-    private readonly bool _deferSeed;
+    /// <summary>The schedule this kernel executes.</summary>
+    internal KernelPlan Plan => _plan;
 
     /// <summary>How many passes over the inputs one call makes (for tests and profiling).</summary>
-    internal int Passes => _passes;
-    private readonly bool _pixelwise, _weighted;
-    private readonly Over _axes;
+    internal int Passes => _plan.Passes;
 
-    private readonly bool _masked;
-
-    private CpuKernel(Expr compiled, bool masked)
-    {
-        _masked = masked;
-        var (value, weight) = compiled is WeightedMean wm ? (wm.Value, wm.Weight) : (compiled, (Expr?)null);
-        _axes = Axes.Of(value);
-        _pixelwise = Axes.IsPixelwise(_axes);
-        _weighted = weight is not null;
-        var (gradient, unsupported) = Differentiate.Gradient(compiled);
-        if (gradient is null) throw new NotSupportedException(unsupported);
-
-        // Seeds: scalars set by the kernel (1/count, or the weighted-mean adjoints), masked for
-        // per-pixel values exactly as the TorchSharp path masks them.
-        var seed0 = new Seed(0, Over.None);
-        var seed1 = new Seed(1, Over.None);
-        // The seed is uniform over the value's axes, so a sum of it over some of them (the adjoint of a
-        // term broadcast from fewer axes) is the seed times the number of (valid) entries summed.
-        gradient = Structure.MapBottomUp(gradient, e => e switch
-        {
-            PlainSum { Arg: Seed s } ps when (ps.Over & s.Axes) != Over.None =>
-                new Binary(BinaryOp.Mul, s, new Count(ps.Over & s.Axes, Valid: false)),
-            PlainSum { Arg: Masked { Arg: Seed s } } ps when (ps.Over & s.Axes & (Over.Batch | Over.Spatial)) != Over.None =>
-                new Binary(BinaryOp.Mul, s, new Count(ps.Over & s.Axes, Valid: true)),
-            PlainSum { Arg: Masked { Arg: Seed s } } ps when (ps.Over & s.Axes) != Over.None =>
-                new Binary(BinaryOp.Mul, new Masked(s), new Count(ps.Over & s.Axes, Valid: false)),
-            _ => e,
-        });
-        gradient = Structure.MapBottomUp(gradient, e => e is Seed s
-            ? (_pixelwise ? new Masked(s.Index == 0 ? seed0 : seed1) : s.Index == 0 ? seed0 : seed1)
-            : e);
-
-        // A per-pixel weighted mean whose weight does not depend on the prediction (class-weighted
-        // cross-entropy): the gradient is 1/Σw times terms the first pass can already compute, so it is
-        // written in that pass with the seed at 1 and scaled once Σw is known, instead of reading the
-        // logits again in a second pass.
-        _deferSeed = _pixelwise && weight is not null
-                     && !Structure.Any(weight, x => x is Input { Kind: InputKind.Prediction })
-                     && !Structure.Any(gradient, x => x is Seed { Index: 1 });
-        _value = Add(value);
-        if (weight is not null) _weight = Add(weight);
-        if (_pixelwise)
-        {
-            _valueSum = Add(new PlainSum(new Masked(value), Over.All));
-            if (weight is not null) _weightSum = Add(new PlainSum(new Masked(weight), Over.All));
-        }
-        if (_ids.TryGetValue(seed0, out var s0)) _seedValue = s0;
-        _gradient = Add(gradient);
-        if (_ids.TryGetValue(seed0, out s0)) _seedValue = s0;
-        if (_ids.TryGetValue(seed1, out var s1)) _seedWeight = s1;
-        if (_nodes[_gradient].Kind != Kind.Pixel) throw new NotSupportedException("a gradient that is not per pixel");
-
-        _sinks.Add(new Sink(SinkKind.Gradient, _gradient, _nodes[_gradient].Level + 1));
-        _passes = _sinks.Max(s => s.Pass);
-
-        // Reductions the gradient does not read (the value's own total, for one) run in the last
-        // pass, sharing its per-pixel work, instead of making an earlier pass compute it too.
-        var read = new bool[_nodes.Count];
-        MarkRead(_gradient, read);
-        for (var i = 0; i < _sinks.Count; i++)
-            if (_sinks[i].Kind == SinkKind.Reduce && !read[_sinks[i].Node] && _sinks[i].Pass < _passes)
-            {
-                _sinks[i] = _sinks[i] with { Pass = _passes };
-                _nodes[_sinks[i].Node].Level = _passes;
-            }
-    }
-
-    // The totals a seed is computed from: 1/Σw needs Σw only; -Σv/(Σw)² and region seeds need both.
-    private IEnumerable<int> SeedInputs(Seed seed)
-    {
-        if (!_weighted || (_deferSeed && seed.Index == 0)) return Array.Empty<int>();
-        if (!_pixelwise) return new[] { _value, _weight };
-        return seed.Index == 0 ? new[] { _weightSum } : new[] { _valueSum, _weightSum };
-    }
-
-    // Marks every node the given one is computed from, through statistics and seeds.
-    private void MarkRead(int id, bool[] read)
-    {
-        if (read[id]) return;
-        read[id] = true;
-        foreach (var a in _nodes[id].Args) MarkRead(a, read);
-        if (_nodes[id].Expr is Seed seed)
-            foreach (var a in SeedInputs(seed)) MarkRead(a, read);
-    }
+    private CpuKernel(KernelPlan plan) => _plan = plan;
 
     /// <summary>The kernel for a compiled spec, or null when the schedule does not cover it.</summary>
     /// <param name="compiled">The compiled spec (hyperparameters as constants).</param>
     /// <param name="masked">Whether the inputs come with a validity mask; without one, masking is the
     /// identity and is compiled away.</param>
-    public static CpuKernel? TryCreate(Expr compiled, bool masked)
+    public static CpuKernel? TryCreate(CompiledSpec compiled, bool masked)
     {
         try
         {
-            return new CpuKernel(compiled, masked);
+            return new CpuKernel(KernelPlan.Build(compiled, masked));
         }
         catch (NotSupportedException)
         {
@@ -167,106 +82,6 @@ internal sealed partial class CpuKernel
         && (ctx.TargetIndex is { } ti ? ti.dtype == ScalarType.Int64 && ti.is_contiguous()
                                       : ctx.Target.dtype == ScalarType.Float32 && ctx.Target.is_contiguous() && ctx.Target.shape.SequenceEqual(ctx.Input.shape))
         && (ctx.Mask is null || (ctx.Mask.dtype == ScalarType.Bool && ctx.Mask.is_contiguous()));
-
-    // ---------------------------------------------------------------- building the node graph
-
-    private int Add(Expr e)
-    {
-        if (_ids.TryGetValue(e, out var known)) return known;
-        if (e is Masked unmasked && !_masked)
-        {
-            var same = Add(unmasked.Arg);
-            _ids[e] = same;
-            return same;
-        }
-        var args = Structure.Children(e).Select(Add).ToArray();
-        var node = new Node { Expr = e, Args = args };
-        Node A(int i) => _nodes[args[i]];
-        int MaxLevel() => args.Length == 0 ? 0 : args.Max(a => _nodes[a].Level);
-
-        switch (e)
-        {
-            case Const c:
-                node.Kind = Kind.Const;
-                node.Value = c.Value;
-                break;
-            case Input { Kind: InputKind.Prediction or InputKind.Target }:
-                node.Kind = Kind.Pixel;
-                node.Classes = true;
-                break;
-            case Input { Kind: InputKind.ClassWeights or InputKind.ClassIndex }:
-                node.Kind = Kind.Stat;
-                node.Classes = true;
-                break;
-            case Count c when (Axes.Of(c) & Over.Spatial) == 0:
-                node.Kind = Kind.Stat;
-                node.Batch = (Axes.Of(c) & Over.Batch) != 0;
-                break;
-            case Seed seed:
-                // Weighted-mean adjoints need the totals they are computed from first.
-                node.Kind = Kind.Stat;
-                node.Level = SeedInputs(seed).Select(a => _nodes[a].Level).DefaultIfEmpty(0).Max();
-                break;
-            case Unary { Op: UnaryOp.Softmax or UnaryOp.LogSoftmax } when A(0).Kind == Kind.Pixel:
-                node.Kind = Kind.Pixel;
-                node.Classes = true;
-                break;
-            case Unary { Op: UnaryOp.Softmax or UnaryOp.LogSoftmax }:
-                throw new NotSupportedException("softmax of a reduced value");
-            case Unary or Binary:
-                Combine(node, args.Select(a => _nodes[a]).ToArray());
-                break;
-            case PlainSum p when A(0).Kind == Kind.Pixel && (p.Over & Over.Spatial) != 0:
-                node.Kind = Kind.Stat;
-                node.Batch = (p.Over & Over.Batch) == 0;
-                node.Classes = A(0).Classes && (p.Over & Over.Classes) == 0;
-                node.Level = A(0).Level + 1;
-                node.Slot = 0; // a reduction: its partial-sum slots are laid out per run (C of them if it keeps classes)
-                _sinks.Add(new Sink(SinkKind.Reduce, _nodes.Count, node.Level));
-                break;
-            case PlainSum { Over: Over.Classes } when A(0).Kind == Kind.Pixel:
-                node.Kind = Kind.Pixel;
-                node.Level = A(0).Level;
-                break;
-            case PlainSum p when A(0).Kind == Kind.Stat:
-                node.Kind = Kind.Stat;
-                node.Batch = A(0).Batch && (p.Over & Over.Batch) == 0;
-                node.Classes = A(0).Classes && (p.Over & Over.Classes) == 0;
-                node.Level = A(0).Level;
-                break;
-            case Masked when A(0).Kind != Kind.Const:
-                node.Kind = Kind.Pixel;
-                node.Classes = A(0).Classes;
-                node.Level = A(0).Level;
-                break;
-            case SelectTarget when A(0).Kind == Kind.Pixel || (A(0).Kind == Kind.Stat && A(0).Classes):
-                node.Kind = Kind.Pixel;
-                node.Level = A(0).Level;
-                break;
-            default:
-                throw new NotSupportedException(e.GetType().Name);
-        }
-        if (node.Kind == Kind.Pixel && node.Level < MaxLevel()) node.Level = MaxLevel();
-        _ids[e] = _nodes.Count;
-        _nodes.Add(node);
-        return _nodes.Count - 1;
-    }
-
-    private static void Combine(Node node, Node[] args)
-    {
-        if (args.Any(a => a.Kind == Kind.Pixel))
-        {
-            node.Kind = Kind.Pixel;
-            node.Classes = args.Any(a => a.Classes);
-        }
-        else
-        {
-            node.Kind = Kind.Stat;
-            node.Classes = args.Any(a => a.Classes);
-            node.Batch = args.Any(a => a.Batch);
-        }
-        node.Level = args.Length == 0 ? 0 : args.Max(a => a.Level);
-    }
 
     // ---------------------------------------------------------------- running
 
@@ -320,7 +135,7 @@ internal sealed partial class CpuKernel
 
         // Slots: one per reduction and kept class.
         r.SlotOf = SlotLayout(r.C, out r.Slots);
-        r.Stats = new double[_nodes.Count][];
+        r.Stats = new double[_nodes.Length][];
         EvaluateStats(r, level: 0, reduction);
         r.Flags = new int[check ? r.N * r.ChunksPerSample : 0];
         for (var pass = 1; pass <= _passes; pass++)
@@ -371,7 +186,7 @@ internal sealed partial class CpuKernel
     // of unweighted means; later levels: reductions of the pass just run and what depends on them).
     private void EvaluateStats(Run r, int level, Reduction reduction)
     {
-        for (var i = 0; i < _nodes.Count; i++)
+        for (var i = 0; i < _nodes.Length; i++)
         {
             var node = _nodes[i];
             if (node.Kind != Kind.Stat || r.Stats[i] is not null) continue;
@@ -546,9 +361,9 @@ internal sealed partial class CpuKernel
     {
         var sinks = _sinks.Where(s => s.Pass == pass).ToList();
         if (sinks.Count == 0) return;
-        var needed = new bool[_nodes.Count];
+        var needed = new bool[_nodes.Length];
         foreach (var s in sinks) Mark(s.Kind == SinkKind.Reduce ? _nodes[s.Node].Args[0] : s.Node, needed);
-        var order = Enumerable.Range(0, _nodes.Count).Where(i => needed[i] && _nodes[i].Kind == Kind.Pixel).ToArray();
+        var order = Enumerable.Range(0, _nodes.Length).Where(i => needed[i] && _nodes[i].Kind == Kind.Pixel).ToArray();
         var chunks = r.N * r.ChunksPerSample;
         if (r.Partials.Length == 0) r.Partials = new double[chunks * Math.Max(1, r.Slots)];
         var width = (int)(r.C * r.L);
@@ -613,11 +428,11 @@ internal sealed partial class CpuKernel
     private Workspace Rent(int width, int length)
     {
         while (_pool.TryTake(out var ws))
-            if (ws.Buffers.Length == _nodes.Count && ws.Width == width && ws.Scratch1.Length == length) return ws;
+            if (ws.Buffers.Length == _nodes.Length && ws.Width == width && ws.Scratch1.Length == length) return ws;
         return new Workspace
         {
             Width = width,
-            Buffers = Enumerable.Range(0, _nodes.Count).Select(i => _nodes[i].Kind == Kind.Pixel ? new float[width] : Array.Empty<float>()).ToArray(),
+            Buffers = Enumerable.Range(0, _nodes.Length).Select(i => _nodes[i].Kind == Kind.Pixel ? new float[width] : Array.Empty<float>()).ToArray(),
             Scratch1 = new float[length],
             Scratch2 = new float[length],
         };
