@@ -7,7 +7,7 @@ using Microsoft.CodeAnalysis;
 namespace LossDsl.Generator;
 
 /// <summary>The names of the pipeline's steps, for incremental-caching tests.</summary>
-public static class TrackingNames
+internal static class TrackingNames
 {
     /// <summary>Parse: each <c>[Loss]</c> method read into a spec, with the parser's diagnostics and node locations.</summary>
     public const string Specs = nameof(Specs);
@@ -83,7 +83,7 @@ public sealed class LossGenerator : IIncrementalGenerator
     /// The emit step: the generated source of a checked, compiled spec. Emission does not fail on a spec
     /// the checker accepted; should it, the diagnostic names the spec (the model carries no location).
     /// </summary>
-    public static GeneratedFile Emit(EmitModel model)
+    internal static GeneratedFile Emit(EmitModel model)
     {
         try
         {

@@ -9,7 +9,7 @@ namespace LossDsl.Generator;
 /// <param name="Path">The file path.</param>
 /// <param name="Span">The character span.</param>
 /// <param name="Lines">The line/column span.</param>
-public sealed record LocationInfo(string Path, TextSpan Span, LinePositionSpan Lines)
+internal sealed record LocationInfo(string Path, TextSpan Span, LinePositionSpan Lines)
 {
     /// <summary>The location's data, or null for locations outside source.</summary>
     public static LocationInfo? From(Location? location) =>
@@ -25,7 +25,7 @@ public sealed record LocationInfo(string Path, TextSpan Span, LinePositionSpan L
 /// <param name="Id">The <c>LD</c> id.</param>
 /// <param name="Arguments">The message arguments.</param>
 /// <param name="Location">Where it applies.</param>
-public sealed record DiagnosticInfo(string Id, EquatableArray<string> Arguments, LocationInfo? Location)
+internal sealed record DiagnosticInfo(string Id, EquatableArray<string> Arguments, LocationInfo? Location)
 {
     /// <summary>Creates the plain-data form of a diagnostic.</summary>
     public static DiagnosticInfo Create(DiagnosticDescriptor descriptor, Location? location, params string[] args) =>
@@ -38,7 +38,7 @@ public sealed record DiagnosticInfo(string Id, EquatableArray<string> Arguments,
 /// <summary>Where one node of a spec body was read from.</summary>
 /// <param name="Node">The node, as the parser built it.</param>
 /// <param name="Location">Its source location.</param>
-public sealed record NodeLocation(Expr Node, LocationInfo Location);
+internal sealed record NodeLocation(Expr Node, LocationInfo Location);
 
 /// <summary>What the parse step learned from one <c>[Loss]</c> method: the spec (when it could be read), the
 /// parser's diagnostics and where each node came from.</summary>
@@ -46,7 +46,7 @@ public sealed record NodeLocation(Expr Node, LocationInfo Location);
 /// <param name="Diagnostics">Parser diagnostics.</param>
 /// <param name="NameLocation">The method name's location (for diagnostics that concern the whole spec).</param>
 /// <param name="Locations">The source location of each node the parser read, in reading order.</param>
-public sealed record SpecResult(LossSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics, LocationInfo? NameLocation,
+internal sealed record SpecResult(LossSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics, LocationInfo? NameLocation,
     EquatableArray<NodeLocation> Locations = default)
 {
     /// <summary>The generated type's full name (namespace + loss name), for duplicate detection.</summary>
@@ -57,22 +57,22 @@ public sealed record SpecResult(LossSpec? Spec, EquatableArray<DiagnosticInfo> D
 /// moves a spec in its file leaves it equal and the emission cached.</summary>
 /// <param name="Spec">The spec.</param>
 /// <param name="Compiled">Its compiled body and gradient.</param>
-public sealed record EmitModel(LossSpec Spec, CompiledSpec Compiled);
+internal sealed record EmitModel(LossSpec Spec, CompiledSpec Compiled);
 
 /// <summary>The check/compile step's result for one spec: every diagnostic, and what to emit (null when
 /// an error or a duplicate name stops the emission).</summary>
 /// <param name="Emission">The emit step's input, or null.</param>
 /// <param name="Diagnostics">Parser, checker and compiler diagnostics.</param>
-public sealed record CheckedSpec(EmitModel? Emission, EquatableArray<DiagnosticInfo> Diagnostics);
+internal sealed record CheckedSpec(EmitModel? Emission, EquatableArray<DiagnosticInfo> Diagnostics);
 
 /// <summary>One generated file (or none) and the diagnostics of emitting it (none unless emission failed).</summary>
 /// <param name="HintName">The hint name, or null when nothing is generated.</param>
 /// <param name="Source">The source text, or null.</param>
 /// <param name="Diagnostics">Diagnostics to report.</param>
-public sealed record GeneratedFile(string? HintName, string? Source, EquatableArray<DiagnosticInfo> Diagnostics);
+internal sealed record GeneratedFile(string? HintName, string? Source, EquatableArray<DiagnosticInfo> Diagnostics);
 
 /// <summary>Maps the core's diagnostic catalog onto Roslyn descriptors.</summary>
-public static class Diagnostics
+internal static class Diagnostics
 {
     private const string Category = "LossDsl";
 

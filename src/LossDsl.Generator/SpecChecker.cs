@@ -9,7 +9,7 @@ namespace LossDsl.Generator;
 /// diagnostics back to source, rejects a duplicate generated name and compiles what can be emitted
 /// (<see cref="Compiler"/>: simplify, lower, differentiate). Pure: plain models in and out.
 /// </summary>
-public static class SpecChecker
+internal static class SpecChecker
 {
     /// <summary>Checks and compiles one parsed spec.</summary>
     /// <param name="parsed">The parse step's result.</param>

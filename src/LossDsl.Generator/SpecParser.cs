@@ -19,7 +19,7 @@ namespace LossDsl.Generator;
 /// core AST, and anything else a diagnostic at its exact location, with the source location of each
 /// node it read (for <see cref="SpecChecker"/>, which maps the checker's diagnostics back). Never throws.
 /// </summary>
-public sealed class SpecParser
+internal sealed class SpecParser
 {
     private const string ExprType = "LossDsl.Expr";
     private const string DslType = "LossDsl.Dsl";

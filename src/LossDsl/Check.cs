@@ -11,7 +11,7 @@ namespace LossDsl;
 /// and numerical lints from <see cref="Ranges"/>. Every diagnostic carries the expression node it
 /// concerns, so the generator can map it to a source location.
 /// </summary>
-public static class Checker
+internal static class Checker
 {
     /// <summary>The diagnostics of <paramref name="spec"/>, in rule order. Never throws.</summary>
     public static ImmutableArray<SpecDiagnostic> Check(LossSpec spec)

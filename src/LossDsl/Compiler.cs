@@ -16,7 +16,7 @@ namespace LossDsl;
 /// <param name="Unsupported">Why there is no analytic gradient (null when there is one).</param>
 /// <param name="Locals">The spec's named locals, compiled with the same memo as the body, so a local's
 /// compiled value is a node of the compiled body and generated code can carry the spec's names.</param>
-public sealed record CompiledSpec(
+internal sealed record CompiledSpec(
     LossTask Task,
     Expr Body,
     Expr? Gradient,
@@ -28,7 +28,7 @@ public sealed record CompiledSpec(
 }
 
 /// <summary>The compiler's phases in their order: simplify, lower, differentiate.</summary>
-public static class Compiler
+internal static class Compiler
 {
     /// <summary>Compiles a spec body for its task (named locals optional).</summary>
     public static CompiledSpec Compile(Expr body, LossTask task, IEnumerable<SpecLocal>? locals = null)

@@ -26,7 +26,7 @@ public sealed record DiagnosticDescriptor(string Id, string Title, string Messag
 /// A diagnostic as a value. <paramref name="Node"/> is the expression it concerns (the generator
 /// maps it back to a source location) or null when the location is known otherwise.
 /// </summary>
-public sealed record SpecDiagnostic(DiagnosticDescriptor Descriptor, EquatableArray<string> Arguments, Expr? Node)
+internal sealed record SpecDiagnostic(DiagnosticDescriptor Descriptor, EquatableArray<string> Arguments, Expr? Node)
 {
     /// <summary>The message with its arguments filled in.</summary>
     public string Message => string.Format(System.Globalization.CultureInfo.InvariantCulture,

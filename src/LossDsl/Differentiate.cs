@@ -9,7 +9,7 @@ namespace LossDsl;
 /// so the emitter computes each once) and the result's adjoints (<see cref="Seed"/>): the analytic
 /// backward pass, which needs no saved intermediates.
 /// </summary>
-public static class Differentiate
+internal static class Differentiate
 {
     /// <summary>
     /// d loss / d prediction for a compiled body, or null with the name of the construct that has no

@@ -7,7 +7,7 @@ namespace LossDsl;
 /// its name in specs, its double semantics, its interval rule, its derivative, the TorchSharp call the
 /// emitter prints and the <c>Simd</c> function the CPU kernel lowers it to.
 /// </summary>
-public sealed class ElementFunction
+internal sealed class ElementFunction
 {
     internal ElementFunction(UnaryOp op, string name, Func<double, double> scalar, Func<Interval, Interval> range,
                              Func<Expr, Expr, Expr, Expr> derivative, string torchSharp, string kernel)

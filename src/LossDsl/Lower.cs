@@ -10,7 +10,7 @@ namespace LossDsl;
 /// mean divides by <see cref="Count"/> of the same axes, and axes x does not have are dropped.
 /// The result evaluates exactly like the input under <c>Interpreter</c> semantics.
 /// </summary>
-public static class Lower
+internal static class Lower
 {
     /// <summary>Lowers a (simplified) spec body.</summary>
     public static Expr Apply(Expr body) => new Session().Apply(body);

@@ -9,7 +9,7 @@ namespace LossDsl;
 /// interpreter (<c>Interpreter.Apply</c>): the table plus four places. Structural operations (negation, softmax over classes, the step of generated
 /// gradients, logical not) are not in it: every phase treats them itself.
 /// </summary>
-public static class Operators
+internal static class Operators
 {
     private const string Torch = "global::TorchSharp.torch.";
 

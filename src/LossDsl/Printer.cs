@@ -4,7 +4,7 @@ using System.Text;
 namespace LossDsl;
 
 /// <summary>Prints an expression in infix form (the form docs, diagnostics and generated remarks use).</summary>
-public static class Printer
+internal static class Printer
 {
     /// <summary>The expression as readable infix text, e.g. <c>1 - (tp + smooth) / (tp + smooth)</c>.</summary>
     public static string Print(Expr e) => Print(e, int.MaxValue);

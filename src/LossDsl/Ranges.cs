@@ -13,7 +13,7 @@ namespace LossDsl;
 /// <param name="Hi">Upper end (may be positive infinity).</param>
 /// <param name="LoOpen">True when <paramref name="Lo"/> itself is not a possible value.</param>
 /// <param name="HiOpen">True when <paramref name="Hi"/> itself is not a possible value.</param>
-public sealed record Interval(double Lo, double Hi, bool LoOpen = false, bool HiOpen = false)
+internal sealed record Interval(double Lo, double Hi, bool LoOpen = false, bool HiOpen = false)
 {
     /// <summary>Every real value: nothing is known.</summary>
     public static Interval Unknown { get; } = new(double.NegativeInfinity, double.PositiveInfinity, true, true);
@@ -84,7 +84,7 @@ public sealed record Interval(double Lo, double Hi, bool LoOpen = false, bool Hi
 /// numerical lints (a log whose argument can reach 0, a denominator that is 0 on an empty mask).
 /// Ranges are those floating point can produce, so saturating functions reach their limits.
 /// </summary>
-public static class Ranges
+internal static class Ranges
 {
     /// <summary>
     /// The range of <paramref name="e"/>. Hyperparameters take the value <paramref name="paramValue"/>

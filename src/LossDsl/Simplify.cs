@@ -9,7 +9,7 @@ namespace LossDsl;
 /// input under the interpreter's semantics, up to floating-point rounding; where the input would give
 /// an overflow or a 0·inf NaN the stable form may give the finite mathematical value instead.
 /// </summary>
-public static class Simplifier
+internal static class Simplifier
 {
     // Every rewrite shrinks the tree or moves it towards a stable form, so a fixpoint is reached in a
     // few passes; the caps only guard against a rule pair that would undo each other.

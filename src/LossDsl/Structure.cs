@@ -5,7 +5,7 @@ using System.Collections.Immutable;
 namespace LossDsl;
 
 /// <summary>The only generic traversals of <see cref="Expr"/>: children, rebuild, bottom-up map, fold.</summary>
-public static class Structure
+internal static class Structure
 {
     /// <summary>The direct sub-expressions of a node, left to right (computed once per node).</summary>
     public static ImmutableArray<Expr> Children(Expr e)

@@ -13,7 +13,7 @@ namespace LossDsl;
 /// Every pass works on the spec as a DAG: a value the spec shares (a local used twice) is one local
 /// of the generated code and is visited once, so the time and the code are linear in the spec's size.
 /// </summary>
-public static class Emitter
+internal static class Emitter
 {
     /// <summary>The generator version written into <c>[GeneratedCode]</c>.</summary>
     public const string Version = "0.1.0";

@@ -4,7 +4,7 @@ using System.Text;
 namespace LossDsl;
 
 /// <summary>A small indented text writer for generated C#.</summary>
-public sealed class SourceWriter
+internal sealed class SourceWriter
 {
     private readonly StringBuilder _sb = new();
     private int _indent;
