@@ -5,6 +5,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
+# NVRTC for the CUDA compile checks; when it cannot be installed the CUDA tests fail and say why.
+bash scripts/setup-nvrtc.sh || echo "setup-nvrtc: NVRTC is missing; the CUDA tests will fail"
 
 results=TestResults
 rm -rf "$results"

@@ -91,18 +91,7 @@ internal sealed partial class CpuKernel
     internal bool IsCompiled(int pass, long classes, bool index, bool check = false) => CompiledFor(pass, classes, index, check) is not null;
 
     // The partial-sum slot of every reduction node for C classes (the layout Forward uses).
-    private int[] SlotLayout(long classes, out int slots)
-    {
-        var slotOf = new int[_nodes.Length];
-        slots = 0;
-        for (var i = 0; i < _nodes.Length; i++)
-        {
-            if (_nodes[i].Slot < 0) continue;
-            slotOf[i] = slots;
-            slots += _nodes[i].Classes ? (int)classes : 1;
-        }
-        return slotOf;
-    }
+    private int[] SlotLayout(long classes, out int slots) => _plan.SlotLayout(classes, out slots);
 
     private sealed class PassCompiler
     {

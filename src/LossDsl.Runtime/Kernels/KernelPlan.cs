@@ -139,6 +139,23 @@ internal sealed class KernelPlan
         return seed.Index == 0 ? new[] { weightSum } : new[] { valueSum, weightSum };
     }
 
+    /// <summary>
+    /// The partial-sum slots of the reductions for a class count: each reduction's first slot (by node id)
+    /// and, in <paramref name="slots"/>, how many there are (one per reduction, C for one that keeps classes).
+    /// </summary>
+    public int[] SlotLayout(long classes, out int slots)
+    {
+        var slotOf = new int[Nodes.Length];
+        slots = 0;
+        for (var i = 0; i < Nodes.Length; i++)
+        {
+            if (!Nodes[i].IsReduction) continue;
+            slotOf[i] = slots;
+            slots += Nodes[i].Classes ? (int)classes : 1;
+        }
+        return slotOf;
+    }
+
     // A node while the plan is built (levels move when reductions are merged into a later pass).
     private sealed class Draft
     {
