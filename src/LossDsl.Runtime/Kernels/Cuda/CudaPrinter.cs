@@ -442,16 +442,7 @@ internal static class CudaPrinter
                     case Masked:
                         return Local(name, $"{Valid()} ? {Arg(0, c)} : ({R})0");
                     case Unary u:
-                    {
-                        var a = Arg(0, c);
-                        return Local(name, u.Op switch
-                        {
-                            UnaryOp.Neg => $"-{a}",
-                            UnaryOp.Step => $"ld_step({a})",
-                            _ when Operators.Of(u.Op) is { } function => $"{CudaMath.FunctionName(function)}({a})",
-                            _ => throw new NotSupportedException(u.Op.ToString()),
-                        });
-                    }
+                        return Local(name, UnaryText(u.Op, Arg(0, c)));
                     case Binary b:
                     {
                         var right = _p._plan.Nodes[node.Args[1]];
@@ -460,18 +451,7 @@ internal static class CudaPrinter
                             if (right.Value == 1) return Arg(0, c);
                             if (right.Value == 2) return Local(name, $"{Arg(0, c)} * {Arg(0, c)}");
                         }
-                        var (l, r) = (Arg(0, c), Arg(1, c));
-                        return Local(name, b.Op switch
-                        {
-                            BinaryOp.Add => $"{l} + {r}",
-                            BinaryOp.Sub => $"{l} - {r}",
-                            BinaryOp.Mul => $"{l} * {r}",
-                            BinaryOp.Div => $"{l} / {r}",
-                            BinaryOp.Pow => $"ld_pow({l}, {r})",
-                            BinaryOp.Min => $"ld_min({l}, {r})",
-                            BinaryOp.Max => $"ld_max({l}, {r})",
-                            _ => throw new NotSupportedException(b.Op.ToString()),
-                        });
+                        return Local(name, BinaryText(b.Op, Arg(0, c), Arg(1, c)));
                     }
                     default:
                         throw new NotSupportedException(node.Expr.GetType().Name);
@@ -574,25 +554,9 @@ internal static class CudaPrinter
                 case Seed seed:
                     return SeedExpression(seed.Index);
                 case Unary u:
-                    return u.Op switch
-                    {
-                        UnaryOp.Neg => $"-{Arg(0)}",
-                        UnaryOp.Step => $"ld_step({Arg(0)})",
-                        _ when Operators.Of(u.Op) is { } function => $"{CudaMath.FunctionName(function)}({Arg(0)})",
-                        _ => throw new NotSupportedException(u.Op.ToString()),
-                    };
+                    return UnaryText(u.Op, Arg(0));
                 case Binary b:
-                    return b.Op switch
-                    {
-                        BinaryOp.Add => $"{Arg(0)} + {Arg(1)}",
-                        BinaryOp.Sub => $"{Arg(0)} - {Arg(1)}",
-                        BinaryOp.Mul => $"{Arg(0)} * {Arg(1)}",
-                        BinaryOp.Div => $"{Arg(0)} / {Arg(1)}",
-                        BinaryOp.Pow => $"ld_pow({Arg(0)}, {Arg(1)})",
-                        BinaryOp.Min => $"ld_min({Arg(0)}, {Arg(1)})",
-                        BinaryOp.Max => $"ld_max({Arg(0)}, {Arg(1)})",
-                        _ => throw new NotSupportedException(b.Op.ToString()),
-                    };
+                    return BinaryText(b.Op, Arg(0), Arg(1));
                 case PlainSum:
                 {
                     var a = _plan.Nodes[node.Args[0]];
@@ -604,6 +568,27 @@ internal static class CudaPrinter
                     throw new NotSupportedException(node.Expr.GetType().Name);
             }
         }
+
+        // An operation in C, for float registers and double statistics alike (the device functions are overloaded).
+        private static string UnaryText(UnaryOp op, string a) => op switch
+        {
+            UnaryOp.Neg => $"-{a}",
+            UnaryOp.Step => $"ld_step({a})",
+            _ when Operators.Of(op) is { } function => $"{CudaMath.FunctionName(function)}({a})",
+            _ => throw new NotSupportedException(op.ToString()),
+        };
+
+        private static string BinaryText(BinaryOp op, string l, string r) => op switch
+        {
+            BinaryOp.Add => $"{l} + {r}",
+            BinaryOp.Sub => $"{l} - {r}",
+            BinaryOp.Mul => $"{l} * {r}",
+            BinaryOp.Div => $"{l} / {r}",
+            BinaryOp.Pow => $"ld_pow({l}, {r})",
+            BinaryOp.Min => $"ld_min({l}, {r})",
+            BinaryOp.Max => $"ld_max({l}, {r})",
+            _ => throw new NotSupportedException(op.ToString()),
+        };
 
         // LossContext.Count: the entries a mean divides by, valid pixels only where asked and masked; at least 1.
         private string CountExpression(Over over, bool valid, string n)
