@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Globalization;
 using System.Text;
 
@@ -15,11 +16,22 @@ internal static class Printer
     /// a DAG can be exponentially longer than the DAG; with a limit printing takes time proportional to
     /// the limit (and the depth), never to the full text.
     /// </summary>
-    public static string Print(Expr e, int maxLength)
+    public static string Print(Expr e, int maxLength) => Print(e, maxLength, null, specTerms: false);
+
+    /// <summary>
+    /// A compiled expression in the terms of its spec, for remarks a user reads: sub-expressions the spec
+    /// named are printed by their names (<c>tp</c>, <c>fp</c>), <c>PlainSum(Masked(x), axes)</c> as the spec's
+    /// <c>Sum(x, axes)</c> (a sum is over valid pixels in the spec already) and a bare <c>Masked(x)</c> as
+    /// <c>x</c> (the module zeroes invalid pixels).
+    /// </summary>
+    public static string InSpecTerms(Expr e, IReadOnlyDictionary<Expr, string> names, int maxLength) =>
+        Print(e, maxLength, names, specTerms: true);
+
+    private static string Print(Expr e, int maxLength, IReadOnlyDictionary<Expr, string>? names, bool specTerms)
     {
         if (maxLength < 4) maxLength = 4;
         var sb = new StringBuilder();
-        new Writer(sb, maxLength).Write(e, 0);
+        new Writer(sb, maxLength, names, specTerms).Write(e, 0);
         return sb.Length <= maxLength ? sb.ToString() : sb.ToString(0, maxLength - 3) + "...";
     }
 
@@ -54,7 +66,7 @@ internal static class Printer
         _ => ("||", 1, true),
     };
 
-    private sealed class Writer(StringBuilder sb, int limit)
+    private sealed class Writer(StringBuilder sb, int limit, IReadOnlyDictionary<Expr, string>? names = null, bool specTerms = false)
     {
         private bool Full => sb.Length > limit;
 
@@ -62,6 +74,25 @@ internal static class Printer
         {
             if (Full) return;
             StackGuard.Ensure();
+            if (names is not null && names.TryGetValue(e, out var name))
+            {
+                sb.Append(name);
+                return;
+            }
+            if (specTerms)
+            {
+                switch (e)
+                {
+                    case Masked m:
+                        Write(m.Arg, outer);
+                        return;
+                    case PlainSum p:
+                        sb.Append("Sum(");
+                        Write(p.Arg is Masked inner ? inner.Arg : p.Arg, 0);
+                        sb.Append(", ").Append(OverText(p.Over)).Append(')');
+                        return;
+                }
+            }
             var prec = Precedence(e);
             var parenthesize = prec < outer;
             if (parenthesize) sb.Append('(');

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Collections.Immutable;
 using System.Globalization;
 using System.Linq;
 using System.Text;
@@ -147,7 +148,7 @@ internal static class Emitter
          .Line()
          .Line("/// <inheritdoc />")
          .Open($"protected override ({Tensor} Value, {Tensor}? MeanWeight) Evaluate(global::LossDsl.LossContext ctx)");
-        new BodyEmitter(spec, compiledSpec).Emit(w, compiled);
+        BodyPrinter.Print(w, new BodyPlanner(spec, compiledSpec).Evaluate(compiled));
         w.Close();
 
         if (compiledSpec.Gradient is { } gradient)
@@ -159,7 +160,7 @@ internal static class Emitter
              .Line("/// <summary>The analytic backward, derived from the spec (dLoss is the adjoint of its value).</summary>")
              .Line("/// <remarks>")
              .Line("/// <code>");
-            w.Line("/// d loss / d prediction = " + Xml(Printer.Print(gradient, 400)));
+            w.Line("/// d loss / d prediction = " + Xml(Printer.InSpecTerms(gradient, SpecNames(compiledSpec), 400)));
             w.Line("/// </code>")
              .Line("/// </remarks>")
              .Line("/// <param name=\"ctx\">The normalised inputs.</param>")
@@ -167,10 +168,26 @@ internal static class Emitter
              .Line("/// <param name=\"weightSeed\">d loss / d weight of a WeightedMean result, or null.</param>")
              .Line("/// <returns>d loss / d prediction, broadcastable to the normalised input.</returns>")
              .Open($"protected override {Tensor} Backward(global::LossDsl.LossContext ctx, {Tensor} seed, {Tensor}? weightSeed)");
-            new BodyEmitter(spec, compiledSpec).EmitGradient(w, gradient);
+            BodyPrinter.Print(w, new BodyPlanner(spec, compiledSpec).Gradient(gradient));
             w.Close();
         }
         w.Close();
+    }
+
+    /// <summary>The typed plan of a spec's <c>Evaluate</c> body (what <see cref="BodyPrinter"/> prints), for tests and tools.</summary>
+    internal static PlanBlock PlanEvaluate(LossSpec spec, CompiledSpec compiled) => new BodyPlanner(spec, compiled).Evaluate(compiled.Body);
+
+    /// <summary>The typed plan of a spec's analytic backward, or null when it has none.</summary>
+    internal static PlanBlock? PlanGradient(LossSpec spec, CompiledSpec compiled) =>
+        compiled.Gradient is { } g ? new BodyPlanner(spec, compiled).Gradient(g) : null;
+
+    // The compiled values the spec named (its locals), for remarks in the spec's terms.
+    private static Dictionary<Expr, string> SpecNames(CompiledSpec compiled)
+    {
+        var names = new Dictionary<Expr, string>();
+        foreach (var l in compiled.Locals)
+            if (l.Value is not (Input or Const or Param) && !names.ContainsKey(l.Value)) names[l.Value] = l.Name;
+        return names;
     }
 
     private static string Argument(SpecParameter p) => p.Role switch
@@ -499,60 +516,65 @@ internal static class Emitter
         return v < 0 ? "(" + s + ")" : s;
     }
 
-    // ---------------------------------------------------------------- Evaluate body
+    // ---------------------------------------------------------------- method bodies: plan, then print
 
-    private sealed class BodyEmitter
+    /// <summary>
+    /// Plans a method body (<c>Evaluate</c> or <c>Backward</c>) as typed statements: one tensor local per
+    /// operation (operands first, left to right, each value once per scope), shared scalars hoisted into
+    /// locals, construction-time choices with the values both branches need computed before them, and every
+    /// tensor's lifetime (disposed right after its last use). <see cref="BodyPrinter"/> prints the plan.
+    /// </summary>
+    private sealed class BodyPlanner
     {
         // A shared scalar value is computed into a local once it is this large (or named by the spec).
         private const int SharedScalarSize = 8;
 
         private readonly Dictionary<Expr, string> _localNames = new();
         private readonly HashSet<string> _used = new(StringComparer.Ordinal) { "ctx", "loss", "value", "weight", "seed", "weightSeed" };
-        private readonly HashSet<string> _tensors = new(StringComparer.Ordinal);
         private readonly Dictionary<Expr, bool> _scalar = new();
         private readonly Dictionary<Expr, int> _size = new();
         private Graph _graph = new(new Const(0), _ => false);
         private int _temp;
 
-        public BodyEmitter(LossSpec spec, CompiledSpec compiledSpec)
+        public BodyPlanner(LossSpec spec, CompiledSpec compiledSpec)
         {
             // Locals must not hide the module's members the code reads (hyperparameter properties).
             foreach (var p in spec.Parameters)
                 if (p.Role == ParamRole.Hyper) _used.Add(Pascal(p.Name));
-            foreach (var l in compiledSpec.Locals)
-            {
-                if (l.Value is Input or Const or Param) continue;
-                if (!_localNames.ContainsKey(l.Value)) _localNames[l.Value] = l.Name;
-            }
+            foreach (var pair in SpecNames(compiledSpec)) _localNames[pair.Key] = pair.Value;
         }
 
-        public void Emit(SourceWriter w, Expr body)
+        /// <summary>The plan of <c>Evaluate</c>: the value and, for a weighted mean, its weight.</summary>
+        public PlanBlock Evaluate(Expr body)
         {
             Start(body);
             var block = new Block();
             var scope = new Scope(null);
-            string value, weight = "null";
+            Operand.Local value;
+            Operand.Local? weight = null;
             if (body is WeightedMean m)
             {
-                value = AsTensor(EmitNode(m.Value, block, scope), m.Value, block);
-                weight = AsTensor(EmitNode(m.Weight, block, scope), m.Weight, block);
+                value = AsTensor(Plan(m.Value, block, scope), block);
+                weight = AsTensor(Plan(m.Weight, block, scope), block);
             }
             else
             {
-                value = AsTensor(EmitNode(body, block, scope), body, block);
+                value = AsTensor(Plan(body, block, scope), block);
             }
-            block.Add(new Stmt.Return($"return ({value}, {weight});", new[] { value, weight }));
-            Write(w, block, new HashSet<string> { value, weight });
+            block.Add(new Step.Return(value, weight, Pair: true));
+            var keep = new HashSet<string> { value.Name };
+            if (weight is not null) keep.Add(weight.Name);
+            return block.Finish(keep);
         }
 
-        /// <summary>Emits the analytic backward: statements computing the gradient, then its return.</summary>
-        public void EmitGradient(SourceWriter w, Expr gradient)
+        /// <summary>The plan of the analytic backward: statements computing the gradient, then its return.</summary>
+        public PlanBlock Gradient(Expr gradient)
         {
             Start(gradient);
             var block = new Block();
-            var value = AsTensor(EmitNode(gradient, block, new Scope(null)), gradient, block);
-            block.Add(new Stmt.Return($"return {value};", new[] { value }));
-            Write(w, block, new HashSet<string> { value });
+            var value = AsTensor(Plan(gradient, block, new Scope(null)), block);
+            block.Add(new Step.Return(value, null, Pair: false));
+            return block.Finish(new HashSet<string> { value.Name });
         }
 
         // The DAG's shape, once per body (see Graph).
@@ -566,18 +588,13 @@ internal static class Emitter
         private int Parents(Expr e) => _graph.Parents(e);
 
         // A result that is a constant or an input still has to be a tensor the caller may own.
-        private string AsTensor(string text, Expr e, Block block)
+        private Operand.Local AsTensor(Operand value, Block block)
         {
-            if (IsVar(text)) return text;
+            if (value is Operand.Local local) return local;
             var name = Fresh("result");
-            var code = IsScalar(e) ? $"ctx.Scalar({text})" : $"{text}.alias()";
-            block.Add(new Stmt.Assign(name, code, Array.Empty<string>()));
-            _tensors.Add(name);
-            return name;
+            block.Add(new Step.Copy(name, value, Declare: true));
+            return new Operand.Local(name);
         }
-
-        // A tensor local of this body (not ctx's inputs, not a scalar).
-        private bool IsVar(string text) => _tensors.Contains(text);
 
         private bool IsScalar(Expr e)
         {
@@ -605,46 +622,57 @@ internal static class Emitter
             && Parents(e) > 1
             && (_localNames.ContainsKey(e) || Size(e) >= SharedScalarSize);
 
-        private string ScalarText(Expr e, Block block, Scope scope) =>
-            new ScalarCode(p => Pascal(p.Name), x => HoistScalar(x) ? EmitScalarLocal(x, block, scope) : null).Scalar(e);
+        // A scalar value (or condition): its shared parts computed into locals first (all but itself when it
+        // is the value of such a local), in the order the printed expression reads them.
+        private ScalarValue PlanScalar(Expr e, Block block, Scope scope, Expr? self = null)
+        {
+            var names = new Dictionary<Expr, string>();
+            void Visit(Expr x)
+            {
+                StackGuard.Ensure();
+                if (names.ContainsKey(x)) return;
+                if (!ReferenceEquals(x, self) && HoistScalar(x))
+                {
+                    names[x] = ScalarLocal(x, block, scope);
+                    return;
+                }
+                foreach (var child in Structure.Children(x)) Visit(child);
+            }
+            Visit(e);
+            return new ScalarValue(e, names);
+        }
 
-        private string ConditionText(Expr e, Block block, Scope scope) =>
-            new ScalarCode(p => Pascal(p.Name), x => HoistScalar(x) ? EmitScalarLocal(x, block, scope) : null).Condition(e);
-
-        private string EmitScalarLocal(Expr e, Block block, Scope scope)
+        private string ScalarLocal(Expr e, Block block, Scope scope)
         {
             if (scope.TryGet(e, out var known)) return known;
-            var code = new ScalarCode(p => Pascal(p.Name), x => !ReferenceEquals(x, e) && HoistScalar(x) ? EmitScalarLocal(x, block, scope) : null).Scalar(e);
+            var value = PlanScalar(e, block, scope, self: e);
             var name = Fresh(NameHint(e));
-            block.Add(new Stmt.Assign(name, code, Array.Empty<string>(), tensor: false));
+            block.Add(new Step.LetScalar(name, value));
             scope.Set(e, name);
             return name;
         }
 
-        // The text of a value that needs no statement of its own here: a scalar, an input, an adjoint,
+        // The operand of a value that needs no statement of its own here: a scalar, an input, an adjoint,
         // or a value this scope already computed. Null otherwise.
-        private string? Known(Expr e, Block block, Scope scope)
+        private Operand? Known(Expr e, Block block, Scope scope)
         {
-            if (IsScalar(e)) return ScalarText(e, block, scope);
+            if (IsScalar(e)) return new Operand.Scalar(PlanScalar(e, block, scope));
             switch (e)
             {
-                case Input { Kind: InputKind.Prediction }:
-                    return "ctx.Input";
-                case Input { Kind: InputKind.Target }:
-                    return "ctx.Target";
+                case Input { Kind: InputKind.Prediction or InputKind.Target } input:
+                    return new Operand.Input(input.Kind);
                 case Seed seed:
-                    return seed.Index == 0 ? "seed" : "weightSeed!";
+                    return new Operand.Adjoint(seed.Index);
             }
-            return scope.TryGet(e, out var known) ? known : null;
+            return scope.TryGet(e, out var known) ? new Operand.Local(known) : null;
         }
 
-        // Emits the statements computing e (operands first, left to right, each value once per scope)
-        // and gives the local (or text) holding it. Operands are walked with an explicit stack, so a long
-        // chain of operations does not deepen the call stack; only choices recurse.
-        private string EmitNode(Expr e, Block block, Scope scope)
+        // Plans the statements computing e and gives the operand holding it. Operands are walked with an
+        // explicit stack, so a long chain of operations does not deepen the call stack; only choices recurse.
+        private Operand Plan(Expr e, Block block, Scope scope)
         {
-            if (Known(e, block, scope) is { } text) return text;
-            if (e is Cond root) return EmitCond(root, block, scope);
+            if (Known(e, block, scope) is { } operand) return operand;
+            if (e is Cond root) return PlanChoice(root, block, scope);
             var stack = new Stack<Frame>();
             stack.Push(new Frame(e));
             while (true)
@@ -653,20 +681,19 @@ internal static class Emitter
                 if (frame.Next < frame.Kids.Length)
                 {
                     var kid = frame.Kids[frame.Next];
-                    if (Known(kid, block, scope) is { } known) frame.Texts[frame.Next++] = known;
-                    else if (kid is Cond k) frame.Texts[frame.Next++] = EmitCond(k, block, scope);
+                    if (Known(kid, block, scope) is { } known) frame.Operands[frame.Next++] = known;
+                    else if (kid is Cond k) frame.Operands[frame.Next++] = PlanChoice(k, block, scope);
                     else stack.Push(new Frame(kid));
                     continue;
                 }
                 stack.Pop();
-                var code = OpCode(frame.Node, frame.Kids, frame.Texts);
                 var name = Fresh(NameHint(frame.Node));
-                _tensors.Add(name);
-                block.Add(new Stmt.Assign(name, code, frame.Texts.Where(IsVar).ToArray()));
+                block.Add(new Step.Let(name, new Operation(frame.Node, frame.Operands.ToImmutableArray())));
                 scope.Set(frame.Node, name);
-                if (stack.Count == 0) return name;
+                var local = new Operand.Local(name);
+                if (stack.Count == 0) return local;
                 var parent = stack.Peek();
-                parent.Texts[parent.Next++] = name;
+                parent.Operands[parent.Next++] = local;
             }
         }
 
@@ -674,36 +701,42 @@ internal static class Emitter
         {
             public Expr Node { get; } = node;
             public System.Collections.Immutable.ImmutableArray<Expr> Kids { get; } = Structure.Children(node);
-            public string[] Texts { get; } = new string[Structure.Children(node).Length];
+            public Operand[] Operands { get; } = new Operand[Structure.Children(node).Length];
             public int Next { get; set; }
         }
 
-        private string EmitCond(Cond k, Block block, Scope scope)
+        private Operand.Local PlanChoice(Cond k, Block block, Scope scope)
         {
             StackGuard.Ensure();
-            if (scope.TryGet(k, out var known)) return known;
+            if (scope.TryGet(k, out var known)) return new Operand.Local(known);
             // Values both branches need, or that are needed outside this choice too, are computed
             // once before it.
             foreach (var shared in Hoisted(k))
                 if (!IsScalar(shared) && shared is not Input && !scope.TryGet(shared, out _))
-                    EmitNode(shared, block, scope);
-            var test = ConditionText(k.Test, block, scope);
+                    Plan(shared, block, scope);
+            var test = PlanScalar(k.Test, block, scope);
             var result = Fresh(NameHint(k));
-            _tensors.Add(result);
             var thenBlock = new Block();
             var elseBlock = new Block();
-            var thenValue = EmitNode(k.Then, thenBlock, new Scope(scope));
-            thenBlock.Add(Move(result, thenValue, k.Then, thenBlock));
-            var elseValue = EmitNode(k.Else, elseBlock, new Scope(scope));
-            elseBlock.Add(Move(result, elseValue, k.Else, elseBlock));
-            block.Add(new Stmt.If(result, test, thenBlock, elseBlock));
+            var thenValue = Plan(k.Then, thenBlock, new Scope(scope));
+            thenBlock.Add(Handover(result, thenValue, thenBlock));
+            var elseValue = Plan(k.Else, elseBlock, new Scope(scope));
+            elseBlock.Add(Handover(result, elseValue, elseBlock));
+            block.AddChoice(result, test, thenBlock, elseBlock);
             scope.Set(k, result);
-            return result;
+            return new Operand.Local(result);
         }
+
+        // A tensor made inside this branch is handed over; anything older is aliased, so the two handles
+        // can be disposed independently.
+        private static Step Handover(string result, Operand value, Block branch) =>
+            value is Operand.Local local && branch.Defines(local.Name)
+                ? new Step.Move(result, local.Name)
+                : new Step.Copy(result, value, Declare: false);
 
         // The values a choice's branches share with each other or with the rest of the body: only the
         // largest such values (their parts come with them or, inside a nested choice, are hoisted again
-        // when that choice is emitted).
+        // when that choice is planned).
         private List<Expr> Hoisted(Cond k)
         {
             var largest = _graph.Hoisted(k);
@@ -860,15 +893,6 @@ internal static class Emitter
             }
         }
 
-        private Stmt Move(string result, string value, Expr e, Block branch)
-        {
-            // A tensor made inside this branch is handed over; anything older is aliased, so the two
-            // handles can be disposed independently.
-            if (IsVar(value) && branch.Defines(value)) return new Stmt.Move($"{result} = {value};", value);
-            var code = IsVar(value) || !IsScalar(e) ? $"{value}.alias()" : $"ctx.Scalar({value})";
-            return new Stmt.Assign(result, code, IsVar(value) ? new[] { value } : Array.Empty<string>(), declare: false);
-        }
-
         private string NameHint(Expr e) => _localNames.TryGetValue(e, out var n) ? n : "t";
 
         private string Fresh(string hint)
@@ -881,10 +905,183 @@ internal static class Emitter
             return name;
         }
 
-        private string OpCode(Expr e, IReadOnlyList<Expr> kids, string[] t)
+        private sealed class Scope
         {
-            bool S(int i) => IsScalar(kids[i]);
-            string T(int i) => S(i) ? $"ctx.Scalar({t[i]})" : t[i];
+            private readonly Scope? _parent;
+            private readonly Dictionary<Expr, string> _names = new();
+
+            public Scope(Scope? parent) => _parent = parent;
+
+            public bool TryGet(Expr e, out string name)
+            {
+                for (var s = this; s is not null; s = s._parent)
+                    if (s._names.TryGetValue(e, out name!)) return true;
+                name = "";
+                return false;
+            }
+
+            public void Set(Expr e, string name) => _names[e] = name;
+        }
+
+        // A block being planned: its statements, and its choices' branches still open (their lifetimes are
+        // decided when the block is finished).
+        private sealed class Block
+        {
+            private readonly HashSet<string> _defined = new(StringComparer.Ordinal);
+            private readonly List<(Step? Step, ChoiceDraft? Choice)> _items = new();
+
+            private sealed record ChoiceDraft(string Result, ScalarValue Test, Block Then, Block Else);
+
+            public void Add(Step s)
+            {
+                _items.Add((s, null));
+                if (Defines(s) is { } name) _defined.Add(name);
+            }
+
+            public void AddChoice(string result, ScalarValue test, Block then, Block @else)
+            {
+                _items.Add((null, new ChoiceDraft(result, test, then, @else)));
+                _defined.Add(result);
+            }
+
+            public bool Defines(string name) => _defined.Contains(name);
+
+            // The tensor local a statement makes (scalars are not disposed).
+            private static string? Defines(Step s) => s switch
+            {
+                Step.Let l => l.Name,
+                Step.Copy { Declare: true } c => c.Name,
+                _ => null,
+            };
+
+            private static IEnumerable<string> Locals(Operand? o) =>
+                o is Operand.Local l ? new[] { l.Name } : Array.Empty<string>();
+
+            private IEnumerable<string> Uses(int i)
+            {
+                var (step, choice) = _items[i];
+                if (choice is not null)
+                    // The names defined outside the choice that its branches read.
+                    return choice.Then.OuterUses().Concat(choice.Else.OuterUses()).Where(u => u != choice.Result).Distinct();
+                return step switch
+                {
+                    Step.Let l => l.Value.Operands.SelectMany(Locals),
+                    Step.Copy c => c.Declare ? Locals(c.Source) : Locals(c.Source).Append(c.Name),
+                    Step.Move m => new[] { m.Source },
+                    Step.Return r => Locals(r.Value).Concat(Locals(r.Weight)),
+                    _ => Array.Empty<string>(),
+                };
+            }
+
+            private IEnumerable<string> OuterUses() =>
+                Enumerable.Range(0, _items.Count).SelectMany(Uses).Where(u => !Defines(u));
+
+            /// <summary>
+            /// The block with lifetimes: each tensor it makes is disposed right after the last statement that
+            /// reads it (or the one that makes it, if none does). Handles moved into a choice's result, and the
+            /// names in <paramref name="keep"/>, are kept.
+            /// </summary>
+            public PlanBlock Finish(HashSet<string> keep)
+            {
+                StackGuard.Ensure();
+                var lastUse = new Dictionary<string, int>();
+                for (var i = 0; i < _items.Count; i++)
+                    foreach (var v in Uses(i))
+                        lastUse[v] = i;
+                var moved = new HashSet<string>(_items.Select(x => x.Step).OfType<Step.Move>().Select(m => m.Source));
+                var disposeAfter = new Dictionary<int, List<string>>();
+                var defined = new HashSet<string>();
+                for (var i = 0; i < _items.Count; i++)
+                {
+                    var made = _items[i].Choice?.Result ?? (_items[i].Step is { } s ? Defines(s) : null);
+                    if (made is null || !defined.Add(made) || keep.Contains(made) || moved.Contains(made)) continue;
+                    var last = lastUse.TryGetValue(made, out var l) ? Math.Max(l, i) : i;
+                    if (!disposeAfter.TryGetValue(last, out var list)) disposeAfter[last] = list = new List<string>();
+                    list.Add(made);
+                }
+                var steps = ImmutableArray.CreateBuilder<Step>();
+                for (var i = 0; i < _items.Count; i++)
+                {
+                    var (step, choice) = _items[i];
+                    steps.Add(choice is null
+                        ? step!
+                        : new Step.Choose(choice.Result, choice.Test,
+                            choice.Then.Finish(new HashSet<string>(keep) { choice.Result }),
+                            choice.Else.Finish(new HashSet<string>(keep) { choice.Result })));
+                    if (disposeAfter.TryGetValue(i, out var names))
+                        foreach (var v in names) steps.Add(new Step.Dispose(v));
+                }
+                return new PlanBlock(steps.ToImmutable());
+            }
+        }
+    }
+
+    /// <summary>Prints a planned method body as TorchSharp calls on the normalised inputs of <c>ctx</c>.</summary>
+    private static class BodyPrinter
+    {
+        public static void Print(SourceWriter w, PlanBlock block)
+        {
+            StackGuard.Ensure();
+            foreach (var step in block.Steps)
+            {
+                switch (step)
+                {
+                    case Step.Let l:
+                        w.Line($"var {l.Name} = {OpCode(l.Value)};");
+                        break;
+                    case Step.LetScalar s:
+                        w.Line($"var {s.Name} = {Scalar(s.Value)};");
+                        break;
+                    case Step.Copy c:
+                    {
+                        var code = c.Source is Operand.Scalar scalar ? $"ctx.Scalar({Scalar(scalar.Value)})" : $"{Text(c.Source)}.alias()";
+                        w.Line(c.Declare ? $"var {c.Name} = {code};" : $"{c.Name} = {code};");
+                        break;
+                    }
+                    case Step.Choose k:
+                        w.Line($"{Tensor} {k.Result};");
+                        w.Open($"if ({Condition(k.Test)})");
+                        Print(w, k.Then);
+                        w.Close();
+                        w.Open("else");
+                        Print(w, k.Else);
+                        w.Close();
+                        break;
+                    case Step.Move m:
+                        w.Line($"{m.Result} = {m.Source};");
+                        break;
+                    case Step.Return r:
+                        w.Line(r.Pair ? $"return ({Text(r.Value)}, {(r.Weight is null ? "null" : Text(r.Weight))});" : $"return {Text(r.Value)};");
+                        break;
+                    case Step.Dispose d:
+                        w.Line($"{d.Name}.Dispose();");
+                        break;
+                }
+            }
+        }
+
+        private static ScalarCode Code(ScalarValue v) =>
+            new(p => Pascal(p.Name), x => v.Names.TryGetValue(x, out var name) ? name : null);
+
+        private static string Scalar(ScalarValue v) => Code(v).Scalar(v.Value);
+
+        private static string Condition(ScalarValue v) => Code(v).Condition(v.Value);
+
+        private static string Text(Operand o) => o switch
+        {
+            Operand.Local l => l.Name,
+            Operand.Input { Kind: InputKind.Prediction } => "ctx.Input",
+            Operand.Input => "ctx.Target",
+            Operand.Adjoint a => a.Index == 0 ? "seed" : "weightSeed!",
+            Operand.Scalar s => Scalar(s.Value),
+            _ => throw new InvalidOperationException(o.GetType().Name),
+        };
+
+        private static string OpCode(Operation op)
+        {
+            var e = op.Node;
+            var t = op.Operands.Select(Text).ToArray();
+            string T(int i) => op.Operands[i] is Operand.Scalar ? $"ctx.Scalar({t[i]})" : t[i];
             return e switch
             {
                 Input { Kind: InputKind.ClassWeights } => "ctx.ClassWeights",
@@ -919,140 +1116,6 @@ internal static class Emitter
                 SelectTarget => $"ctx.SelectTarget({T(0)})",
                 _ => throw new InvalidOperationException($"cannot emit {e.GetType().Name}"),
             };
-        }
-
-        // ------------------------------------------------------------ statements and disposal
-
-        private void Write(SourceWriter w, Block block, HashSet<string> keep)
-        {
-            StackGuard.Ensure();
-            // Each tensor this block makes is disposed right after the last statement that reads it (or
-            // the one that makes it, if none does). Handles moved into an if-result, and the results
-            // themselves, are kept.
-            var lastUse = new Dictionary<string, int>();
-            for (var i = 0; i < block.Statements.Count; i++)
-                foreach (var v in block.Statements[i].Uses())
-                    lastUse[v] = i;
-            var moved = new HashSet<string>(block.Statements.OfType<Stmt.Move>().Select(m => m.Value));
-            var disposeAfter = new Dictionary<int, List<string>>();
-            var defined = new HashSet<string>();
-            for (var i = 0; i < block.Statements.Count; i++)
-            {
-                if (block.Statements[i].Defines is not { } v || !defined.Add(v) || keep.Contains(v) || moved.Contains(v)) continue;
-                var last = lastUse.TryGetValue(v, out var l) ? Math.Max(l, i) : i;
-                if (!disposeAfter.TryGetValue(last, out var list)) disposeAfter[last] = list = new List<string>();
-                list.Add(v);
-            }
-            for (var i = 0; i < block.Statements.Count; i++)
-            {
-                var s = block.Statements[i];
-                switch (s)
-                {
-                    case Stmt.Assign a:
-                        w.Line(a.Declare ? $"var {a.Name} = {a.Code};" : $"{a.Name} = {a.Code};");
-                        break;
-                    case Stmt.If f:
-                        w.Line($"{Tensor} {f.Result};");
-                        w.Open($"if ({f.Test})");
-                        Write(w, f.Then, new HashSet<string>(keep) { f.Result });
-                        w.Close();
-                        w.Open("else");
-                        Write(w, f.Else, new HashSet<string>(keep) { f.Result });
-                        w.Close();
-                        break;
-                    case Stmt.Move m:
-                        w.Line(m.Code);
-                        break;
-                    case Stmt.Return r:
-                        w.Line(r.Code);
-                        break;
-                }
-                if (disposeAfter.TryGetValue(i, out var names))
-                    foreach (var v in names)
-                        w.Line($"{v}.Dispose();");
-            }
-        }
-
-        private sealed class Scope
-        {
-            private readonly Scope? _parent;
-            private readonly Dictionary<Expr, string> _names = new();
-
-            public Scope(Scope? parent) => _parent = parent;
-
-            public bool TryGet(Expr e, out string name)
-            {
-                for (var s = this; s is not null; s = s._parent)
-                    if (s._names.TryGetValue(e, out name!)) return true;
-                name = "";
-                return false;
-            }
-
-            public void Set(Expr e, string name) => _names[e] = name;
-        }
-
-        private sealed class Block
-        {
-            private readonly HashSet<string> _defined = new(StringComparer.Ordinal);
-
-            public List<Stmt> Statements { get; } = new();
-
-            public void Add(Stmt s)
-            {
-                Statements.Add(s);
-                if (s.Defines is { } name) _defined.Add(name);
-            }
-
-            public bool Defines(string name) => _defined.Contains(name);
-        }
-
-        private abstract class Stmt
-        {
-            public virtual string? Defines => null;
-
-            public abstract IEnumerable<string> Uses();
-
-            // A local: a tensor (disposed after its last use) or, with tensor: false, a scalar.
-            public sealed class Assign(string name, string code, string[] uses, bool declare = true, bool tensor = true) : Stmt
-            {
-                public string Name { get; } = name;
-                public string Code { get; } = code;
-                public bool Declare { get; } = declare;
-                public override string? Defines => Declare && tensor ? Name : null;
-                public override IEnumerable<string> Uses() => Declare ? uses : uses.Append(Name);
-            }
-
-            public sealed class If(string result, string test, Block then, Block @else) : Stmt
-            {
-                private string[]? _uses;
-
-                public string Result { get; } = result;
-                public string Test { get; } = test;
-                public Block Then { get; } = then;
-                public Block Else { get; } = @else;
-                public override string? Defines => Result;
-
-                // The names defined outside the if that its branches read (names defined in a branch
-                // are that branch's business).
-                public override IEnumerable<string> Uses() =>
-                    _uses ??= Outer(Then).Concat(Outer(Else)).Where(u => u != Result).Distinct().ToArray();
-
-                private static IEnumerable<string> Outer(Block block) =>
-                    block.Statements.SelectMany(s => s.Uses()).Where(u => !block.Defines(u));
-            }
-
-            public sealed class Move(string code, string value) : Stmt
-            {
-                public string Code { get; } = code;
-                public string Value { get; } = value;
-                public override IEnumerable<string> Uses() => new[] { Value };
-            }
-
-            public sealed class Return(string code, string[] uses) : Stmt
-            {
-                public string Code { get; } = code;
-                public override IEnumerable<string> Uses() => uses;
-            }
         }
     }
 }
