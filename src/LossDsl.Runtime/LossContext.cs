@@ -142,6 +142,7 @@ public sealed class LossContext : IDisposable
             if (!atLeastOne) return scaled;
             using (scaled)
             {
+                // MeanRule.CountDenominator, elementwise.
                 using var one = 1.0.ToScalar(); // held until the call returns (see InputValidation)
                 return scaled.clamp_min(one);
             }
@@ -150,7 +151,7 @@ public sealed class LossContext : IDisposable
         if ((over & Over.Batch) != 0) count *= N;
         if ((over & Over.Spatial) != 0)
             for (var i = 0; i < SpatialRank; i++) count *= Input.shape[2 + i];
-        return full(Array.Empty<long>(), atLeastOne ? Math.Max(count, 1.0) : count, dtype: DType, device: Input.device);
+        return full(Array.Empty<long>(), atLeastOne ? MeanRule.CountDenominator(count) : count, dtype: DType, device: Input.device);
     }
 
     /// <summary>Σ_c x·onehot(target) over the class axis (kept as size 1): a gather for class indices.</summary>

@@ -324,8 +324,8 @@ public abstract partial class LossModule : LossFunction
                 seed = g.reshape(Array.Empty<long>());
                 break;
             case Reduction.Mean when s.HasWeight:
-                seed = g.reshape(Array.Empty<long>()) / s.SumWeight;
-                weightSeed = g.reshape(Array.Empty<long>()) * (-s.SumValue / (s.SumWeight * s.SumWeight));
+                seed = g.reshape(Array.Empty<long>()) * MeanRule.ValueAdjoint(s.SumWeight);
+                weightSeed = g.reshape(Array.Empty<long>()) * MeanRule.WeightAdjoint(s.SumValue, s.SumWeight);
                 break;
             case Reduction.Mean:
             {

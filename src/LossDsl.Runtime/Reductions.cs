@@ -50,8 +50,8 @@ public static class Reductions
         }
     }
 
-    // Σ weight over the value's elements (valid ones for per-pixel values); 1 where that is 0, so an
-    // all-ignored batch gives 0 rather than NaN.
+    // Σ weight over the value's elements (valid ones for per-pixel values): MeanRule.WeightDenominator,
+    // elementwise (1 where the total is 0, so an all-ignored batch gives 0 rather than NaN).
     internal static Tensor WeightTotal(LossContext ctx, Tensor weight, Tensor value, bool pixelwise)
     {
         using var expanded = weight.expand_as(value);

@@ -277,8 +277,8 @@ public static class LossLaws
                 count = n.Values.Length - invalid.Length;
             }
             if (spec is WeightedMean) count = TotalWeight(module!, spec, c, pixelwise);
-            // A mean over nothing is 0: the runtime divides by max(count, 1) (a zero total weight counts as 1).
-            var expectedMean = s.Values[0] / (count == 0 ? 1 : count);
+            // A mean over nothing is 0 (MeanRule: the denominator is at least 1, a zero total weight counts as 1).
+            var expectedMean = s.Values[0] / (spec is WeightedMean ? MeanRule.WeightDenominator(count) : MeanRule.CountDenominator(count));
             return Close(m.Values[0], expectedMean, Exact)
                 ? null
                 : $"Mean {Show(m.Values[0])} ≠ Sum {Show(s.Values[0])} / count {Show(count)} = {Show(expectedMean)}";

@@ -179,7 +179,7 @@ internal sealed partial class CpuKernel
         var total = r.Stats[_weightSum][0];
         // A weight without a class axis counts once per class of a value that has one.
         if (!_nodes[_weight].Classes && _nodes[_value].Classes) total *= r.C;
-        return total == 0 ? 1 : total;
+        return MeanRule.WeightDenominator(total);
     }
 
     // Computes every statistic of the given level (level 0: constants, counts, class vectors, seeds
@@ -221,7 +221,7 @@ internal sealed partial class CpuKernel
                 sv += At(r, _value, n, c);
                 sw += _weighted ? At(r, _weight, n, c) : 1;
             }
-        return (sv, sw == 0 ? 1 : sw);
+        return (sv, MeanRule.WeightDenominator(sw));
     }
 
     private double At(Run r, int id, long n, long c)
@@ -237,16 +237,16 @@ internal sealed partial class CpuKernel
         if (_weighted && !_pixelwise)
         {
             var (sv, sw) = RegionTotals(r);
-            return index == 0 ? 1 / sw : -sv / (sw * sw);
+            return index == 0 ? MeanRule.ValueAdjoint(sw) : MeanRule.WeightAdjoint(sv, sw);
         }
         // Deferred: the first pass writes the gradient with the seed at 1; Forward scales it by 1/Σw after.
         if (_deferSeed && index == 0) return 1;
         if (_weighted)
         {
             var sw = WeightTotal(r);
-            return index == 0 ? 1 / sw : -r.Stats[_valueSum][0] / (sw * sw);
+            return index == 0 ? MeanRule.ValueAdjoint(sw) : MeanRule.WeightAdjoint(r.Stats[_valueSum][0], sw);
         }
-        return index == 0 ? 1 / CountOf(r.Ctx, _axes, valid: _pixelwise) : 0;
+        return index == 0 ? MeanRule.ValueAdjoint(CountOf(r.Ctx, _axes, valid: _pixelwise)) : 0;
     }
 
     private double[] CombinePartials(Run r, int id)

@@ -598,19 +598,19 @@ internal static class CudaPrinter
             if (valid && _plan.IsMasked && pixelAxes != Over.None)
             {
                 var pixels = (over & Over.Batch) != 0 ? "ld_total(valid, N)" : $"valid[{n}]";
-                return $"fmax({pixels} * {classes}, 1.0)";
+                return MeanRule.CountDenominatorC($"{pixels} * {classes}");
             }
             var count = classes;
             if ((over & Over.Batch) != 0) count += " * (double)N";
             if ((over & Over.Spatial) != 0) count += " * (double)S";
-            return $"fmax((double){count}, 1.0)";
+            return MeanRule.CountDenominatorC($"(double){count}");
         }
 
         // Σ weight of a pixel-wise weighted mean, broadcast to the value's classes; 1 where it is 0.
         private string WeightTotal()
         {
             var scale = !_plan.Nodes[_plan.Weight].Classes && _plan.Nodes[_plan.Value].Classes ? " * LD_C" : "";
-            return $"ld_nonzero({StatAt(_plan.WeightSum, "0", "0")}{scale})";
+            return MeanRule.WeightDenominatorC($"{StatAt(_plan.WeightSum, "0", "0")}{scale}");
         }
 
         // Σ value and Σ weight of a region result over its (sample, class) entries.
@@ -624,7 +624,7 @@ internal static class CudaPrinter
             var sw = _plan.Weighted ? $"ld_region_sum_{_plan.Weight}" : null;
             _regionSums[_plan.Value] = (ns, cs, Entry(_plan.Value));
             if (sw is not null) _regionSums[_plan.Weight] = (ns, cs, Entry(_plan.Weight));
-            return ($"{sv}(stats, N)", sw is null ? $"ld_nonzero((double){ns} * {cs})" : $"ld_nonzero({sw}(stats, N))");
+            return ($"{sv}(stats, N)", MeanRule.WeightDenominatorC(sw is null ? $"(double){ns} * {cs}" : $"{sw}(stats, N)"));
         }
 
         private readonly Dictionary<int, (string Samples, string Classes, string Entry)> _regionSums = new();
@@ -727,7 +727,7 @@ internal static class CudaPrinter
         private string Helpers()
         {
             var sb = new StringBuilder();
-            sb.Append("__device__ __forceinline__ double ld_nonzero(double v) { return v == 0.0 ? 1.0 : v; }\n");
+            sb.Append(MeanRule.WeightDenominatorHelperC).Append('\n');
             sb.Append("__device__ __forceinline__ double ld_total(const double* v, long long n) { double s = 0.0; for (long long i = 0; i < n; ++i) s += v[i]; return s; }\n");
             foreach (var (id, (samples, classes, entry)) in _regionSums.OrderBy(p => p.Key))
             {
