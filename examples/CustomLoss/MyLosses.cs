@@ -18,7 +18,14 @@ public static partial class MyLosses
     /// derivative γ·(1 - TI)^(γ-1) finite at a perfect prediction.
     /// </summary>
     [Loss(LossTask.Binary)]
-    public static Expr MyFocalTversky(Expr logits, Expr target, double alpha = 0.3, double beta = 0.7, double gamma = 0.75, double smooth = 1.0)
+    public static Expr MyFocalTversky(
+        Expr logits,
+        Expr target,
+        double alpha = 0.3,
+        double beta = 0.7,
+        double gamma = 0.75,
+        double smooth = 1.0
+    )
     {
         var p = Sigmoid(logits);
         var tp = Sum(p * target, Over.Spatial);

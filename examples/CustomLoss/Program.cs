@@ -34,7 +34,7 @@ public static class Program
             var reference = loss.Reference(logits, target, mask).item<double>();
             var ok = Math.Abs(generated - reference) <= 1e-10; // float64; both sum the same 4096 pixels
             failures += ok ? 0 : 1;
-            Console.WriteLine($"{name,-14} generated {generated:F6}  interpreter {reference:F6}  {(ok ? "agree" : "DIFFER")}");
+            Console.WriteLine($"{name, -14} generated {generated:F6}  interpreter {reference:F6}  {(ok ? "agree" : "DIFFER")}");
         }
 
         // 2. A declared loss is an ordinary loss: it matches the catalog's multiclass FocalTverskyLoss
@@ -48,13 +48,16 @@ public static class Program
 
         // 3. The functional form, per sample.
         var perSample = MyLosses.MyLogCoshDiceLoss(logits, target, mask, reduction: Reduction.None);
-        Console.WriteLine($"log-cosh Dice per sample: {string.Join(", ", perSample.flatten().data<double>().ToArray().Select(v => v.ToString("F4", CultureInfo.InvariantCulture)))}");
+        Console.WriteLine(
+            $"log-cosh Dice per sample: {string.Join(", ", perSample.flatten().data<double>().ToArray().Select(v => v.ToString("F4", CultureInfo.InvariantCulture)))}"
+        );
 
         // 4. Blend the two and train the logits directly for a few steps.
         using var blend = 0.7 * new MyFocalTverskyLoss() + 0.3 * new MyLogCoshDiceLoss();
         var x = nn.Parameter(zeros(4, 1, 32, 32, dtype: float64));
         var optimizer = optim.Adam(new[] { x }, 0.1);
-        double first = 0, last = 0;
+        double first = 0,
+            last = 0;
         for (var step = 0; step < 30; step++)
         {
             using var inner = NewDisposeScope();
@@ -62,7 +65,8 @@ public static class Program
             var value = blend.forward(x, target, mask);
             value.backward();
             optimizer.step();
-            if (step == 0) first = value.item<double>();
+            if (step == 0)
+                first = value.item<double>();
             last = value.item<double>();
         }
         var decreased = last < first;

@@ -12,7 +12,8 @@ namespace Trainer;
 /// </summary>
 public static class Program
 {
-    private const int Epochs = 8, BatchSize = 16;
+    private const int Epochs = 8,
+        BatchSize = 16;
 
     public static int Main()
     {
@@ -31,12 +32,16 @@ public static class Program
         using var loss = 0.5 * new BceLoss(posWeight: posWeight) + 0.5 * new DiceLoss();
 
         using var model = nn.Sequential(
-            nn.Conv2d(2, 16, 3, padding: 1), nn.ReLU(),
-            nn.Conv2d(16, 16, 3, padding: 2, dilation: 2), nn.ReLU(),
-            nn.Conv2d(16, 1, 1));
+            nn.Conv2d(2, 16, 3, padding: 1),
+            nn.ReLU(),
+            nn.Conv2d(16, 16, 3, padding: 2, dilation: 2),
+            nn.ReLU(),
+            nn.Conv2d(16, 1, 1)
+        );
         var optimizer = optim.Adam(model.parameters(), 0.01);
 
-        double firstEpochLoss = 0, lastEpochLoss = 0;
+        double firstEpochLoss = 0,
+            lastEpochLoss = 0;
         for (var epoch = 1; epoch <= Epochs; epoch++)
         {
             model.train();
@@ -55,10 +60,13 @@ public static class Program
                 batches++;
             }
             var epochLoss = total / batches;
-            if (epoch == 1) firstEpochLoss = epochLoss;
+            if (epoch == 1)
+                firstEpochLoss = epochLoss;
             lastEpochLoss = epochLoss;
             var (dice, precision, recall) = Evaluate(model, valid);
-            Console.WriteLine($"epoch {epoch}  train loss {epochLoss:F4}  validation dice {dice:F3}  precision {precision:F3}  recall {recall:F3}");
+            Console.WriteLine(
+                $"epoch {epoch}  train loss {epochLoss:F4}  validation dice {dice:F3}  precision {precision:F3}  recall {recall:F3}"
+            );
         }
         Console.WriteLine($"train loss {firstEpochLoss:F4} -> {lastEpochLoss:F4}");
         return lastEpochLoss < firstEpochLoss ? 0 : 1;

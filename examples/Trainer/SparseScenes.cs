@@ -13,7 +13,8 @@ namespace Trainer;
 public sealed class SparseScenes
 {
     /// <summary>Image height and width.</summary>
-    public const int Height = 32, Width = 64;
+    public const int Height = 32,
+        Width = 64;
 
     private SparseScenes(Tensor inputs, Tensor targets, Tensor mask)
     {
@@ -49,32 +50,37 @@ public sealed class SparseScenes
             var label = new byte[pixels];
             var tilt = 0.3 + 0.4 * rng.NextDouble();
             for (var r = 0; r < Height; r++)
-                for (var c = 0; c < Width; c++)
-                {
-                    range[r * Width + c] = tilt + 0.5 * r / Height + 0.05 * Math.Sin(c / 7.0 + n);
-                    intensity[r * Width + c] = 0.2 + 0.1 * rng.NextDouble();
-                }
+            for (var c = 0; c < Width; c++)
+            {
+                range[r * Width + c] = tilt + 0.5 * r / Height + 0.05 * Math.Sin(c / 7.0 + n);
+                intensity[r * Width + c] = 0.2 + 0.1 * rng.NextDouble();
+            }
             // Objects: small blocks closer than the background (a range step) and somewhat bright.
             var objects = rng.Next(1, 4);
             for (var o = 0; o < objects; o++)
             {
-                int h = rng.Next(3, 7), w = rng.Next(2, 5), r0 = rng.Next(0, Height - h), c0 = rng.Next(0, Width - w);
+                int h = rng.Next(3, 7),
+                    w = rng.Next(2, 5),
+                    r0 = rng.Next(0, Height - h),
+                    c0 = rng.Next(0, Width - w);
                 var step = 0.15 + 0.2 * rng.NextDouble();
                 var bright = 0.35 + 0.4 * rng.NextDouble();
                 for (var r = r0; r < r0 + h; r++)
-                    for (var c = c0; c < c0 + w; c++)
-                    {
-                        range[r * Width + c] -= step;
-                        intensity[r * Width + c] = bright + 0.1 * rng.NextDouble();
-                        label[r * Width + c] = 1;
-                    }
+                for (var c = c0; c < c0 + w; c++)
+                {
+                    range[r * Width + c] -= step;
+                    intensity[r * Width + c] = bright + 0.1 * rng.NextDouble();
+                    label[r * Width + c] = 1;
+                }
             }
             // Distractors: bright lane markings flush with the background.
             for (var d = rng.Next(0, 3); d > 0; d--)
             {
-                int r0 = rng.Next(Height / 2, Height), c0 = rng.Next(0, Width - 12);
+                int r0 = rng.Next(Height / 2, Height),
+                    c0 = rng.Next(0, Width - 12);
                 for (var c = c0; c < c0 + 12; c++)
-                    if (label[r0 * Width + c] == 0) intensity[r0 * Width + c] = 0.5 + 0.3 * rng.NextDouble();
+                    if (label[r0 * Width + c] == 0)
+                        intensity[r0 * Width + c] = 0.5 + 0.3 * rng.NextDouble();
             }
             // Invalid pixels: random dropouts and a dead column band.
             var dead = rng.Next(0, Width - 3);
@@ -92,6 +98,7 @@ public sealed class SparseScenes
         return new SparseScenes(
             tensor(x, new long[] { count, 2, Height, Width }),
             tensor(y, new long[] { count, 1, Height, Width }),
-            tensor(valid, new long[] { count, Height, Width }));
+            tensor(valid, new long[] { count, Height, Width })
+        );
     }
 }

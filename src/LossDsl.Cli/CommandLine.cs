@@ -37,12 +37,14 @@ internal static class CommandLine
     public static RootCommand Build()
     {
         var root = new RootCommand("lossdsl: segmentation losses declared in C#, compared on sparse, imbalanced data.");
-        var verbs = typeof(CommandLine).Assembly.GetTypes()
+        var verbs = typeof(CommandLine)
+            .Assembly.GetTypes()
             .Where(t => t is { IsClass: true, IsAbstract: false } && typeof(ICliCommand).IsAssignableFrom(t))
             .Select(t => (ICliCommand)Activator.CreateInstance(t)!)
             .Select(c => c.Create())
             .OrderBy(c => c.Name, StringComparer.Ordinal);
-        foreach (var verb in verbs) root.Subcommands.Add(verb);
+        foreach (var verb in verbs)
+            root.Subcommands.Add(verb);
         return root;
     }
 
@@ -65,7 +67,14 @@ internal static class CommandLine
         }
         try
         {
-            return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+            return parsed.Invoke(
+                new InvocationConfiguration
+                {
+                    Output = output,
+                    Error = error,
+                    EnableDefaultExceptionHandler = false,
+                }
+            );
         }
         catch (UsageException e)
         {

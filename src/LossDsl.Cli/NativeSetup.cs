@@ -18,15 +18,21 @@ internal static partial class NativeSetup
     /// </summary>
     public static void Apply()
     {
-        if (OperatingSystem.IsWindows()) return;
+        if (OperatingSystem.IsWindows())
+            return;
         foreach (var name in new[] { "DNNL_MAX_CPU_ISA", "ONEDNN_MAX_CPU_ISA" })
-            if (Environment.GetEnvironmentVariable(name) is null) _ = SetEnv(name, "AVX2", 0);
+            if (Environment.GetEnvironmentVariable(name) is null)
+                _ = SetEnv(name, "AVX2", 0);
         // libtorch warns once per thread that NNPACK does not support the CPU; it falls back silently
         // and correctly, so only errors are worth showing.
-        if (Environment.GetEnvironmentVariable("TORCH_CPP_LOG_LEVEL") is null) _ = SetEnv("TORCH_CPP_LOG_LEVEL", "ERROR", 0);
+        if (Environment.GetEnvironmentVariable("TORCH_CPP_LOG_LEVEL") is null)
+            _ = SetEnv("TORCH_CPP_LOG_LEVEL", "ERROR", 0);
         // Training allocates the same tensor sizes every step: keep freed blocks instead of faulting them in
         // again (NativeAllocator), unless the user tuned the allocator already.
-        if (Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_") is null && Environment.GetEnvironmentVariable("MALLOC_TRIM_THRESHOLD_") is null)
+        if (
+            Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_") is null
+            && Environment.GetEnvironmentVariable("MALLOC_TRIM_THRESHOLD_") is null
+        )
             _ = NativeAllocator.RetainFreedMemory();
     }
 

@@ -56,17 +56,20 @@ internal static class DeepStack
     {
         T result = default!;
         ExceptionDispatchInfo? error = null;
-        var thread = new Thread(() =>
-        {
-            try
+        var thread = new Thread(
+            () =>
             {
-                result = work();
-            }
-            catch (Exception ex)
-            {
-                error = ExceptionDispatchInfo.Capture(ex);
-            }
-        }, LargeStackBytes)
+                try
+                {
+                    result = work();
+                }
+                catch (Exception ex)
+                {
+                    error = ExceptionDispatchInfo.Capture(ex);
+                }
+            },
+            LargeStackBytes
+        )
         {
             IsBackground = true,
             Name = "LossDsl.Generator (deep spec)",
@@ -86,8 +89,10 @@ internal static class DeepStack
         while (stack.Count > 0)
         {
             var (node, depth) = stack.Pop();
-            if (depth > max) max = depth;
-            foreach (var child in node.ChildNodes()) stack.Push((child, depth + 1));
+            if (depth > max)
+                max = depth;
+            foreach (var child in node.ChildNodes())
+                stack.Push((child, depth + 1));
         }
         return max;
     }

@@ -41,30 +41,44 @@ public sealed class LossGenerator : IIncrementalGenerator
     /// <inheritdoc />
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
-        var specs = context.SyntaxProvider
-            .ForAttributeWithMetadataName("LossDsl.LossAttribute",
+        var specs = context
+            .SyntaxProvider.ForAttributeWithMetadataName(
+                "LossDsl.LossAttribute",
                 static (node, _) => node is Microsoft.CodeAnalysis.CSharp.Syntax.MethodDeclarationSyntax,
-                static (ctx, ct) => SpecParser.Parse(ctx, ct))
+                static (ctx, ct) => SpecParser.Parse(ctx, ct)
+            )
             .WithTrackingName(TrackingNames.Specs);
 
         var duplicates = specs
             .Select(static (r, _) => r.FullName ?? "")
             .Collect()
-            .Select(static (names, _) => EquatableArray.From(
-                names.Where(n => n.Length > 0).GroupBy(n => n).Where(g => g.Count() > 1).Select(g => g.Key).OrderBy(n => n, StringComparer.Ordinal)))
+            .Select(
+                static (names, _) =>
+                    EquatableArray.From(
+                        names
+                            .Where(n => n.Length > 0)
+                            .GroupBy(n => n)
+                            .Where(g => g.Count() > 1)
+                            .Select(g => g.Key)
+                            .OrderBy(n => n, StringComparer.Ordinal)
+                    )
+            )
             .WithTrackingName(TrackingNames.Duplicates);
 
-        var checkedSpecs = specs.Combine(duplicates)
+        var checkedSpecs = specs
+            .Combine(duplicates)
             .Select(static (pair, _) => SpecChecker.Check(pair.Left, pair.Right))
             .WithTrackingName(TrackingNames.Checked);
 
-        var diagnostics = checkedSpecs
-            .Select(static (c, _) => c.Diagnostics)
-            .WithTrackingName(TrackingNames.Diagnostics);
-        context.RegisterSourceOutput(diagnostics, static (spc, list) =>
-        {
-            foreach (var d in list) spc.ReportDiagnostic(Diagnostics.ToDiagnostic(d));
-        });
+        var diagnostics = checkedSpecs.Select(static (c, _) => c.Diagnostics).WithTrackingName(TrackingNames.Diagnostics);
+        context.RegisterSourceOutput(
+            diagnostics,
+            static (spc, list) =>
+            {
+                foreach (var d in list)
+                    spc.ReportDiagnostic(Diagnostics.ToDiagnostic(d));
+            }
+        );
 
         var sources = checkedSpecs
             .Select(static (c, _) => c.Emission)
@@ -72,11 +86,16 @@ public sealed class LossGenerator : IIncrementalGenerator
             .WithTrackingName(TrackingNames.EmitModels)
             .Select(static (m, _) => Emit(m!))
             .WithTrackingName(TrackingNames.Sources);
-        context.RegisterSourceOutput(sources, static (spc, file) =>
-        {
-            foreach (var d in file.Diagnostics) spc.ReportDiagnostic(Diagnostics.ToDiagnostic(d));
-            if (file.HintName is not null && file.Source is not null) spc.AddSource(file.HintName, file.Source);
-        });
+        context.RegisterSourceOutput(
+            sources,
+            static (spc, file) =>
+            {
+                foreach (var d in file.Diagnostics)
+                    spc.ReportDiagnostic(Diagnostics.ToDiagnostic(d));
+                if (file.HintName is not null && file.Source is not null)
+                    spc.AddSource(file.HintName, file.Source);
+            }
+        );
     }
 
     /// <summary>
@@ -92,13 +111,37 @@ public sealed class LossGenerator : IIncrementalGenerator
         }
         catch (Exception ex) when (DeepStack.IsTooDeep(ex))
         {
-            return new GeneratedFile(null, null, EquatableArray.From(new[] { new DiagnosticInfo(DiagnosticCatalog.NestedTooDeeply.Id,
-                EquatableArray.From(new[] { model.Spec.MethodName }), null) }));
+            return new GeneratedFile(
+                null,
+                null,
+                EquatableArray.From(
+                    new[]
+                    {
+                        new DiagnosticInfo(
+                            DiagnosticCatalog.NestedTooDeeply.Id,
+                            EquatableArray.From(new[] { model.Spec.MethodName }),
+                            null
+                        ),
+                    }
+                )
+            );
         }
         catch (Exception ex)
         {
-            return new GeneratedFile(null, null, EquatableArray.From(new[] { new DiagnosticInfo(DiagnosticCatalog.InternalError.Id,
-                EquatableArray.From(new[] { model.Spec.MethodName, ex.GetType().Name + ": " + ex.Message }), null) }));
+            return new GeneratedFile(
+                null,
+                null,
+                EquatableArray.From(
+                    new[]
+                    {
+                        new DiagnosticInfo(
+                            DiagnosticCatalog.InternalError.Id,
+                            EquatableArray.From(new[] { model.Spec.MethodName, ex.GetType().Name + ": " + ex.Message }),
+                            null
+                        ),
+                    }
+                )
+            );
         }
     }
 }

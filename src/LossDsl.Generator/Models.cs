@@ -46,8 +46,12 @@ internal sealed record NodeLocation(Expr Node, LocationInfo Location);
 /// <param name="Diagnostics">Parser diagnostics.</param>
 /// <param name="NameLocation">The method name's location (for diagnostics that concern the whole spec).</param>
 /// <param name="Locations">The source location of each node the parser read, in reading order.</param>
-internal sealed record SpecResult(LossSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics, LocationInfo? NameLocation,
-    EquatableArray<NodeLocation> Locations = default)
+internal sealed record SpecResult(
+    LossSpec? Spec,
+    EquatableArray<DiagnosticInfo> Diagnostics,
+    LocationInfo? NameLocation,
+    EquatableArray<NodeLocation> Locations = default
+)
 {
     /// <summary>The generated type's full name (namespace + loss name), for duplicate detection.</summary>
     public string? FullName => Spec is null ? null : (Spec.Namespace is null ? "" : Spec.Namespace + ".") + Spec.LossName;
@@ -89,11 +93,14 @@ internal static class Diagnostics
 
     /// <summary>Creates the Roslyn diagnostic.</summary>
     public static Diagnostic ToDiagnostic(DiagnosticInfo info) =>
-        Diagnostic.Create(For(info.Id), info.Location?.ToLocation() ?? Location.None,
-            info.Arguments.Items.Cast<object>().ToArray());
+        Diagnostic.Create(For(info.Id), info.Location?.ToLocation() ?? Location.None, info.Arguments.Items.Cast<object>().ToArray());
 
     private static Microsoft.CodeAnalysis.DiagnosticDescriptor ToRoslyn(DiagnosticDescriptor d) =>
-        new(d.Id, d.Title, d.MessageFormat, Category,
+        new(
+            d.Id,
+            d.Title,
+            d.MessageFormat,
+            Category,
             d.Severity switch
             {
                 Severity.Error => DiagnosticSeverity.Error,
@@ -101,7 +108,8 @@ internal static class Diagnostics
                 _ => DiagnosticSeverity.Info,
             },
             isEnabledByDefault: true,
-            helpLinkUri: "https://github.com/lossdsl/lossdsl/blob/main/docs/dsl.md#" + d.Id.ToLowerInvariant());
+            helpLinkUri: "https://github.com/lossdsl/lossdsl/blob/main/docs/dsl.md#" + d.Id.ToLowerInvariant()
+        );
 
     /// <summary>Shortens source text for a message: one line, at most 60 characters.</summary>
     public static string Snippet(SyntaxNode node)

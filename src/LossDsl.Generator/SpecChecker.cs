@@ -17,25 +17,41 @@ internal static class SpecChecker
     public static CheckedSpec Check(SpecResult parsed, EquatableArray<string> duplicates)
     {
         var diagnostics = parsed.Diagnostics.Items.ToList();
-        if (parsed.Spec is not { } spec) return new CheckedSpec(null, EquatableArray.From(diagnostics));
+        if (parsed.Spec is not { } spec)
+            return new CheckedSpec(null, EquatableArray.From(diagnostics));
         try
         {
             return DeepStack.Run(() => CheckCore(parsed, spec, duplicates, diagnostics));
         }
         catch (Exception ex) when (DeepStack.IsTooDeep(ex))
         {
-            diagnostics.Add(new DiagnosticInfo(DiagnosticCatalog.NestedTooDeeply.Id,
-                EquatableArray.From(new[] { spec.MethodName }), parsed.NameLocation));
+            diagnostics.Add(
+                new DiagnosticInfo(
+                    DiagnosticCatalog.NestedTooDeeply.Id,
+                    EquatableArray.From(new[] { spec.MethodName }),
+                    parsed.NameLocation
+                )
+            );
         }
         catch (Exception ex)
         {
-            diagnostics.Add(new DiagnosticInfo(DiagnosticCatalog.InternalError.Id,
-                EquatableArray.From(new[] { spec.MethodName, ex.GetType().Name + ": " + ex.Message }), parsed.NameLocation));
+            diagnostics.Add(
+                new DiagnosticInfo(
+                    DiagnosticCatalog.InternalError.Id,
+                    EquatableArray.From(new[] { spec.MethodName, ex.GetType().Name + ": " + ex.Message }),
+                    parsed.NameLocation
+                )
+            );
         }
         return new CheckedSpec(null, EquatableArray.From(diagnostics.Distinct()));
     }
 
-    private static CheckedSpec CheckCore(SpecResult parsed, LossSpec spec, EquatableArray<string> duplicates, List<DiagnosticInfo> parseDiagnostics)
+    private static CheckedSpec CheckCore(
+        SpecResult parsed,
+        LossSpec spec,
+        EquatableArray<string> duplicates,
+        List<DiagnosticInfo> parseDiagnostics
+    )
     {
         var diagnostics = new List<DiagnosticInfo>(parseDiagnostics);
         var locations = new Locator(parsed);
@@ -45,16 +61,27 @@ internal static class SpecChecker
 
         if (parsed.FullName is { } full && duplicates.Contains(full))
         {
-            diagnostics.Add(new DiagnosticInfo(DiagnosticCatalog.DuplicateName.Id,
-                EquatableArray.From(new[] { spec.LossName, spec.Namespace ?? "<global>" }), parsed.NameLocation));
+            diagnostics.Add(
+                new DiagnosticInfo(
+                    DiagnosticCatalog.DuplicateName.Id,
+                    EquatableArray.From(new[] { spec.LossName, spec.Namespace ?? "<global>" }),
+                    parsed.NameLocation
+                )
+            );
             return new CheckedSpec(null, EquatableArray.From(diagnostics));
         }
-        if (diagnostics.Any(d => d.IsError)) return new CheckedSpec(null, EquatableArray.From(diagnostics));
+        if (diagnostics.Any(d => d.IsError))
+            return new CheckedSpec(null, EquatableArray.From(diagnostics));
 
         var compiled = Compiler.Compile(spec);
         if (compiled.Unsupported is { } unsupported)
-            diagnostics.Add(new DiagnosticInfo(DiagnosticCatalog.AutogradFallback.Id,
-                EquatableArray.From(new[] { spec.MethodName, unsupported }), parsed.NameLocation));
+            diagnostics.Add(
+                new DiagnosticInfo(
+                    DiagnosticCatalog.AutogradFallback.Id,
+                    EquatableArray.From(new[] { spec.MethodName, unsupported }),
+                    parsed.NameLocation
+                )
+            );
         return new CheckedSpec(new EmitModel(spec, compiled), EquatableArray.From(diagnostics));
     }
 
@@ -69,13 +96,16 @@ internal static class SpecChecker
         {
             _body = parsed.Spec!.Body;
             foreach (var l in parsed.Locations)
-                if (!_own.ContainsKey(l.Node)) _own[l.Node] = l.Location;
+                if (!_own.ContainsKey(l.Node))
+                    _own[l.Node] = l.Location;
         }
 
         public LocationInfo? Find(Expr? node)
         {
-            if (node is null) return null;
-            if (_own.TryGetValue(node, out var loc)) return loc;
+            if (node is null)
+                return null;
+            if (_own.TryGetValue(node, out var loc))
+                return loc;
             // Depth-first from the body, carrying the nearest parsed ancestor's location; each node once.
             var visited = new HashSet<Expr>(SpecParser.ReferenceComparer.Instance);
             var stack = new Stack<(Expr Node, LocationInfo? Nearest)>();
@@ -83,11 +113,15 @@ internal static class SpecChecker
             while (stack.Count > 0)
             {
                 var (e, nearest) = stack.Pop();
-                if (!visited.Add(e)) continue;
-                if (_own.TryGetValue(e, out var own)) nearest = own;
-                if (ReferenceEquals(e, node) || e.Equals(node)) return nearest;
+                if (!visited.Add(e))
+                    continue;
+                if (_own.TryGetValue(e, out var own))
+                    nearest = own;
+                if (ReferenceEquals(e, node) || e.Equals(node))
+                    return nearest;
                 var children = Structure.Children(e);
-                for (var i = children.Length - 1; i >= 0; i--) stack.Push((children[i], nearest));
+                for (var i = children.Length - 1; i >= 0; i--)
+                    stack.Push((children[i], nearest));
             }
             return null;
         }

@@ -23,17 +23,27 @@ internal sealed partial class SpecParser
             return Fail();
         }
         var args = Arguments(model, call, method);
-        if (args is null) return Fail();
+        if (args is null)
+            return Fail();
 
         if (IsType(method.ContainingType, DslType))
             return DslCall(model, call, method, args, env);
 
-        if ((IsType(method.ContainingType, "System.Math") || IsType(method.ContainingType, "System.MathF")) && DslMath.Contains(method.Name))
-            return UnsupportedExpr(call, $"use {method.Name} from LossDsl.Dsl instead (with 'using static LossDsl.Dsl;'): it builds the loss expression, where {method.ContainingType.Name}.{method.Name} computes a number");
+        if (
+            (IsType(method.ContainingType, "System.Math") || IsType(method.ContainingType, "System.MathF")) && DslMath.Contains(method.Name)
+        )
+            return UnsupportedExpr(
+                call,
+                $"use {method.Name} from LossDsl.Dsl instead (with 'using static LossDsl.Dsl;'): it builds the loss expression, where {method.ContainingType.Name}.{method.Name} computes a number"
+            );
 
         // Another spec, or a static helper returning Expr declared in source: inline it.
-        if (method.IsStatic && IsType(method.ReturnType, ExprType) && !method.IsGenericMethod &&
-            method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(_ct) is MethodDeclarationSyntax declaration)
+        if (
+            method.IsStatic
+            && IsType(method.ReturnType, ExprType)
+            && !method.IsGenericMethod
+            && method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(_ct) is MethodDeclarationSyntax declaration
+        )
             return Inline(model, call, method, declaration, args, env);
 
         return UnsupportedExpr(call);
@@ -46,35 +56,53 @@ internal sealed partial class SpecParser
         var position = 0;
         foreach (var arg in call.ArgumentList.Arguments)
         {
-            if (arg.RefKindKeyword != default) return null;
+            if (arg.RefKindKeyword != default)
+                return null;
             int ordinal;
             if (arg.NameColon is { } nc)
             {
                 var p = method.Parameters.FirstOrDefault(x => x.Name == nc.Name.Identifier.Text);
-                if (p is null) return null;
+                if (p is null)
+                    return null;
                 ordinal = p.Ordinal;
             }
             else
             {
                 ordinal = position;
             }
-            if (ordinal >= result.Length || method.Parameters[ordinal].IsParams) return null;
+            if (ordinal >= result.Length || method.Parameters[ordinal].IsParams)
+                return null;
             result[ordinal] = arg.Expression;
             position++;
         }
         return result;
     }
 
-    private Expr? Argument(SemanticModel model, IMethodSymbol method, ExpressionSyntax?[] args, int i, ImmutableDictionary<ISymbol, Expr> env)
+    private Expr? Argument(
+        SemanticModel model,
+        IMethodSymbol method,
+        ExpressionSyntax?[] args,
+        int i,
+        ImmutableDictionary<ISymbol, Expr> env
+    )
     {
-        if (args[i] is { } syntax) return ParseExpr(model, syntax, env);
+        if (args[i] is { } syntax)
+            return ParseExpr(model, syntax, env);
         var p = method.Parameters[i];
-        if (!p.HasExplicitDefaultValue) return Fail();
+        if (!p.HasExplicitDefaultValue)
+            return Fail();
         if (p.Type.TypeKind == TypeKind.Enum && p.Type is INamedTypeSymbol e)
         {
-            var member = e.GetMembers().OfType<IFieldSymbol>().FirstOrDefault(f => f.HasConstantValue && Equals(f.ConstantValue, p.ExplicitDefaultValue));
-            return member is null ? Fail() : new EnumValue(e.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat), member.Name,
-                Convert.ToInt64(p.ExplicitDefaultValue, CultureInfo.InvariantCulture));
+            var member = e.GetMembers()
+                .OfType<IFieldSymbol>()
+                .FirstOrDefault(f => f.HasConstantValue && Equals(f.ConstantValue, p.ExplicitDefaultValue));
+            return member is null
+                ? Fail()
+                : new EnumValue(
+                    e.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat),
+                    member.Name,
+                    Convert.ToInt64(p.ExplicitDefaultValue, CultureInfo.InvariantCulture)
+                );
         }
         return p.ExplicitDefaultValue switch
         {
@@ -84,8 +112,13 @@ internal sealed partial class SpecParser
         };
     }
 
-    private Expr? DslCall(SemanticModel model, InvocationExpressionSyntax call, IMethodSymbol method, ExpressionSyntax?[] args,
-                          ImmutableDictionary<ISymbol, Expr> env)
+    private Expr? DslCall(
+        SemanticModel model,
+        InvocationExpressionSyntax call,
+        IMethodSymbol method,
+        ExpressionSyntax?[] args,
+        ImmutableDictionary<ISymbol, Expr> env
+    )
     {
         Expr? Arg(int i) => Argument(model, method, args, i, env);
 
@@ -95,7 +128,11 @@ internal sealed partial class SpecParser
             var c = syntax is null ? default : ConstantOf(model, syntax);
             if (syntax is null || !c.HasValue || c.Value is not int v)
             {
-                Report(DiagnosticCatalog.NonConstantAxes, (syntax ?? (SyntaxNode)call).GetLocation(), syntax is null ? "(missing)" : Diagnostics.Snippet(syntax));
+                Report(
+                    DiagnosticCatalog.NonConstantAxes,
+                    (syntax ?? (SyntaxNode)call).GetLocation(),
+                    syntax is null ? "(missing)" : Diagnostics.Snippet(syntax)
+                );
                 _failed = true;
                 return null;
             }
@@ -117,7 +154,8 @@ internal sealed partial class SpecParser
             {
                 var operand = Arg(0);
                 var over = Axes(1);
-                if (operand is null || over is null) return null;
+                if (operand is null || over is null)
+                    return null;
                 return new Reduce(name == "Sum" ? ReduceOp.Sum : ReduceOp.Mean, operand, over.Value);
             }
             case "Count" when method.Parameters.Length == 1:
@@ -128,8 +166,14 @@ internal sealed partial class SpecParser
         return UnsupportedExpr(call);
     }
 
-    private Expr? Inline(SemanticModel model, InvocationExpressionSyntax call, IMethodSymbol method, MethodDeclarationSyntax declaration,
-                         ExpressionSyntax?[] args, ImmutableDictionary<ISymbol, Expr> env)
+    private Expr? Inline(
+        SemanticModel model,
+        InvocationExpressionSyntax call,
+        IMethodSymbol method,
+        MethodDeclarationSyntax declaration,
+        ExpressionSyntax?[] args,
+        ImmutableDictionary<ISymbol, Expr> env
+    )
     {
         if (_calls.Contains(method, SymbolEqualityComparer.Default) || _calls.Count > 32)
         {
@@ -146,11 +190,22 @@ internal sealed partial class SpecParser
         for (var i = 0; i < method.Parameters.Length; i++)
         {
             var p = method.Parameters[i];
-            if (!(IsType(p.Type, ExprType) || p.Type.SpecialType is SpecialType.System_Double or SpecialType.System_Single
-                  or SpecialType.System_Boolean or SpecialType.System_Int32 or SpecialType.System_Int64 || p.Type.TypeKind == TypeKind.Enum))
+            if (
+                !(
+                    IsType(p.Type, ExprType)
+                    || p.Type.SpecialType
+                        is SpecialType.System_Double
+                            or SpecialType.System_Single
+                            or SpecialType.System_Boolean
+                            or SpecialType.System_Int32
+                            or SpecialType.System_Int64
+                    || p.Type.TypeKind == TypeKind.Enum
+                )
+            )
                 return UnsupportedExpr(call);
             var value = Argument(model, method, args, i, env);
-            if (value is null) return null;
+            if (value is null)
+                return null;
             calleeEnv = calleeEnv.SetItem(p, value);
         }
 
@@ -162,10 +217,18 @@ internal sealed partial class SpecParser
             var body = ParseBody(method, declaration, calleeEnv, topLevel: false);
             // A helper outside the subset is reported at the outermost call (a spec is reported at its own
             // declaration instead).
-            if (body is null && outer is null && !_diagnostics.Any(d => d.IsError)
-                && !method.GetAttributes().Any(a => IsType(a.AttributeClass, AttributeType)))
-                ReportForSpec(DiagnosticCatalog.UnsupportedExpression, call.GetLocation(),
-                    Diagnostics.Snippet(call) + $" (the body of '{method.Name}' is outside the spec subset)", DiagnosticCatalog.AllowedExpressions);
+            if (
+                body is null
+                && outer is null
+                && !_diagnostics.Any(d => d.IsError)
+                && !method.GetAttributes().Any(a => IsType(a.AttributeClass, AttributeType))
+            )
+                ReportForSpec(
+                    DiagnosticCatalog.UnsupportedExpression,
+                    call.GetLocation(),
+                    Diagnostics.Snippet(call) + $" (the body of '{method.Name}' is outside the spec subset)",
+                    DiagnosticCatalog.AllowedExpressions
+                );
             return body;
         }
         finally

@@ -34,17 +34,53 @@ internal sealed partial class SpecParser
     private static readonly HashSet<string> ModuleMembers = new(StringComparer.Ordinal)
     {
         // The generated module's own members.
-        "BuildSpec", "ResultAxes", "Evaluate", "Backward", "HasAnalyticBackward", Emitter.ValidateMethod,
+        "BuildSpec",
+        "ResultAxes",
+        "Evaluate",
+        "Backward",
+        "HasAnalyticBackward",
+        Emitter.ValidateMethod,
         // LossModule and LossFunction.
-        "Task", "Reduction", "ClassWeights", "IgnoreIndex", "CheckValues", "Mode", "HasCpuKernel", "Reference",
-        "StableReference", "UsesClassWeights",
+        "Task",
+        "Reduction",
+        "ClassWeights",
+        "IgnoreIndex",
+        "CheckValues",
+        "Mode",
+        "HasCpuKernel",
+        "Reference",
+        "StableReference",
+        "UsesClassWeights",
         // torch.nn.Module (names a property can take: the capitalised ones, and those not starting with a letter).
-        "ClearModules", "ConditionallyRegisterBuffer", "ConditionallyRegisterParameter", "Create", "Dispose",
-        "GetDefaultDeviceAndType", "GetName", "HookRemover", "RegisterComponents", "ReplaceBuffer", "ReplaceParameter",
-        "_deviceIndex", "_deviceType", "_internal_buffers", "_internal_params", "_internal_submodules", "_named_buffers",
-        "_named_parameters", "_parameters", "_to", "_toEpilog",
+        "ClearModules",
+        "ConditionallyRegisterBuffer",
+        "ConditionallyRegisterParameter",
+        "Create",
+        "Dispose",
+        "GetDefaultDeviceAndType",
+        "GetName",
+        "HookRemover",
+        "RegisterComponents",
+        "ReplaceBuffer",
+        "ReplaceParameter",
+        "_deviceIndex",
+        "_deviceType",
+        "_internal_buffers",
+        "_internal_params",
+        "_internal_submodules",
+        "_named_buffers",
+        "_named_parameters",
+        "_parameters",
+        "_to",
+        "_toEpilog",
         // object.
-        "Equals", "Finalize", "GetHashCode", "GetType", "MemberwiseClone", "ReferenceEquals", "ToString",
+        "Equals",
+        "Finalize",
+        "GetHashCode",
+        "GetType",
+        "MemberwiseClone",
+        "ReferenceEquals",
+        "ToString",
     };
 
     /// <summary>The names a hyperparameter cannot take (docs/dsl.md, "Reserved names").</summary>
@@ -56,7 +92,8 @@ internal sealed partial class SpecParser
     // Why the generated code cannot use this hyperparameter name, or null when it can.
     private static string? ReservedReason(string name, string lossName, IEnumerable<SpecParameter> earlier)
     {
-        if (GeneratedParameters.TryGetValue(name, out var why)) return why;
+        if (GeneratedParameters.TryGetValue(name, out var why))
+            return why;
         var property = Emitter.Pascal(name);
         if (ModuleMembers.Contains(property))
             return $"would become the property '{property}', which hides a member of the generated module (LossModule.{property} or its base classes)";
@@ -72,6 +109,7 @@ internal sealed partial class SpecParser
     private bool IsLossDslType(string name)
     {
         var type = _compilation.GetTypeByMetadataName("LossDsl." + name);
-        return type is { DeclaredAccessibility: Accessibility.Public } && !SymbolEqualityComparer.Default.Equals(type.ContainingAssembly, _compilation.Assembly);
+        return type is { DeclaredAccessibility: Accessibility.Public }
+            && !SymbolEqualityComparer.Default.Equals(type.ContainingAssembly, _compilation.Assembly);
     }
 }

@@ -31,9 +31,11 @@ internal sealed partial class SpecParser
         public Names(SemanticModel model, MethodDeclarationSyntax declaration, CancellationToken ct)
         {
             Model = model;
-            _position = declaration.Body?.OpenBraceToken.Span.End ?? declaration.ExpressionBody?.Expression.SpanStart ?? declaration.SpanStart;
+            _position =
+                declaration.Body?.OpenBraceToken.Span.End ?? declaration.ExpressionBody?.Expression.SpanStart ?? declaration.SpanStart;
             if (model.GetDeclaredSymbol(declaration, ct) is IMethodSymbol method)
-                foreach (var p in method.Parameters) Declare(p.Name, p);
+                foreach (var p in method.Parameters)
+                    Declare(p.Name, p);
             foreach (var node in declaration.DescendantNodes())
             {
                 switch (node)
@@ -64,8 +66,7 @@ internal sealed partial class SpecParser
         public SemanticModel Model { get; }
 
         // A name declared twice (in sibling blocks) or by another construct is left to the model.
-        private void Declare(string name, ISymbol? symbol) =>
-            _locals[name] = _locals.ContainsKey(name) ? null : symbol;
+        private void Declare(string name, ISymbol? symbol) => _locals[name] = _locals.ContainsKey(name) ? null : symbol;
 
         /// <summary>True when the name is declared in the body; <paramref name="symbol"/> is null when that is ambiguous.</summary>
         public bool TryLocal(string name, out ISymbol? symbol) => _locals.TryGetValue(name, out symbol);
@@ -94,18 +95,29 @@ internal sealed partial class SpecParser
             case IdentifierNameSyntax id:
             {
                 var name = id.Identifier.ValueText;
-                if (names.TryLocal(name, out var local)) return local;
+                if (names.TryLocal(name, out var local))
+                    return local;
                 return names.Lookup(name) is { Length: 1 } found && found[0] is not IMethodSymbol ? found[0] : null;
             }
             case MemberAccessExpressionSyntax { Name: IdentifierNameSyntax member } access
                 when access.IsKind(SyntaxKind.SimpleMemberAccessExpression) && TypeNamed(names, access.Expression) is { } type:
-                return type.GetMembers(member.Identifier.ValueText) is { Length: 1 } members && members[0] is not IMethodSymbol ? members[0] : null;
+                return type.GetMembers(member.Identifier.ValueText) is { Length: 1 } members && members[0] is not IMethodSymbol
+                    ? members[0]
+                    : null;
             case InvocationExpressionSyntax { Expression: IdentifierNameSyntax name } call:
-                if (names.TryLocal(name.Identifier.ValueText, out _)) return null;
-                return names.Lookup(name.Identifier.ValueText) is { Length: 1 } methods && methods[0] is IMethodSymbol m && Fits(m, call) ? m : null;
+                if (names.TryLocal(name.Identifier.ValueText, out _))
+                    return null;
+                return names.Lookup(name.Identifier.ValueText) is { Length: 1 } methods && methods[0] is IMethodSymbol m && Fits(m, call)
+                    ? m
+                    : null;
             case InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name: IdentifierNameSyntax member } access } call
                 when access.IsKind(SyntaxKind.SimpleMemberAccessExpression) && TypeNamed(names, access.Expression) is { } type:
-                return type.GetMembers(member.Identifier.ValueText) is { Length: 1 } candidates && candidates[0] is IMethodSymbol { IsStatic: true } sm && Fits(sm, call) ? sm : null;
+                return
+                    type.GetMembers(member.Identifier.ValueText) is { Length: 1 } candidates
+                    && candidates[0] is IMethodSymbol { IsStatic: true } sm
+                    && Fits(sm, call)
+                    ? sm
+                    : null;
             default:
                 return null;
         }
@@ -113,8 +125,10 @@ internal sealed partial class SpecParser
 
     // The type a simple name denotes (not a local, one type of that name in scope), or null.
     private static INamedTypeSymbol? TypeNamed(Names names, ExpressionSyntax syntax) =>
-        syntax is IdentifierNameSyntax id && !names.TryLocal(id.Identifier.ValueText, out _)
-        && names.Lookup(id.Identifier.ValueText) is { Length: 1 } found && found[0] is INamedTypeSymbol { Arity: 0 } type
+        syntax is IdentifierNameSyntax id
+        && !names.TryLocal(id.Identifier.ValueText, out _)
+        && names.Lookup(id.Identifier.ValueText) is { Length: 1 } found
+        && found[0] is INamedTypeSymbol { Arity: 0 } type
             ? type
             : null;
 
@@ -122,62 +136,82 @@ internal sealed partial class SpecParser
     // positional arguments than parameters, named arguments that exist, every required parameter given.
     private static bool Fits(IMethodSymbol method, InvocationExpressionSyntax call)
     {
-        if (method.IsGenericMethod || method.Parameters.Any(p => p.IsParams || p.RefKind != RefKind.None)) return false;
+        if (method.IsGenericMethod || method.Parameters.Any(p => p.IsParams || p.RefKind != RefKind.None))
+            return false;
         var given = new bool[method.Parameters.Length];
         var position = 0;
         foreach (var arg in call.ArgumentList.Arguments)
         {
-            if (arg.RefKindKeyword != default) return false;
+            if (arg.RefKindKeyword != default)
+                return false;
             int ordinal;
             if (arg.NameColon is { } nc)
             {
                 ordinal = method.Parameters.IndexOf(method.Parameters.FirstOrDefault(p => p.Name == nc.Name.Identifier.ValueText)!);
-                if (ordinal < 0) return false;
+                if (ordinal < 0)
+                    return false;
             }
             else
             {
                 ordinal = position;
             }
-            if (ordinal >= given.Length || given[ordinal]) return false;
+            if (ordinal >= given.Length || given[ordinal])
+                return false;
             given[ordinal] = true;
             position++;
         }
         for (var i = 0; i < given.Length; i++)
-            if (!given[i] && !method.Parameters[i].IsOptional) return false;
+            if (!given[i] && !method.Parameters[i].IsOptional)
+                return false;
         return true;
     }
 
     private Optional<object?> ConstantOf(SemanticModel model, ExpressionSyntax syntax)
     {
-        if (syntax is LiteralExpressionSyntax literal && literal.Kind() is SyntaxKind.NumericLiteralExpression
-                or SyntaxKind.TrueLiteralExpression or SyntaxKind.FalseLiteralExpression or SyntaxKind.StringLiteralExpression)
+        if (
+            syntax is LiteralExpressionSyntax literal
+            && literal.Kind()
+                is SyntaxKind.NumericLiteralExpression
+                    or SyntaxKind.TrueLiteralExpression
+                    or SyntaxKind.FalseLiteralExpression
+                    or SyntaxKind.StringLiteralExpression
+        )
             return new Optional<object?>(literal.Token.Value);
-        if (syntax is IdentifierNameSyntax or MemberAccessExpressionSyntax && _currentNames is { } names && ReferenceEquals(names.Model, model))
+        if (
+            syntax is IdentifierNameSyntax or MemberAccessExpressionSyntax
+            && _currentNames is { } names
+            && ReferenceEquals(names.Model, model)
+        )
         {
             switch (Resolve(names, syntax))
             {
-                case IFieldSymbol { HasConstantValue: true } f: return new Optional<object?>(f.ConstantValue);
-                case ILocalSymbol { HasConstantValue: true } l: return new Optional<object?>(l.ConstantValue);
-                case IFieldSymbol or ILocalSymbol or IParameterSymbol or IPropertySymbol: return default;
+                case IFieldSymbol { HasConstantValue: true } f:
+                    return new Optional<object?>(f.ConstantValue);
+                case ILocalSymbol { HasConstantValue: true } l:
+                    return new Optional<object?>(l.ConstantValue);
+                case IFieldSymbol or ILocalSymbol or IParameterSymbol or IPropertySymbol:
+                    return default;
             }
         }
         return model.GetConstantValue(syntax, _ct);
     }
 
-    private ITypeSymbol? TypeOf(SemanticModel model, ExpressionSyntax syntax) => syntax switch
-    {
-        // Only asked of constants, to tell enum members: a literal never is one.
-        LiteralExpressionSyntax => null,
-        IdentifierNameSyntax or MemberAccessExpressionSyntax when SymbolOf(model, syntax) is IFieldSymbol f => f.Type,
-        _ => model.GetTypeInfo(syntax, _ct).Type,
-    };
+    private ITypeSymbol? TypeOf(SemanticModel model, ExpressionSyntax syntax) =>
+        syntax switch
+        {
+            // Only asked of constants, to tell enum members: a literal never is one.
+            LiteralExpressionSyntax => null,
+            IdentifierNameSyntax or MemberAccessExpressionSyntax when SymbolOf(model, syntax) is IFieldSymbol f => f.Type,
+            _ => model.GetTypeInfo(syntax, _ct).Type,
+        };
 
     // False when the expression cannot be a C# constant: it reads a variable, a property or a call
     // (what a spec's values are made of). Decided from the syntax and the symbols of its names,
     // once per node.
     private bool MayBeConstant(SemanticModel model, ExpressionSyntax syntax)
     {
-        if (_constantCandidates.TryGetValue(syntax, out var known)) return known;
+        if (_constantCandidates.TryGetValue(syntax, out var known))
+            return known;
         EnsureStack(syntax);
         if (syntax is BinaryExpressionSyntax top)
         {
@@ -200,7 +234,9 @@ internal sealed partial class SpecParser
             CheckedExpressionSyntax c => MayBeConstant(model, c.Expression),
             CastExpressionSyntax c => MayBeConstant(model, c.Expression),
             PrefixUnaryExpressionSyntax u => MayBeConstant(model, u.Operand),
-            ConditionalExpressionSyntax c => MayBeConstant(model, c.Condition) && MayBeConstant(model, c.WhenTrue) && MayBeConstant(model, c.WhenFalse),
+            ConditionalExpressionSyntax c => MayBeConstant(model, c.Condition)
+                && MayBeConstant(model, c.WhenTrue)
+                && MayBeConstant(model, c.WhenFalse),
             IdentifierNameSyntax or MemberAccessExpressionSyntax => SymbolOf(model, syntax) switch
             {
                 IFieldSymbol { IsConst: true } => true,

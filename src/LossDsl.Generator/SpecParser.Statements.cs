@@ -20,13 +20,16 @@ internal sealed partial class SpecParser
     private Expr? ParseBody(IMethodSymbol method, MethodDeclarationSyntax syntax, ImmutableDictionary<ISymbol, Expr> env, bool topLevel)
     {
         var model = _compilation.GetSemanticModel(syntax.SyntaxTree);
-        if (!_names.TryGetValue(syntax, out var names)) _names[syntax] = names = new Names(model, syntax, _ct);
+        if (!_names.TryGetValue(syntax, out var names))
+            _names[syntax] = names = new Names(model, syntax, _ct);
         var outer = _currentNames;
         _currentNames = names;
         try
         {
-            if (syntax.ExpressionBody is { } arrow) return ParseExpr(model, arrow.Expression, env);
-            if (syntax.Body is null) return Fail();
+            if (syntax.ExpressionBody is { } arrow)
+                return ParseExpr(model, arrow.Expression, env);
+            if (syntax.Body is null)
+                return Fail();
             return ReadStatements(model, syntax.Body.Statements.ToImmutableArray(), 0, env, topLevel).Value;
         }
         finally
@@ -43,11 +46,18 @@ internal sealed partial class SpecParser
     }
 
     // Reads statements up to a 'return' and gives its value; in block mode reads to the end and gives the locals.
-    private Read ReadStatements(SemanticModel model, ImmutableArray<StatementSyntax> statements, int index,
-                                ImmutableDictionary<ISymbol, Expr> env, bool topLevel, bool blockMode = false)
+    private Read ReadStatements(
+        SemanticModel model,
+        ImmutableArray<StatementSyntax> statements,
+        int index,
+        ImmutableDictionary<ISymbol, Expr> env,
+        bool topLevel,
+        bool blockMode = false
+    )
     {
         _ct.ThrowIfCancellationRequested();
-        if (index < statements.Length) EnsureStack(statements[index]);
+        if (index < statements.Length)
+            EnsureStack(statements[index]);
         for (var i = index; i < statements.Length; i++)
         {
             var statement = statements[i];
@@ -69,7 +79,8 @@ internal sealed partial class SpecParser
                     foreach (var v in local.Declaration.Variables)
                     {
                         var symbol = model.GetDeclaredSymbol(v, _ct);
-                        if (symbol is null) return Fail();
+                        if (symbol is null)
+                            return Fail();
                         if (v.Initializer is null)
                         {
                             // Declared now, assigned later (e.g. in both branches of an 'if').
@@ -78,9 +89,11 @@ internal sealed partial class SpecParser
                         }
                         // Axes are constants written in place; an Over local is not bound, so using it
                         // as an axes argument is reported as non-constant (LD0013).
-                        if (IsType(symbol is ILocalSymbol ls ? ls.Type : null, OverType)) continue;
+                        if (IsType(symbol is ILocalSymbol ls ? ls.Type : null, OverType))
+                            continue;
                         var value = ParseExpr(model, v.Initializer.Value, env);
-                        if (value is null) return null;
+                        if (value is null)
+                            return null;
                         env = env.SetItem(symbol, value);
                         if (topLevel && _inline is null && _localNames.Add(symbol.Name))
                             _locals.Add(new SpecLocal(symbol.Name, value));
@@ -92,12 +105,17 @@ internal sealed partial class SpecParser
                     var target = SymbolOf(model, assign.Left);
                     if (target is not ILocalSymbol || !(env.ContainsKey(target) || _declared.Contains(target)))
                     {
-                        Report(DiagnosticCatalog.UnsupportedStatement, statement.GetLocation(), Diagnostics.Snippet(statement),
-                            "only locals of the spec can be assigned; " + DiagnosticCatalog.AllowedStatements);
+                        Report(
+                            DiagnosticCatalog.UnsupportedStatement,
+                            statement.GetLocation(),
+                            Diagnostics.Snippet(statement),
+                            "only locals of the spec can be assigned; " + DiagnosticCatalog.AllowedStatements
+                        );
                         return Fail();
                     }
                     var right = ParseExpr(model, assign.Right, env);
-                    if (right is null) return null;
+                    if (right is null)
+                        return null;
                     Expr value = assign.Kind() switch
                     {
                         SyntaxKind.SimpleAssignmentExpression => right,
@@ -108,7 +126,8 @@ internal sealed partial class SpecParser
                         SyntaxKind.DivideAssignmentExpression => new Binary(BinaryOp.Div, env[target], right),
                         _ => null!,
                     };
-                    if (value is null) return Unsupported(statement);
+                    if (value is null)
+                        return Unsupported(statement);
                     Remember(value, assign);
                     env = env.SetItem(target, value);
                     continue;
@@ -116,11 +135,13 @@ internal sealed partial class SpecParser
 
                 case ExpressionStatementSyntax { Expression: InvocationExpressionSyntax call }
                     when SymbolOf(model, call) is IMethodSymbol { Name: "Require" } require && IsType(require.ContainingType, DslType):
-                    if (!Requirement(model, call, require, env)) return null;
+                    if (!Requirement(model, call, require, env))
+                        return null;
                     continue;
 
                 case ReturnStatementSyntax ret:
-                    if (ret.Expression is null) return Unsupported(statement);
+                    if (ret.Expression is null)
+                        return Unsupported(statement);
                     return ParseExpr(model, ret.Expression, env);
 
                 case IfStatementSyntax ifs when !ifs.DescendantNodes().OfType<ReturnStatementSyntax>().Any():
@@ -128,20 +149,33 @@ internal sealed partial class SpecParser
                     // An 'if' that only assigns locals: each local it assigns becomes a choice, and the
                     // statements after it are read once.
                     var test = ParseExpr(model, ifs.Condition, env);
-                    if (test is null) return null;
-                    var thenEnv = Branch(test, true, () => ReadStatements(model, ImmutableArray.Create(ifs.Statement), 0, env, topLevel: false, blockMode: true)).Locals;
-                    if (thenEnv is null) return null;
+                    if (test is null)
+                        return null;
+                    var thenEnv = Branch(
+                        test,
+                        true,
+                        () => ReadStatements(model, ImmutableArray.Create(ifs.Statement), 0, env, topLevel: false, blockMode: true)
+                    ).Locals;
+                    if (thenEnv is null)
+                        return null;
                     var elseEnv = env;
                     if (ifs.Else is not null)
                     {
-                        var read = Branch(test, false, () => ReadStatements(model, ImmutableArray.Create(ifs.Else.Statement), 0, env, topLevel: false, blockMode: true)).Locals;
-                        if (read is null) return null;
+                        var read = Branch(
+                            test,
+                            false,
+                            () => ReadStatements(model, ImmutableArray.Create(ifs.Else.Statement), 0, env, topLevel: false, blockMode: true)
+                        ).Locals;
+                        if (read is null)
+                            return null;
                         elseEnv = read;
                     }
                     foreach (var symbol in thenEnv.Keys.Concat(elseEnv.Keys).Distinct(SymbolEqualityComparer.Default).ToList())
                     {
-                        if (symbol is not ILocalSymbol || !(env.ContainsKey(symbol) || _declared.Contains(symbol))) continue;  // parameters; locals scoped to a branch
-                        if (!thenEnv.TryGetValue(symbol, out var a) || !elseEnv.TryGetValue(symbol, out var b)) continue;
+                        if (symbol is not ILocalSymbol || !(env.ContainsKey(symbol) || _declared.Contains(symbol)))
+                            continue; // parameters; locals scoped to a branch
+                        if (!thenEnv.TryGetValue(symbol, out var a) || !elseEnv.TryGetValue(symbol, out var b))
+                            continue;
                         var merged = ReferenceEquals(a, b) || a.Equals(b) ? a : Remember(new Cond(test, a, b), ifs);
                         env = env.SetItem(symbol, merged);
                         if (topLevel && _inline is null && _localNames.Add(symbol.Name))
@@ -153,13 +187,20 @@ internal sealed partial class SpecParser
                 case IfStatementSyntax ifs:
                 {
                     var test = ParseExpr(model, ifs.Condition, env);
-                    if (test is null) return null;
+                    if (test is null)
+                        return null;
                     var rest = statements.Skip(i + 1).ToImmutableArray();
-                    var then = Branch(test, true, () => ReadStatements(model, ImmutableArray.Create(ifs.Statement).AddRange(rest), 0, env, topLevel: false)).Value;
-                    if (then is null) return null;
+                    var then = Branch(
+                        test,
+                        true,
+                        () => ReadStatements(model, ImmutableArray.Create(ifs.Statement).AddRange(rest), 0, env, topLevel: false)
+                    ).Value;
+                    if (then is null)
+                        return null;
                     var elseStatements = ifs.Else is null ? rest : ImmutableArray.Create(ifs.Else.Statement).AddRange(rest);
                     var @else = Branch(test, false, () => ReadStatements(model, elseStatements, 0, env, topLevel: false)).Value;
-                    if (@else is null) return null;
+                    if (@else is null)
+                        return null;
                     return Remember(new Cond(test, then, @else), ifs);
                 }
 
@@ -167,7 +208,8 @@ internal sealed partial class SpecParser
                     return Unsupported(statement);
             }
         }
-        if (blockMode) return new Read(null, env);
+        if (blockMode)
+            return new Read(null, env);
         // Falling off the end: the C# compiler reports the missing return.
         return Fail();
     }
@@ -188,25 +230,28 @@ internal sealed partial class SpecParser
 
     private Expr? Unsupported(StatementSyntax statement)
     {
-        var allowed = statement is LocalFunctionStatementSyntax
-            ? "write a helper as a static method returning Expr, declared outside the spec (such helpers are inlined, like calls to other specs); " + DiagnosticCatalog.AllowedStatements
-            : DiagnosticCatalog.AllowedStatements;
+        var allowed =
+            statement is LocalFunctionStatementSyntax
+                ? "write a helper as a static method returning Expr, declared outside the spec (such helpers are inlined, like calls to other specs); "
+                    + DiagnosticCatalog.AllowedStatements
+                : DiagnosticCatalog.AllowedStatements;
         Report(DiagnosticCatalog.UnsupportedStatement, statement.GetLocation(), Describe(statement), allowed);
         return Fail();
     }
 
-    private static string Describe(StatementSyntax s) => s switch
-    {
-        ForStatementSyntax => "for loop",
-        ForEachStatementSyntax => "foreach loop",
-        WhileStatementSyntax => "while loop",
-        DoStatementSyntax => "do loop",
-        TryStatementSyntax => "try statement",
-        ThrowStatementSyntax => "throw statement",
-        SwitchStatementSyntax => "switch statement",
-        LocalFunctionStatementSyntax => "local function",
-        _ => Diagnostics.Snippet(s),
-    };
+    private static string Describe(StatementSyntax s) =>
+        s switch
+        {
+            ForStatementSyntax => "for loop",
+            ForEachStatementSyntax => "foreach loop",
+            WhileStatementSyntax => "while loop",
+            DoStatementSyntax => "do loop",
+            TryStatementSyntax => "try statement",
+            ThrowStatementSyntax => "throw statement",
+            SwitchStatementSyntax => "switch statement",
+            LocalFunctionStatementSyntax => "local function",
+            _ => Diagnostics.Snippet(s),
+        };
 
     private Expr? Fail()
     {

@@ -35,14 +35,16 @@ internal sealed partial class SpecParser
     private const string AttributeType = "LossDsl.LossAttribute";
 
     // The element-wise functions of the operator table, and the class-axis ones.
-    private static readonly Dictionary<string, UnaryOp> UnaryFunctions =
-        Operators.ElementFunctions.ToDictionary(f => f.Name, f => f.Op)
-            .Concat(new Dictionary<string, UnaryOp> { ["Softmax"] = UnaryOp.Softmax, ["LogSoftmax"] = UnaryOp.LogSoftmax })
-            .ToDictionary(p => p.Key, p => p.Value);
+    private static readonly Dictionary<string, UnaryOp> UnaryFunctions = Operators
+        .ElementFunctions.ToDictionary(f => f.Name, f => f.Op)
+        .Concat(new Dictionary<string, UnaryOp> { ["Softmax"] = UnaryOp.Softmax, ["LogSoftmax"] = UnaryOp.LogSoftmax })
+        .ToDictionary(p => p.Key, p => p.Value);
 
     private static readonly Dictionary<string, BinaryOp> BinaryFunctions = new()
     {
-        ["Pow"] = BinaryOp.Pow, ["Min"] = BinaryOp.Min, ["Max"] = BinaryOp.Max,
+        ["Pow"] = BinaryOp.Pow,
+        ["Min"] = BinaryOp.Min,
+        ["Max"] = BinaryOp.Max,
     };
 
     private readonly Compilation _compilation;
@@ -58,6 +60,7 @@ internal sealed partial class SpecParser
     private readonly HashSet<string> _localNames = new(StringComparer.Ordinal);
     private readonly Stack<IMethodSymbol> _calls = new();
     private readonly HashSet<ISymbol> _declared = new(SymbolEqualityComparer.Default);
+
     // The calls being inlined, innermost first (null while reading the spec's own body).
     private InlineFrame? _inline;
     private bool _failed;
@@ -103,15 +106,29 @@ internal sealed partial class SpecParser
         catch (Exception ex) when (DeepStack.IsTooDeep(ex))
         {
             var at = (ex as NestingTooDeepException)?.Location ?? syntax.Identifier.GetLocation();
-            return new SpecResult(null,
+            return new SpecResult(
+                null,
                 EquatableArray.From(new[] { DiagnosticInfo.Create(DiagnosticCatalog.NestedTooDeeply, at, method.Name) }),
-                nameLocation);
+                nameLocation
+            );
         }
         catch (Exception ex)
         {
-            return new SpecResult(null,
-                EquatableArray.From(new[] { DiagnosticInfo.Create(DiagnosticCatalog.InternalError, syntax.Identifier.GetLocation(), method.Name, ex.GetType().Name + ": " + ex.Message) }),
-                nameLocation);
+            return new SpecResult(
+                null,
+                EquatableArray.From(
+                    new[]
+                    {
+                        DiagnosticInfo.Create(
+                            DiagnosticCatalog.InternalError,
+                            syntax.Identifier.GetLocation(),
+                            method.Name,
+                            ex.GetType().Name + ": " + ex.Message
+                        ),
+                    }
+                ),
+                nameLocation
+            );
         }
     }
 
@@ -122,7 +139,11 @@ internal sealed partial class SpecParser
         string? explicitName = null;
         if (attribute is not null)
         {
-            if (attribute.ConstructorArguments.Length > 0 && attribute.ConstructorArguments[0].Value is int t && Enum.IsDefined(typeof(LossTask), t))
+            if (
+                attribute.ConstructorArguments.Length > 0
+                && attribute.ConstructorArguments[0].Value is int t
+                && Enum.IsDefined(typeof(LossTask), t)
+            )
                 task = (LossTask)t;
             foreach (var named in attribute.NamedArguments)
                 if (named.Key == "Name" && named.Value.Value is string s && s.Length > 0)
@@ -132,7 +153,12 @@ internal sealed partial class SpecParser
         var lossName = explicitName ?? method.Name + "Loss";
         if (explicitName is not null && !SyntaxFacts.IsValidIdentifier(explicitName))
         {
-            Report(DiagnosticCatalog.InvalidSignature, nameLoc, method.Name, $"has Name = \"{explicitName}\", which is not a C# identifier");
+            Report(
+                DiagnosticCatalog.InvalidSignature,
+                nameLoc,
+                method.Name,
+                $"has Name = \"{explicitName}\", which is not a C# identifier"
+            );
             return Result(null, nameLocation);
         }
 
@@ -144,14 +170,18 @@ internal sealed partial class SpecParser
             signatureOk = false;
         }
 
-        if (!method.IsStatic) Bad("is not static");
-        if (method.IsGenericMethod) Bad("is generic");
-        if (!IsType(method.ReturnType, ExprType)) Bad($"returns '{method.ReturnType.ToDisplayString()}'");
+        if (!method.IsStatic)
+            Bad("is not static");
+        if (method.IsGenericMethod)
+            Bad("is generic");
+        if (!IsType(method.ReturnType, ExprType))
+            Bad($"returns '{method.ReturnType.ToDisplayString()}'");
         if (method.DeclaredAccessibility is Accessibility.Private or Accessibility.Protected or Accessibility.ProtectedAndInternal)
             Bad("is private or protected, but the generated module calls it");
         if (method.Parameters.Length < 2 || !IsType(method.Parameters[0].Type, ExprType) || !IsType(method.Parameters[1].Type, ExprType))
             Bad("does not start with two Expr parameters");
-        if (syntax.Body is null && syntax.ExpressionBody is null) Bad("has no body");
+        if (syntax.Body is null && syntax.ExpressionBody is null)
+            Bad("has no body");
 
         var parameters = new List<SpecParameter>();
         var env = ImmutableDictionary.Create<ISymbol, Expr>(SymbolEqualityComparer.Default);
@@ -161,11 +191,20 @@ internal sealed partial class SpecParser
             var pLoc = p.Locations.FirstOrDefault() ?? nameLoc;
             if (i < 2 && IsType(p.Type, ExprType))
             {
-                parameters.Add(new SpecParameter(p.Name, i == 0 ? ParamRole.Prediction : ParamRole.Target, ParamKind.Real, "global::LossDsl.Expr", null));
+                parameters.Add(
+                    new SpecParameter(
+                        p.Name,
+                        i == 0 ? ParamRole.Prediction : ParamRole.Target,
+                        ParamKind.Real,
+                        "global::LossDsl.Expr",
+                        null
+                    )
+                );
                 env = env.SetItem(p, i == 0 ? Dsl.Prediction : Dsl.Target);
                 continue;
             }
-            if (i < 2) continue;
+            if (i < 2)
+                continue;
             var hyper = Hyperparameter(p, pLoc);
             if (hyper is null)
             {
@@ -194,27 +233,42 @@ internal sealed partial class SpecParser
             }
             if (type.TypeParameters.Length > 0)
             {
-                Report(DiagnosticCatalog.GenericContainingType, nameLoc, method.Name, type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat));
+                Report(
+                    DiagnosticCatalog.GenericContainingType,
+                    nameLoc,
+                    method.Name,
+                    type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat)
+                );
                 signatureOk = false;
             }
             containing.Insert(0, Describe(type));
         }
 
-        if (!signatureOk) return Result(null, nameLocation);
+        if (!signatureOk)
+            return Result(null, nameLocation);
 
         _calls.Push(method);
         var body = ParseBody(method, syntax, env, topLevel: true);
-        if (body is null || _failed) return Result(null, nameLocation);
+        if (body is null || _failed)
+            return Result(null, nameLocation);
 
         var ns = method.ContainingType.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : null;
-        var spec = new LossSpec(ns, EquatableArray.From(containing), method.Name, lossName, task,
-            EquatableArray.From(parameters), body, Summary(method), EquatableArray.From(_locals),
-            EquatableArray.From(_requirements.Select(r => r.Requirement)));
+        var spec = new LossSpec(
+            ns,
+            EquatableArray.From(containing),
+            method.Name,
+            lossName,
+            task,
+            EquatableArray.From(parameters),
+            body,
+            Summary(method),
+            EquatableArray.From(_locals),
+            EquatableArray.From(_requirements.Select(r => r.Requirement))
+        );
 
         CheckDefaults(method.Name);
         if (ns != "LossDsl" && IsLossDslType(lossName))
             Report(DiagnosticCatalog.AmbiguousName, nameLoc, method.Name, lossName);
         return Result(spec, nameLocation);
     }
-
 }

@@ -16,7 +16,8 @@ public sealed class CombinedLoss : LossFunction
         : base("CombinedLoss")
     {
         Parts = parts;
-        for (var i = 0; i < parts.Length; i++) register_module($"part{i}", parts[i].Loss);
+        for (var i = 0; i < parts.Length; i++)
+            register_module($"part{i}", parts[i].Loss);
     }
 
     /// <summary>The weighted parts, in order.</summary>
@@ -26,7 +27,8 @@ public sealed class CombinedLoss : LossFunction
 
     internal static CombinedLoss Scale(double w, LossFunction loss)
     {
-        if (!double.IsFinite(w)) throw new ArgumentOutOfRangeException(nameof(w), w, "a loss weight must be finite");
+        if (!double.IsFinite(w))
+            throw new ArgumentOutOfRangeException(nameof(w), w, "a loss weight must be finite");
         return new(PartsOf(loss).Select(p => (p.Weight * w, p.Loss)).ToImmutableArray());
     }
 

@@ -40,11 +40,15 @@ internal sealed class FusedLossFunction : autograd.SingleTensorFunction<FusedLos
         var state = (FusedState)ctx.get_data("state");
         try
         {
-            var grad = state.Module.FusedBackward(state, () =>
-            {
-                var saved = ctx.get_saved_variables();
-                return (saved[0], saved[1], saved.Count > 2 ? saved[2] : null);
-            }, grad_output);
+            var grad = state.Module.FusedBackward(
+                state,
+                () =>
+                {
+                    var saved = ctx.get_saved_variables();
+                    return (saved[0], saved[1], saved.Count > 2 ? saved[2] : null);
+                },
+                grad_output
+            );
             return new() { null!, grad, null!, null!, null! };
         }
         catch (Exception ex)
@@ -57,5 +61,6 @@ internal sealed class FusedLossFunction : autograd.SingleTensorFunction<FusedLos
     }
 
     // The reason the last failed backward gave, for tests and debuggers.
-    [ThreadStatic] internal static string? LastBackwardError;
+    [ThreadStatic]
+    internal static string? LastBackwardError;
 }

@@ -11,8 +11,15 @@ namespace LossDsl;
 /// </summary>
 internal static class InputValidation
 {
-    internal delegate LossContext Factory(Tensor input, Tensor? denseTarget, Tensor? targetIndex, Tensor? mask,
-                                          Tensor? classWeights, bool inputHadClassAxis, long? deferredIgnore);
+    internal delegate LossContext Factory(
+        Tensor input,
+        Tensor? denseTarget,
+        Tensor? targetIndex,
+        Tensor? mask,
+        Tensor? classWeights,
+        bool inputHadClassAxis,
+        long? deferredIgnore
+    );
 
     /// <summary>
     /// Validates and normalises. With <paramref name="checkValues"/> the value checks (finite input, target
@@ -21,18 +28,34 @@ internal static class InputValidation
     /// checks are left to the fused kernel's pass, and class indices are used as they are: pixels at the
     /// ignore index are detected by that pass too (the context's <see cref="LossContext.DeferredIgnore"/>).
     /// </summary>
-    public static LossContext Normalise(string loss, LossTask task, Tensor input, Tensor target, Tensor? mask,
-                                        Tensor? classWeights, long ignoreIndex, bool checkValues, Factory make,
-                                        bool deferToKernel = false, bool deferIgnore = false)
+    public static LossContext Normalise(
+        string loss,
+        LossTask task,
+        Tensor input,
+        Tensor target,
+        Tensor? mask,
+        Tensor? classWeights,
+        long ignoreIndex,
+        bool checkValues,
+        Factory make,
+        bool deferToKernel = false,
+        bool deferIgnore = false
+    )
     {
         deferIgnore &= deferToKernel;
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(target);
         if (!input.is_floating_point())
-            throw Fail(loss, "input", $"has dtype {input.dtype}; expected a floating-point tensor (float16, bfloat16, float32 or float64) of logits or probabilities");
+            throw Fail(
+                loss,
+                "input",
+                $"has dtype {input.dtype}; expected a floating-point tensor (float16, bfloat16, float32 or float64) of logits or probabilities"
+            );
         SameDevice(loss, input, target, "target");
-        if (mask is not null) SameDevice(loss, input, mask, "mask");
-        if (classWeights is not null) SameDevice(loss, input, classWeights, "classWeights");
+        if (mask is not null)
+            SameDevice(loss, input, mask, "mask");
+        if (classWeights is not null)
+            SameDevice(loss, input, classWeights, "classWeights");
 
         // Scalars held in locals until the calls that use them return: a Scalar made implicitly at a call
         // site can be finalised while native code still reads it.
@@ -40,13 +63,18 @@ internal static class InputValidation
         using var one = 1.ToScalar();
         using var classCount = (input.dim() >= 2 ? input.shape[1] : 1).ToScalar();
         if (input.dim() == 0)
-            throw Fail(loss, "input", task == LossTask.Binary
-                ? "is 0-dimensional (a single number); expected N, 1, *spatial or N, *spatial with 0 to 3 spatial axes"
-                : "is 0-dimensional (a single number); expected N, C, *spatial with 0 to 3 spatial axes");
+            throw Fail(
+                loss,
+                "input",
+                task == LossTask.Binary
+                    ? "is 0-dimensional (a single number); expected N, 1, *spatial or N, *spatial with 0 to 3 spatial axes"
+                    : "is 0-dimensional (a single number); expected N, C, *spatial with 0 to 3 spatial axes"
+            );
         for (var d = 0; d < input.dim(); d++)
             if (input.shape[d] == 0)
             {
-                var axis = d == 0 ? "the batch axis (N = 0): an empty batch has no loss"
+                var axis =
+                    d == 0 ? "the batch axis (N = 0): an empty batch has no loss"
                     : d == 1 && task == LossTask.Multiclass ? "the class axis (C = 0): expected at least one class"
                     : $"axis {d}: an image with no pixels has no loss";
                 throw Fail(loss, "input", $"has shape {Show(input.shape)}, empty along {axis}");
@@ -57,9 +85,14 @@ internal static class InputValidation
         if (task == LossTask.Binary)
         {
             hadClassAxis = input.dim() >= 2 && input.shape[1] == 1;
-            if (!hadClassAxis) x = x.unsqueeze(1);
+            if (!hadClassAxis)
+                x = x.unsqueeze(1);
             if (x.dim() < 2 || x.dim() > 5)
-                throw Fail(loss, "input", $"has shape {Show(input.shape)}; expected N, 1, *spatial or N, *spatial with 0 to 3 spatial axes");
+                throw Fail(
+                    loss,
+                    "input",
+                    $"has shape {Show(input.shape)}; expected N, 1, *spatial or N, *spatial with 0 to 3 spatial axes"
+                );
         }
         else if (x.dim() < 2 || x.dim() > 5)
         {
@@ -73,21 +106,30 @@ internal static class InputValidation
 
         Tensor? dense = null;
         Tensor? index = null;
-        Tensor? ignored = null, valid = null;
+        Tensor? ignored = null,
+            valid = null;
         Tensor? validity = null;
         if (mask is not null)
         {
             if (!(Same(mask.shape, pixelShape) || Same(mask.shape, pixelShape1)))
-                throw Fail(loss, "mask", $"has shape {Show(mask.shape)}; expected {Show(pixelShape)} or {Show(pixelShape1)} (N, *spatial, 1 = valid)");
+                throw Fail(
+                    loss,
+                    "mask",
+                    $"has shape {Show(mask.shape)}; expected {Show(pixelShape)} or {Show(pixelShape1)} (N, *spatial, 1 = valid)"
+                );
             validity = (mask.dtype == ScalarType.Bool ? mask.alias() : mask.ne(zero)).reshape(pixelShape1).contiguous();
         }
 
-        var isIndex = !target.is_floating_point() && target.dtype != ScalarType.Bool
-                      && (task == LossTask.Multiclass) && !Same(target.shape, shape);
+        var isIndex =
+            !target.is_floating_point() && target.dtype != ScalarType.Bool && (task == LossTask.Multiclass) && !Same(target.shape, shape);
         if (isIndex)
         {
             if (!(Same(target.shape, pixelShape) || Same(target.shape, pixelShape1)))
-                throw Fail(loss, "target", $"has shape {Show(target.shape)} and dtype {target.dtype}; class indices must have shape {Show(pixelShape)} (N, *spatial)");
+                throw Fail(
+                    loss,
+                    "target",
+                    $"has shape {Show(target.shape)} and dtype {target.dtype}; class indices must have shape {Show(pixelShape)} (N, *spatial)"
+                );
             var t = target.to(ScalarType.Int64).reshape(pixelShape1).contiguous();
             if (deferIgnore)
             {
@@ -114,9 +156,10 @@ internal static class InputValidation
             var ok = Same(target.shape, shape) || (task == LossTask.Binary && Same(target.shape, pixelShape));
             if (!ok)
             {
-                var expected = task == LossTask.Binary
-                    ? $"{Show(shape)} or {Show(pixelShape)} (the input's shape, with or without the class axis)"
-                    : $"{Show(shape)} (per-class float targets) or class indices {Show(pixelShape)} of an integer dtype";
+                var expected =
+                    task == LossTask.Binary
+                        ? $"{Show(shape)} or {Show(pixelShape)} (the input's shape, with or without the class axis)"
+                        : $"{Show(shape)} (per-class float targets) or class indices {Show(pixelShape)} of an integer dtype";
                 throw Fail(loss, "target", $"has shape {Show(target.shape)} and dtype {target.dtype}; expected {expected}");
             }
             dense = target.to(dtype).reshape(shape).contiguous();
@@ -125,7 +168,14 @@ internal static class InputValidation
                 // NaN fails both comparisons: outside = !(t >= 0 & t <= 1).
                 var outside = dense.ge(zero).logical_and(dense.le(one)).logical_not();
                 var d = dense;
-                checks.Add(("target", outside.any(), () => Describe(d, outside, "has the value {0} at {1}, outside [0, 1]; expected hard (0/1) or soft targets in [0, 1]")));
+                checks.Add(
+                    (
+                        "target",
+                        outside.any(),
+                        () =>
+                            Describe(d, outside, "has the value {0} at {1}, outside [0, 1]; expected hard (0/1) or soft targets in [0, 1]")
+                    )
+                );
             }
         }
 
@@ -133,7 +183,11 @@ internal static class InputValidation
         if (classWeights is not null)
         {
             if (classWeights.dim() != 1 || classWeights.shape[0] != x.shape[1])
-                throw Fail(loss, "classWeights", $"has shape {Show(classWeights.shape)}; expected [{x.shape[1]}] (one weight per class, C = {x.shape[1]})");
+                throw Fail(
+                    loss,
+                    "classWeights",
+                    $"has shape {Show(classWeights.shape)}; expected [{x.shape[1]}] (one weight per class, C = {x.shape[1]})"
+                );
             var wshape = Enumerable.Repeat(1L, (int)x.dim()).ToArray();
             wshape[1] = x.shape[1];
             weights = classWeights.to(dtype).reshape(wshape);
@@ -141,20 +195,38 @@ internal static class InputValidation
             {
                 var bad = weights.lt(zero).logical_or(weights.isfinite().logical_not());
                 var w = classWeights;
-                checks.Add(("classWeights", bad.any(), () =>
-                {
-                    using var flagged = w.lt(0.0).logical_or(w.isfinite().logical_not());
-                    using var first = flagged.nonzero()[0, 0];
-                    var c = first.ToInt64();
-                    return $"has the entry {Number(w[c].to(ScalarType.Float64).ToDouble())} for class {c}; expected finite weights >= 0";
-                }));
+                checks.Add(
+                    (
+                        "classWeights",
+                        bad.any(),
+                        () =>
+                        {
+                            using var flagged = w.lt(0.0).logical_or(w.isfinite().logical_not());
+                            using var first = flagged.nonzero()[0, 0];
+                            var c = first.ToInt64();
+                            return $"has the entry {Number(w[c].to(ScalarType.Float64).ToDouble())} for class {c}; expected finite weights >= 0";
+                        }
+                    )
+                );
             }
         }
         if (checkValues && !deferToKernel)
         {
             var bad = x.isfinite().all().logical_not();
             var xi = x;
-            checks.Insert(0, ("input", bad, () => Describe(xi, xi.isfinite().logical_not(), "has the value {0} at {1}; a loss of a non-finite input is undefined (check the model's output)")));
+            checks.Insert(
+                0,
+                (
+                    "input",
+                    bad,
+                    () =>
+                        Describe(
+                            xi,
+                            xi.isfinite().logical_not(),
+                            "has the value {0} at {1}; a loss of a non-finite input is undefined (check the model's output)"
+                        )
+                )
+            );
         }
         // One host read for every check and for the ignore detection.
         if (ReadOnce(loss, checks).Contains("ignored"))
@@ -172,20 +244,26 @@ internal static class InputValidation
     // One host read for every pending check (0-D bool tensors, true = failed); then, for the first failure,
     // its description (more reads, on the failure path only). Returns the names of the checks that came
     // back true and have no description (facts rather than failures, like "ignored").
-    private static System.Collections.Generic.HashSet<string> ReadOnce(string loss,
-        System.Collections.Generic.List<(string Tensor, Tensor Flag, Func<string>? Describe)> checks)
+    private static System.Collections.Generic.HashSet<string> ReadOnce(
+        string loss,
+        System.Collections.Generic.List<(string Tensor, Tensor Flag, Func<string>? Describe)> checks
+    )
     {
         var facts = new System.Collections.Generic.HashSet<string>();
-        if (checks.Count == 0) return facts;
+        if (checks.Count == 0)
+            return facts;
         using var stacked = stack(checks.Select(c => c.Flag.reshape(1)).ToArray());
         var values = stacked.to(ScalarType.Bool).cpu().data<bool>().ToArray();
         for (var i = 0; i < checks.Count; i++)
         {
-            if (!values[i]) continue;
-            if (checks[i].Describe is { } describe) throw Fail(loss, checks[i].Tensor, describe());
+            if (!values[i])
+                continue;
+            if (checks[i].Describe is { } describe)
+                throw Fail(loss, checks[i].Tensor, describe());
             facts.Add(checks[i].Tensor);
         }
-        foreach (var c in checks) c.Flag.Dispose();
+        foreach (var c in checks)
+            c.Flag.Dispose();
         return facts;
     }
 
@@ -197,7 +275,12 @@ internal static class InputValidation
         var position = Unravel(flat, t.shape);
         using var all = t.flatten();
         var value = all[flat].to(ScalarType.Float64).ToDouble();
-        return string.Format(System.Globalization.CultureInfo.InvariantCulture, format, Number(value), "[" + string.Join(", ", position) + "] (N, C, *spatial)");
+        return string.Format(
+            System.Globalization.CultureInfo.InvariantCulture,
+            format,
+            Number(value),
+            "[" + string.Join(", ", position) + "] (N, C, *spatial)"
+        );
     }
 
     private static string DescribeIndex(Tensor t, Tensor bad, long classes, long ignoreIndex)
@@ -222,7 +305,9 @@ internal static class InputValidation
     }
 
     private static string Number(double v) =>
-        double.IsNaN(v) ? "NaN" : double.IsPositiveInfinity(v) ? "+infinity" : double.IsNegativeInfinity(v) ? "-infinity"
+        double.IsNaN(v) ? "NaN"
+        : double.IsPositiveInfinity(v) ? "+infinity"
+        : double.IsNegativeInfinity(v) ? "-infinity"
         : v.ToString("G9", System.Globalization.CultureInfo.InvariantCulture);
 
     private static void SameDevice(string loss, Tensor input, Tensor other, string name)
@@ -235,6 +320,5 @@ internal static class InputValidation
 
     internal static string Show(long[] shape) => "[" + string.Join(", ", shape) + "]";
 
-    private static ArgumentException Fail(string loss, string tensor, string what) =>
-        new($"{loss}: {tensor} {what}.", tensor);
+    private static ArgumentException Fail(string loss, string tensor, string what) => new($"{loss}: {tensor} {what}.", tensor);
 }

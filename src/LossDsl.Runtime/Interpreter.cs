@@ -31,12 +31,14 @@ public static class Interpreter
     public static (Tensor Value, Tensor? MeanWeight) EvaluateResult(Expr spec, LossContext ctx, IReadOnlyDictionary<Expr, Tensor>? known)
     {
         var memo = known is null ? new Dictionary<Expr, Tensor>() : new Dictionary<Expr, Tensor>(known);
-        if (spec is WeightedMean wm) return (Eval(wm.Value), Eval(wm.Weight));
+        if (spec is WeightedMean wm)
+            return (Eval(wm.Value), Eval(wm.Weight));
         return (Eval(spec), null);
 
         Tensor Eval(Expr e)
         {
-            if (memo.TryGetValue(e, out var done)) return done;
+            if (memo.TryGetValue(e, out var done))
+                return done;
             var value = e switch
             {
                 Input { Kind: InputKind.Prediction } => ctx.Input,
@@ -55,7 +57,8 @@ public static class Interpreter
                 PlainSum p => ctx.Sum(Eval(p.Arg), p.Over),
                 WeightedMean => throw new InvalidOperationException("WeightedMean(value, weight) must be the spec's final result"),
                 Param p => throw new InvalidOperationException(
-                    $"hyperparameter '{p.Name}' has no value: the interpreter evaluates specs built at run time, where parameters are numbers"),
+                    $"hyperparameter '{p.Name}' has no value: the interpreter evaluates specs built at run time, where parameters are numbers"
+                ),
                 _ => throw new InvalidOperationException($"the interpreter cannot evaluate {e.GetType().Name} nodes"),
             };
             memo[e] = value;
@@ -68,52 +71,57 @@ public static class Interpreter
         {
             var axes = Axes.Of(r.Arg);
             var over = r.Over & axes;
-            if (over == Over.None) return x.alias();
+            if (over == Over.None)
+                return x.alias();
             using var masked = Axes.IsPixelwise(axes) && (over & (Over.Batch | Over.Spatial)) != 0 ? ctx.Masked(x) : x.alias();
             var sum = ctx.Sum(masked, over);
-            if (r.Op == ReduceOp.Sum) return sum;
+            if (r.Op == ReduceOp.Sum)
+                return sum;
             using var count = ctx.Count(over, valid: Axes.IsPixelwise(axes));
             using var s = sum;
             return s / count;
         }
     }
 
-    private static bool IsTrue(Expr test) => test switch
-    {
-        Const c => c.Value != 0,
-        _ => throw new InvalidOperationException($"a construction-time condition must be a constant here, got {test}"),
-    };
+    private static bool IsTrue(Expr test) =>
+        test switch
+        {
+            Const c => c.Value != 0,
+            _ => throw new InvalidOperationException($"a construction-time condition must be a constant here, got {test}"),
+        };
 
-    private static Tensor Apply(UnaryOp op, Tensor x) => op switch
-    {
-        UnaryOp.Neg => -x,
-        UnaryOp.Sigmoid => sigmoid(x),
-        UnaryOp.LogSigmoid => nn.functional.logsigmoid(x),
-        UnaryOp.Softplus => nn.functional.softplus(x),
-        UnaryOp.Log => log(x),
-        UnaryOp.Log1p => log1p(x),
-        UnaryOp.Exp => exp(x),
-        UnaryOp.Sqrt => sqrt(x),
-        UnaryOp.Abs => abs(x),
-        UnaryOp.Softmax => softmax(x, 1),
-        UnaryOp.LogSoftmax => nn.functional.log_softmax(x, 1),
-        // log cosh x = |x| + softplus(-2|x|) - log 2: no overflow for large |x|.
-        UnaryOp.LogCosh => TensorMath.LogCosh(x),
-        UnaryOp.Tanh => tanh(x),
-        UnaryOp.Erf => erf(x),
-        UnaryOp.Step => TensorMath.Step(x),
-        _ => throw new InvalidOperationException($"{op} is not an element-wise tensor function"),
-    };
+    private static Tensor Apply(UnaryOp op, Tensor x) =>
+        op switch
+        {
+            UnaryOp.Neg => -x,
+            UnaryOp.Sigmoid => sigmoid(x),
+            UnaryOp.LogSigmoid => nn.functional.logsigmoid(x),
+            UnaryOp.Softplus => nn.functional.softplus(x),
+            UnaryOp.Log => log(x),
+            UnaryOp.Log1p => log1p(x),
+            UnaryOp.Exp => exp(x),
+            UnaryOp.Sqrt => sqrt(x),
+            UnaryOp.Abs => abs(x),
+            UnaryOp.Softmax => softmax(x, 1),
+            UnaryOp.LogSoftmax => nn.functional.log_softmax(x, 1),
+            // log cosh x = |x| + softplus(-2|x|) - log 2: no overflow for large |x|.
+            UnaryOp.LogCosh => TensorMath.LogCosh(x),
+            UnaryOp.Tanh => tanh(x),
+            UnaryOp.Erf => erf(x),
+            UnaryOp.Step => TensorMath.Step(x),
+            _ => throw new InvalidOperationException($"{op} is not an element-wise tensor function"),
+        };
 
-    private static Tensor Apply(BinaryOp op, Tensor a, Tensor b) => op switch
-    {
-        BinaryOp.Add => TensorMath.Add(a, b),
-        BinaryOp.Sub => a - b,
-        BinaryOp.Mul => a * b,
-        BinaryOp.Div => a / b,
-        BinaryOp.Pow => pow(a, b),
-        BinaryOp.Min => minimum(a, b),
-        BinaryOp.Max => maximum(a, b),
-        _ => throw new InvalidOperationException($"{op} is a construction-time comparison, not a tensor operation"),
-    };
+    private static Tensor Apply(BinaryOp op, Tensor a, Tensor b) =>
+        op switch
+        {
+            BinaryOp.Add => TensorMath.Add(a, b),
+            BinaryOp.Sub => a - b,
+            BinaryOp.Mul => a * b,
+            BinaryOp.Div => a / b,
+            BinaryOp.Pow => pow(a, b),
+            BinaryOp.Min => minimum(a, b),
+            BinaryOp.Max => maximum(a, b),
+            _ => throw new InvalidOperationException($"{op} is a construction-time comparison, not a tensor operation"),
+        };
 }

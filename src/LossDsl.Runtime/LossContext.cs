@@ -20,8 +20,16 @@ public sealed class LossContext : IDisposable
     private Tensor? _zero;
     private readonly Tensor? _classWeights;
 
-    private LossContext(LossTask task, Tensor input, Tensor? denseTarget, Tensor? targetIndex, Tensor? mask,
-                        Tensor? classWeights, bool inputHadClassAxis, long? deferredIgnore)
+    private LossContext(
+        LossTask task,
+        Tensor input,
+        Tensor? denseTarget,
+        Tensor? targetIndex,
+        Tensor? mask,
+        Tensor? classWeights,
+        bool inputHadClassAxis,
+        long? deferredIgnore
+    )
     {
         DeferredIgnore = deferredIgnore;
         Task = task;
@@ -77,7 +85,8 @@ public sealed class LossContext : IDisposable
                 var dims = new long[oh.dim()];
                 dims[0] = 0;
                 dims[1] = oh.dim() - 1;
-                for (var i = 2; i < dims.Length; i++) dims[i] = i - 1;
+                for (var i = 2; i < dims.Length; i++)
+                    dims[i] = i - 1;
                 _denseTarget = Adopt(oh.permute(dims).to(DType));
             }
             return _denseTarget;
@@ -94,10 +103,13 @@ public sealed class LossContext : IDisposable
     public long[] Dims(Over over)
     {
         var dims = new List<long>(5);
-        if ((over & Over.Batch) != 0) dims.Add(0);
-        if ((over & Over.Classes) != 0) dims.Add(1);
+        if ((over & Over.Batch) != 0)
+            dims.Add(0);
+        if ((over & Over.Classes) != 0)
+            dims.Add(1);
         if ((over & Over.Spatial) != 0)
-            for (var i = 0; i < SpatialRank; i++) dims.Add(2 + i);
+            for (var i = 0; i < SpatialRank; i++)
+                dims.Add(2 + i);
         return dims.ToArray();
     }
 
@@ -114,7 +126,8 @@ public sealed class LossContext : IDisposable
     /// <summary>The value with invalid pixels set to zero (a copy of the handle when there is no mask).</summary>
     public Tensor Masked(Tensor x)
     {
-        if (Mask is null) return x.alias();
+        if (Mask is null)
+            return x.alias();
         _zero ??= Adopt(zeros(Array.Empty<long>(), dtype: DType, device: Input.device));
         return where(Mask, x, _zero);
     }
@@ -139,7 +152,8 @@ public sealed class LossContext : IDisposable
             using var m = Mask.to(DType);
             using var s = m.sum(Dims(pixelAxes), keepdim: true);
             var scaled = s * classes;
-            if (!atLeastOne) return scaled;
+            if (!atLeastOne)
+                return scaled;
             using (scaled)
             {
                 // MeanRule.CountDenominator, elementwise.
@@ -148,9 +162,11 @@ public sealed class LossContext : IDisposable
             }
         }
         double count = classes;
-        if ((over & Over.Batch) != 0) count *= N;
+        if ((over & Over.Batch) != 0)
+            count *= N;
         if ((over & Over.Spatial) != 0)
-            for (var i = 0; i < SpatialRank; i++) count *= Input.shape[2 + i];
+            for (var i = 0; i < SpatialRank; i++)
+                count *= Input.shape[2 + i];
         return full(Array.Empty<long>(), atLeastOne ? MeanRule.CountDenominator(count) : count, dtype: DType, device: Input.device);
     }
 
@@ -181,7 +197,8 @@ public sealed class LossContext : IDisposable
     /// <summary>Releases the tensors the context made on first use (the one-hot target, constants).</summary>
     public void Dispose()
     {
-        foreach (var t in _owned) t.Dispose();
+        foreach (var t in _owned)
+            t.Dispose();
         _owned.Clear();
         _denseTarget = null;
         _zero = null;
@@ -198,15 +215,42 @@ public sealed class LossContext : IDisposable
     /// Validates and normalises raw inputs. Throws <see cref="ArgumentException"/> naming the tensor,
     /// its shape or dtype, and what was expected.
     /// </summary>
-    public static LossContext Create(string loss, LossTask task, Tensor input, Tensor target, Tensor? mask,
-                                     Tensor? classWeights, long ignoreIndex, bool checkValues)
-        => Create(loss, task, input, target, mask, classWeights, ignoreIndex, checkValues, deferToKernel: false);
+    public static LossContext Create(
+        string loss,
+        LossTask task,
+        Tensor input,
+        Tensor target,
+        Tensor? mask,
+        Tensor? classWeights,
+        long ignoreIndex,
+        bool checkValues
+    ) => Create(loss, task, input, target, mask, classWeights, ignoreIndex, checkValues, deferToKernel: false);
 
     // With deferToKernel the value checks are left to a fused kernel pass, and with deferIgnore the
     // detection of ignored pixels too.
-    internal static LossContext Create(string loss, LossTask task, Tensor input, Tensor target, Tensor? mask,
-                                       Tensor? classWeights, long ignoreIndex, bool checkValues, bool deferToKernel,
-                                       bool deferIgnore = false)
-        => InputValidation.Normalise(loss, task, input, target, mask, classWeights, ignoreIndex, checkValues,
-            (i, dt, ti, m, w, hadC, ign) => new LossContext(task, i, dt, ti, m, w, hadC, ign), deferToKernel, deferIgnore);
+    internal static LossContext Create(
+        string loss,
+        LossTask task,
+        Tensor input,
+        Tensor target,
+        Tensor? mask,
+        Tensor? classWeights,
+        long ignoreIndex,
+        bool checkValues,
+        bool deferToKernel,
+        bool deferIgnore = false
+    ) =>
+        InputValidation.Normalise(
+            loss,
+            task,
+            input,
+            target,
+            mask,
+            classWeights,
+            ignoreIndex,
+            checkValues,
+            (i, dt, ti, m, w, hadC, ign) => new LossContext(task, i, dt, ti, m, w, hadC, ign),
+            deferToKernel,
+            deferIgnore
+        );
 }

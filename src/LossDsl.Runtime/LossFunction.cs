@@ -12,7 +12,8 @@ namespace LossDsl;
 public abstract class LossFunction : nn.Module<Tensor, Tensor, Tensor>
 {
     /// <summary>Creates a loss module with the given name.</summary>
-    protected LossFunction(string name) : base(name) { }
+    protected LossFunction(string name)
+        : base(name) { }
 
     /// <summary>The loss of <paramref name="input"/> against <paramref name="target"/> (every pixel valid).</summary>
     public override Tensor forward(Tensor input, Tensor target) => forward(input, target, null);

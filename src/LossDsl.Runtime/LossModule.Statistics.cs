@@ -15,7 +15,12 @@ namespace LossDsl;
 public abstract partial class LossModule
 {
     // Where the loss's batch-wide sums are.
-    private enum StatisticsKind { Unsupported, Pooled, Reduction }
+    private enum StatisticsKind
+    {
+        Unsupported,
+        Pooled,
+        Reduction,
+    }
 
     private sealed record StatisticsPlan(StatisticsKind Kind, Expr Spec, IReadOnlyList<Reduce> Pooled, string? Why);
 
@@ -54,7 +59,11 @@ public abstract partial class LossModule
                 var sum = Interpreter.Evaluate(r.Op == ReduceOp.Sum ? r : new Reduce(ReduceOp.Sum, r.Arg, r.Over), ctx);
                 parts.Add(sum.reshape(-1));
                 if (r.Op == ReduceOp.Mean)
-                    parts.Add(ctx.Count(r.Over & Axes.Of(r.Arg), Axes.IsPixelwise(Axes.Of(r.Arg)), atLeastOne: false).reshape(-1).expand(sum.numel()));
+                    parts.Add(
+                        ctx.Count(r.Over & Axes.Of(r.Arg), Axes.IsPixelwise(Axes.Of(r.Arg)), atLeastOne: false)
+                            .reshape(-1)
+                            .expand(sum.numel())
+                    );
             }
             return cat(parts, 0).MoveToOuterDisposeScope();
         }
@@ -72,7 +81,8 @@ public abstract partial class LossModule
             count = masked.sum();
         }
         using (count)
-            return stack(new[] { total.reshape(Array.Empty<long>()), count.reshape(Array.Empty<long>()).to(total.dtype) }).MoveToOuterDisposeScope();
+            return stack(new[] { total.reshape(Array.Empty<long>()), count.reshape(Array.Empty<long>()).to(total.dtype) })
+                .MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -89,15 +99,22 @@ public abstract partial class LossModule
         ArgumentNullException.ThrowIfNull(globalStatistics);
         var plan = PlanStatistics();
         if (localStatistics.dim() != 1 || !localStatistics.shape.SequenceEqual(globalStatistics.shape))
-            throw new ArgumentException($"{GetName()}: localStatistics has shape [{string.Join(", ", localStatistics.shape)}] and globalStatistics [{string.Join(", ", globalStatistics.shape)}]; expected two 1-D tensors of the same length from Statistics (the global one the element-wise sum over replicas)", nameof(globalStatistics));
+            throw new ArgumentException(
+                $"{GetName()}: localStatistics has shape [{string.Join(", ", localStatistics.shape)}] and globalStatistics [{string.Join(", ", globalStatistics.shape)}]; expected two 1-D tensors of the same length from Statistics (the global one the element-wise sum over replicas)",
+                nameof(globalStatistics)
+            );
         using var scope = NewDisposeScope();
         // The value of the global statistics, the gradient of the local ones.
         var s = localStatistics + (globalStatistics.to(localStatistics.dtype, localStatistics.device) - localStatistics).detach();
         if (plan.Kind == StatisticsKind.Reduction)
         {
             if (s.shape[0] != 2)
-                throw new ArgumentException($"{GetName()}: expected the 2 statistics [Σ value, Σ weight] of this loss, got {s.shape[0]}", nameof(localStatistics));
-            if (Reduction == Reduction.Sum) return s[0].MoveToOuterDisposeScope();
+                throw new ArgumentException(
+                    $"{GetName()}: expected the 2 statistics [Σ value, Σ weight] of this loss, got {s.shape[0]}",
+                    nameof(localStatistics)
+                );
+            if (Reduction == Reduction.Sum)
+                return s[0].MoveToOuterDisposeScope();
             // As forward: a total weight of 0 (nothing valid anywhere) divides by 1, giving 0.
             using var zero = 0.0.ToScalar();
             using var one = 1.0.ToScalar();
@@ -107,8 +124,10 @@ public abstract partial class LossModule
         // Class-level evaluation: a context with no pixels but this input's classes.
         var classes = PooledClasses(plan, s.shape[0]);
         using var input = zeros(new long[] { 1, classes, 1 }, dtype: s.dtype, device: s.device);
-        using var target = Task == LossTask.Binary ? zeros(new long[] { 1, 1, 1 }, dtype: s.dtype, device: s.device)
-                                                   : zeros(new long[] { 1, classes, 1 }, dtype: s.dtype, device: s.device);
+        using var target =
+            Task == LossTask.Binary
+                ? zeros(new long[] { 1, 1, 1 }, dtype: s.dtype, device: s.device)
+                : zeros(new long[] { 1, classes, 1 }, dtype: s.dtype, device: s.device);
         using var ctx = LossContext.Create(GetName(), Task, input, target, null, ClassWeights, IgnoreIndex, checkValues: false);
         var known = new Dictionary<Expr, Tensor>();
         long at = 0;
@@ -132,18 +151,27 @@ public abstract partial class LossModule
     // The class count the pooled statistics were made with, from their length.
     private long PooledClasses(StatisticsPlan plan, long length)
     {
-        long perClass = 0, scalar = 0;
+        long perClass = 0,
+            scalar = 0;
         foreach (var r in plan.Pooled)
         {
             var k = r.Op == ReduceOp.Mean ? 2 : 1;
-            if ((Axes.Of(r) & Over.Classes) != 0) perClass += k; else scalar += k;
+            if ((Axes.Of(r) & Over.Classes) != 0)
+                perClass += k;
+            else
+                scalar += k;
         }
-        if (perClass == 0) return length == scalar ? 1 : throw WrongLength(length, scalar);
-        if ((length - scalar) % perClass != 0 || length <= scalar) throw WrongLength(length, scalar + perClass);
+        if (perClass == 0)
+            return length == scalar ? 1 : throw WrongLength(length, scalar);
+        if ((length - scalar) % perClass != 0 || length <= scalar)
+            throw WrongLength(length, scalar + perClass);
         return (length - scalar) / perClass;
 
         ArgumentException WrongLength(long got, long unit) =>
-            new($"{GetName()}: statistics of length {got} do not come from this loss (expected {unit} per class{(scalar > 0 ? $" plus {scalar}" : "")})", "localStatistics");
+            new(
+                $"{GetName()}: statistics of length {got} do not come from this loss (expected {unit} per class{(scalar > 0 ? $" plus {scalar}" : "")})",
+                "localStatistics"
+            );
     }
 
     private StatisticsPlan PlanStatistics()
@@ -161,11 +189,21 @@ public abstract partial class LossModule
         {
             // One value per sample or pixel: the statistics are the final reduction's sum and weight.
             if (Reduction == Reduction.None)
-                return new(StatisticsKind.Unsupported, spec, Array.Empty<Reduce>(), "Reduction.None gives one value per sample or pixel; statistics need Mean or Sum");
+                return new(
+                    StatisticsKind.Unsupported,
+                    spec,
+                    Array.Empty<Reduce>(),
+                    "Reduction.None gives one value per sample or pixel; statistics need Mean or Sum"
+                );
             var pooledInside = Walk(spec).Pooled;
             return pooledInside.Count == 0
                 ? new(StatisticsKind.Reduction, spec, Array.Empty<Reduce>(), null)
-                : new(StatisticsKind.Unsupported, spec, Array.Empty<Reduce>(), "its per-sample values also depend on sums over the whole batch, which would need two rounds of all-reduce");
+                : new(
+                    StatisticsKind.Unsupported,
+                    spec,
+                    Array.Empty<Reduce>(),
+                    "its per-sample values also depend on sums over the whole batch, which would need two rounds of all-reduce"
+                );
         }
         var (pooled, pixels) = Walk(spec);
         return pixels
@@ -184,11 +222,13 @@ public abstract partial class LossModule
         while (stack.Count > 0)
         {
             var e = stack.Pop();
-            if (!seen.Add(e)) continue;
+            if (!seen.Add(e))
+                continue;
             switch (e)
             {
                 case Reduce r when (r.Over & Axes.Of(r.Arg) & Over.Batch) != 0 && (Axes.Of(r.Arg) & ~r.Over & Over.Spatial) == 0:
-                    if (!pooled.Contains(r)) pooled.Add(r);
+                    if (!pooled.Contains(r))
+                        pooled.Add(r);
                     continue;
                 case Cond k when k.Test is Const c:
                     stack.Push(c.Value != 0 ? k.Then : k.Else);
@@ -203,7 +243,8 @@ public abstract partial class LossModule
                     pixels = true;
                     continue;
             }
-            foreach (var child in Structure.Children(e)) stack.Push(child);
+            foreach (var child in Structure.Children(e))
+                stack.Push(child);
         }
         return (pooled, pixels);
     }

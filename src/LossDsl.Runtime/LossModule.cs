@@ -12,7 +12,8 @@ namespace LossDsl;
 public abstract partial class LossModule : LossFunction
 {
     /// <summary>Creates the module.</summary>
-    protected LossModule(string name, LossTask task, Reduction reduction) : base(name)
+    protected LossModule(string name, LossTask task, Reduction reduction)
+        : base(name)
     {
         Task = task;
         Reduction = reduction;
@@ -43,11 +44,13 @@ public abstract partial class LossModule : LossFunction
     {
         if (value is null)
         {
-            if (_hasClassWeights) _internal_buffers.Remove(ClassWeightsBuffer);
+            if (_hasClassWeights)
+                _internal_buffers.Remove(ClassWeightsBuffer);
             _hasClassWeights = false;
             return;
         }
-        if (_hasClassWeights) _internal_buffers.Remove(ClassWeightsBuffer);
+        if (_hasClassWeights)
+            _internal_buffers.Remove(ClassWeightsBuffer);
         register_buffer(ClassWeightsBuffer, value);
         _hasClassWeights = true;
     }
@@ -139,9 +142,11 @@ public abstract partial class LossModule : LossFunction
             var detached = input.detach();
             // The kernel reads contiguous memory; a strided view is copied once rather than sent down
             // the slower path that recomputes in the backward.
-            if (!detached.is_contiguous()) detached = detached.contiguous();
+            if (!detached.is_contiguous())
+                detached = detached.contiguous();
             // (An input without a class axis is rejected, naming its shape, by the validation in Prepare.)
-            if (Task == LossTask.Multiclass && detached.dim() >= 2) CheckLayout(detached.shape[1]);
+            if (Task == LossTask.Multiclass && detached.dim() >= 2)
+                CheckLayout(detached.shape[1]);
             var call = Prepare(detached, target, mask);
             using var lctx = call.Context;
             var output = FusedLossFunction.apply(this, input, target, mask!, call);
@@ -158,9 +163,15 @@ public abstract partial class LossModule : LossFunction
     private void CheckLayout(long classes)
     {
         if (classes == 1 && this is IClassSelection { IncludeBackground: false })
-            throw new ArgumentException($"{GetName()}: includeBackground is false, but the input has a single channel (C = 1): dropping channel 0 leaves no class to score (the loss would be 0, or NaN). Keep includeBackground: true (the default) for one-channel binary segmentation; MONAI ignores the option here with a warning.", "input");
+            throw new ArgumentException(
+                $"{GetName()}: includeBackground is false, but the input has a single channel (C = 1): dropping channel 0 leaves no class to score (the loss would be 0, or NaN). Keep includeBackground: true (the default) for one-channel binary segmentation; MONAI ignores the option here with a warning.",
+                "input"
+            );
         if (classes == 1 && Task == LossTask.Multiclass && SoftmaxOfPrediction)
-            throw new ArgumentException($"{GetName()}: the input has a single channel (C = 1), and the loss takes a softmax over the channels: the softmax of one channel is 1, so that part of the loss is constant (its gradient is 0 and training learns nothing from it). For one-channel binary segmentation use a sigmoid loss (BceLoss, BceDiceLoss, BinaryFocalLoss, or DiceLoss/TverskyLoss with activation: Sigmoid), or give the background its own channel; MONAI's DiceCELoss switches its cross-entropy to BCE here.", "input");
+            throw new ArgumentException(
+                $"{GetName()}: the input has a single channel (C = 1), and the loss takes a softmax over the channels: the softmax of one channel is 1, so that part of the loss is constant (its gradient is 0 and training learns nothing from it). For one-channel binary segmentation use a sigmoid loss (BceLoss, BceDiceLoss, BinaryFocalLoss, or DiceLoss/TverskyLoss with activation: Sigmoid), or give the background its own channel; MONAI's DiceCELoss switches its cross-entropy to BCE here.",
+                "input"
+            );
     }
 
     // Set once a call had pixels at the ignore index: later calls prepare the class indices for them
@@ -176,8 +187,18 @@ public abstract partial class LossModule : LossFunction
         if (Mode != ExecutionMode.TorchSharp && Reduction is Reduction.Mean or Reduction.Sum && detached.device_type == DeviceType.CPU)
         {
             // Ignored pixels are left for the kernel to find only when it checks (CheckValues).
-            var deferred = LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, CheckValues,
-                deferToKernel: true, deferIgnore: CheckValues && !_expectIgnored);
+            var deferred = LossContext.Create(
+                GetName(),
+                Task,
+                detached,
+                target,
+                mask,
+                ClassWeights,
+                IgnoreIndex,
+                CheckValues,
+                deferToKernel: true,
+                deferIgnore: CheckValues && !_expectIgnored
+            );
             if (Kernels.CpuKernel.Accepts(deferred, Reduction) && KernelFor(deferred.Mask is not null) is { } kernel)
             {
                 var loss = kernel.Forward(deferred, Reduction, CheckValues, out var gradient, out var found);
@@ -188,7 +209,8 @@ public abstract partial class LossModule : LossFunction
                 deferred.Dispose();
                 // Throws the precise error for a bad value; otherwise (ignored pixels) prepares them.
                 var checkedCtx = LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, CheckValues);
-                if (found == Kernels.CheckFlags.Index) _expectIgnored = true;
+                if (found == Kernels.CheckFlags.Index)
+                    _expectIgnored = true;
                 if (Kernels.CpuKernel.Accepts(checkedCtx, Reduction) && KernelFor(checkedCtx.Mask is not null) is { } again)
                 {
                     var loss2 = again.Forward(checkedCtx, Reduction, out var gradient2);
@@ -198,27 +220,37 @@ public abstract partial class LossModule : LossFunction
             }
             deferred.Dispose();
         }
-        return new FusedCall(LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, CheckValues), null, null);
+        return new FusedCall(
+            LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, CheckValues),
+            null,
+            null
+        );
     }
 
     private bool? _usesClassWeights;
 
     /// <summary>Whether the spec reads <c>ClassWeights</c> (a module whose spec does not rejects them).</summary>
-    public bool UsesClassWeights =>
-        _usesClassWeights ??= Structure.Any(BuildSpec(), e => e is Input { Kind: InputKind.ClassWeights });
+    public bool UsesClassWeights => _usesClassWeights ??= Structure.Any(BuildSpec(), e => e is Input { Kind: InputKind.ClassWeights });
 
     private bool? _softmaxOfPrediction;
 
     // Whether the spec takes a softmax (or log-softmax) over the channels of the prediction: constant for one channel.
     private bool SoftmaxOfPrediction =>
-        _softmaxOfPrediction ??= Structure.Any(BuildSpec(), e => e is Unary { Op: UnaryOp.Softmax or UnaryOp.LogSoftmax } u
-                                                                 && Structure.Any(u.Arg, a => a is Input { Kind: InputKind.Prediction }));
+        _softmaxOfPrediction ??= Structure.Any(
+            BuildSpec(),
+            e =>
+                e is Unary { Op: UnaryOp.Softmax or UnaryOp.LogSoftmax } u
+                && Structure.Any(u.Arg, a => a is Input { Kind: InputKind.Prediction })
+        );
 
     // Misuse that would otherwise be silently ignored.
     private void CheckUsage()
     {
         if (ClassWeights is not null && !UsesClassWeights)
-            throw new ArgumentException($"{GetName()}: classWeights were given, but this loss does not use class weights (its spec never reads ClassWeights); remove them or choose a loss that weights classes", nameof(ClassWeights));
+            throw new ArgumentException(
+                $"{GetName()}: classWeights were given, but this loss does not use class weights (its spec never reads ClassWeights); remove them or choose a loss that weights classes",
+                nameof(ClassWeights)
+            );
     }
 
     // Auto uses the analytic backward where the CPU kernel can run (measured fastest there); elsewhere
@@ -226,12 +258,14 @@ public abstract partial class LossModule : LossFunction
     // on both CPU and CUDA (docs/benchmarks.md). The other modes force a path.
     private bool UsesFusedPath(Tensor input)
     {
-        if (!HasAnalyticBackward || !input.requires_grad || !is_grad_enabled()) return false;
+        if (!HasAnalyticBackward || !input.requires_grad || !is_grad_enabled())
+            return false;
         return Mode switch
         {
             ExecutionMode.Autograd => false,
-            ExecutionMode.Auto => input.device_type == DeviceType.CPU && Reduction != Reduction.None
-                                  && input.dtype is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16,
+            ExecutionMode.Auto => input.device_type == DeviceType.CPU
+                && Reduction != Reduction.None
+                && input.dtype is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16,
             _ => true,
         };
     }
@@ -252,13 +286,15 @@ public abstract partial class LossModule : LossFunction
                 Gradient = gradient.reshape(inputShape).to(inputType).DetachFromDisposeScope(),
             };
             return loss; // owned by the caller's scope, like the context
-
         }
         if (Mode == ExecutionMode.Kernel)
-            throw new InvalidOperationException($"{GetName()}: the CPU kernel cannot run here (it needs float32 CPU tensors, reduction Mean or Sum, and a spec its schedule covers); use ExecutionMode.Auto");
+            throw new InvalidOperationException(
+                $"{GetName()}: the CPU kernel cannot run here (it needs float32 CPU tensors, reduction Mean or Sum, and a spec its schedule covers); use ExecutionMode.Auto"
+            );
         var (value, weight) = Evaluate(ctx);
         var axes = ResultAxes;
-        double sumValue = 0, sumWeight = 1;
+        double sumValue = 0,
+            sumWeight = 1;
         if (weight is not null && Reduction == Reduction.Mean)
         {
             var pixelwise = Axes.IsPixelwise(axes);
@@ -290,7 +326,13 @@ public abstract partial class LossModule : LossFunction
             using var ctx2 = LossContext.Create(GetName(), Task, input2, target2, mask2, ClassWeights, IgnoreIndex, checkValues: false);
             var (value2, weight2) = Evaluate(ctx2);
             var loss2 = Reductions.Apply(ctx2, value2, ResultAxes, Reduction, weight2);
-            var grads = autograd.grad(new[] { loss2 }, new[] { input2 }, new[] { grad.reshape(loss2.shape) }, retain_graph: true, create_graph: true);
+            var grads = autograd.grad(
+                new[] { loss2 },
+                new[] { input2 },
+                new[] { grad.reshape(loss2.shape) },
+                retain_graph: true,
+                create_graph: true
+            );
             return grads[0].MoveToOuterDisposeScope();
         }
         if (s.Gradient is { } computed)
@@ -305,7 +347,8 @@ public abstract partial class LossModule : LossFunction
         using var scope = NewDisposeScope();
         var (input, target, mask) = saved();
         var detached = input.detach();
-        if (!detached.is_contiguous()) detached = detached.contiguous();
+        if (!detached.is_contiguous())
+            detached = detached.contiguous();
         using var ctx = LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, checkValues: false);
         if (s.UsedKernel && KernelFor(ctx.Mask is not null) is { } kernel)
         {
@@ -345,7 +388,8 @@ public abstract partial class LossModule : LossFunction
         if (pixelwise)
         {
             seed = ctx.Masked(seed);
-            if (weightSeed is not null) weightSeed = ctx.Masked(weightSeed);
+            if (weightSeed is not null)
+                weightSeed = ctx.Masked(weightSeed);
         }
         var d = Backward(ctx, seed, weightSeed);
         var full = d.expand(ctx.Input.shape).reshape(s.InputShape).to(s.InputType).contiguous();

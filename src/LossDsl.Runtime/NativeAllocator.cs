@@ -32,7 +32,8 @@ public static partial class NativeAllocator
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockBytes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(retainBytes);
-        if (!OperatingSystem.IsLinux()) return false;
+        if (!OperatingSystem.IsLinux())
+            return false;
         try
         {
             return MallOpt(MmapThreshold, blockBytes) == 1 && MallOpt(TrimThreshold, retainBytes) == 1;

@@ -40,9 +40,11 @@ public static class Reductions
                 // Region values (per sample and class) are always N, C; per-pixel values of a binary input that
                 // came without a class axis come back without one.
                 var keepClass = (axes & Over.Classes) != 0 && (!pixelwise || ctx.InputHadClassAxis || ctx.Task == LossTask.Multiclass);
-                if (keepClass) target.Add(ctx.C);
+                if (keepClass)
+                    target.Add(ctx.C);
                 if (pixelwise)
-                    for (var i = 0; i < ctx.SpatialRank; i++) target.Add(ctx.Input.shape[2 + i]);
+                    for (var i = 0; i < ctx.SpatialRank; i++)
+                        target.Add(ctx.Input.shape[2 + i]);
                 using var expanded = v.expand(FullShape(ctx, axes, (int)v.dim()));
                 v.Dispose();
                 return expanded.reshape(target.ToArray());
@@ -68,7 +70,8 @@ public static class Reductions
         var shape = new long[rank];
         shape[0] = (axes & Over.Batch) != 0 ? ctx.N : 1;
         shape[1] = (axes & Over.Classes) != 0 ? ctx.C : 1;
-        for (var i = 2; i < shape.Length; i++) shape[i] = (axes & Over.Spatial) != 0 ? ctx.Input.shape[i] : 1;
+        for (var i = 2; i < shape.Length; i++)
+            shape[i] = (axes & Over.Spatial) != 0 ? ctx.Input.shape[i] : 1;
         return shape;
     }
 }

@@ -59,16 +59,23 @@ public sealed record LossCase(
     TargetKind TargetKind,
     double[] Target,
     bool[]? Mask,
-    double[]? ClassWeights)
+    double[]? ClassWeights
+)
 {
     /// <summary>The number of pixels of one sample (the product of <see cref="Spatial"/>).</summary>
     public int Pixels => Spatial.Aggregate(1, (a, b) => a * b);
 
     /// <summary>The input's shape <c>N, C, *spatial</c>.</summary>
-    public long[] InputShape => new long[] { Batch, Classes }.Concat(Spatial.Select(s => (long)s)).ToArray();
+    public long[] InputShape =>
+        new long[] { Batch, Classes }
+            .Concat(Spatial.Select(s => (long)s))
+            .ToArray();
 
     /// <summary>The mask's shape <c>N, *spatial</c> (also the shape of index targets).</summary>
-    public long[] PixelShape => new long[] { Batch }.Concat(Spatial.Select(s => (long)s)).ToArray();
+    public long[] PixelShape =>
+        new long[] { Batch }
+            .Concat(Spatial.Select(s => (long)s))
+            .ToArray();
 
     /// <summary>The number of valid pixels over the batch (every pixel when there is no mask).</summary>
     public int ValidPixels => Mask?.Count(m => m) ?? Batch * Pixels;
@@ -84,8 +91,10 @@ public sealed record LossCase(
             unchecked
             {
                 var h = 17;
-                foreach (var v in Input) h = h * 31 + v.GetHashCode();
-                foreach (var v in Target) h = h * 31 + v.GetHashCode();
+                foreach (var v in Input)
+                    h = h * 31 + v.GetHashCode();
+                foreach (var v in Target)
+                    h = h * 31 + v.GetHashCode();
                 return h & 0x7fffffff;
             }
         }
@@ -118,11 +127,12 @@ public sealed record LossCase(
     /// <summary>The target in per-class form <c>N, C, *spatial</c> (index targets one-hot encoded).</summary>
     public double[] PerClassTarget()
     {
-        if (TargetKind != TargetKind.Index) return Target;
+        if (TargetKind != TargetKind.Index)
+            return Target;
         var result = new double[Input.Length];
         for (var n = 0; n < Batch; n++)
-            for (var s = 0; s < Pixels; s++)
-                result[((n * Classes) + (int)Target[(n * Pixels) + s]) * Pixels + s] = 1;
+        for (var s = 0; s < Pixels; s++)
+            result[((n * Classes) + (int)Target[(n * Pixels) + s]) * Pixels + s] = 1;
         return result;
     }
 
@@ -138,9 +148,7 @@ public sealed record LossCase(
     {
         RequireHardTarget(nameof(WithPerfectPrediction));
         var y = PerClassTarget();
-        var input = InputSpace == InputSpace.Probabilities
-            ? y.ToArray()
-            : y.Select(t => t > 0.5 ? margin : -margin).ToArray();
+        var input = InputSpace == InputSpace.Probabilities ? y.ToArray() : y.Select(t => t > 0.5 ? margin : -margin).ToArray();
         return this with { Input = input };
     }
 
@@ -152,9 +160,10 @@ public sealed record LossCase(
     {
         RequireHardTarget(nameof(MovedTowardTarget));
         var y = PerClassTarget();
-        var input = InputSpace == InputSpace.Probabilities
-            ? Input.Select((p, i) => p + (Math.Min(delta, 1) * (y[i] - p))).ToArray()
-            : Input.Select((x, i) => x + (delta * ((2 * y[i]) - 1))).ToArray();
+        var input =
+            InputSpace == InputSpace.Probabilities
+                ? Input.Select((p, i) => p + (Math.Min(delta, 1) * (y[i] - p))).ToArray()
+                : Input.Select((x, i) => x + (delta * ((2 * y[i]) - 1))).ToArray();
         return this with { Input = input };
     }
 
@@ -183,12 +192,13 @@ public sealed record LossCase(
         {
             var r = new double[a.Length];
             for (var n = 0; n < Batch; n++)
-                for (var c = 0; c < Classes; c++)
-                    Array.Copy(a, ((n * Classes) + perm[c]) * Pixels, r, ((n * Classes) + c) * Pixels, Pixels);
+            for (var c = 0; c < Classes; c++)
+                Array.Copy(a, ((n * Classes) + perm[c]) * Pixels, r, ((n * Classes) + c) * Pixels, Pixels);
             return r;
         }
         var inverse = new int[Classes];
-        for (var c = 0; c < Classes; c++) inverse[perm[c]] = c;
+        for (var c = 0; c < Classes; c++)
+            inverse[perm[c]] = c;
         return this with
         {
             Input = Gather(Input),
@@ -205,7 +215,8 @@ public sealed record LossCase(
     public LossCase PaddedWithInvalidPixels(int extra, Random random)
     {
         ArgumentNullException.ThrowIfNull(random);
-        if (extra < 1) throw new ArgumentOutOfRangeException(nameof(extra), extra, "extra must be at least 1");
+        if (extra < 1)
+            throw new ArgumentOutOfRangeException(nameof(extra), extra, "extra must be at least 1");
         var last = Spatial[^1];
         var rows = Pixels / last;
         var newSpatial = Spatial.ToArray();
@@ -216,7 +227,8 @@ public sealed record LossCase(
             for (var b = 0; b < blocks; b++)
             {
                 r.AddRange(a.Skip(b * last).Take(last));
-                for (var e = 0; e < extra; e++) r.Add(fill());
+                for (var e = 0; e < extra; e++)
+                    r.Add(fill());
             }
             return r.ToArray();
         }
@@ -239,7 +251,8 @@ public sealed record LossCase(
         for (var b = 0; b < Batch * rows; b++)
         {
             mask.AddRange(original.Skip(b * last).Take(last));
-            for (var e = 0; e < extra; e++) mask.Add(false);
+            for (var e = 0; e < extra; e++)
+                mask.Add(false);
         }
         return this with { Spatial = newSpatial, Input = input, Target = target, Mask = mask.ToArray() };
     }
@@ -251,33 +264,37 @@ public sealed record LossCase(
     public LossCase WithInvalidPixelsScrambled(Random random)
     {
         ArgumentNullException.ThrowIfNull(random);
-        if (Mask is null) return this;
+        if (Mask is null)
+            return this;
         var input = Input.ToArray();
         var target = Target.ToArray();
         for (var n = 0; n < Batch; n++)
-            for (var s = 0; s < Pixels; s++)
-            {
-                if (Mask[(n * Pixels) + s]) continue;
-                int At(int c) => ((n * Classes) + c) * Pixels + s;
-                var raw = Enumerable.Range(0, Classes).Select(_ => random.NextDouble()).ToArray();
-                for (var c = 0; c < Classes; c++)
-                    input[At(c)] = InputSpace == InputSpace.Probabilities
+        for (var s = 0; s < Pixels; s++)
+        {
+            if (Mask[(n * Pixels) + s])
+                continue;
+            int At(int c) => ((n * Classes) + c) * Pixels + s;
+            var raw = Enumerable.Range(0, Classes).Select(_ => random.NextDouble()).ToArray();
+            for (var c = 0; c < Classes; c++)
+                input[At(c)] =
+                    InputSpace == InputSpace.Probabilities
                         ? (Task == LossTask.Multiclass ? raw[c] / raw.Sum() : raw[c])
                         : Math.Round((raw[c] * 10) - 5, 2);
-                var hot = random.Next(Classes);
-                var hard = random.Next(2);
-                var soft = Enumerable.Range(0, Classes).Select(_ => random.NextDouble() + 1e-3).ToArray();
-                if (TargetKind == TargetKind.Index) target[(n * Pixels) + s] = hot;
-                else
-                    for (var c = 0; c < Classes; c++)
-                        target[At(c)] = (TargetKind, Task) switch
-                        {
-                            (TargetKind.Hard, LossTask.Binary) => hard,
-                            (TargetKind.Hard, _) => c == hot ? 1 : 0,
-                            (_, LossTask.Binary) => Math.Round(soft[c], 2) > 1 ? 1 : Math.Round(soft[c], 2),
-                            _ => soft[c] / soft.Sum(),
-                        };
-            }
+            var hot = random.Next(Classes);
+            var hard = random.Next(2);
+            var soft = Enumerable.Range(0, Classes).Select(_ => random.NextDouble() + 1e-3).ToArray();
+            if (TargetKind == TargetKind.Index)
+                target[(n * Pixels) + s] = hot;
+            else
+                for (var c = 0; c < Classes; c++)
+                    target[At(c)] = (TargetKind, Task) switch
+                    {
+                        (TargetKind.Hard, LossTask.Binary) => hard,
+                        (TargetKind.Hard, _) => c == hot ? 1 : 0,
+                        (_, LossTask.Binary) => Math.Round(soft[c], 2) > 1 ? 1 : Math.Round(soft[c], 2),
+                        _ => soft[c] / soft.Sum(),
+                    };
+        }
         return this with { Input = input, Target = target };
     }
 
@@ -287,12 +304,14 @@ public sealed record LossCase(
         var pixels = spatial.Aggregate(1, (a, b) => a * b);
         var r = target.ToArray();
         for (var n = 0; n < Batch; n++)
-            for (var s = 0; s < pixels; s++)
-            {
-                if (s % spatial[^1] < last) continue;
-                var hot = random.Next(Classes);
-                for (var c = 0; c < Classes; c++) r[((n * Classes) + c) * pixels + s] = c == hot ? 1 : 0;
-            }
+        for (var s = 0; s < pixels; s++)
+        {
+            if (s % spatial[^1] < last)
+                continue;
+            var hot = random.Next(Classes);
+            for (var c = 0; c < Classes; c++)
+                r[((n * Classes) + c) * pixels + s] = c == hot ? 1 : 0;
+        }
         return r;
     }
 
@@ -302,17 +321,19 @@ public sealed record LossCase(
         var pixels = spatial.Aggregate(1, (a, b) => a * b);
         var r = values.ToArray();
         for (var n = 0; n < Batch; n++)
-            for (var s = 0; s < pixels; s++)
+        for (var s = 0; s < pixels; s++)
+        {
+            if (s % spatial[^1] < last)
+                continue;
+            var total = 0.0;
+            for (var c = 0; c < Classes; c++)
+                total += r[((n * Classes) + c) * pixels + s] + 1e-3;
+            for (var c = 0; c < Classes; c++)
             {
-                if (s % spatial[^1] < last) continue;
-                var total = 0.0;
-                for (var c = 0; c < Classes; c++) total += r[((n * Classes) + c) * pixels + s] + 1e-3;
-                for (var c = 0; c < Classes; c++)
-                {
-                    var i = ((n * Classes) + c) * pixels + s;
-                    r[i] = (r[i] + 1e-3) / total;
-                }
+                var i = ((n * Classes) + c) * pixels + s;
+                r[i] = (r[i] + 1e-3) / total;
             }
+        }
         return r;
     }
 
@@ -348,18 +369,31 @@ public sealed record LossCase(
     {
         var sb = new StringBuilder("LossCase(").Append(Summary).Append(')');
         for (var n = 0; n < Batch; n++)
-            for (var c = 0; c < Classes; c++)
-                sb.Append("\n  input[").Append(n).Append(',').Append(c).Append("]  = ").Append(Format(Input.Skip(((n * Classes) + c) * Pixels).Take(Pixels)));
+        for (var c = 0; c < Classes; c++)
+            sb.Append("\n  input[")
+                .Append(n)
+                .Append(',')
+                .Append(c)
+                .Append("]  = ")
+                .Append(Format(Input.Skip(((n * Classes) + c) * Pixels).Take(Pixels)));
         if (TargetKind == TargetKind.Index)
             for (var n = 0; n < Batch; n++)
                 sb.Append("\n  target[").Append(n).Append("]   = ").Append(Format(Target.Skip(n * Pixels).Take(Pixels)));
         else
             for (var n = 0; n < Batch; n++)
-                for (var c = 0; c < Classes; c++)
-                    sb.Append("\n  target[").Append(n).Append(',').Append(c).Append("] = ").Append(Format(Target.Skip(((n * Classes) + c) * Pixels).Take(Pixels)));
+            for (var c = 0; c < Classes; c++)
+                sb.Append("\n  target[")
+                    .Append(n)
+                    .Append(',')
+                    .Append(c)
+                    .Append("] = ")
+                    .Append(Format(Target.Skip(((n * Classes) + c) * Pixels).Take(Pixels)));
         if (Mask is not null)
             for (var n = 0; n < Batch; n++)
-                sb.Append("\n  mask[").Append(n).Append("]     = ").Append(string.Concat(Mask.Skip(n * Pixels).Take(Pixels).Select(m => m ? '1' : '0')));
+                sb.Append("\n  mask[")
+                    .Append(n)
+                    .Append("]     = ")
+                    .Append(string.Concat(Mask.Skip(n * Pixels).Take(Pixels).Select(m => m ? '1' : '0')));
         return sb.ToString();
     }
 

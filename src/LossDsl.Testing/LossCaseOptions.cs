@@ -111,15 +111,22 @@ public sealed record LossCaseOptions
     /// <summary>Checks the options are consistent; throws <see cref="ArgumentException"/> naming the culprit.</summary>
     public void Validate()
     {
-        if (MinBatch < 1 || MaxBatch < MinBatch) throw new ArgumentException($"LossCaseOptions: batch range [{MinBatch}, {MaxBatch}] is empty or below 1.");
+        if (MinBatch < 1 || MaxBatch < MinBatch)
+            throw new ArgumentException($"LossCaseOptions: batch range [{MinBatch}, {MaxBatch}] is empty or below 1.");
         if (Task == LossTask.Multiclass && (MinClasses < 1 || MaxClasses < MinClasses))
             throw new ArgumentException($"LossCaseOptions: class range [{MinClasses}, {MaxClasses}] is empty or below 1.");
         if (SpatialRanks.Length == 0 || Array.Exists(SpatialRanks, r => r < 1 || r > 3))
-            throw new ArgumentException($"LossCaseOptions: spatial ranks must be a non-empty subset of {{1, 2, 3}}, got {{{string.Join(", ", SpatialRanks)}}}.");
-        if (MaxLength < 1) throw new ArgumentException($"LossCaseOptions: MaxLength must be at least 1, got {MaxLength}.");
+            throw new ArgumentException(
+                $"LossCaseOptions: spatial ranks must be a non-empty subset of {{1, 2, 3}}, got {{{string.Join(", ", SpatialRanks)}}}."
+            );
+        if (MaxLength < 1)
+            throw new ArgumentException($"LossCaseOptions: MaxLength must be at least 1, got {MaxLength}.");
         var targets = Task == LossTask.Binary ? Targets & ~TargetKinds.Index : Targets;
-        if (targets == 0) throw new ArgumentException($"LossCaseOptions: no target kind left to draw for a {Task} loss (Targets = {Targets}).");
-        if ((Masks & MaskKinds.Any) == 0) throw new ArgumentException("LossCaseOptions: no mask kind to draw (Masks = 0).");
-        if (!(Scale > 0) || double.IsInfinity(Scale)) throw new ArgumentException($"LossCaseOptions: Scale must be positive and finite, got {Scale}.");
+        if (targets == 0)
+            throw new ArgumentException($"LossCaseOptions: no target kind left to draw for a {Task} loss (Targets = {Targets}).");
+        if ((Masks & MaskKinds.Any) == 0)
+            throw new ArgumentException("LossCaseOptions: no mask kind to draw (Masks = 0).");
+        if (!(Scale > 0) || double.IsInfinity(Scale))
+            throw new ArgumentException($"LossCaseOptions: Scale must be positive and finite, got {Scale}.");
     }
 }

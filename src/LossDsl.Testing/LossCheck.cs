@@ -17,7 +17,8 @@ public static class LossCheck
         get
         {
             var explicitCount = Environment.GetEnvironmentVariable("LOSSDSL_CASES");
-            if (int.TryParse(explicitCount, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0) return n;
+            if (int.TryParse(explicitCount, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0)
+                return n;
             var quick = Environment.GetEnvironmentVariable("QUICK");
             return quick is "1" or "true" or "True" ? 20 : 100;
         }

@@ -48,7 +48,11 @@ public static class LossEval
     /// The loss's output and the gradient of the sum of its values with respect to the input (row-major,
     /// the input's layout), with inputs of <paramref name="dtype"/>.
     /// </summary>
-    public static (LossOutput Output, double[] Gradient) EvaluateWithGradient(LossFunction loss, LossCase c, ScalarType dtype = ScalarType.Float64)
+    public static (LossOutput Output, double[] Gradient) EvaluateWithGradient(
+        LossFunction loss,
+        LossCase c,
+        ScalarType dtype = ScalarType.Float64
+    )
     {
         ArgumentNullException.ThrowIfNull(loss);
         ArgumentNullException.ThrowIfNull(c);
@@ -63,15 +67,15 @@ public static class LossEval
     }
 
     /// <summary>The reference interpreter's output (<see cref="LossModule.Reference"/>) and its autograd gradient, in float64.</summary>
-    public static (LossOutput Output, double[] Gradient) ReferenceWithGradient(LossModule module, LossCase c)
-        => ReferenceWithGradient(module, c, stable: false);
+    public static (LossOutput Output, double[] Gradient) ReferenceWithGradient(LossModule module, LossCase c) =>
+        ReferenceWithGradient(module, c, stable: false);
 
     /// <summary>
     /// Like <see cref="ReferenceWithGradient(LossModule, LossCase)"/>, on the spec in the stable form the
     /// generator compiles (<see cref="LossModule.StableReference"/>).
     /// </summary>
-    public static (LossOutput Output, double[] Gradient) StableReferenceWithGradient(LossModule module, LossCase c)
-        => ReferenceWithGradient(module, c, stable: true);
+    public static (LossOutput Output, double[] Gradient) StableReferenceWithGradient(LossModule module, LossCase c) =>
+        ReferenceWithGradient(module, c, stable: true);
 
     private static (LossOutput Output, double[] Gradient) ReferenceWithGradient(LossModule module, LossCase c, bool stable)
     {
@@ -80,8 +84,9 @@ public static class LossEval
         using var scope = NewDisposeScope();
         using var weights = WeightsOn(module, c.ClassWeightsTensor());
         var input = c.InputTensor().requires_grad_();
-        var output = stable ? module.StableReference(input, c.TargetTensor(), c.MaskTensor())
-                            : module.Reference(input, c.TargetTensor(), c.MaskTensor());
+        var output = stable
+            ? module.StableReference(input, c.TargetTensor(), c.MaskTensor())
+            : module.Reference(input, c.TargetTensor(), c.MaskTensor());
         var total = output.numel() == 1 ? output.reshape(Array.Empty<long>()) : output.sum();
         total.backward();
         var grad = input.grad is null ? new double[c.Input.Length] : input.grad.data<double>().ToArray();
@@ -89,12 +94,13 @@ public static class LossEval
     }
 
     /// <summary>The generated losses inside a loss: itself, or the parts of a combined loss (recursively).</summary>
-    public static IEnumerable<LossModule> Modules(LossFunction loss) => loss switch
-    {
-        LossModule m => new[] { m },
-        CombinedLoss c => c.Parts.SelectMany(p => Modules(p.Loss)),
-        _ => Array.Empty<LossModule>(),
-    };
+    public static IEnumerable<LossModule> Modules(LossFunction loss) =>
+        loss switch
+        {
+            LossModule m => new[] { m },
+            CombinedLoss c => c.Parts.SelectMany(p => Modules(p.Loss)),
+            _ => Array.Empty<LossModule>(),
+        };
 
     private static LossOutput Copy(Tensor output)
     {
@@ -108,10 +114,12 @@ public static class LossEval
         var modules = Modules(loss).ToArray();
         var previous = modules.Select(m => m.ClassWeights).ToArray();
         if (weights is not null)
-            foreach (var m in modules.Where(m => m.UsesClassWeights)) m.SwapClassWeights(weights);
+            foreach (var m in modules.Where(m => m.UsesClassWeights))
+                m.SwapClassWeights(weights);
         return new Restore(() =>
         {
-            for (var i = 0; i < modules.Length; i++) modules[i].SwapClassWeights(previous[i]);
+            for (var i = 0; i < modules.Length; i++)
+                modules[i].SwapClassWeights(previous[i]);
         });
     }
 

@@ -20,8 +20,24 @@ public static class LossGen
     public static Gen<int[]> Spatial(LossCaseOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return Gen.Elements(options.SpatialRanks).SelectMany(rank =>
-            Gen.ArrayOf(Gen.Choose(1, Math.Min(options.MaxLength, rank switch { 1 => 8, 2 => 4, _ => 3 })), rank));
+        return Gen.Elements(options.SpatialRanks)
+            .SelectMany(rank =>
+                Gen.ArrayOf(
+                    Gen.Choose(
+                        1,
+                        Math.Min(
+                            options.MaxLength,
+                            rank switch
+                            {
+                                1 => 8,
+                                2 => 4,
+                                _ => 3,
+                            }
+                        )
+                    ),
+                    rank
+                )
+            );
     }
 
     /// <summary>One input value per <see cref="LossCaseOptions.Range"/> (logits; see <see cref="Cases"/> for probabilities).</summary>
@@ -39,19 +55,25 @@ public static class LossGen
     }
 
     /// <summary>Positive class weights, 0.1 to 5, one per class.</summary>
-    public static Gen<double[]> ClassWeights(int classes) =>
-        Gen.ArrayOf(Gen.Choose(10, 500).Select(i => i / 100.0), classes);
+    public static Gen<double[]> ClassWeights(int classes) => Gen.ArrayOf(Gen.Choose(10, 500).Select(i => i / 100.0), classes);
 
     /// <summary>A validity mask of <paramref name="pixels"/> entries of one of the allowed kinds (null for <see cref="MaskKinds.None"/>).</summary>
     public static Gen<bool[]?> Mask(MaskKinds kinds, int pixels)
     {
         var choices = new List<Gen<bool[]?>>();
-        if (kinds.HasFlag(MaskKinds.None)) choices.Add(Gen.Constant<bool[]?>(null));
-        if (kinds.HasFlag(MaskKinds.Full)) choices.Add(Gen.Constant<bool[]?>(Enumerable.Repeat(true, pixels).ToArray()));
-        if (kinds.HasFlag(MaskKinds.Empty)) choices.Add(Gen.Constant<bool[]?>(new bool[pixels]));
+        if (kinds.HasFlag(MaskKinds.None))
+            choices.Add(Gen.Constant<bool[]?>(null));
+        if (kinds.HasFlag(MaskKinds.Full))
+            choices.Add(Gen.Constant<bool[]?>(Enumerable.Repeat(true, pixels).ToArray()));
+        if (kinds.HasFlag(MaskKinds.Empty))
+            choices.Add(Gen.Constant<bool[]?>(new bool[pixels]));
         if (kinds.HasFlag(MaskKinds.Sparse))
-            choices.Add(Gen.Elements(10, 50, 80).SelectMany(density =>
-                Gen.ArrayOf(Gen.Choose(0, 99), pixels).Select(r => (bool[]?)r.Select(v => v < density).ToArray())));
+            choices.Add(
+                Gen.Elements(10, 50, 80)
+                    .SelectMany(density =>
+                        Gen.ArrayOf(Gen.Choose(0, 99), pixels).Select(r => (bool[]?)r.Select(v => v < density).ToArray())
+                    )
+            );
         return Gen.OneOf(choices);
     }
 
@@ -63,10 +85,10 @@ public static class LossGen
         var o = options;
         var binary = o.Task == LossTask.Binary;
         var kinds = new[] { TargetKind.Hard, TargetKind.Soft, TargetKind.Index }
-            .Where(k => o.Targets.HasFlag(Flag(k)) && !(binary && k == TargetKind.Index)).ToArray();
+            .Where(k => o.Targets.HasFlag(Flag(k)) && !(binary && k == TargetKind.Index))
+            .ToArray();
         var classesGen = binary ? Gen.Constant(1) : Gen.Choose(o.MinClasses, o.MaxClasses);
-        return
-            from batch in Gen.Choose(o.MinBatch, o.MaxBatch)
+        return from batch in Gen.Choose(o.MinBatch, o.MaxBatch)
             from classes in classesGen
             from spatial in Spatial(o)
             let pixels = spatial.Aggregate(1, (a, b) => a * b)
@@ -83,20 +105,21 @@ public static class LossGen
     /// classes, drops the mask and the weights (where the options allow), and simplifies values, so a failure
     /// is reported on a small case.
     /// </summary>
-    public static Arbitrary<LossCase> Arbitrary(LossCaseOptions options) =>
-        Arb.From(Cases(options), c => Shrink(c, options));
+    public static Arbitrary<LossCase> Arbitrary(LossCaseOptions options) => Arb.From(Cases(options), c => Shrink(c, options));
 
-    private static TargetKinds Flag(TargetKind k) => k switch
-    {
-        TargetKind.Hard => TargetKinds.Hard,
-        TargetKind.Soft => TargetKinds.Soft,
-        _ => TargetKinds.Index,
-    };
+    private static TargetKinds Flag(TargetKind k) =>
+        k switch
+        {
+            TargetKind.Hard => TargetKinds.Hard,
+            TargetKind.Soft => TargetKinds.Soft,
+            _ => TargetKinds.Index,
+        };
 
     private static Gen<double[]> Inputs(LossCaseOptions o, int batch, int classes, int pixels)
     {
         var n = batch * classes * pixels;
-        if (o.Input == InputSpace.Logits) return Gen.ArrayOf(Logit(o), n);
+        if (o.Input == InputSpace.Logits)
+            return Gen.ArrayOf(Logit(o), n);
         if (o.Task == LossTask.Multiclass)
             return Gen.ArrayOf(Logit(o with { Scale = Math.Min(o.Scale, 4) }), n).Select(x => SoftmaxRows(x, batch, classes, pixels));
         var p = Gen.Choose(0, 100).Select(i => i / 100.0);
@@ -113,10 +136,19 @@ public static class LossGen
     {
         if (task == LossTask.Binary)
         {
-            if (kind == TargetKind.Soft) return Gen.ArrayOf(Gen.Choose(0, 100).Select(i => i / 100.0), batch * pixels);
+            if (kind == TargetKind.Soft)
+                return Gen.ArrayOf(Gen.Choose(0, 100).Select(i => i / 100.0), batch * pixels);
             // Densities 0 and 1 give all-background and all-foreground targets.
-            return Gen.Frequency((1, Gen.Constant(0)), (2, Gen.Constant(30)), (2, Gen.Constant(50)), (2, Gen.Constant(70)), (1, Gen.Constant(100)))
-                .SelectMany(density => Gen.ArrayOf(Gen.Choose(0, 99), batch * pixels).Select(r => r.Select(v => v < density ? 1.0 : 0.0).ToArray()));
+            return Gen.Frequency(
+                    (1, Gen.Constant(0)),
+                    (2, Gen.Constant(30)),
+                    (2, Gen.Constant(50)),
+                    (2, Gen.Constant(70)),
+                    (1, Gen.Constant(100))
+                )
+                .SelectMany(density =>
+                    Gen.ArrayOf(Gen.Choose(0, 99), batch * pixels).Select(r => r.Select(v => v < density ? 1.0 : 0.0).ToArray())
+                );
         }
         if (kind == TargetKind.Soft)
             return Gen.ArrayOf(Gen.Choose(-300, 300).Select(i => i / 100.0), batch * classes * pixels)
@@ -124,12 +156,25 @@ public static class LossGen
         // Mostly uniform class indices; sometimes a single class everywhere.
         var indices = Gen.Frequency(
             (4, Gen.ArrayOf(Gen.Choose(0, classes - 1), batch * pixels)),
-            (1, Gen.Choose(0, classes - 1).Select(c => Enumerable.Repeat(c, batch * pixels).ToArray())));
+            (1, Gen.Choose(0, classes - 1).Select(c => Enumerable.Repeat(c, batch * pixels).ToArray()))
+        );
         var asDoubles = indices.Select(a => a.Select(i => (double)i).ToArray());
         return kind == TargetKind.Index
             ? asDoubles
-            : asDoubles.Select(t => new LossCase(task, batch, classes, new[] { pixels }, InputSpace.Logits,
-                new double[batch * classes * pixels], TargetKind.Index, t, null, null).PerClassTarget());
+            : asDoubles.Select(t =>
+                new LossCase(
+                    task,
+                    batch,
+                    classes,
+                    new[] { pixels },
+                    InputSpace.Logits,
+                    new double[batch * classes * pixels],
+                    TargetKind.Index,
+                    t,
+                    null,
+                    null
+                ).PerClassTarget()
+            );
     }
 
     /// <summary>Softmax over the class axis of a row-major <c>N, C, P</c> array.</summary>
@@ -137,18 +182,20 @@ public static class LossGen
     {
         var r = new double[x.Length];
         for (var n = 0; n < batch; n++)
-            for (var s = 0; s < pixels; s++)
+        for (var s = 0; s < pixels; s++)
+        {
+            var max = double.NegativeInfinity;
+            for (var c = 0; c < classes; c++)
+                max = Math.Max(max, x[((n * classes) + c) * pixels + s]);
+            var total = 0.0;
+            for (var c = 0; c < classes; c++)
+                total += Math.Exp(x[((n * classes) + c) * pixels + s] - max);
+            for (var c = 0; c < classes; c++)
             {
-                var max = double.NegativeInfinity;
-                for (var c = 0; c < classes; c++) max = Math.Max(max, x[((n * classes) + c) * pixels + s]);
-                var total = 0.0;
-                for (var c = 0; c < classes; c++) total += Math.Exp(x[((n * classes) + c) * pixels + s] - max);
-                for (var c = 0; c < classes; c++)
-                {
-                    var i = ((n * classes) + c) * pixels + s;
-                    r[i] = Math.Exp(x[i] - max) / total;
-                }
+                var i = ((n * classes) + c) * pixels + s;
+                r[i] = Math.Exp(x[i] - max) / total;
             }
+        }
         return r;
     }
 
@@ -165,30 +212,55 @@ public static class LossGen
             yield return KeepSamples(c, Enumerable.Range(0, c.Batch - 1).ToArray());
             yield return KeepSamples(c, Enumerable.Range(1, c.Batch - 1).ToArray());
         }
-        if (c.Spatial[^1] > 1) yield return CropLast(c);
-        if (c.Task == LossTask.Multiclass && c.Classes > Math.Max(options.MinClasses, 1)) yield return DropLastClass(c);
-        if (c.Mask is not null && options.Masks.HasFlag(MaskKinds.None)) yield return c with { Mask = null };
+        if (c.Spatial[^1] > 1)
+            yield return CropLast(c);
+        if (c.Task == LossTask.Multiclass && c.Classes > Math.Max(options.MinClasses, 1))
+            yield return DropLastClass(c);
+        if (c.Mask is not null && options.Masks.HasFlag(MaskKinds.None))
+            yield return c with
+            {
+                Mask = null,
+            };
         if (c.Mask is not null && c.Mask.Any(m => !m) && c.Mask.Any(m => m) && options.Masks.HasFlag(MaskKinds.Full))
-            yield return c with { Mask = Enumerable.Repeat(true, c.Mask.Length).ToArray() };
+            yield return c with
+            {
+                Mask = Enumerable.Repeat(true, c.Mask.Length).ToArray(),
+            };
         if (c.ClassWeights is not null && c.ClassWeights.Any(w => w != 1))
-            yield return c with { ClassWeights = Enumerable.Repeat(1.0, c.ClassWeights.Length).ToArray() };
+            yield return c with
+            {
+                ClassWeights = Enumerable.Repeat(1.0, c.ClassWeights.Length).ToArray(),
+            };
         if (c.InputSpace == InputSpace.Logits)
         {
-            if (c.Input.Any(x => x != Math.Round(x))) yield return c with { Input = c.Input.Select(x => Math.Round(x)).ToArray() };
+            if (c.Input.Any(x => x != Math.Round(x)))
+                yield return c with
+                {
+                    Input = c.Input.Select(x => Math.Round(x)).ToArray(),
+                };
             var nonZero = Enumerable.Range(0, c.Input.Length).Where(i => c.Input[i] != 0).Take(4);
             foreach (var i in nonZero)
             {
                 var input = c.Input.ToArray();
                 input[i] = 0;
-                yield return c with { Input = input };
+                yield return c with
+                {
+                    Input = input,
+                };
             }
         }
         else if (c.Task == LossTask.Binary && c.Input.Any(p => p != Math.Round(p * 2) / 2))
         {
-            yield return c with { Input = c.Input.Select(p => Math.Round(p * 2) / 2).ToArray() };
+            yield return c with
+            {
+                Input = c.Input.Select(p => Math.Round(p * 2) / 2).ToArray(),
+            };
         }
         if (c.TargetKind == TargetKind.Soft && c.Task == LossTask.Binary && c.Target.Any(t => t != Math.Round(t)))
-            yield return c with { Target = c.Target.Select(t => Math.Round(t)).ToArray() };
+            yield return c with
+            {
+                Target = c.Target.Select(t => Math.Round(t)).ToArray(),
+            };
     }
 
     private static LossCase KeepSamples(LossCase c, int[] samples)
@@ -211,7 +283,13 @@ public static class LossGen
         T[] Crop<T>(T[] a) => a.Where((_, i) => i % last != last - 1).ToArray();
         var spatial = c.Spatial.ToArray();
         spatial[^1] = last - 1;
-        var cropped = c with { Spatial = spatial, Input = Crop(c.Input), Target = Crop(c.Target), Mask = c.Mask is null ? null : Crop(c.Mask) };
+        var cropped = c with
+        {
+            Spatial = spatial,
+            Input = Crop(c.Input),
+            Target = Crop(c.Target),
+            Mask = c.Mask is null ? null : Crop(c.Mask),
+        };
         return Renormalised(cropped);
     }
 
@@ -220,8 +298,7 @@ public static class LossGen
     {
         var classes = c.Classes - 1;
         var p = c.Pixels;
-        double[] Drop(double[] a) => Enumerable.Range(0, c.Batch)
-            .SelectMany(n => a.Skip(n * c.Classes * p).Take(classes * p)).ToArray();
+        double[] Drop(double[] a) => Enumerable.Range(0, c.Batch).SelectMany(n => a.Skip(n * c.Classes * p).Take(classes * p)).ToArray();
         var target = c.TargetKind switch
         {
             TargetKind.Index => c.Target.Select(t => t == classes ? 0.0 : t).ToArray(),
@@ -229,12 +306,14 @@ public static class LossGen
         };
         if (c.TargetKind == TargetKind.Hard)
             for (var n = 0; n < c.Batch; n++)
-                for (var s = 0; s < p; s++)
-                {
-                    var any = false;
-                    for (var k = 0; k < classes; k++) any |= target[((n * classes) + k) * p + s] > 0.5;
-                    if (!any) target[(n * classes * p) + s] = 1;
-                }
+            for (var s = 0; s < p; s++)
+            {
+                var any = false;
+                for (var k = 0; k < classes; k++)
+                    any |= target[((n * classes) + k) * p + s] > 0.5;
+                if (!any)
+                    target[(n * classes * p) + s] = 1;
+            }
         var dropped = c with
         {
             Classes = classes,
@@ -248,21 +327,23 @@ public static class LossGen
     // Per-class distributions (soft multiclass targets, multiclass probabilities) summed to 1 again.
     private static LossCase Renormalised(LossCase c)
     {
-        if (c.Task != LossTask.Multiclass) return c;
+        if (c.Task != LossTask.Multiclass)
+            return c;
         double[] Norm(double[] a)
         {
             var r = a.ToArray();
             for (var n = 0; n < c.Batch; n++)
-                for (var s = 0; s < c.Pixels; s++)
+            for (var s = 0; s < c.Pixels; s++)
+            {
+                var total = 0.0;
+                for (var k = 0; k < c.Classes; k++)
+                    total += r[((n * c.Classes) + k) * c.Pixels + s];
+                for (var k = 0; k < c.Classes; k++)
                 {
-                    var total = 0.0;
-                    for (var k = 0; k < c.Classes; k++) total += r[((n * c.Classes) + k) * c.Pixels + s];
-                    for (var k = 0; k < c.Classes; k++)
-                    {
-                        var i = ((n * c.Classes) + k) * c.Pixels + s;
-                        r[i] = total > 0 ? r[i] / total : 1.0 / c.Classes;
-                    }
+                    var i = ((n * c.Classes) + k) * c.Pixels + s;
+                    r[i] = total > 0 ? r[i] / total : 1.0 / c.Classes;
                 }
+            }
             return r;
         }
         return c with

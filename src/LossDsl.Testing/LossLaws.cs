@@ -25,17 +25,33 @@ public static class LossLaws
     public const double Exact = 1e-9;
 
     /// <summary>Every output value is finite and lies in [<paramref name="lower"/>, <paramref name="upper"/>] (up to <paramref name="tolerance"/>).</summary>
-    public static Property Bounded(Func<LossFunction> factory, double lower, double upper, LossCaseOptions? options = null, double tolerance = Exact)
+    public static Property Bounded(
+        Func<LossFunction> factory,
+        double lower,
+        double upper,
+        LossCaseOptions? options = null,
+        double tolerance = Exact
+    )
     {
         var (loss, o) = Setup(factory, options);
-        return Holds(o, c =>
-        {
-            var output = LossEval.Evaluate(loss, c);
-            var bad = output.Values.FirstOrDefault(v => !(v >= lower - (tolerance * (1 + Math.Abs(lower))) && v <= upper + (tolerance * (1 + Math.Abs(upper)))), double.NaN);
-            return output.Values.All(v => double.IsFinite(v) && v >= lower - (tolerance * (1 + Math.Abs(lower))) && v <= upper + (tolerance * (1 + Math.Abs(upper))))
-                ? null
-                : $"value {Show(bad)} is not finite or lies outside [{Show(lower)}, {Show(upper)}]; output {output}";
-        });
+        return Holds(
+            o,
+            c =>
+            {
+                var output = LossEval.Evaluate(loss, c);
+                var bad = output.Values.FirstOrDefault(
+                    v => !(v >= lower - (tolerance * (1 + Math.Abs(lower))) && v <= upper + (tolerance * (1 + Math.Abs(upper)))),
+                    double.NaN
+                );
+                return output.Values.All(v =>
+                    double.IsFinite(v)
+                    && v >= lower - (tolerance * (1 + Math.Abs(lower)))
+                    && v <= upper + (tolerance * (1 + Math.Abs(upper)))
+                )
+                    ? null
+                    : $"value {Show(bad)} is not finite or lies outside [{Show(lower)}, {Show(upper)}]; output {output}";
+            }
+        );
     }
 
     /// <summary>Every output value is finite and at least 0.</summary>
@@ -46,16 +62,24 @@ public static class LossLaws
     /// On a perfect prediction of a hard target (logits ±<paramref name="margin"/>, or the target itself as
     /// probabilities) every output value is within <paramref name="tolerance"/> of 0.
     /// </summary>
-    public static Property ZeroAtPerfectPrediction(Func<LossFunction> factory, LossCaseOptions? options = null, double tolerance = 1e-6, double margin = 30)
+    public static Property ZeroAtPerfectPrediction(
+        Func<LossFunction> factory,
+        LossCaseOptions? options = null,
+        double tolerance = 1e-6,
+        double margin = 30
+    )
     {
         var (loss, o) = Setup(factory, options);
-        return Holds(HardTargets(o), c =>
-        {
-            var output = LossEval.Evaluate(loss, c.WithPerfectPrediction(margin));
-            return output.Values.All(v => Math.Abs(v) <= tolerance)
-                ? null
-                : $"at the perfect prediction the loss is {output}, not 0 (tolerance {Show(tolerance)})";
-        });
+        return Holds(
+            HardTargets(o),
+            c =>
+            {
+                var output = LossEval.Evaluate(loss, c.WithPerfectPrediction(margin));
+                return output.Values.All(v => Math.Abs(v) <= tolerance)
+                    ? null
+                    : $"at the perfect prediction the loss is {output}, not 0 (tolerance {Show(tolerance)})";
+            }
+        );
     }
 
     /// <summary>
@@ -65,14 +89,17 @@ public static class LossLaws
     public static Property MinimalAtPerfectPrediction(Func<LossFunction> factory, LossCaseOptions? options = null, double margin = 30)
     {
         var (loss, o) = Setup(factory, options);
-        return Holds(HardTargets(o), c =>
-        {
-            var best = LossEval.Evaluate(loss, c.WithPerfectPrediction(margin));
-            var any = LossEval.Evaluate(loss, c);
-            return best.Total <= any.Total + (1e-9 * (1 + Math.Abs(any.Total)))
-                ? null
-                : $"the perfect prediction scores {Show(best.Total)}, more than the generated one's {Show(any.Total)}";
-        });
+        return Holds(
+            HardTargets(o),
+            c =>
+            {
+                var best = LossEval.Evaluate(loss, c.WithPerfectPrediction(margin));
+                var any = LossEval.Evaluate(loss, c);
+                return best.Total <= any.Total + (1e-9 * (1 + Math.Abs(any.Total)))
+                    ? null
+                    : $"the perfect prediction scores {Show(best.Total)}, more than the generated one's {Show(any.Total)}";
+            }
+        );
     }
 
     /// <summary>
@@ -82,16 +109,19 @@ public static class LossLaws
     public static Property MonotoneTowardTarget(Func<LossFunction> factory, LossCaseOptions? options = null)
     {
         var (loss, o) = Setup(factory, options);
-        return Holds(HardTargets(o), c =>
-        {
-            var delta = 0.25 + (c.Seed % 100 / 40.0);
-            var before = LossEval.Evaluate(loss, c);
-            var after = LossEval.Evaluate(loss, c.MovedTowardTarget(delta));
-            for (var i = 0; i < before.Values.Length; i++)
-                if (!(after.Values[i] <= before.Values[i] + (Exact * (1 + Math.Abs(before.Values[i])))))
-                    return $"moving the prediction toward the target by {Show(delta)} raised value {i} from {Show(before.Values[i])} to {Show(after.Values[i])}";
-            return null;
-        });
+        return Holds(
+            HardTargets(o),
+            c =>
+            {
+                var delta = 0.25 + (c.Seed % 100 / 40.0);
+                var before = LossEval.Evaluate(loss, c);
+                var after = LossEval.Evaluate(loss, c.MovedTowardTarget(delta));
+                for (var i = 0; i < before.Values.Length; i++)
+                    if (!(after.Values[i] <= before.Values[i] + (Exact * (1 + Math.Abs(before.Values[i])))))
+                        return $"moving the prediction toward the target by {Show(delta)} raised value {i} from {Show(before.Values[i])} to {Show(after.Values[i])}";
+                return null;
+            }
+        );
     }
 
     /// <summary>
@@ -101,16 +131,22 @@ public static class LossLaws
     public static Property InvariantToSamplePermutation(Func<LossFunction> factory, LossCaseOptions? options = null)
     {
         var (loss, o) = Setup(factory, options);
-        return Holds(o with { MinBatch = Math.Max(o.MinBatch, 2), MaxBatch = Math.Max(o.MaxBatch, 2) }, c =>
-        {
-            var perm = Permutation(c.Batch, new Random(c.Seed));
-            var original = LossEval.Evaluate(loss, c);
-            var permuted = LossEval.Evaluate(loss, c.PermuteSamples(perm));
-            var expected = original.Shape.Length > 0 && original.Shape[0] == c.Batch && c.Batch > 1
-                ? PermuteAxis(original, 0, perm)
-                : original;
-            return Compare(expected, permuted, Exact, $"samples permuted by [{string.Join(", ", perm)}]");
-        });
+        return Holds(
+            o with
+            {
+                MinBatch = Math.Max(o.MinBatch, 2),
+                MaxBatch = Math.Max(o.MaxBatch, 2),
+            },
+            c =>
+            {
+                var perm = Permutation(c.Batch, new Random(c.Seed));
+                var original = LossEval.Evaluate(loss, c);
+                var permuted = LossEval.Evaluate(loss, c.PermuteSamples(perm));
+                var expected =
+                    original.Shape.Length > 0 && original.Shape[0] == c.Batch && c.Batch > 1 ? PermuteAxis(original, 0, perm) : original;
+                return Compare(expected, permuted, Exact, $"samples permuted by [{string.Join(", ", perm)}]");
+            }
+        );
     }
 
     /// <summary>
@@ -118,21 +154,30 @@ public static class LossLaws
     /// output unchanged and permutes a per-class output the same way (multiclass only). With
     /// <paramref name="withWeights"/> every case carries random class weights.
     /// </summary>
-    public static Property InvariantToClassPermutationWithWeights(Func<LossFunction> factory, LossCaseOptions? options = null, bool withWeights = true)
+    public static Property InvariantToClassPermutationWithWeights(
+        Func<LossFunction> factory,
+        LossCaseOptions? options = null,
+        bool withWeights = true
+    )
     {
         var (loss, o) = Setup(factory, options);
         RequireMulticlass(o, nameof(InvariantToClassPermutationWithWeights));
         var perClass = LossEval.Modules(loss).FirstOrDefault() is { } m && (Axes.Of(m.BuildSpec()) & Over.Classes) != 0;
-        return Holds(o with { ClassWeights = withWeights || o.ClassWeights }, c =>
-        {
-            var perm = Permutation(c.Classes, new Random(c.Seed));
-            var original = LossEval.Evaluate(loss, c);
-            var permuted = LossEval.Evaluate(loss, c.PermuteClasses(perm));
-            var expected = perClass && original.Shape.Length >= 2 && original.Shape[1] == c.Classes
-                ? PermuteAxis(original, 1, perm)
-                : original;
-            return Compare(expected, permuted, Exact, $"classes permuted by [{string.Join(", ", perm)}]");
-        });
+        return Holds(
+            o with
+            {
+                ClassWeights = withWeights || o.ClassWeights,
+            },
+            c =>
+            {
+                var perm = Permutation(c.Classes, new Random(c.Seed));
+                var original = LossEval.Evaluate(loss, c);
+                var permuted = LossEval.Evaluate(loss, c.PermuteClasses(perm));
+                var expected =
+                    perClass && original.Shape.Length >= 2 && original.Shape[1] == c.Classes ? PermuteAxis(original, 1, perm) : original;
+                return Compare(expected, permuted, Exact, $"classes permuted by [{string.Join(", ", perm)}]");
+            }
+        );
     }
 
     /// <summary>
@@ -143,29 +188,45 @@ public static class LossLaws
     public static Property MaskEquivalence(Func<LossFunction> factory, LossCaseOptions? options = null)
     {
         var (loss, o) = Setup(factory, options);
-        return Holds(o, c =>
-        {
-            var extra = 1 + (c.Seed % 3);
-            var padded = c.PaddedWithInvalidPixels(extra, new Random(c.Seed));
-            var original = LossEval.Evaluate(loss, c);
-            var withPadding = LossEval.Evaluate(loss, padded);
-            if (withPadding.Shape.Length == original.Shape.Length && withPadding.Shape.Length > 0
-                && withPadding.Shape[^1] == original.Shape[^1] + extra)
-                withPadding = CropLastAxis(withPadding, original.Shape[^1]);
-            return Compare(original, withPadding, Exact, $"{extra} masked pixels appended along the last axis: {padded.Summary}");
-        });
+        return Holds(
+            o,
+            c =>
+            {
+                var extra = 1 + (c.Seed % 3);
+                var padded = c.PaddedWithInvalidPixels(extra, new Random(c.Seed));
+                var original = LossEval.Evaluate(loss, c);
+                var withPadding = LossEval.Evaluate(loss, padded);
+                if (
+                    withPadding.Shape.Length == original.Shape.Length
+                    && withPadding.Shape.Length > 0
+                    && withPadding.Shape[^1] == original.Shape[^1] + extra
+                )
+                    withPadding = CropLastAxis(withPadding, original.Shape[^1]);
+                return Compare(original, withPadding, Exact, $"{extra} masked pixels appended along the last axis: {padded.Summary}");
+            }
+        );
     }
 
     /// <summary>Changing the input and target at invalid pixels (mask false) changes no output value.</summary>
     public static Property IgnoresMaskedPixels(Func<LossFunction> factory, LossCaseOptions? options = null)
     {
         var (loss, o) = Setup(factory, options);
-        return Holds(o with { Masks = MaskKinds.Sparse | MaskKinds.Empty }, c =>
-        {
-            var scrambled = c.WithInvalidPixelsScrambled(new Random(c.Seed));
-            return Compare(LossEval.Evaluate(loss, c), LossEval.Evaluate(loss, scrambled), Exact,
-                "inputs and targets changed at the invalid pixels:\n" + scrambled);
-        });
+        return Holds(
+            o with
+            {
+                Masks = MaskKinds.Sparse | MaskKinds.Empty,
+            },
+            c =>
+            {
+                var scrambled = c.WithInvalidPixelsScrambled(new Random(c.Seed));
+                return Compare(
+                    LossEval.Evaluate(loss, c),
+                    LossEval.Evaluate(loss, scrambled),
+                    Exact,
+                    "inputs and targets changed at the invalid pixels:\n" + scrambled
+                );
+            }
+        );
     }
 
     /// <summary>
@@ -177,14 +238,21 @@ public static class LossLaws
         var (loss, o) = Setup(factory, options);
         RequireMulticlass(o, nameof(IgnoreIndexEqualsMask));
         var ignore = LossEval.Modules(loss).FirstOrDefault()?.IgnoreIndex ?? -100;
-        return Holds(o with { Targets = TargetKinds.Index, Masks = MaskKinds.Sparse | MaskKinds.Empty | MaskKinds.Full }, c =>
-        {
-            using var scope = NewDisposeScope();
-            var masked = LossEval.Evaluate(loss, c);
-            var target = c.TargetTensor().masked_fill(c.MaskTensor()!.logical_not(), ignore);
-            var voided = LossEval.Evaluate(loss, c.InputTensor(), target, null, c.ClassWeightsTensor());
-            return Compare(masked, voided, Exact, $"invalid pixels given class {ignore} instead of a mask");
-        });
+        return Holds(
+            o with
+            {
+                Targets = TargetKinds.Index,
+                Masks = MaskKinds.Sparse | MaskKinds.Empty | MaskKinds.Full,
+            },
+            c =>
+            {
+                using var scope = NewDisposeScope();
+                var masked = LossEval.Evaluate(loss, c);
+                var target = c.TargetTensor().masked_fill(c.MaskTensor()!.logical_not(), ignore);
+                var voided = LossEval.Evaluate(loss, c.InputTensor(), target, null, c.ClassWeightsTensor());
+                return Compare(masked, voided, Exact, $"invalid pixels given class {ignore} instead of a mask");
+            }
+        );
     }
 
     /// <summary>(Multiclass.) Class-index targets and their one-hot float encoding give the same loss.</summary>
@@ -192,8 +260,13 @@ public static class LossLaws
     {
         var (loss, o) = Setup(factory, options);
         RequireMulticlass(o, nameof(IndexAndOneHotTargetsAgree));
-        return Holds(o with { Targets = TargetKinds.Index }, c =>
-            Compare(LossEval.Evaluate(loss, c), LossEval.Evaluate(loss, c.WithOneHotTarget()), Exact, "index targets one-hot encoded"));
+        return Holds(
+            o with
+            {
+                Targets = TargetKinds.Index,
+            },
+            c => Compare(LossEval.Evaluate(loss, c), LossEval.Evaluate(loss, c.WithOneHotTarget()), Exact, "index targets one-hot encoded")
+        );
     }
 
     /// <summary>
@@ -203,30 +276,40 @@ public static class LossLaws
     /// (logits in [-3, 3] unless options say otherwise), away from saturation where differences lose accuracy;
     /// probability inputs within 0.02 of 0 or 1 are skipped (clamps have kinks there, and tiny region sums make differences inaccurate).
     /// </summary>
-    public static Property GradientMatchesFiniteDifferences(Func<LossFunction> factory, LossCaseOptions? options = null, int coordinates = 4, double step = 1e-5)
+    public static Property GradientMatchesFiniteDifferences(
+        Func<LossFunction> factory,
+        LossCaseOptions? options = null,
+        int coordinates = 4,
+        double step = 1e-5
+    )
     {
         var (loss, o) = Setup(factory, options ?? new LossCaseOptions { Range = LogitRange.Moderate, Scale = 3 });
-        return Holds(o, c =>
-        {
-            var (_, gradient) = LossEval.EvaluateWithGradient(loss, c);
-            var random = new Random(c.Seed);
-            var candidates = Enumerable.Range(0, c.Input.Length)
-                .Where(i => c.InputSpace == InputSpace.Logits || (c.Input[i] >= 0.02 && c.Input[i] <= 0.98))
-                .OrderBy(_ => random.Next()).Take(coordinates);
-            foreach (var i in candidates)
+        return Holds(
+            o,
+            c =>
             {
-                double At(double x)
+                var (_, gradient) = LossEval.EvaluateWithGradient(loss, c);
+                var random = new Random(c.Seed);
+                var candidates = Enumerable
+                    .Range(0, c.Input.Length)
+                    .Where(i => c.InputSpace == InputSpace.Logits || (c.Input[i] >= 0.02 && c.Input[i] <= 0.98))
+                    .OrderBy(_ => random.Next())
+                    .Take(coordinates);
+                foreach (var i in candidates)
                 {
-                    var input = c.Input.ToArray();
-                    input[i] = x;
-                    return LossEval.Evaluate(loss, c with { Input = input }).Total;
+                    double At(double x)
+                    {
+                        var input = c.Input.ToArray();
+                        input[i] = x;
+                        return LossEval.Evaluate(loss, c with { Input = input }).Total;
+                    }
+                    var fd = (At(c.Input[i] + step) - At(c.Input[i] - step)) / (2 * step);
+                    if (!(Math.Abs(fd - gradient[i]) <= 1e-6 + (1e-4 * Math.Abs(gradient[i]))))
+                        return $"d loss / d input[{i}] is {Show(gradient[i])} by backward but {Show(fd)} by central differences (step {Show(step)})";
                 }
-                var fd = (At(c.Input[i] + step) - At(c.Input[i] - step)) / (2 * step);
-                if (!(Math.Abs(fd - gradient[i]) <= 1e-6 + (1e-4 * Math.Abs(gradient[i]))))
-                    return $"d loss / d input[{i}] is {Show(gradient[i])} by backward but {Show(fd)} by central differences (step {Show(step)})";
+                return null;
             }
-            return null;
-        });
+        );
     }
 
     /// <summary>
@@ -236,13 +319,20 @@ public static class LossLaws
     public static Property FiniteAtExtremeLogits(Func<LossFunction> factory, LossCaseOptions? options = null)
     {
         var (loss, o) = Setup(factory, options);
-        return Holds(o with { Range = LogitRange.Extreme }, c =>
-        {
-            var (output, gradient) = LossEval.EvaluateWithGradient(loss, c);
-            if (!output.Values.All(double.IsFinite)) return $"the loss is not finite: {output}";
-            var bad = Array.FindIndex(gradient, g => !double.IsFinite(g));
-            return bad < 0 ? null : $"the gradient is not finite at input[{bad}]: {Show(gradient[bad])} (loss {output})";
-        });
+        return Holds(
+            o with
+            {
+                Range = LogitRange.Extreme,
+            },
+            c =>
+            {
+                var (output, gradient) = LossEval.EvaluateWithGradient(loss, c);
+                if (!output.Values.All(double.IsFinite))
+                    return $"the loss is not finite: {output}";
+                var bad = Array.FindIndex(gradient, g => !double.IsFinite(g));
+                return bad < 0 ? null : $"the gradient is not finite at input[{bad}]: {Show(gradient[bad])} (loss {output})";
+            }
+        );
     }
 
     /// <summary>
@@ -261,28 +351,39 @@ public static class LossLaws
         var spec = module?.BuildSpec();
         var axes = spec is null ? Over.None : Axes.Of(spec);
         var pixelwise = spec is not null && Axes.IsPixelwise(axes) && (axes & Over.Batch) != 0;
-        return Holds(o, c =>
-        {
-            var m = LossEval.Evaluate(mean, c);
-            var s = LossEval.Evaluate(sum, c);
-            var n = LossEval.Evaluate(none, c);
-            if (m.Values.Length != 1 || s.Values.Length != 1) return $"Mean and Sum must give one value each; got Mean {m}, Sum {s}";
-            if (!Close(s.Values[0], n.Total, Exact)) return $"Sum {Show(s.Values[0])} differs from the sum of None {Show(n.Total)}; None = {n}";
-            double count = n.Values.Length;
-            if (pixelwise && c.Mask is not null)
+        return Holds(
+            o,
+            c =>
             {
-                var perPixel = n.Values.Length / (c.Batch * c.Pixels);
-                var invalid = Enumerable.Range(0, n.Values.Length).Where(i => !c.Mask[(i / (perPixel * c.Pixels) * c.Pixels) + (i % c.Pixels)]).ToArray();
-                if (invalid.Any(i => n.Values[i] != 0)) return $"None is not 0 at invalid pixels: {n}";
-                count = n.Values.Length - invalid.Length;
+                var m = LossEval.Evaluate(mean, c);
+                var s = LossEval.Evaluate(sum, c);
+                var n = LossEval.Evaluate(none, c);
+                if (m.Values.Length != 1 || s.Values.Length != 1)
+                    return $"Mean and Sum must give one value each; got Mean {m}, Sum {s}";
+                if (!Close(s.Values[0], n.Total, Exact))
+                    return $"Sum {Show(s.Values[0])} differs from the sum of None {Show(n.Total)}; None = {n}";
+                double count = n.Values.Length;
+                if (pixelwise && c.Mask is not null)
+                {
+                    var perPixel = n.Values.Length / (c.Batch * c.Pixels);
+                    var invalid = Enumerable
+                        .Range(0, n.Values.Length)
+                        .Where(i => !c.Mask[(i / (perPixel * c.Pixels) * c.Pixels) + (i % c.Pixels)])
+                        .ToArray();
+                    if (invalid.Any(i => n.Values[i] != 0))
+                        return $"None is not 0 at invalid pixels: {n}";
+                    count = n.Values.Length - invalid.Length;
+                }
+                if (spec is WeightedMean)
+                    count = TotalWeight(module!, spec, c, pixelwise);
+                // A mean over nothing is 0 (MeanRule: the denominator is at least 1, a zero total weight counts as 1).
+                var expectedMean =
+                    s.Values[0] / (spec is WeightedMean ? MeanRule.WeightDenominator(count) : MeanRule.CountDenominator(count));
+                return Close(m.Values[0], expectedMean, Exact)
+                    ? null
+                    : $"Mean {Show(m.Values[0])} ≠ Sum {Show(s.Values[0])} / count {Show(count)} = {Show(expectedMean)}";
             }
-            if (spec is WeightedMean) count = TotalWeight(module!, spec, c, pixelwise);
-            // A mean over nothing is 0 (MeanRule: the denominator is at least 1, a zero total weight counts as 1).
-            var expectedMean = s.Values[0] / (spec is WeightedMean ? MeanRule.WeightDenominator(count) : MeanRule.CountDenominator(count));
-            return Close(m.Values[0], expectedMean, Exact)
-                ? null
-                : $"Mean {Show(m.Values[0])} ≠ Sum {Show(s.Values[0])} / count {Show(count)} = {Show(expectedMean)}";
-        });
+        );
     }
 
     /// <summary>
@@ -296,13 +397,21 @@ public static class LossLaws
         ArgumentNullException.ThrowIfNull(factory);
         var (loss, o) = Setup(factory, options);
         var module = (LossModule)loss;
-        return Holds(o, c =>
-        {
-            var (value, grad) = LossEval.EvaluateWithGradient(module, c);
-            var (refValue, refGrad) = LossEval.StableReferenceWithGradient(module, c);
-            return Compare(refValue, value, tolerance, "generated vs reference value")
-                ?? Compare(new LossOutput(new long[] { refGrad.Length }, refGrad), new LossOutput(new long[] { grad.Length }, grad), tolerance, "generated vs reference gradient");
-        });
+        return Holds(
+            o,
+            c =>
+            {
+                var (value, grad) = LossEval.EvaluateWithGradient(module, c);
+                var (refValue, refGrad) = LossEval.StableReferenceWithGradient(module, c);
+                return Compare(refValue, value, tolerance, "generated vs reference value")
+                    ?? Compare(
+                        new LossOutput(new long[] { refGrad.Length }, refGrad),
+                        new LossOutput(new long[] { grad.Length }, grad),
+                        tolerance,
+                        "generated vs reference gradient"
+                    );
+            }
+        );
     }
 
     /// <summary>
@@ -312,24 +421,32 @@ public static class LossLaws
     public static Property Float32AgreesWithFloat64(Func<LossFunction> factory, LossCaseOptions? options = null, double tolerance = 1e-4)
     {
         var (loss, o) = Setup(factory, options);
-        return Holds(o, c =>
-        {
-            var (v64, g64) = LossEval.EvaluateWithGradient(loss, c);
-            var (v32, g32) = LossEval.EvaluateWithGradient(loss, c, ScalarType.Float32);
-            var scale = 1 + v64.Values.Select(Math.Abs).DefaultIfEmpty(0).Max();
-            for (var i = 0; i < v64.Values.Length; i++)
-                if (!(Math.Abs(v64.Values[i] - v32.Values[i]) <= tolerance * scale))
-                    return $"float32 value {Show(v32.Values[i])} vs float64 {Show(v64.Values[i])} at output[{i}]";
-            var gscale = 1 + g64.Select(Math.Abs).DefaultIfEmpty(0).Max();
-            for (var i = 0; i < g64.Length; i++)
-                if (!(Math.Abs(g64[i] - g32[i]) <= tolerance * gscale))
-                    return $"float32 gradient {Show(g32[i])} vs float64 {Show(g64[i])} at input[{i}]";
-            return null;
-        });
+        return Holds(
+            o,
+            c =>
+            {
+                var (v64, g64) = LossEval.EvaluateWithGradient(loss, c);
+                var (v32, g32) = LossEval.EvaluateWithGradient(loss, c, ScalarType.Float32);
+                var scale = 1 + v64.Values.Select(Math.Abs).DefaultIfEmpty(0).Max();
+                for (var i = 0; i < v64.Values.Length; i++)
+                    if (!(Math.Abs(v64.Values[i] - v32.Values[i]) <= tolerance * scale))
+                        return $"float32 value {Show(v32.Values[i])} vs float64 {Show(v64.Values[i])} at output[{i}]";
+                var gscale = 1 + g64.Select(Math.Abs).DefaultIfEmpty(0).Max();
+                for (var i = 0; i < g64.Length; i++)
+                    if (!(Math.Abs(g64[i] - g32[i]) <= tolerance * gscale))
+                        return $"float32 gradient {Show(g32[i])} vs float64 {Show(g64[i])} at input[{i}]";
+                return null;
+            }
+        );
     }
 
     /// <summary>Two losses give the same output (same shape, values within relative <paramref name="tolerance"/>) on every case.</summary>
-    public static Property Agree(Func<LossFunction> left, Func<LossFunction> right, LossCaseOptions? options = null, double tolerance = Exact)
+    public static Property Agree(
+        Func<LossFunction> left,
+        Func<LossFunction> right,
+        LossCaseOptions? options = null,
+        double tolerance = Exact
+    )
     {
         ArgumentNullException.ThrowIfNull(right);
         var (a, o) = Setup(left, options);
@@ -341,16 +458,24 @@ public static class LossLaws
     /// The loss's output equals an independent computation (an oracle, e.g. written with TorchSharp's own
     /// functions) on every case: values in row-major order, within relative <paramref name="tolerance"/>.
     /// </summary>
-    public static Property MatchesOracle(Func<LossFunction> factory, Func<LossCase, double[]> oracle, LossCaseOptions? options = null, double tolerance = Exact)
+    public static Property MatchesOracle(
+        Func<LossFunction> factory,
+        Func<LossCase, double[]> oracle,
+        LossCaseOptions? options = null,
+        double tolerance = Exact
+    )
     {
         ArgumentNullException.ThrowIfNull(oracle);
         var (loss, o) = Setup(factory, options);
-        return Holds(o, c =>
-        {
-            var output = LossEval.Evaluate(loss, c);
-            var expected = oracle(c);
-            return Compare(new LossOutput(output.Shape, expected), output, tolerance, "oracle vs loss");
-        });
+        return Holds(
+            o,
+            c =>
+            {
+                var output = LossEval.Evaluate(loss, c);
+                var expected = oracle(c);
+                return Compare(new LossOutput(output.Shape, expected), output, tolerance, "oracle vs loss");
+            }
+        );
     }
 
     /// <summary>
@@ -361,11 +486,14 @@ public static class LossLaws
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(check);
-        return Prop.ForAll(LossGen.Arbitrary(options), c =>
-        {
-            var failure = check(c);
-            return Prop.Label(failure is null, failure ?? "ok");
-        });
+        return Prop.ForAll(
+            LossGen.Arbitrary(options),
+            c =>
+            {
+                var failure = check(c);
+                return Prop.Label(failure is null, failure ?? "ok");
+            }
+        );
     }
 
     /// <summary>
@@ -380,7 +508,10 @@ public static class LossLaws
     {
         ArgumentNullException.ThrowIfNull(expected);
         ArgumentNullException.ThrowIfNull(actual);
-        if (expected.Values.Length != actual.Values.Length || (expected.Shape.Length > 0 && actual.Shape.Length > 0 && !expected.Shape.SequenceEqual(actual.Shape)))
+        if (
+            expected.Values.Length != actual.Values.Length
+            || (expected.Shape.Length > 0 && actual.Shape.Length > 0 && !expected.Shape.SequenceEqual(actual.Shape))
+        )
             return $"{what}: shapes differ, {expected} vs {actual}";
         for (var i = 0; i < expected.Values.Length; i++)
             if (!Close(expected.Values[i], actual.Values[i], tolerance))
@@ -394,9 +525,13 @@ public static class LossLaws
         var loss = factory() ?? throw new ArgumentException("the loss factory returned null", nameof(factory));
         var module = LossEval.Modules(loss).FirstOrDefault();
         if (module is null && options is null)
-            throw new ArgumentException($"{loss.GetType().Name} contains no LossModule, so its layout is unknown: pass LossCaseOptions with the Task.", nameof(options));
+            throw new ArgumentException(
+                $"{loss.GetType().Name} contains no LossModule, so its layout is unknown: pass LossCaseOptions with the Task.",
+                nameof(options)
+            );
         var o = options ?? LossCaseOptions.For(module!.Task);
-        if (module is not null) o = o with { Task = module.Task };
+        if (module is not null)
+            o = o with { Task = module.Task };
         o.Validate();
         return (loss, o);
     }
@@ -404,7 +539,8 @@ public static class LossLaws
     private static LossCaseOptions HardTargets(LossCaseOptions o)
     {
         var hard = o.Targets & TargetKinds.HardOrIndex;
-        if (o.Task == LossTask.Binary) hard &= ~TargetKinds.Index;
+        if (o.Task == LossTask.Binary)
+            hard &= ~TargetKinds.Index;
         return o with { Targets = hard == 0 ? TargetKinds.HardOrIndex : hard };
     }
 
@@ -433,8 +569,8 @@ public static class LossLaws
         var size = o.Shape[axis];
         var r = new double[o.Values.Length];
         for (long a = 0; a < outer; a++)
-            for (long i = 0; i < size; i++)
-                Array.Copy(o.Values, ((a * size) + perm[i]) * inner, r, ((a * size) + i) * inner, inner);
+        for (long i = 0; i < size; i++)
+            Array.Copy(o.Values, ((a * size) + perm[i]) * inner, r, ((a * size) + i) * inner, inner);
         return o with { Values = r };
     }
 
@@ -450,8 +586,16 @@ public static class LossLaws
     private static double TotalWeight(LossModule module, Expr spec, LossCase c, bool pixelwise)
     {
         using var scope = NewDisposeScope();
-        using var ctx = LossContext.Create(module.GetName(), module.Task, c.InputTensor(), c.TargetTensor(), c.MaskTensor(),
-            c.ClassWeightsTensor() ?? module.ClassWeights, module.IgnoreIndex, checkValues: false);
+        using var ctx = LossContext.Create(
+            module.GetName(),
+            module.Task,
+            c.InputTensor(),
+            c.TargetTensor(),
+            c.MaskTensor(),
+            c.ClassWeightsTensor() ?? module.ClassWeights,
+            module.IgnoreIndex,
+            checkValues: false
+        );
         var (value, weight) = Interpreter.EvaluateResult(spec, ctx);
         var expanded = weight!.expand_as(value);
         var valid = pixelwise ? ctx.Masked(expanded) : expanded;

@@ -16,7 +16,8 @@ internal static class Checker
     /// <summary>The diagnostics of <paramref name="spec"/>, in rule order. Never throws.</summary>
     public static ImmutableArray<SpecDiagnostic> Check(LossSpec spec)
     {
-        if (spec?.Body is null) return ImmutableArray<SpecDiagnostic>.Empty;
+        if (spec?.Body is null)
+            return ImmutableArray<SpecDiagnostic>.Empty;
         var result = ImmutableArray.CreateBuilder<SpecDiagnostic>();
         var seen = new HashSet<SpecDiagnostic>();
         var nodes = Safe(() => Structure.PostOrder(spec.Body), ImmutableArray<Expr>.Empty);
@@ -36,11 +37,16 @@ internal static class Checker
         return result.ToImmutable();
     }
 
-    private static void Run(ImmutableArray<SpecDiagnostic>.Builder into, HashSet<SpecDiagnostic> seen, Func<IEnumerable<SpecDiagnostic>> rule)
+    private static void Run(
+        ImmutableArray<SpecDiagnostic>.Builder into,
+        HashSet<SpecDiagnostic> seen,
+        Func<IEnumerable<SpecDiagnostic>> rule
+    )
     {
         var found = Safe(() => rule().ToList(), new List<SpecDiagnostic>());
         foreach (var d in found)
-            if (seen.Add(d)) into.Add(d);
+            if (seen.Add(d))
+                into.Add(d);
     }
 
     // A rule that fails on a malformed tree gives nothing; an expression nested too deeply for the
@@ -80,7 +86,8 @@ internal static class Checker
     /// <summary>A C# numeric literal's value (<c>1.0</c>, <c>-3e-4</c>, <c>0.5f</c>, <c>1_000</c>), or null.</summary>
     public static double? ParseNumber(string? text)
     {
-        if (text is null) return null;
+        if (text is null)
+            return null;
         var t = text.Trim().Replace("_", "");
         if (t.Length > 1 && "fFdDmM".IndexOf(t[t.Length - 1]) >= 0 && !t.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
             t = t.Substring(0, t.Length - 1);
@@ -99,19 +106,30 @@ internal static class Checker
                     yield return SpecDiagnostic.Create(DiagnosticCatalog.TaskMismatch, u, u.Op.ToString(), task.ToString());
                     break;
                 case Unary { Op: UnaryOp.Softmax or UnaryOp.LogSoftmax } u when (Axes.Of(u.Arg) & Over.Classes) == 0:
-                    yield return SpecDiagnostic.Create(DiagnosticCatalog.AxisError, u,
-                        $"{u.Op}({Text(u.Arg)}) normalises over the class axis, but '{Text(u.Arg)}' has no class axis " +
-                        "(it is a scalar or was reduced over Over.Classes); apply " + u.Op + " to the logits before reducing");
+                    yield return SpecDiagnostic.Create(
+                        DiagnosticCatalog.AxisError,
+                        u,
+                        $"{u.Op}({Text(u.Arg)}) normalises over the class axis, but '{Text(u.Arg)}' has no class axis "
+                            + "(it is a scalar or was reduced over Over.Classes); apply "
+                            + u.Op
+                            + " to the logits before reducing"
+                    );
                     break;
                 case OneHot o when o.Target is not Input { Kind: InputKind.Target }:
                     // OneHot gives the target's per-class form; of anything else it would silently read the target.
-                    yield return SpecDiagnostic.Create(DiagnosticCatalog.AxisError, o,
-                        $"OneHot({Text(o.Target)}) adds a class axis to the target only: its argument must be the spec's target parameter");
+                    yield return SpecDiagnostic.Create(
+                        DiagnosticCatalog.AxisError,
+                        o,
+                        $"OneHot({Text(o.Target)}) adds a class axis to the target only: its argument must be the spec's target parameter"
+                    );
                     break;
                 case WeightedMean w when (Axes.Of(w.Weight) & ~Axes.Of(w.Value)) is var extra && extra != Over.None:
-                    yield return SpecDiagnostic.Create(DiagnosticCatalog.AxisError, w,
-                        $"WeightedMean's weight '{Text(w.Weight)}' varies along {Printer.OverText(extra)}, which the value " +
-                        $"'{Text(w.Value)}' does not have; the weight must broadcast to the value (reduce it, or keep those axes in the value)");
+                    yield return SpecDiagnostic.Create(
+                        DiagnosticCatalog.AxisError,
+                        w,
+                        $"WeightedMean's weight '{Text(w.Weight)}' varies along {Printer.OverText(extra)}, which the value "
+                            + $"'{Text(w.Value)}' does not have; the weight must broadcast to the value (reduce it, or keep those axes in the value)"
+                    );
                     break;
             }
         }
@@ -129,13 +147,20 @@ internal static class Checker
         while (stack.Count > 0)
         {
             var (e, atResult, inChoice) = stack.Pop();
-            if (!seen.Add((e, atResult, inChoice))) continue;
+            if (!seen.Add((e, atResult, inChoice)))
+                continue;
             if (e is WeightedMean w && !atResult)
-                found.Add(SpecDiagnostic.Create(DiagnosticCatalog.AxisError, w, inChoice
-                    ? $"WeightedMean({Text(w.Value)}, {Text(w.Weight)}) is a branch of a construction-time choice; the module " +
-                      "averages one way, so make the choice inside it: WeightedMean(c ? value1 : value2, c ? weight1 : 1)"
-                    : $"WeightedMean({Text(w.Value)}, {Text(w.Weight)}) must be the spec's final result " +
-                      "(it sets how the Mean reduction averages), but here it is part of a larger expression"));
+                found.Add(
+                    SpecDiagnostic.Create(
+                        DiagnosticCatalog.AxisError,
+                        w,
+                        inChoice
+                            ? $"WeightedMean({Text(w.Value)}, {Text(w.Weight)}) is a branch of a construction-time choice; the module "
+                                + "averages one way, so make the choice inside it: WeightedMean(c ? value1 : value2, c ? weight1 : 1)"
+                            : $"WeightedMean({Text(w.Value)}, {Text(w.Weight)}) must be the spec's final result "
+                                + "(it sets how the Mean reduction averages), but here it is part of a larger expression"
+                    )
+                );
             if (e is Cond k && atResult)
             {
                 stack.Push((k.Else, false, true));
@@ -144,7 +169,8 @@ internal static class Checker
                 continue;
             }
             var children = Structure.Children(e);
-            for (var i = children.Length - 1; i >= 0; i--) stack.Push((children[i], false, inChoice));
+            for (var i = children.Length - 1; i >= 0; i--)
+                stack.Push((children[i], false, inChoice));
         }
         return found;
     }
@@ -156,59 +182,87 @@ internal static class Checker
         var tensorMemo = new Dictionary<Expr, bool>();
         bool IsTensor(Expr e)
         {
-            if (tensorMemo.TryGetValue(e, out var t)) return t;
+            if (tensorMemo.TryGetValue(e, out var t))
+                return t;
             StackGuard.Ensure();
-            t = e is Input or OneHot or Count or Reduce or SelectTarget or Masked or PlainSum or WeightedMean
+            t =
+                e is Input or OneHot or Count or Reduce or SelectTarget or Masked or PlainSum or WeightedMean
                 || Structure.Children(e).Any(IsTensor);
             tensorMemo[e] = t;
             return t;
         }
         // Children come first in the post-order, so each call reads memoised children only.
-        foreach (var n in nodes) IsTensor(n);
+        foreach (var n in nodes)
+            IsTensor(n);
 
         foreach (var n in nodes)
         {
             switch (n)
             {
                 case Cond k when IsTensor(k.Test) && !IsCondition(k.Test):
-                    yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, k.Test, Text(k.Test),
-                        "depends on the input tensors but is used as a construction-time condition");
+                    yield return SpecDiagnostic.Create(
+                        DiagnosticCatalog.KindMismatch,
+                        k.Test,
+                        Text(k.Test),
+                        "depends on the input tensors but is used as a construction-time condition"
+                    );
                     break;
                 case Binary b when IsComparison(b.Op) || b.Op is BinaryOp.And or BinaryOp.Or:
                     foreach (var operand in new[] { b.Left, b.Right })
                         if (IsTensor(operand) && !IsCondition(operand))
-                            yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, b, Text(operand),
-                                $"depends on the input tensors but is an operand of '{Printer.Symbol(b.Op)}' in a construction-time condition");
+                            yield return SpecDiagnostic.Create(
+                                DiagnosticCatalog.KindMismatch,
+                                b,
+                                Text(operand),
+                                $"depends on the input tensors but is an operand of '{Printer.Symbol(b.Op)}' in a construction-time condition"
+                            );
                     break;
                 case Unary { Op: UnaryOp.Not } u when IsTensor(u.Arg) && !IsCondition(u.Arg):
-                    yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, u, Text(u.Arg),
-                        "depends on the input tensors but is negated with '!' in a construction-time condition");
+                    yield return SpecDiagnostic.Create(
+                        DiagnosticCatalog.KindMismatch,
+                        u,
+                        Text(u.Arg),
+                        "depends on the input tensors but is negated with '!' in a construction-time condition"
+                    );
                     break;
             }
             foreach (var operand in NumericOperands(n))
             {
                 if (IsBoolean(operand))
-                    yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, n, Text(operand),
-                        $"is a condition (true or false) but is used as a number in '{Text(n)}'");
+                    yield return SpecDiagnostic.Create(
+                        DiagnosticCatalog.KindMismatch,
+                        n,
+                        Text(operand),
+                        $"is a condition (true or false) but is used as a number in '{Text(n)}'"
+                    );
                 else if (operand is EnumValue or Param { Kind: ParamKind.Enum })
-                    yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, n, Text(operand),
-                        $"is an enum value but is used as a number in '{Text(n)}'");
+                    yield return SpecDiagnostic.Create(
+                        DiagnosticCatalog.KindMismatch,
+                        n,
+                        Text(operand),
+                        $"is an enum value but is used as a number in '{Text(n)}'"
+                    );
             }
         }
 
         if (IsBoolean(body) || body is EnumValue or Param { Kind: ParamKind.Enum })
-            yield return SpecDiagnostic.Create(DiagnosticCatalog.KindMismatch, body, Text(body),
-                "is a condition or enum value but is the spec's result; a loss must be a numeric expression");
+            yield return SpecDiagnostic.Create(
+                DiagnosticCatalog.KindMismatch,
+                body,
+                Text(body),
+                "is a condition or enum value but is the spec's result; a loss must be a numeric expression"
+            );
     }
 
     // The operands a node uses as numbers (tensors or scalars): everything except conditions.
-    private static IEnumerable<Expr> NumericOperands(Expr e) => e switch
-    {
-        Unary { Op: UnaryOp.Not } => Enumerable.Empty<Expr>(),
-        Binary b when IsComparison(b.Op) || b.Op is BinaryOp.And or BinaryOp.Or => Enumerable.Empty<Expr>(),
-        Cond => Enumerable.Empty<Expr>(),
-        _ => Structure.Children(e),
-    };
+    private static IEnumerable<Expr> NumericOperands(Expr e) =>
+        e switch
+        {
+            Unary { Op: UnaryOp.Not } => Enumerable.Empty<Expr>(),
+            Binary b when IsComparison(b.Op) || b.Op is BinaryOp.And or BinaryOp.Or => Enumerable.Empty<Expr>(),
+            Cond => Enumerable.Empty<Expr>(),
+            _ => Structure.Children(e),
+        };
 
     private static bool IsComparison(BinaryOp op) =>
         op is BinaryOp.Eq or BinaryOp.Ne or BinaryOp.Lt or BinaryOp.Le or BinaryOp.Gt or BinaryOp.Ge;
@@ -232,8 +286,10 @@ internal static class Checker
     {
         foreach (var n in nodes)
         {
-            if (n is not Unary { Op: UnaryOp.Log } log) continue;
-            if (simplifier.Simplify(log) is not Unary { Op: UnaryOp.Log } simplified) continue;
+            if (n is not Unary { Op: UnaryOp.Log } log)
+                continue;
+            if (simplifier.Simplify(log) is not Unary { Op: UnaryOp.Log } simplified)
+                continue;
             var range = ranges.Of(simplified.Arg);
             if (range.CanBeZero)
                 yield return SpecDiagnostic.Create(DiagnosticCatalog.LogOfZero, log, Text(log.Arg), range.ToString());
@@ -254,7 +310,8 @@ internal static class Checker
         Func<Expr, Expr> empty = e => e is Reduce ? new Const(0) : e;
         foreach (var n in nodes)
         {
-            if (n is not Binary { Op: BinaryOp.Div } div || !reduces.Contains(div.Right)) continue;
+            if (n is not Binary { Op: BinaryOp.Div } div || !reduces.Contains(div.Right))
+                continue;
             // An empty mask (or target) makes every sum 0: the denominator's range in that case.
             var range = ranges.Of(Structure.MapBottomUp(div.Right, empty, emptyMemo));
             if (range.CanBeZero)
@@ -269,16 +326,26 @@ internal static class Checker
     {
         foreach (var n in nodes)
         {
-            if (n is not Binary { Op: BinaryOp.Pow } pow) continue;
+            if (n is not Binary { Op: BinaryOp.Pow } pow)
+                continue;
             var k = ranges.Of(pow.Right);
             var below1 = k.Lo < 1 && !(k.Lo == 0 && k.Hi == 0);
-            if (!below1) continue;
+            if (!below1)
+                continue;
             // Only a base that depends on the prediction is differentiated (a target base is not).
-            if (!Structure.Any(pow.Left, e => e is Input { Kind: InputKind.Prediction })) continue;
+            if (!Structure.Any(pow.Left, e => e is Input { Kind: InputKind.Prediction }))
+                continue;
             var x = ranges.Of(pow.Left);
             if (x.CanBeZero)
                 // The base is printed twice (in the suggestion too): shorter.
-                yield return SpecDiagnostic.Create(DiagnosticCatalog.PowOfZero, pow, Printer.Print(pow.Left, 120), Printer.Print(pow.Right, 120), x.ToString(), k.ToString());
+                yield return SpecDiagnostic.Create(
+                    DiagnosticCatalog.PowOfZero,
+                    pow,
+                    Printer.Print(pow.Left, 120),
+                    Printer.Print(pow.Right, 120),
+                    x.ToString(),
+                    k.ToString()
+                );
         }
     }
 

@@ -21,7 +21,8 @@ internal sealed record CompiledSpec(
     Expr Body,
     Expr? Gradient,
     string? Unsupported,
-    EquatableArray<SpecLocal> Locals = default)
+    EquatableArray<SpecLocal> Locals = default
+)
 {
     /// <summary>The axes the result keeps before the module's reduction.</summary>
     public Over Axes => LossDsl.Axes.Of(Body is WeightedMean wm ? wm.Value : Body);
@@ -33,19 +34,22 @@ internal static class Compiler
     /// <summary>Compiles a spec body for its task (named locals optional).</summary>
     public static CompiledSpec Compile(Expr body, LossTask task, IEnumerable<SpecLocal>? locals = null)
     {
-        if (body is null) throw new ArgumentNullException(nameof(body));
+        if (body is null)
+            throw new ArgumentNullException(nameof(body));
         var session = new Session(task);
         var compiled = session.Compile(body);
         var (gradient, unsupported) = Differentiate.Gradient(compiled);
-        var compiledLocals = (locals ?? Enumerable.Empty<SpecLocal>())
-            .Select(l => l.Value is Input or Const or Param ? l : new SpecLocal(l.Name, session.Compile(l.Value)));
+        var compiledLocals = (locals ?? Enumerable.Empty<SpecLocal>()).Select(l =>
+            l.Value is Input or Const or Param ? l : new SpecLocal(l.Name, session.Compile(l.Value))
+        );
         return new CompiledSpec(task, compiled, gradient, unsupported, EquatableArray.From(compiledLocals));
     }
 
     /// <summary>Compiles the spec the generator read.</summary>
     public static CompiledSpec Compile(LossSpec spec)
     {
-        if (spec is null) throw new ArgumentNullException(nameof(spec));
+        if (spec is null)
+            throw new ArgumentNullException(nameof(spec));
         return Compile(spec.Body, spec.Task, spec.Locals);
     }
 

@@ -25,8 +25,9 @@ internal static class Differentiate
         var order = new List<Expr>();
         var seen = new HashSet<Expr>();
         foreach (var (root, _) in roots)
-            foreach (var n in Structure.PostOrder(root))
-                if (seen.Add(n)) order.Add(n);
+        foreach (var n in Structure.PostOrder(root))
+            if (seen.Add(n))
+                order.Add(n);
         var depends = new HashSet<Expr>();
         foreach (var n in order)
             if (n is Input { Kind: InputKind.Prediction } || Structure.Children(n).Any(depends.Contains))
@@ -34,45 +35,55 @@ internal static class Differentiate
 
         var adjoints = new Dictionary<Expr, List<Expr>>();
         foreach (var (root, seed) in roots)
-            if (depends.Contains(root)) Add(adjoints, root, seed);
+            if (depends.Contains(root))
+                Add(adjoints, root, seed);
 
         for (var i = order.Count - 1; i >= 0; i--)
         {
             var node = order[i];
-            if (!depends.Contains(node) || !adjoints.TryGetValue(node, out var parts)) continue;
-            if (node is Input) continue;
+            if (!depends.Contains(node) || !adjoints.TryGetValue(node, out var parts))
+                continue;
+            if (node is Input)
+                continue;
             var g = Sum(parts);
             var children = Structure.Children(node);
             for (var c = 0; c < children.Length; c++)
             {
                 var child = children[c];
-                if (!depends.Contains(child)) continue;
+                if (!depends.Contains(child))
+                    continue;
                 var local = Local(node, c, g, children);
-                if (local is null) return (null, Describe(node));
+                if (local is null)
+                    return (null, Describe(node));
                 // Broadcasting in the forward pass is a sum in the backward pass.
                 var extra = Axes.Of(local) & ~Axes.Of(child);
-                if (extra != Over.None) local = new PlainSum(local, extra);
+                if (extra != Over.None)
+                    local = new PlainSum(local, extra);
                 Add(adjoints, child, local);
             }
         }
         var prediction = order.FirstOrDefault(n => n is Input { Kind: InputKind.Prediction });
-        if (prediction is null || !adjoints.TryGetValue(prediction, out var final)) return (null, "a result that does not depend on the prediction");
+        if (prediction is null || !adjoints.TryGetValue(prediction, out var final))
+            return (null, "a result that does not depend on the prediction");
         return (Sum(final), null);
     }
 
     private static void Add(Dictionary<Expr, List<Expr>> adjoints, Expr node, Expr part)
     {
-        if (part is Const { Value: 0 }) return;
-        if (!adjoints.TryGetValue(node, out var list)) adjoints[node] = list = new List<Expr>();
+        if (part is Const { Value: 0 })
+            return;
+        if (!adjoints.TryGetValue(node, out var list))
+            adjoints[node] = list = new List<Expr>();
         list.Add(part);
     }
 
-    private static string Describe(Expr node) => node switch
-    {
-        Unary u => u.Op.ToString(),
-        Binary b => b.Op.ToString(),
-        _ => node.GetType().Name,
-    };
+    private static string Describe(Expr node) =>
+        node switch
+        {
+            Unary u => u.Op.ToString(),
+            Binary b => b.Op.ToString(),
+            _ => node.GetType().Name,
+        };
 
     // The contribution of node's adjoint g to its child number i; null when there is no rule.
     private static Expr? Local(Expr node, int i, Expr g, IReadOnlyList<Expr> kids)
@@ -142,12 +153,13 @@ internal static class Differentiate
 
     private static Expr Div(Expr a, Expr b) => Build.Div(a, b);
 
-    private static Expr Pow(Expr a, Expr k) => k switch
-    {
-        Const { Value: 0 } => new Const(1),
-        Const { Value: 1 } => a,
-        _ => new Binary(BinaryOp.Pow, a, k),
-    };
+    private static Expr Pow(Expr a, Expr k) =>
+        k switch
+        {
+            Const { Value: 0 } => new Const(1),
+            Const { Value: 1 } => a,
+            _ => new Binary(BinaryOp.Pow, a, k),
+        };
 
     private static Expr Neg(Expr a) => Build.Neg(a);
 

@@ -104,11 +104,15 @@ public static class Dsl
     /// <param name="message">The rule in words: what the allowed values are (a constant string).</param>
     /// <param name="expression">Filled in by the compiler: the condition's source text.</param>
     /// <param name="spec">Filled in by the compiler: the calling spec or helper.</param>
-    public static void Require(bool condition, string message,
-                               [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(condition))] string? expression = null,
-                               [System.Runtime.CompilerServices.CallerMemberName] string? spec = null)
+    public static void Require(
+        bool condition,
+        string message,
+        [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(condition))] string? expression = null,
+        [System.Runtime.CompilerServices.CallerMemberName] string? spec = null
+    )
     {
-        if (condition) return;
+        if (condition)
+            return;
         var name = Hyperparameters.FirstIdentifier(expression);
         throw new System.ArgumentOutOfRangeException(name, $"{spec}: {message} (Require({expression}) does not hold).");
     }

@@ -9,8 +9,15 @@ namespace LossDsl;
 /// </summary>
 internal sealed class ElementFunction
 {
-    internal ElementFunction(UnaryOp op, string name, Func<double, double> scalar, Func<Interval, Interval> range,
-                             Func<Expr, Expr, Expr, Expr> derivative, string torchSharp, string kernel)
+    internal ElementFunction(
+        UnaryOp op,
+        string name,
+        Func<double, double> scalar,
+        Func<Interval, Interval> range,
+        Func<Expr, Expr, Expr, Expr> derivative,
+        string torchSharp,
+        string kernel
+    )
     {
         Op = op;
         Name = name;

@@ -17,9 +17,7 @@ public abstract record Expr
     private System.Collections.Immutable.ImmutableArray<Expr> _children;
 
     /// <summary>Creates a node.</summary>
-    protected Expr()
-    {
-    }
+    protected Expr() { }
 
     /// <summary>Copies a node for <c>with</c>: the caches are not copied, since the copy gets new fields.</summary>
     /// <param name="original">The node copied.</param>

@@ -42,27 +42,32 @@ public static class Hyperparameters
     /// <summary>A value as the messages print it (invariant culture, round-trippable numbers).</summary>
     /// <param name="value">The value.</param>
     /// <returns>Its text.</returns>
-    public static string Show(object? value) => value switch
-    {
-        null => "null",
-        bool b => b ? "true" : "false",
-        double d => d.ToString("R", CultureInfo.InvariantCulture),
-        float f => f.ToString("R", CultureInfo.InvariantCulture),
-        IFormattable x => x.ToString(null, CultureInfo.InvariantCulture),
-        _ => value.ToString() ?? "",
-    };
+    public static string Show(object? value) =>
+        value switch
+        {
+            null => "null",
+            bool b => b ? "true" : "false",
+            double d => d.ToString("R", CultureInfo.InvariantCulture),
+            float f => f.ToString("R", CultureInfo.InvariantCulture),
+            IFormattable x => x.ToString(null, CultureInfo.InvariantCulture),
+            _ => value.ToString() ?? "",
+        };
 
     // The first identifier of a condition's text: the hyperparameter a failed Require reports.
     internal static string? FirstIdentifier(string? text)
     {
-        if (string.IsNullOrEmpty(text)) return null;
+        if (string.IsNullOrEmpty(text))
+            return null;
         for (var i = 0; i < text!.Length; i++)
         {
-            if (!(char.IsLetter(text[i]) || text[i] == '_' || text[i] == '@')) continue;
+            if (!(char.IsLetter(text[i]) || text[i] == '_' || text[i] == '@'))
+                continue;
             var start = text[i] == '@' ? i + 1 : i;
             var end = start;
-            while (end < text.Length && (char.IsLetterOrDigit(text[end]) || text[end] == '_')) end++;
-            if (end > start) return text.Substring(start, end - start);
+            while (end < text.Length && (char.IsLetterOrDigit(text[end]) || text[end] == '_'))
+                end++;
+            if (end > start)
+                return text.Substring(start, end - start);
             i = end;
         }
         return null;

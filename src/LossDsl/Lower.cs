@@ -30,12 +30,16 @@ internal static class Lower
             // A reduction's meaning depends on its operand's axes. When a construction-time choice picks
             // operands with different axes, push the reduction into each branch so each is lowered with
             // its own axes: Sum(c ? a : b) = c ? Sum(a) : Sum(b).
-            _hoist = e => e switch
-            {
-                Reduce { Arg: Cond k } r when Axes.Of(k.Then) != Axes.Of(k.Else) =>
-                    new Cond(k.Test, HoistConds(r with { Arg = k.Then }), HoistConds(r with { Arg = k.Else })),
-                _ => e,
-            };
+            _hoist = e =>
+                e switch
+                {
+                    Reduce { Arg: Cond k } r when Axes.Of(k.Then) != Axes.Of(k.Else) => new Cond(
+                        k.Test,
+                        HoistConds(r with { Arg = k.Then }),
+                        HoistConds(r with { Arg = k.Else })
+                    ),
+                    _ => e,
+                };
         }
 
         /// <summary>Lowers a (simplified) spec body.</summary>
@@ -48,18 +52,20 @@ internal static class Lower
         }
     }
 
-    private static Expr Step(Expr e) => e switch
-    {
-        OneHot => new Input(InputKind.Target),
-        Reduce r => LowerReduce(r),
-        _ => e,
-    };
+    private static Expr Step(Expr e) =>
+        e switch
+        {
+            OneHot => new Input(InputKind.Target),
+            Reduce r => LowerReduce(r),
+            _ => e,
+        };
 
     private static Expr LowerReduce(Reduce r)
     {
         var axes = Axes.Of(r.Arg);
         var over = r.Over & axes;
-        if (over == Over.None) return r.Arg;
+        if (over == Over.None)
+            return r.Arg;
         var pixelwise = Axes.IsPixelwise(axes);
         var crossesPixels = (over & (Over.Batch | Over.Spatial)) != 0;
         var sum = new PlainSum(pixelwise && crossesPixels ? new Masked(r.Arg) : r.Arg, over);

@@ -31,6 +31,5 @@ internal static class MeanRule
     public static string WeightDenominatorC(string totalWeight) => $"ld_nonzero({totalWeight})";
 
     /// <summary>The C helper <see cref="WeightDenominatorC"/> calls.</summary>
-    public const string WeightDenominatorHelperC =
-        "__device__ __forceinline__ double ld_nonzero(double v) { return v == 0.0 ? 1.0 : v; }";
+    public const string WeightDenominatorHelperC = "__device__ __forceinline__ double ld_nonzero(double v) { return v == 0.0 ? 1.0 : v; }";
 }

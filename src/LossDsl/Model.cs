@@ -34,7 +34,8 @@ public readonly struct EquatableArray<T> : IEquatable<EquatableArray<T>>, IReadO
     public override int GetHashCode()
     {
         var h = 17;
-        foreach (var x in Items) h = unchecked(h * 31 + (x?.GetHashCode() ?? 0));
+        foreach (var x in Items)
+            h = unchecked(h * 31 + (x?.GetHashCode() ?? 0));
         return h;
     }
 
@@ -54,8 +55,8 @@ public readonly struct EquatableArray<T> : IEquatable<EquatableArray<T>>, IReadO
 public static class EquatableArray
 {
     /// <summary>Copies the items into an equatable array.</summary>
-    public static EquatableArray<T> From<T>(IEnumerable<T> items) where T : IEquatable<T> =>
-        new(items.ToImmutableArray());
+    public static EquatableArray<T> From<T>(IEnumerable<T> items)
+        where T : IEquatable<T> => new(items.ToImmutableArray());
 }
 
 /// <summary>What a spec method parameter is.</summary>
@@ -111,7 +112,8 @@ public sealed record LossSpec(
     Expr Body,
     string? Summary,
     EquatableArray<SpecLocal> Locals = default,
-    EquatableArray<SpecRequirement> Requirements = default);
+    EquatableArray<SpecRequirement> Requirements = default
+);
 
 /// <summary>A local of a spec body and the expression it names.</summary>
 public sealed record SpecLocal(string Name, Expr Value);
@@ -127,7 +129,10 @@ public sealed record SpecLocal(string Name, Expr Value);
 public sealed record SpecRequirement(Expr Condition, Expr? Guard, string Message)
 {
     /// <summary>The hyperparameters the rule reads, in order of first use (the first is the one reported).</summary>
-    public EquatableArray<string> Parameters => EquatableArray.From(
-        System.Linq.Enumerable.Distinct(System.Linq.Enumerable.Select(
-            System.Linq.Enumerable.OfType<Param>(Structure.PostOrder(Condition)), p => p.Name)));
+    public EquatableArray<string> Parameters =>
+        EquatableArray.From(
+            System.Linq.Enumerable.Distinct(
+                System.Linq.Enumerable.Select(System.Linq.Enumerable.OfType<Param>(Structure.PostOrder(Condition)), p => p.Name)
+            )
+        );
 }

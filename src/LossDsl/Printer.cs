@@ -29,42 +29,45 @@ internal static class Printer
 
     private static string Print(Expr e, int maxLength, IReadOnlyDictionary<Expr, string>? names, bool specTerms)
     {
-        if (maxLength < 4) maxLength = 4;
+        if (maxLength < 4)
+            maxLength = 4;
         var sb = new StringBuilder();
         new Writer(sb, maxLength, names, specTerms).Write(e, 0);
         return sb.Length <= maxLength ? sb.ToString() : sb.ToString(0, maxLength - 3) + "...";
     }
 
     // Precedences: 1 ||, 2 &&, 3 comparisons, 4 + -, 5 * /, 6 unary minus, 7 ^, 8 atoms and calls.
-    private static int Precedence(Expr e) => e switch
-    {
-        Const c => c.Value < 0 ? 6 : 8,
-        Unary { Op: UnaryOp.Neg or UnaryOp.Not } => 6,
-        Binary { Op: BinaryOp.Min or BinaryOp.Max } => 8,
-        Binary { Op: BinaryOp.Pow } => 7,
-        Binary b => Infix(b.Op).Prec,
-        Cond => 0,
-        _ => 8,
-    };
+    private static int Precedence(Expr e) =>
+        e switch
+        {
+            Const c => c.Value < 0 ? 6 : 8,
+            Unary { Op: UnaryOp.Neg or UnaryOp.Not } => 6,
+            Binary { Op: BinaryOp.Min or BinaryOp.Max } => 8,
+            Binary { Op: BinaryOp.Pow } => 7,
+            Binary b => Infix(b.Op).Prec,
+            Cond => 0,
+            _ => 8,
+        };
 
     /// <summary>The C# operator of a comparison or logical operation (the infix form printed and emitted).</summary>
     internal static string Symbol(BinaryOp op) => Infix(op).Symbol;
 
-    private static (string Symbol, int Prec, bool Associative) Infix(BinaryOp op) => op switch
-    {
-        BinaryOp.Add => ("+", 4, true),
-        BinaryOp.Sub => ("-", 4, false),
-        BinaryOp.Mul => ("*", 5, true),
-        BinaryOp.Div => ("/", 5, false),
-        BinaryOp.Eq => ("==", 3, false),
-        BinaryOp.Ne => ("!=", 3, false),
-        BinaryOp.Lt => ("<", 3, false),
-        BinaryOp.Le => ("<=", 3, false),
-        BinaryOp.Gt => (">", 3, false),
-        BinaryOp.Ge => (">=", 3, false),
-        BinaryOp.And => ("&&", 2, true),
-        _ => ("||", 1, true),
-    };
+    private static (string Symbol, int Prec, bool Associative) Infix(BinaryOp op) =>
+        op switch
+        {
+            BinaryOp.Add => ("+", 4, true),
+            BinaryOp.Sub => ("-", 4, false),
+            BinaryOp.Mul => ("*", 5, true),
+            BinaryOp.Div => ("/", 5, false),
+            BinaryOp.Eq => ("==", 3, false),
+            BinaryOp.Ne => ("!=", 3, false),
+            BinaryOp.Lt => ("<", 3, false),
+            BinaryOp.Le => ("<=", 3, false),
+            BinaryOp.Gt => (">", 3, false),
+            BinaryOp.Ge => (">=", 3, false),
+            BinaryOp.And => ("&&", 2, true),
+            _ => ("||", 1, true),
+        };
 
     private sealed class Writer(StringBuilder sb, int limit, IReadOnlyDictionary<Expr, string>? names = null, bool specTerms = false)
     {
@@ -72,7 +75,8 @@ internal static class Printer
 
         public void Write(Expr e, int outer)
         {
-            if (Full) return;
+            if (Full)
+                return;
             StackGuard.Ensure();
             if (names is not null && names.TryGetValue(e, out var name))
             {
@@ -95,20 +99,23 @@ internal static class Printer
             }
             var prec = Precedence(e);
             var parenthesize = prec < outer;
-            if (parenthesize) sb.Append('(');
+            if (parenthesize)
+                sb.Append('(');
             switch (e)
             {
                 case Const c:
                     sb.Append(Number(c.Value));
                     break;
                 case Input i:
-                    sb.Append(i.Kind switch
-                    {
-                        InputKind.Prediction => "prediction",
-                        InputKind.Target => "target",
-                        InputKind.ClassIndex => "classIndex",
-                        _ => "classWeights",
-                    });
+                    sb.Append(
+                        i.Kind switch
+                        {
+                            InputKind.Prediction => "prediction",
+                            InputKind.Target => "target",
+                            InputKind.ClassIndex => "classIndex",
+                            _ => "classWeights",
+                        }
+                    );
                     break;
                 case Param p:
                     sb.Append(p.Name);
@@ -184,7 +191,8 @@ internal static class Printer
                     sb.Append(e.GetType().Name);
                     break;
             }
-            if (parenthesize) sb.Append(')');
+            if (parenthesize)
+                sb.Append(')');
         }
 
         private void Call(string name, params Expr[] args)
@@ -192,7 +200,8 @@ internal static class Printer
             sb.Append(name).Append('(');
             for (var i = 0; i < args.Length; i++)
             {
-                if (i > 0) sb.Append(", ");
+                if (i > 0)
+                    sb.Append(", ");
                 Write(args[i], 0);
             }
             sb.Append(')');
@@ -200,18 +209,19 @@ internal static class Printer
     }
 
     /// <summary>An <see cref="Over"/> value as C# source text, e.g. <c>Over.Batch | Over.Spatial</c>.</summary>
-    public static string OverText(Over over) => over switch
-    {
-        Over.None => "Over.None",
-        Over.Batch => "Over.Batch",
-        Over.Classes => "Over.Classes",
-        Over.Spatial => "Over.Spatial",
-        Over.Sample => "Over.Sample",
-        Over.All => "Over.All",
-        Over.Batch | Over.Spatial => "Over.Batch | Over.Spatial",
-        Over.Batch | Over.Classes => "Over.Batch | Over.Classes",
-        _ => "(Over)" + ((int)over).ToString(CultureInfo.InvariantCulture),
-    };
+    public static string OverText(Over over) =>
+        over switch
+        {
+            Over.None => "Over.None",
+            Over.Batch => "Over.Batch",
+            Over.Classes => "Over.Classes",
+            Over.Spatial => "Over.Spatial",
+            Over.Sample => "Over.Sample",
+            Over.All => "Over.All",
+            Over.Batch | Over.Spatial => "Over.Batch | Over.Spatial",
+            Over.Batch | Over.Classes => "Over.Batch | Over.Classes",
+            _ => "(Over)" + ((int)over).ToString(CultureInfo.InvariantCulture),
+        };
 
     /// <summary>
     /// A double as the shortest round-tripping text, written as people write it: <c>1e-5</c>, <c>2.5e20</c>,
@@ -221,7 +231,8 @@ internal static class Printer
     {
         var s = v.ToString("R", CultureInfo.InvariantCulture);
         var e = s.IndexOf('E');
-        if (e < 0) return s;
+        if (e < 0)
+            return s;
         var exponent = int.Parse(s.Substring(e + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
         return s.Substring(0, e) + "e" + exponent.ToString(CultureInfo.InvariantCulture);
     }
@@ -232,9 +243,12 @@ internal static class Printer
     /// </summary>
     public static string DoubleLiteral(double v)
     {
-        if (double.IsNaN(v)) return "double.NaN";
-        if (double.IsPositiveInfinity(v)) return "double.PositiveInfinity";
-        if (double.IsNegativeInfinity(v)) return "double.NegativeInfinity";
+        if (double.IsNaN(v))
+            return "double.NaN";
+        if (double.IsPositiveInfinity(v))
+            return "double.PositiveInfinity";
+        if (double.IsNegativeInfinity(v))
+            return "double.NegativeInfinity";
         var s = Number(v);
         return s.IndexOfAny(new[] { '.', 'e' }) >= 0 ? s : s + ".0";
     }

@@ -36,31 +36,37 @@ internal sealed record Interval(double Lo, double Hi, bool LoOpen = false, bool 
         Make(f(x.Lo), f(x.Hi), x.LoOpen && !double.IsInfinity(x.Lo), x.HiOpen && !double.IsInfinity(x.Hi));
 
     // The part of x at or above lo (the domain of log, sqrt): values below give NaN, not a number.
-    internal static Interval AtLeast(Interval x, double lo) =>
-        x.Lo >= lo ? x : Make(lo, x.Hi, false, x.HiOpen);
+    internal static Interval AtLeast(Interval x, double lo) => x.Lo >= lo ? x : Make(lo, x.Hi, false, x.HiOpen);
 
     internal static Interval Negate(Interval x) => Make(-x.Hi, -x.Lo, x.HiOpen, x.LoOpen);
 
     internal static Interval AbsOf(Interval x)
     {
-        if (x.Lo >= 0) return x;
-        if (x.Hi <= 0) return Negate(x);
-        var (hi, hiOpen) = -x.Lo > x.Hi ? (-x.Lo, x.LoOpen) : x.Hi > -x.Lo ? (x.Hi, x.HiOpen) : (x.Hi, x.LoOpen && x.HiOpen);
+        if (x.Lo >= 0)
+            return x;
+        if (x.Hi <= 0)
+            return Negate(x);
+        var (hi, hiOpen) =
+            -x.Lo > x.Hi ? (-x.Lo, x.LoOpen)
+            : x.Hi > -x.Lo ? (x.Hi, x.HiOpen)
+            : (x.Hi, x.LoOpen && x.HiOpen);
         return Make(0, hi, false, hiOpen);
     }
 
     /// <summary>An interval with infinite ends marked open and NaN ends widened to infinity.</summary>
     public static Interval Make(double lo, double hi, bool loOpen, bool hiOpen)
     {
-        if (double.IsNaN(lo)) (lo, loOpen) = (double.NegativeInfinity, true);
-        if (double.IsNaN(hi)) (hi, hiOpen) = (double.PositiveInfinity, true);
-        if (lo > hi) return Unknown;
+        if (double.IsNaN(lo))
+            (lo, loOpen) = (double.NegativeInfinity, true);
+        if (double.IsNaN(hi))
+            (hi, hiOpen) = (double.PositiveInfinity, true);
+        if (lo > hi)
+            return Unknown;
         return new Interval(lo, hi, loOpen || double.IsInfinity(lo), hiOpen || double.IsInfinity(hi));
     }
 
     /// <summary>True when <paramref name="v"/> is a possible value.</summary>
-    public bool Contains(double v) =>
-        (Lo < v || (Lo == v && !LoOpen)) && (v < Hi || (v == Hi && !HiOpen));
+    public bool Contains(double v) => (Lo < v || (Lo == v && !LoOpen)) && (v < Hi || (v == Hi && !HiOpen));
 
     /// <summary>True when the value can be exactly 0.</summary>
     public bool CanBeZero => Contains(0);
@@ -69,8 +75,7 @@ internal sealed record Interval(double Lo, double Hi, bool LoOpen = false, bool 
     public bool IsPoint => Lo == Hi && !LoOpen && !HiOpen;
 
     /// <summary>Interval notation, e.g. <c>[0, inf)</c>.</summary>
-    public override string ToString() =>
-        (LoOpen ? "(" : "[") + End(Lo) + ", " + End(Hi) + (HiOpen ? ")" : "]");
+    public override string ToString() => (LoOpen ? "(" : "[") + End(Lo) + ", " + End(Hi) + (HiOpen ? ")" : "]");
 
     private static string End(double v) =>
         double.IsPositiveInfinity(v) ? "inf"
@@ -119,7 +124,8 @@ internal static class Ranges
 
         private Interval Go(Expr e)
         {
-            if (_memo.TryGetValue(e, out var known)) return known;
+            if (_memo.TryGetValue(e, out var known))
+                return known;
             StackGuard.Ensure();
             var range = e switch
             {
@@ -150,19 +156,23 @@ internal static class Ranges
 
     private static Interval Cond(Interval test, Func<Interval> then, Func<Interval> otherwise)
     {
-        if (!test.CanBeZero) return then();
-        if (test.IsPoint) return otherwise();
+        if (!test.CanBeZero)
+            return then();
+        if (test.IsPoint)
+            return otherwise();
         return Hull(then(), otherwise());
     }
 
     private static Interval Reduce(Reduce r, Interval x)
     {
         var over = r.Over & Axes.Of(r.Arg);
-        if (over == Over.None) return x;
+        if (over == Over.None)
+            return x;
         // A reduction across pixels sees no element at all when the mask (or ignore-index) removes
         // every pixel: the sum is then 0 and the mean 0 / 1 = 0.
         var canBeEmpty = (over & (Over.Batch | Over.Spatial)) != 0;
-        if (r.Op == ReduceOp.Mean) return canBeEmpty ? Hull(x, Interval.Point(0)) : x;
+        if (r.Op == ReduceOp.Mean)
+            return canBeEmpty ? Hull(x, Interval.Point(0)) : x;
         return SumLike(x, canBeEmpty);
     }
 
@@ -185,45 +195,65 @@ internal static class Ranges
     /// <summary>The smallest interval holding both.</summary>
     public static Interval Hull(Interval a, Interval b)
     {
-        var (lo, loOpen) = a.Lo < b.Lo ? (a.Lo, a.LoOpen) : b.Lo < a.Lo ? (b.Lo, b.LoOpen) : (a.Lo, a.LoOpen && b.LoOpen);
-        var (hi, hiOpen) = a.Hi > b.Hi ? (a.Hi, a.HiOpen) : b.Hi > a.Hi ? (b.Hi, b.HiOpen) : (a.Hi, a.HiOpen && b.HiOpen);
+        var (lo, loOpen) =
+            a.Lo < b.Lo ? (a.Lo, a.LoOpen)
+            : b.Lo < a.Lo ? (b.Lo, b.LoOpen)
+            : (a.Lo, a.LoOpen && b.LoOpen);
+        var (hi, hiOpen) =
+            a.Hi > b.Hi ? (a.Hi, a.HiOpen)
+            : b.Hi > a.Hi ? (b.Hi, b.HiOpen)
+            : (a.Hi, a.HiOpen && b.HiOpen);
         return Interval.Make(lo, hi, loOpen, hiOpen);
     }
 
-    private static Interval Unary(UnaryOp op, Interval x) => Operators.Of(op) is { } function ? function.Range(x) : op switch
-    {
-        UnaryOp.Neg => Negate(x),
-        UnaryOp.Step => Interval.UnitClosed,
-        // Probabilities over the class axis underflow to exactly 0 (and reach 1) in floating point.
-        UnaryOp.Softmax => Interval.UnitClosed,
-        UnaryOp.LogSoftmax => Interval.NonPositive,
-        UnaryOp.Not => Interval.UnitClosed,
-        _ => Interval.Unknown,
-    };
+    private static Interval Unary(UnaryOp op, Interval x) =>
+        Operators.Of(op) is { } function
+            ? function.Range(x)
+            : op switch
+            {
+                UnaryOp.Neg => Negate(x),
+                UnaryOp.Step => Interval.UnitClosed,
+                // Probabilities over the class axis underflow to exactly 0 (and reach 1) in floating point.
+                UnaryOp.Softmax => Interval.UnitClosed,
+                UnaryOp.LogSoftmax => Interval.NonPositive,
+                UnaryOp.Not => Interval.UnitClosed,
+                _ => Interval.Unknown,
+            };
 
     // log1p, which netstandard2.0 lacks: accurate enough for ranges.
     private static Interval Negate(Interval x) => Interval.Negate(x);
 
     private static Interval Abs(Interval x) => Interval.AbsOf(x);
 
-    private static Interval Binary(BinaryOp op, Interval a, Interval b) => op switch
-    {
-        BinaryOp.Add => Interval.Make(a.Lo + b.Lo, a.Hi + b.Hi, a.LoOpen || b.LoOpen, a.HiOpen || b.HiOpen),
-        BinaryOp.Sub => Binary(BinaryOp.Add, a, Negate(b)),
-        BinaryOp.Mul => Mul(a, b),
-        BinaryOp.Div => Div(a, b),
-        BinaryOp.Pow => Pow(a, b),
-        BinaryOp.Min => Interval.Make(Math.Min(a.Lo, b.Lo), Math.Min(a.Hi, b.Hi),
-            Pick(a.Lo, b.Lo, a.LoOpen, b.LoOpen, lower: true), Pick(a.Hi, b.Hi, a.HiOpen, b.HiOpen, lower: true)),
-        BinaryOp.Max => Interval.Make(Math.Max(a.Lo, b.Lo), Math.Max(a.Hi, b.Hi),
-            Pick(a.Lo, b.Lo, a.LoOpen, b.LoOpen, lower: false), Pick(a.Hi, b.Hi, a.HiOpen, b.HiOpen, lower: false)),
-        // Comparisons and logic are construction-time conditions: 0 or 1.
-        _ => Interval.UnitClosed,
-    };
+    private static Interval Binary(BinaryOp op, Interval a, Interval b) =>
+        op switch
+        {
+            BinaryOp.Add => Interval.Make(a.Lo + b.Lo, a.Hi + b.Hi, a.LoOpen || b.LoOpen, a.HiOpen || b.HiOpen),
+            BinaryOp.Sub => Binary(BinaryOp.Add, a, Negate(b)),
+            BinaryOp.Mul => Mul(a, b),
+            BinaryOp.Div => Div(a, b),
+            BinaryOp.Pow => Pow(a, b),
+            BinaryOp.Min => Interval.Make(
+                Math.Min(a.Lo, b.Lo),
+                Math.Min(a.Hi, b.Hi),
+                Pick(a.Lo, b.Lo, a.LoOpen, b.LoOpen, lower: true),
+                Pick(a.Hi, b.Hi, a.HiOpen, b.HiOpen, lower: true)
+            ),
+            BinaryOp.Max => Interval.Make(
+                Math.Max(a.Lo, b.Lo),
+                Math.Max(a.Hi, b.Hi),
+                Pick(a.Lo, b.Lo, a.LoOpen, b.LoOpen, lower: false),
+                Pick(a.Hi, b.Hi, a.HiOpen, b.HiOpen, lower: false)
+            ),
+            // Comparisons and logic are construction-time conditions: 0 or 1.
+            _ => Interval.UnitClosed,
+        };
 
     // Openness of min(x, y) (lower) or max(x, y): the chosen end's, both must be open on a tie.
     private static bool Pick(double x, double y, bool xOpen, bool yOpen, bool lower) =>
-        x == y ? xOpen && yOpen : (x < y) == lower ? xOpen : yOpen;
+        x == y ? xOpen && yOpen
+        : (x < y) == lower ? xOpen
+        : yOpen;
 
     private static Interval Mul(Interval a, Interval b)
     {
@@ -231,16 +261,21 @@ internal static class Ranges
         // times anything is 0, and an open 0 times a bounded-away value only approaches 0.
         var lo = double.PositiveInfinity;
         var hi = double.NegativeInfinity;
-        bool loOpen = true, hiOpen = true;
+        bool loOpen = true,
+            hiOpen = true;
         foreach (var (x, xo) in new[] { (a.Lo, a.LoOpen), (a.Hi, a.HiOpen) })
         foreach (var (y, yo) in new[] { (b.Lo, b.LoOpen), (b.Hi, b.HiOpen) })
         {
             var p = x == 0 || y == 0 ? 0 : x * y;
             var open = (x == 0 && !xo) || (y == 0 && !yo) ? false : xo || yo;
-            if (p < lo) (lo, loOpen) = (p, open);
-            else if (p == lo) loOpen &= open;
-            if (p > hi) (hi, hiOpen) = (p, open);
-            else if (p == hi) hiOpen &= open;
+            if (p < lo)
+                (lo, loOpen) = (p, open);
+            else if (p == lo)
+                loOpen &= open;
+            if (p > hi)
+                (hi, hiOpen) = (p, open);
+            else if (p == hi)
+                hiOpen &= open;
         }
         return Interval.Make(lo, hi, loOpen, hiOpen);
     }
@@ -253,8 +288,12 @@ internal static class Ranges
         // b lies on one side of 0, where 1/b is decreasing: [1/hi, 1/lo]. An open 0 end maps to an
         // infinite end; an infinite end maps to an open 0.
         var negative = b.Hi <= 0;
-        var inv = Interval.Make(Reciprocal(b.Hi, negative), Reciprocal(b.Lo, negative),
-            b.HiOpen || double.IsInfinity(b.Hi), b.LoOpen || double.IsInfinity(b.Lo));
+        var inv = Interval.Make(
+            Reciprocal(b.Hi, negative),
+            Reciprocal(b.Lo, negative),
+            b.HiOpen || double.IsInfinity(b.Hi),
+            b.LoOpen || double.IsInfinity(b.Lo)
+        );
         return Mul(a, inv);
     }
 
@@ -266,11 +305,13 @@ internal static class Ranges
         if (!k.IsPoint)
         {
             // An unknown exponent: only the sign of a non-negative base survives.
-            if (x.Lo > 0 || (x.Lo == 0 && x.LoOpen)) return Interval.Make(0, double.PositiveInfinity, true, true);
+            if (x.Lo > 0 || (x.Lo == 0 && x.LoOpen))
+                return Interval.Make(0, double.PositiveInfinity, true, true);
             return x.Lo >= 0 ? Interval.NonNegative : Interval.Unknown;
         }
         var e = k.Lo;
-        if (e == 0) return Interval.Point(1);
+        if (e == 0)
+            return Interval.Point(1);
         var integer = Math.Floor(e) == e && !double.IsInfinity(e);
         if (x.Lo >= 0 || (integer && Math.Abs(e % 2) == 1))
         {

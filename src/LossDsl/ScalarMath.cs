@@ -28,8 +28,10 @@ internal static class ScalarMath
     public static double Log1p(double x)
     {
         var u = 1.0 + x;
-        if (u == 1.0) return x;
-        if (double.IsInfinity(u)) return Math.Log(u);
+        if (u == 1.0)
+            return x;
+        if (double.IsInfinity(u))
+            return Math.Log(u);
         return Math.Log(u) * x / (u - 1.0);
     }
 
@@ -54,19 +56,23 @@ internal static class ScalarMath
     /// </summary>
     public static double Erf(double x)
     {
-        if (double.IsNaN(x)) return double.NaN;
+        if (double.IsNaN(x))
+            return double.NaN;
         var a = Math.Abs(x);
         double r;
         if (a < 2)
         {
             // Σ (-1)^n x^(2n+1) / (n! (2n+1)), times 2/√π.
-            double term = a, sum = a, x2 = a * a;
+            double term = a,
+                sum = a,
+                x2 = a * a;
             for (var n = 1; n < 200; n++)
             {
                 term *= -x2 / n;
                 var add = term / (2 * n + 1);
                 sum += add;
-                if (Math.Abs(add) < 1e-17 * Math.Abs(sum)) break;
+                if (Math.Abs(add) < 1e-17 * Math.Abs(sum))
+                    break;
             }
             r = 2 / Math.Sqrt(Math.PI) * sum;
         }
@@ -74,7 +80,8 @@ internal static class ScalarMath
         {
             // erfc(a) = e^(-a²) / √π · 1 / (a + (1/2) / (a + 1 / (a + (3/2) / (a + …)))).
             var k = a;
-            for (var n = 60; n >= 1; n--) k = a + n / 2.0 / k;
+            for (var n = 60; n >= 1; n--)
+                k = a + n / 2.0 / k;
             r = 1 - Math.Exp(-a * a) / (Math.Sqrt(Math.PI) * k);
         }
         return x < 0 ? -r : r;

@@ -51,14 +51,16 @@ internal static class Simplifier
         /// <summary>Simplifies <paramref name="e"/> to a fixpoint; an expression it cannot handle comes back unchanged.</summary>
         public Expr Simplify(Expr e)
         {
-            if (e is null) return e!;
+            if (e is null)
+                return e!;
             try
             {
                 var current = e;
                 for (var i = 0; i < MaxPasses; i++)
                 {
                     var next = Structure.MapBottomUp(current, _step, _pass);
-                    if (next.Equals(current)) return next;
+                    if (next.Equals(current))
+                        return next;
                     current = next;
                 }
                 return current;
@@ -76,64 +78,68 @@ internal static class Simplifier
         for (var i = 0; i < MaxLocalSteps; i++)
         {
             var next = Step(e, targetIsOneHot);
-            if (ReferenceEquals(next, e)) return e;
+            if (ReferenceEquals(next, e))
+                return e;
             e = next;
         }
         return e;
     }
 
     // One rewrite at the root of e (children are already simplified), or e itself when none applies.
-    private static Expr Step(Expr e, bool targetIsOneHot) => e switch
-    {
-        Unary { Arg: Const c } u when FoldUnary(u.Op, c.Value) is { } v => new Const(v),
-        Binary { Left: Const a, Right: Const b } x when FoldBinary(x.Op, a.Value, b.Value) is { } v => new Const(v),
-        Binary { Left: EnumValue a, Right: EnumValue b } x when a.TypeName == b.TypeName
-            && FoldBinary(x.Op, a.Value, b.Value) is { } v && IsComparison(x.Op) => new Const(v),
+    private static Expr Step(Expr e, bool targetIsOneHot) =>
+        e switch
+        {
+            Unary { Arg: Const c } u when FoldUnary(u.Op, c.Value) is { } v => new Const(v),
+            Binary { Left: Const a, Right: Const b } x when FoldBinary(x.Op, a.Value, b.Value) is { } v => new Const(v),
+            Binary { Left: EnumValue a, Right: EnumValue b } x
+                when a.TypeName == b.TypeName && FoldBinary(x.Op, a.Value, b.Value) is { } v && IsComparison(x.Op) => new Const(v),
 
-        // Identities: each removes a full pass over a tensor.
-        Binary { Op: BinaryOp.Add, Right: Const { Value: 0 } } b => b.Left,
-        Binary { Op: BinaryOp.Add, Left: Const { Value: 0 } } b => b.Right,
-        Binary { Op: BinaryOp.Sub, Right: Const { Value: 0 } } b => b.Left,
-        Binary { Op: BinaryOp.Sub, Left: Const { Value: 0 } } b => new Unary(UnaryOp.Neg, b.Right),
-        Binary { Op: BinaryOp.Mul, Right: Const { Value: 1 } } b => b.Left,
-        Binary { Op: BinaryOp.Mul, Left: Const { Value: 1 } } b => b.Right,
-        Binary { Op: BinaryOp.Div, Right: Const { Value: 1 } } b => b.Left,
-        Binary { Op: BinaryOp.Pow, Right: Const { Value: 1 } } b => b.Left,
-        Unary { Op: UnaryOp.Neg, Arg: Unary { Op: UnaryOp.Neg } inner } => inner.Arg,
+            // Identities: each removes a full pass over a tensor.
+            Binary { Op: BinaryOp.Add, Right: Const { Value: 0 } } b => b.Left,
+            Binary { Op: BinaryOp.Add, Left: Const { Value: 0 } } b => b.Right,
+            Binary { Op: BinaryOp.Sub, Right: Const { Value: 0 } } b => b.Left,
+            Binary { Op: BinaryOp.Sub, Left: Const { Value: 0 } } b => new Unary(UnaryOp.Neg, b.Right),
+            Binary { Op: BinaryOp.Mul, Right: Const { Value: 1 } } b => b.Left,
+            Binary { Op: BinaryOp.Mul, Left: Const { Value: 1 } } b => b.Right,
+            Binary { Op: BinaryOp.Div, Right: Const { Value: 1 } } b => b.Left,
+            Binary { Op: BinaryOp.Pow, Right: Const { Value: 1 } } b => b.Left,
+            Unary { Op: UnaryOp.Neg, Arg: Unary { Op: UnaryOp.Neg } inner } => inner.Arg,
 
-        // Stable forms. 1 - sigmoid(x) cancels catastrophically for large x; sigmoid(-x) does not.
-        Binary { Op: BinaryOp.Sub, Left: Const { Value: 1 }, Right: Unary { Op: UnaryOp.Sigmoid } s } =>
-            new Unary(UnaryOp.Sigmoid, new Unary(UnaryOp.Neg, s.Arg)),
-        // log(sigmoid(x)) is -inf once sigmoid underflows (x < -745); logsigmoid is finite everywhere.
-        // With the rule above this also turns log(1 - sigmoid(x)) into logsigmoid(-x).
-        Unary { Op: UnaryOp.Log, Arg: Unary { Op: UnaryOp.Sigmoid } s } => new Unary(UnaryOp.LogSigmoid, s.Arg),
-        // log(softmax(x)) is -inf for a class whose probability underflows; log-softmax is not.
-        Unary { Op: UnaryOp.Log, Arg: Unary { Op: UnaryOp.Softmax } s } => new Unary(UnaryOp.LogSoftmax, s.Arg),
-        // log(1 + e^x) overflows for x > 709 and loses the small values for x << 0; softplus does neither.
-        Unary { Op: UnaryOp.Log, Arg: Binary { Op: BinaryOp.Add, Left: Const { Value: 1 }, Right: Unary { Op: UnaryOp.Exp } x } } =>
-            new Unary(UnaryOp.Softplus, x.Arg),
-        Unary { Op: UnaryOp.Log, Arg: Binary { Op: BinaryOp.Add, Left: Unary { Op: UnaryOp.Exp } x, Right: Const { Value: 1 } } } =>
-            new Unary(UnaryOp.Softplus, x.Arg),
-        Unary { Op: UnaryOp.Log1p, Arg: Unary { Op: UnaryOp.Exp } x } => new Unary(UnaryOp.Softplus, x.Arg),
-        // log(e^x) overflows for x > 709; x is exact and costs nothing.
-        Unary { Op: UnaryOp.Log, Arg: Unary { Op: UnaryOp.Exp } x } => x.Arg,
-        // One pass instead of two, and no round trip through a log.
-        Unary { Op: UnaryOp.Exp, Arg: Unary { Op: UnaryOp.LogSigmoid } x } => new Unary(UnaryOp.Sigmoid, x.Arg),
-        Unary { Op: UnaryOp.Exp, Arg: Unary { Op: UnaryOp.LogSoftmax } x } => new Unary(UnaryOp.Softmax, x.Arg),
+            // Stable forms. 1 - sigmoid(x) cancels catastrophically for large x; sigmoid(-x) does not.
+            Binary { Op: BinaryOp.Sub, Left: Const { Value: 1 }, Right: Unary { Op: UnaryOp.Sigmoid } s } => new Unary(
+                UnaryOp.Sigmoid,
+                new Unary(UnaryOp.Neg, s.Arg)
+            ),
+            // log(sigmoid(x)) is -inf once sigmoid underflows (x < -745); logsigmoid is finite everywhere.
+            // With the rule above this also turns log(1 - sigmoid(x)) into logsigmoid(-x).
+            Unary { Op: UnaryOp.Log, Arg: Unary { Op: UnaryOp.Sigmoid } s } => new Unary(UnaryOp.LogSigmoid, s.Arg),
+            // log(softmax(x)) is -inf for a class whose probability underflows; log-softmax is not.
+            Unary { Op: UnaryOp.Log, Arg: Unary { Op: UnaryOp.Softmax } s } => new Unary(UnaryOp.LogSoftmax, s.Arg),
+            // log(1 + e^x) overflows for x > 709 and loses the small values for x << 0; softplus does neither.
+            Unary { Op: UnaryOp.Log, Arg: Binary { Op: BinaryOp.Add, Left: Const { Value: 1 }, Right: Unary { Op: UnaryOp.Exp } x } } =>
+                new Unary(UnaryOp.Softplus, x.Arg),
+            Unary { Op: UnaryOp.Log, Arg: Binary { Op: BinaryOp.Add, Left: Unary { Op: UnaryOp.Exp } x, Right: Const { Value: 1 } } } =>
+                new Unary(UnaryOp.Softplus, x.Arg),
+            Unary { Op: UnaryOp.Log1p, Arg: Unary { Op: UnaryOp.Exp } x } => new Unary(UnaryOp.Softplus, x.Arg),
+            // log(e^x) overflows for x > 709; x is exact and costs nothing.
+            Unary { Op: UnaryOp.Log, Arg: Unary { Op: UnaryOp.Exp } x } => x.Arg,
+            // One pass instead of two, and no round trip through a log.
+            Unary { Op: UnaryOp.Exp, Arg: Unary { Op: UnaryOp.LogSigmoid } x } => new Unary(UnaryOp.Sigmoid, x.Arg),
+            Unary { Op: UnaryOp.Exp, Arg: Unary { Op: UnaryOp.LogSoftmax } x } => new Unary(UnaryOp.Softmax, x.Arg),
 
-        // Construction-time choices with a known outcome disappear (no code for the dead branch).
-        Cond { Test: Const t } k => t.Value != 0 ? k.Then : k.Else,
-        Cond k when k.Then.Equals(k.Else) => k.Then,
+            // Construction-time choices with a known outcome disappear (no code for the dead branch).
+            Cond { Test: Const t } k => t.Value != 0 ? k.Then : k.Else,
+            Cond k when k.Then.Equals(k.Else) => k.Then,
 
-        // A reduction over axes its operand does not have is the operand itself (no pass at all).
-        Reduce r when (r.Over & Axes.Of(r.Arg)) == Over.None => r.Arg,
-        // Σ_c x·onehot(t) is a gather of x at the target class: no one-hot tensor, one pass less.
-        Reduce r when SelectTargetForm(r, targetIsOneHot) is { } gathered => gathered,
-        _ => e,
-    };
+            // A reduction over axes its operand does not have is the operand itself (no pass at all).
+            Reduce r when (r.Over & Axes.Of(r.Arg)) == Over.None => r.Arg,
+            // Σ_c x·onehot(t) is a gather of x at the target class: no one-hot tensor, one pass less.
+            Reduce r when SelectTargetForm(r, targetIsOneHot) is { } gathered => gathered,
+            _ => e,
+        };
 
-    private static bool IsComparison(BinaryOp op) => op is BinaryOp.Eq or BinaryOp.Ne or BinaryOp.Lt
-        or BinaryOp.Le or BinaryOp.Gt or BinaryOp.Ge;
+    private static bool IsComparison(BinaryOp op) =>
+        op is BinaryOp.Eq or BinaryOp.Ne or BinaryOp.Lt or BinaryOp.Le or BinaryOp.Gt or BinaryOp.Ge;
 
     // Reduce(Sum, a·OneHot(t), over ∋ Classes) = Reduce(Sum, SelectTarget(a), over \ Classes): the
     // mask only removes pixels, so summing the classes first changes nothing. A Mean divides the
@@ -142,21 +148,27 @@ internal static class Simplifier
     {
         var axes = Axes.Of(r.Arg);
         var over = r.Over & axes;
-        if ((over & Over.Classes) == 0) return null;
+        if ((over & Over.Classes) == 0)
+            return null;
 
         var numerator = new List<Expr>();
         var denominator = new List<Expr>();
         var negative = Factors(r.Arg, numerator, denominator, false, new Picks(targetIsOneHot));
         var pick = numerator.FindIndex(f => f is OneHot);
-        if (pick < 0 && targetIsOneHot) pick = numerator.FindIndex(f => f is Input { Kind: InputKind.Target });
-        if (pick < 0 || numerator.Count + denominator.Count < 2) return null;
+        if (pick < 0 && targetIsOneHot)
+            pick = numerator.FindIndex(f => f is Input { Kind: InputKind.Target });
+        if (pick < 0 || numerator.Count + denominator.Count < 2)
+            return null;
 
         Expr? rest = null;
         for (var i = 0; i < numerator.Count; i++)
-            if (i != pick) rest = rest is null ? numerator[i] : new Binary(BinaryOp.Mul, rest, numerator[i]);
+            if (i != pick)
+                rest = rest is null ? numerator[i] : new Binary(BinaryOp.Mul, rest, numerator[i]);
         rest ??= new Const(1);
-        foreach (var d in denominator) rest = new Binary(BinaryOp.Div, rest, d);
-        if (negative) rest = new Unary(UnaryOp.Neg, rest);
+        foreach (var d in denominator)
+            rest = new Binary(BinaryOp.Div, rest, d);
+        if (negative)
+            rest = new Unary(UnaryOp.Neg, rest);
 
         var remaining = over & ~Over.Classes;
         Expr sum = remaining == Over.None ? new SelectTarget(rest) : new Reduce(ReduceOp.Sum, new SelectTarget(rest), remaining);
@@ -194,7 +206,8 @@ internal static class Simplifier
 
         public bool Contains(Expr e)
         {
-            if (_memo.TryGetValue(e, out var known)) return known;
+            if (_memo.TryGetValue(e, out var known))
+                return known;
             StackGuard.Ensure();
             var found = e switch
             {
@@ -216,34 +229,38 @@ internal static class Simplifier
 
     // The same formulas as the TorchSharp ops the interpreter calls (softplus included: PyTorch's
     // softplus returns x itself above its threshold of 20).
-    private static double? FoldUnary(UnaryOp op, double v) => Operators.Of(op) is { } function ? Finite(function.Scalar(v)) : op switch
-    {
-        UnaryOp.Neg => Finite(-v),
-        UnaryOp.Step => v > 0 ? 1.0 : 0.0,
-        UnaryOp.Not => v == 0 ? 1 : 0,
-        // Softmax and LogSoftmax need a class axis, which a constant does not have.
-        _ => null,
-    };
+    private static double? FoldUnary(UnaryOp op, double v) =>
+        Operators.Of(op) is { } function
+            ? Finite(function.Scalar(v))
+            : op switch
+            {
+                UnaryOp.Neg => Finite(-v),
+                UnaryOp.Step => v > 0 ? 1.0 : 0.0,
+                UnaryOp.Not => v == 0 ? 1 : 0,
+                // Softmax and LogSoftmax need a class axis, which a constant does not have.
+                _ => null,
+            };
 
-    private static double? FoldBinary(BinaryOp op, double a, double b) => op switch
-    {
-        BinaryOp.Add => Finite(a + b),
-        BinaryOp.Sub => Finite(a - b),
-        BinaryOp.Mul => Finite(a * b),
-        BinaryOp.Div => Finite(a / b),
-        BinaryOp.Pow => Finite(Math.Pow(a, b)),
-        BinaryOp.Min => Finite(double.IsNaN(a) || double.IsNaN(b) ? double.NaN : Math.Min(a, b)),
-        BinaryOp.Max => Finite(double.IsNaN(a) || double.IsNaN(b) ? double.NaN : Math.Max(a, b)),
-        BinaryOp.Eq => Truth(a == b),
-        BinaryOp.Ne => Truth(a != b),
-        BinaryOp.Lt => Truth(a < b),
-        BinaryOp.Le => Truth(a <= b),
-        BinaryOp.Gt => Truth(a > b),
-        BinaryOp.Ge => Truth(a >= b),
-        BinaryOp.And => Truth(a != 0 && b != 0),
-        BinaryOp.Or => Truth(a != 0 || b != 0),
-        _ => null,
-    };
+    private static double? FoldBinary(BinaryOp op, double a, double b) =>
+        op switch
+        {
+            BinaryOp.Add => Finite(a + b),
+            BinaryOp.Sub => Finite(a - b),
+            BinaryOp.Mul => Finite(a * b),
+            BinaryOp.Div => Finite(a / b),
+            BinaryOp.Pow => Finite(Math.Pow(a, b)),
+            BinaryOp.Min => Finite(double.IsNaN(a) || double.IsNaN(b) ? double.NaN : Math.Min(a, b)),
+            BinaryOp.Max => Finite(double.IsNaN(a) || double.IsNaN(b) ? double.NaN : Math.Max(a, b)),
+            BinaryOp.Eq => Truth(a == b),
+            BinaryOp.Ne => Truth(a != b),
+            BinaryOp.Lt => Truth(a < b),
+            BinaryOp.Le => Truth(a <= b),
+            BinaryOp.Gt => Truth(a > b),
+            BinaryOp.Ge => Truth(a >= b),
+            BinaryOp.And => Truth(a != 0 && b != 0),
+            BinaryOp.Or => Truth(a != 0 || b != 0),
+            _ => null,
+        };
 
     private static double Truth(bool b) => b ? 1 : 0;
 

@@ -28,7 +28,8 @@ public static class Program
             PeakMemory.RunOne(int.Parse(args[k + 1], System.Globalization.CultureInfo.InvariantCulture), args[k + 2]);
             return;
         }
-        if (args.Contains("--retain") && Array.IndexOf(args, "--profile") >= 0) LossDsl.NativeAllocator.RetainFreedMemory();
+        if (args.Contains("--retain") && Array.IndexOf(args, "--profile") >= 0)
+            LossDsl.NativeAllocator.RetainFreedMemory();
         if (Array.IndexOf(args, "--profile") is var pi and >= 0)
         {
             Profile.Run(args.Length > pi + 1 ? args[pi + 1] : "");
@@ -45,16 +46,18 @@ public static class Program
             Console.Error.WriteLine("--retain: not glibc; the allocator is unchanged");
         var quick = args.Contains("--quick");
         var rest = args.Where(a => a is not ("--quick" or "--retain")).ToArray();
-        var job = (quick ? Job.Default.WithWarmupCount(2).WithIterationCount(5)
-                         : Job.Default.WithWarmupCount(5).WithIterationCount(15))
-            .WithInvocationCount(1).WithUnrollFactor(1)
+        var job = (quick ? Job.Default.WithWarmupCount(2).WithIterationCount(5) : Job.Default.WithWarmupCount(5).WithIterationCount(15))
+            .WithInvocationCount(1)
+            .WithUnrollFactor(1)
             .WithToolchain(InProcessEmitToolchain.Instance);
-        var config = ManualConfig.Create(DefaultConfig.Instance)
+        var config = ManualConfig
+            .Create(DefaultConfig.Instance)
             .AddJob(job)
             .AddDiagnoser(MemoryDiagnoser.Default)
             .AddColumn(BenchmarkDotNet.Columns.StatisticColumn.Median)
             .WithOptions(ConfigOptions.DisableOptimizationsValidator);
-        if (rest.Length == 0) rest = new[] { "--filter", "*" };
+        if (rest.Length == 0)
+            rest = new[] { "--filter", "*" };
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest, config);
     }
 }
@@ -66,7 +69,8 @@ public sealed record LossCase(
     bool Multiclass,
     Func<LossFunction> Fused,
     Func<Tensor, Tensor, Tensor, Tensor> Eager,
-    Func<Tensor, Tensor, Tensor, Tensor>? Builtin)
+    Func<Tensor, Tensor, Tensor, Tensor>? Builtin
+)
 {
     public override string ToString() => $"{Name} {string.Join("x", Shape)}";
 }
@@ -81,11 +85,12 @@ public static class Cases
 
     public static LossFunction Catalog(string type, params (string Name, object Value)[] options)
     {
-        var t = typeof(LossModule).Assembly.GetType("LossDsl." + type)
-                ?? throw new InvalidOperationException($"catalog loss {type} not found");
+        var t =
+            typeof(LossModule).Assembly.GetType("LossDsl." + type) ?? throw new InvalidOperationException($"catalog loss {type} not found");
         var ctor = t.GetConstructors().Single();
-        var args = ctor.GetParameters().Select(p =>
-            options.FirstOrDefault(o => o.Name == p.Name) is { Name: not null } o ? o.Value : p.DefaultValue).ToArray();
+        var args = ctor.GetParameters()
+            .Select(p => options.FirstOrDefault(o => o.Name == p.Name) is { Name: not null } o ? o.Value : p.DefaultValue)
+            .ToArray();
         // The configuration a user gets: default options (value checks on). FusedVsEager adds an unchecked row.
         return (LossModule)ctor.Invoke(args);
     }
@@ -192,17 +197,35 @@ public static class Cases
 
     public static IEnumerable<LossCase> All()
     {
-        yield return new("bce", Binary, false, () => Catalog("BceLoss"), EagerBce,
-            (x, t, _) => nn.functional.binary_cross_entropy_with_logits(x, t));
-        yield return new("weighted-bce", Binary, false, () => Catalog("BceLoss", ("posWeight", 49.0)), EagerWeightedBce,
-            (x, t, _) => nn.functional.binary_cross_entropy_with_logits(x, t, null, nn.Reduction.Mean, PosWeight49));
+        yield return new(
+            "bce",
+            Binary,
+            false,
+            () => Catalog("BceLoss"),
+            EagerBce,
+            (x, t, _) => nn.functional.binary_cross_entropy_with_logits(x, t)
+        );
+        yield return new(
+            "weighted-bce",
+            Binary,
+            false,
+            () => Catalog("BceLoss", ("posWeight", 49.0)),
+            EagerWeightedBce,
+            (x, t, _) => nn.functional.binary_cross_entropy_with_logits(x, t, null, nn.Reduction.Mean, PosWeight49)
+        );
         yield return new("binary-focal", Binary, false, () => Catalog("BinaryFocalLoss", ("alpha", 0.25)), EagerFocal, null);
         yield return new("dice", Binary, false, () => Catalog("DiceLoss"), EagerDice, null);
         yield return new("bce-dice", Binary, false, () => Catalog("BceDiceLoss"), EagerBceDice, null);
         yield return new("tversky", Binary, false, () => Catalog("TverskyLoss", ("alpha", 0.3), ("beta", 0.7)), EagerTversky, null);
         yield return new("generalized-dice", Multiclass, true, () => Catalog("GeneralizedDiceLoss"), EagerGeneralizedDice, null);
-        yield return new("cross-entropy", Multiclass, true, () => Catalog("CrossEntropyLoss"), EagerCrossEntropy,
-            (x, t, w) => nn.functional.cross_entropy(x, t, weight: w));
+        yield return new(
+            "cross-entropy",
+            Multiclass,
+            true,
+            () => Catalog("CrossEntropyLoss"),
+            EagerCrossEntropy,
+            (x, t, w) => nn.functional.cross_entropy(x, t, weight: w)
+        );
         yield return new("dice", Volume, false, () => Catalog("DiceLoss"), EagerDice, null);
         yield return new("focal-tversky", Binary, false, () => Catalog("FocalTverskyLoss"), EagerFocalTversky, null);
         yield return new("mcc", Binary, false, () => Catalog("MccLoss"), EagerMcc, null);
@@ -211,7 +234,14 @@ public static class Cases
         // Sizes that do not fit in cache.
         yield return new("tversky", Volume, false, () => Catalog("TverskyLoss", ("alpha", 0.3), ("beta", 0.7)), EagerTversky, null);
         yield return new("generalized-dice", LargeMulticlass, true, () => Catalog("GeneralizedDiceLoss"), EagerGeneralizedDice, null);
-        yield return new("dice (softmax)", LargeMulticlass, true, () => Catalog("DiceLoss", ("activation", Activation.Softmax)), EagerSoftmaxDice, null);
+        yield return new(
+            "dice (softmax)",
+            LargeMulticlass,
+            true,
+            () => Catalog("DiceLoss", ("activation", Activation.Softmax)),
+            EagerSoftmaxDice,
+            null
+        );
     }
 
     private static readonly Tensor PosWeight49 = tensor(new[] { 49.0f });
@@ -229,8 +259,12 @@ public static class Cases
 /// <summary>Inputs shared by the benchmarks of one case.</summary>
 public abstract class LossBenchmarkBase
 {
-    protected Tensor X = null!, Target = null!, Index = null!, Weights = null!;
-    protected LossFunction Fused = null!, Unchecked = null!;
+    protected Tensor X = null!,
+        Target = null!,
+        Index = null!,
+        Weights = null!;
+    protected LossFunction Fused = null!,
+        Unchecked = null!;
 
     public LossCase Case { get; set; } = null!;
 
@@ -254,12 +288,14 @@ public abstract class LossBenchmarkBase
         }
         Weights = tensor(Enumerable.Range(0, (int)Case.Shape[1]).Select(i => 1.0f + i).ToArray());
         Fused = Case.Fused();
-        if (Fused is LossModule m && Case.Multiclass && m.UsesClassWeights) Init(m, nameof(LossModule.ClassWeights), Weights);
+        if (Fused is LossModule m && Case.Multiclass && m.UsesClassWeights)
+            Init(m, nameof(LossModule.ClassWeights), Weights);
         Unchecked = Case.Fused();
         if (Unchecked is LossModule u)
         {
             Init(u, nameof(LossModule.CheckValues), false);
-            if (Case.Multiclass && u.UsesClassWeights) Init(u, nameof(LossModule.ClassWeights), Weights);
+            if (Case.Multiclass && u.UsesClassWeights)
+                Init(u, nameof(LossModule.ClassWeights), Weights);
         }
     }
 
@@ -268,7 +304,9 @@ public abstract class LossBenchmarkBase
         typeof(LossModule).GetProperty(property)!.SetValue(module, value);
 
     private static long[] Permutation(int rank) =>
-        new long[] { 0, rank - 1 }.Concat(Enumerable.Range(1, rank - 2).Select(i => (long)i)).ToArray();
+        new long[] { 0, rank - 1 }
+            .Concat(Enumerable.Range(1, rank - 2).Select(i => (long)i))
+            .ToArray();
 
     internal Tensor XForProfile() => X.detach().requires_grad_(true);
 
@@ -291,7 +329,11 @@ public class FusedVsEager : LossBenchmarkBase
     public IEnumerable<LossCase> AllCases => Cases.All();
 
     [ParamsSource(nameof(AllCases))]
-    public LossCase Loss { get => Case; set => Case = value; }
+    public LossCase Loss
+    {
+        get => Case;
+        set => Case = value;
+    }
 
     [Benchmark(Baseline = true)]
     public void Eager() => Step(x => Case.Eager(x, Target, Weights));
@@ -311,7 +353,11 @@ public class BuiltIn : LossBenchmarkBase
     public IEnumerable<LossCase> BuiltInCases => Cases.All().Where(c => c.Builtin is not null);
 
     [ParamsSource(nameof(BuiltInCases))]
-    public LossCase BuiltInCase { get => Case; set => Case = value; }
+    public LossCase BuiltInCase
+    {
+        get => Case;
+        set => Case = value;
+    }
 
     [Benchmark]
     public void Builtin() => Step(x => Case.Builtin!(x, Case.Multiclass ? Index : Target, Weights));
@@ -320,8 +366,10 @@ public class BuiltIn : LossBenchmarkBase
 /// <summary>The floors: the bytes a loss must move, and the least transcendental work it must do.</summary>
 public class Floors
 {
-    private Tensor _x = null!, _buffer = null!;
-    private float[] _src = Array.Empty<float>(), _dst = Array.Empty<float>();
+    private Tensor _x = null!,
+        _buffer = null!;
+    private float[] _src = Array.Empty<float>(),
+        _dst = Array.Empty<float>();
 
     [Params(8L * 512 * 512)]
     public long Elements { get; set; }
@@ -345,8 +393,17 @@ public class Floors
     {
         var half = _src.Length / 2;
         System.Threading.Tasks.Parallel.Invoke(
-            () => { for (var k = 0; k < 3; k++) _src.AsSpan(0, half).CopyTo(_dst.AsSpan(0, half)); },
-            () => { for (var k = 0; k < 3; k++) _src.AsSpan(half).CopyTo(_dst.AsSpan(half)); });
+            () =>
+            {
+                for (var k = 0; k < 3; k++)
+                    _src.AsSpan(0, half).CopyTo(_dst.AsSpan(0, half));
+            },
+            () =>
+            {
+                for (var k = 0; k < 3; k++)
+                    _src.AsSpan(half).CopyTo(_dst.AsSpan(half));
+            }
+        );
     }
 
     /// <summary>The same bytes copied by TorchSharp's <c>copy_</c> (for comparison with the managed copy).</summary>
@@ -365,7 +422,8 @@ public class Floors
         var half = _src.Length / 2;
         System.Threading.Tasks.Parallel.Invoke(
             () => System.Numerics.Tensors.TensorPrimitives.Sigmoid(_src.AsSpan(0, half), _dst.AsSpan(0, half)),
-            () => System.Numerics.Tensors.TensorPrimitives.Sigmoid(_src.AsSpan(half), _dst.AsSpan(half)));
+            () => System.Numerics.Tensors.TensorPrimitives.Sigmoid(_src.AsSpan(half), _dst.AsSpan(half))
+        );
     }
 }
 
@@ -395,7 +453,8 @@ public static class PeakMemory
             foreach (var path in new[] { "fused", "eager" })
             {
                 var psi = new System.Diagnostics.ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
-                foreach (var a in Environment.GetCommandLineArgs().Skip(1).Where(a => a != "--memory")) psi.ArgumentList.Add(a);
+                foreach (var a in Environment.GetCommandLineArgs().Skip(1).Where(a => a != "--memory"))
+                    psi.ArgumentList.Add(a);
                 // Every block of 64 KiB or more gets its own mapping and is unmapped when freed, so the
                 // resident peak is the peak of live tensor memory, not of what the allocator kept.
                 psi.Environment["MALLOC_MMAP_THRESHOLD_"] = "65536";
@@ -419,7 +478,10 @@ public static class PeakMemory
         var c = Cases.All().ElementAt(index);
         // One-time work (JIT, the kernel's construction and compiled passes, thread teams) happens in a
         // step on a small input of the same case first, so the peak is that of a training step.
-        var warm = new FusedVsEager { Case = c with { Shape = c.Shape.Take(2).Concat(c.Shape.Skip(2).Select(d => Math.Min(d, 32L))).ToArray() } };
+        var warm = new FusedVsEager
+        {
+            Case = c with { Shape = c.Shape.Take(2).Concat(c.Shape.Skip(2).Select(d => Math.Min(d, 32L))).ToArray() },
+        };
         warm.Setup();
         (path == "fused" ? (Action)warm.Fused_ : warm.Eager)();
         var bench = new FusedVsEager { Case = c };
@@ -452,7 +514,8 @@ public static class Profile
             bench.Setup();
             double Median(Action a)
             {
-                for (var i = 0; i < 5; i++) a();
+                for (var i = 0; i < 5; i++)
+                    a();
                 var times = new List<double>();
                 for (var i = 0; i < 40; i++)
                 {
@@ -463,10 +526,19 @@ public static class Profile
                 times.Sort();
                 return times[times.Count / 2];
             }
-            var builtin = c.Builtin is null ? "" : $"   built-in {Median(() => { using var s = NewDisposeScope(); var x = bench.XForProfile(); c.Builtin(x, bench.TargetForProfile(), bench.WeightsForProfile()).backward(); }),8:F2} ms";
-            Console.WriteLine($"{c,-36} fused {Median(bench.Fused_),8:F2} ms   unchecked {Median(bench.FusedUnchecked),8:F2} ms   eager {Median(bench.Eager),8:F2} ms{builtin}");
+            var builtin = c.Builtin is null
+                ? ""
+                : $"   built-in {Median(() => { using var s = NewDisposeScope(); var x = bench.XForProfile(); c.Builtin(x, bench.TargetForProfile(), bench.WeightsForProfile()).backward(); }), 8:F2} ms";
+            Console.WriteLine(
+                $"{c, -36} fused {Median(bench.Fused_), 8:F2} ms   unchecked {Median(bench.FusedUnchecked), 8:F2} ms   eager {Median(bench.Eager), 8:F2} ms{builtin}"
+            );
             if (Environment.GetEnvironmentVariable("PROBE_THREADS") == "1")
-                Console.WriteLine(System.IO.File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("Threads")) + " rss " + (System.Diagnostics.Process.GetCurrentProcess().WorkingSet64 >> 20) + " MB");
+                Console.WriteLine(
+                    System.IO.File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("Threads"))
+                        + " rss "
+                        + (System.Diagnostics.Process.GetCurrentProcess().WorkingSet64 >> 20)
+                        + " MB"
+                );
         }
     }
 }

@@ -17,7 +17,29 @@ public class CalibrationTests
         // Two images of 10 pixels: positives at probability 0.72, "hard" negatives at 0.585, easy ones at 0.2,
         // one invalid pixel at 0.99 that must not count. At 0.5 the hard negatives are false alarms; every
         // threshold from 0.59 to 0.71 separates perfectly, and of those 0.59 is the closest to 0.5.
-        var probabilities = new[] { 0.72, 0.72, 0.585, 0.585, 0.585, 0.2, 0.2, 0.2, 0.2, 0.99, 0.72, 0.585, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2 };
+        var probabilities = new[]
+        {
+            0.72,
+            0.72,
+            0.585,
+            0.585,
+            0.585,
+            0.2,
+            0.2,
+            0.2,
+            0.2,
+            0.99,
+            0.72,
+            0.585,
+            0.2,
+            0.2,
+            0.2,
+            0.2,
+            0.2,
+            0.2,
+            0.2,
+            0.2,
+        };
         var labels = new byte[] { 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
         var valid = Enumerable.Range(0, 20).Select(i => i != 9).ToArray();
         var logits = probabilities.Select(Logit).ToArray();
@@ -57,9 +79,12 @@ public class CalibrationTests
         var truth = new byte[] { 0, 0, 1, 1, 2, 2 };
         var perPixel = new[]
         {
-            new[] { 1f, 0f, 0f }, new[] { 1f, 0f, 0f },
-            new[] { 0f, 1f, 0f }, new[] { 0f, 1f, 0f },
-            new[] { 1f, 0f, 0.5f }, new[] { 1f, 0f, 0.5f },
+            new[] { 1f, 0f, 0f },
+            new[] { 1f, 0f, 0f },
+            new[] { 0f, 1f, 0f },
+            new[] { 0f, 1f, 0f },
+            new[] { 1f, 0f, 0.5f },
+            new[] { 1f, 0f, 0.5f },
         };
         var logits = new float[3 * 6];
         for (var p = 0; p < 6; p++)
@@ -82,12 +107,15 @@ public class CalibrationTests
     public void Multiclass_tuning_ignores_invalid_pixels_and_never_scores_below_argmax()
     {
         var rng = new Random(11);
-        const int images = 3, classes = 4, pixels = 50;
+        const int images = 3,
+            classes = 4,
+            pixels = 50;
         var logits = Enumerable.Range(0, images * classes * pixels).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
         var truth = Enumerable.Range(0, images * pixels).Select(_ => (byte)rng.Next(classes)).ToArray();
         var valid = Enumerable.Range(0, images * pixels).Select(_ => rng.NextDouble() < 0.8).ToArray();
         var task = CompareTask.Multiclass("a", "b", "c", "d");
-        double Score(DecisionRule r) => ImageCounts.FromPredictions(r.Predict(logits, images, classes), truth, valid, images, classes).Headline(task.ForegroundClasses);
+        double Score(DecisionRule r) =>
+            ImageCounts.FromPredictions(r.Predict(logits, images, classes), truth, valid, images, classes).Headline(task.ForegroundClasses);
         var rule = Calibration.Tune(task, images, logits, truth, valid);
         Assert.True(Score(rule) >= Score(DecisionRule.Default(LossTask.Multiclass, classes)));
         Assert.Equal(0.0, rule.Offsets[0]);
@@ -97,13 +125,15 @@ public class CalibrationTests
         var img = i / pixels;
         var p = i % pixels;
         truth[i] = (byte)((truth[i] + 1) % classes);
-        for (var c = 0; c < classes; c++) logits[(img * classes + c) * pixels + p] = 50;
+        for (var c = 0; c < classes; c++)
+            logits[(img * classes + c) * pixels + p] = 50;
         Assert.Equal(rule, Calibration.Tune(task, images, logits, truth, valid), new RuleComparer());
     }
 
     private sealed class RuleComparer : System.Collections.Generic.IEqualityComparer<DecisionRule>
     {
         public bool Equals(DecisionRule? x, DecisionRule? y) => x!.Threshold == y!.Threshold && x.Offsets.SequenceEqual(y.Offsets);
+
         public int GetHashCode(DecisionRule obj) => 0;
     }
 
@@ -111,8 +141,13 @@ public class CalibrationTests
     public void Image_counts_are_per_image_and_skip_invalid_pixels()
     {
         // Two images of 3 pixels, 3 classes. Image 0: truth 0 1 2, predicted 0 2 2; image 1: truth 1 1 0 (last invalid), predicted 1 0 1.
-        var counts = ImageCounts.FromPredictions(new byte[] { 0, 2, 2, 1, 0, 1 }, new byte[] { 0, 1, 2, 1, 1, 0 },
-            new[] { true, true, true, true, true, false }, 2, 3);
+        var counts = ImageCounts.FromPredictions(
+            new byte[] { 0, 2, 2, 1, 0, 1 },
+            new byte[] { 0, 1, 2, 1, 1, 0 },
+            new[] { true, true, true, true, true, false },
+            2,
+            3
+        );
         Assert.Equal((0L, 0L, 1L), (counts.Tp(0, 1), counts.Fp(0, 1), counts.Fn(0, 1)));
         Assert.Equal((1L, 1L, 0L), (counts.Tp(0, 2), counts.Fp(0, 2), counts.Fn(0, 2)));
         Assert.Equal((1L, 0L, 1L), (counts.Tp(1, 1), counts.Fp(1, 1), counts.Fn(1, 1)));

@@ -29,16 +29,22 @@ public class CheckTests
     {
         // Deep enough that the C# binder overflowed a default stack (before check ran on a large one).
         var depth = 10_000;
-        var r = Check($$"""
+        var r = Check(
+            $$"""
             using LossDsl;
             using static LossDsl.Dsl;
             namespace Demo;
             public static partial class Deep
             {
                 [Loss(LossTask.Binary)]
-                public static Expr Nested(Expr logits, Expr target) => Mean({{new string('(', depth)}}Sigmoid(logits){{new string(')', depth)}} * target, Over.All);
+                public static Expr Nested(Expr logits, Expr target) => Mean({{new string('(', depth)}}Sigmoid(logits){{new string(
+                ')',
+                depth
+            )}} * target, Over.All);
             }
-            """, out _);
+            """,
+            out _
+        );
         Assert.DoesNotContain("Stack overflow", r.Stderr);
         Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
         Assert.Contains("Specs.cs: 0 error(s), 0 warning(s)", r.Stdout);
@@ -47,11 +53,14 @@ public class CheckTests
     [Fact]
     public void AFileThatIsNotCSharpReportsItsSyntaxErrorsLikeTheCompiler()
     {
-        var r = Check("""
+        var r = Check(
+            """
             using LossDsl;
             namespace Demo;
             public static partial class Broken { int a = ; void }
-            """, out var path);
+            """,
+            out var path
+        );
         Assert.Equal(1, r.ExitCode);
         var errors = Regex.Matches(r.Stdout, @"^(.+)\((\d+),(\d+)\): error (CS\d{4}): (.+)$", RegexOptions.Multiline);
         Assert.True(errors.Count >= 2, r.Stdout);
@@ -65,7 +74,8 @@ public class CheckTests
     [Fact]
     public void SyntaxErrorsAndLossDiagnosticsComeInSourceOrder()
     {
-        var r = Check("""
+        var r = Check(
+            """
             using LossDsl;
             using static LossDsl.Dsl;
             namespace Demo;
@@ -76,7 +86,9 @@ public class CheckTests
 
                 int broken = ;
             }
-            """, out _);
+            """,
+            out _
+        );
         Assert.Equal(1, r.ExitCode);
         var ids = Regex.Matches(r.Stdout, @"\((\d+),\d+\): (?:error|warning) ((?:LD|CS)\d{4})").Select(m => m.Groups[2].Value).ToArray();
         Assert.Equal(new[] { "LD0007", "CS1525" }, ids);

@@ -24,13 +24,15 @@ public static class Cli
             UseShellExecute = false,
         };
         psi.ArgumentList.Add(Dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var a in args)
+            psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         p.StandardInput.Write(stdin);
         p.StandardInput.Close();
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(600_000)) p.Kill(entireProcessTree: true);
+        if (!p.WaitForExit(600_000))
+            p.Kill(entireProcessTree: true);
         return new Result(p.ExitCode, stdout.Result, stderr.Result);
     }
 }

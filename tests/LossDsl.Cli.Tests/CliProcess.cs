@@ -16,7 +16,8 @@ public static class CliProcess
     private static string FindRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "LossDsl.sln"))) dir = dir.Parent;
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "LossDsl.sln")))
+            dir = dir.Parent;
         return dir?.FullName ?? throw new InvalidOperationException("LossDsl.sln not found above " + AppContext.BaseDirectory);
     }
 
@@ -33,9 +34,15 @@ public static class CliProcess
 
     public static CliRun Run(params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
         info.ArgumentList.Add(CliDll);
-        foreach (var a in args) info.ArgumentList.Add(a);
+        foreach (var a in args)
+            info.ArgumentList.Add(a);
         info.Environment["DOTNET_NOLOGO"] = "1";
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -66,6 +73,8 @@ public static class CliProcess
 
     /// <summary>Lines of stderr that are not libtorch's NNPACK notice (printed on CPUs NNPACK does not support).</summary>
     public static string[] ErrorLines(CliRun run) =>
-        run.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Where(l => !l.Contains("NNPACK", StringComparison.Ordinal)).ToArray();
+        run
+            .Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(l => !l.Contains("NNPACK", StringComparison.Ordinal))
+            .ToArray();
 }

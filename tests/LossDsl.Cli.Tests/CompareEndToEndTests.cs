@@ -12,8 +12,26 @@ public class CompareEndToEndTests
     private static readonly byte[] PngSignature = { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A };
 
     private static string[] Tiny(string task, string losses, string outDir, params string[] more) =>
-        new[] { "compare", "--task", task, "--losses", losses, "--epochs", "1", "--seeds", "2", "--train-images", "8", "--held-out-images", "4", "--out", outDir }
-            .Concat(more).ToArray();
+        new[]
+        {
+            "compare",
+            "--task",
+            task,
+            "--losses",
+            losses,
+            "--epochs",
+            "1",
+            "--seeds",
+            "2",
+            "--train-images",
+            "8",
+            "--held-out-images",
+            "4",
+            "--out",
+            outDir,
+        }
+            .Concat(more)
+            .ToArray();
 
     private static void AssertPngs(string dir, string prefix, int atLeast)
     {
@@ -37,7 +55,22 @@ public class CompareEndToEndTests
         Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Stderr}");
         Assert.Empty(CliProcess.ErrorLines(run));
         Assert.Contains("binary: test scores, mean ± standard deviation over 2 seeds", run.Stdout);
-        foreach (var header in new[] { "Loss", "Dice tuned", "IoU tuned", "Dice@0.5", "IoU@0.5", "Prec.", "Recall", "Δ vs best [95 % CI]", "seeds +/−", "status", "epochs" })
+        foreach (
+            var header in new[]
+            {
+                "Loss",
+                "Dice tuned",
+                "IoU tuned",
+                "Dice@0.5",
+                "IoU@0.5",
+                "Prec.",
+                "Recall",
+                "Δ vs best [95 % CI]",
+                "seeds +/−",
+                "status",
+                "epochs",
+            }
+        )
             Assert.Contains(header, run.Stdout);
         Assert.Matches(@"│ bce\s+│ \d\.\d{3} ± \d\.\d{3} │", run.Stdout);
         Assert.Matches(@"│ dice\s+│ \d\.\d{3} ± \d\.\d{3} │", run.Stdout);
@@ -50,11 +83,17 @@ public class CompareEndToEndTests
         var report = File.ReadAllText(Path.Combine(dir, "report.md"));
         Assert.Contains("## Binary task", report);
         Assert.Contains("6 training, 2 validation (carved from the training images) and 4 test images", report);
-        Assert.Contains("| Loss | Dice tuned | IoU tuned | Precision tuned | Recall tuned | Dice @0.5 | IoU @0.5 | Precision @0.5 | Recall @0.5 | tuned rule (median over seeds) | epochs best/trained | s/epoch | C# |", report);
+        Assert.Contains(
+            "| Loss | Dice tuned | IoU tuned | Precision tuned | Recall tuned | Dice @0.5 | IoU @0.5 | Precision @0.5 | Recall @0.5 | tuned rule (median over seeds) | epochs best/trained | s/epoch | C# |",
+            report
+        );
         Assert.Contains("### Paired comparison (tuned rule, used for the ranking)", report);
         Assert.Contains("### Paired comparison at threshold 0.5", report);
         Assert.Matches(@"\*\*Result\.\*\* Recommended: binary: ", report);
-        Assert.Contains("compare --task binary --losses bce,dice --budget 280 --epochs 1 --seed 1 --seeds 2 --train-images 8 --held-out-images 4 --out", report);
+        Assert.Contains(
+            "compare --task binary --losses bce,dice --budget 280 --epochs 1 --seed 1 --seeds 2 --train-images 8 --held-out-images 4 --out",
+            report
+        );
         Assert.Contains("(binary-metrics.png)", report);
         Assert.Contains("(binary-paired-differences.png)", report);
         Assert.DoesNotContain("## Multiclass task", report);
@@ -83,7 +122,11 @@ public class CompareEndToEndTests
     public void Same_seed_gives_the_same_scores()
     {
         static string Scores(string dir) =>
-            string.Join("\n", File.ReadAllLines(Path.Combine(dir, "report.md")).Where(l => l.StartsWith("- ", StringComparison.Ordinal) && l.Contains("seed ", StringComparison.Ordinal)));
+            string.Join(
+                "\n",
+                File.ReadAllLines(Path.Combine(dir, "report.md"))
+                    .Where(l => l.StartsWith("- ", StringComparison.Ordinal) && l.Contains("seed ", StringComparison.Ordinal))
+            );
         var a = CliProcess.TempDir();
         var b = CliProcess.TempDir();
         CliProcess.Succeeds(Tiny("binary", "bce-dice", a, "--seed", "7"));
@@ -143,10 +186,19 @@ public class CompareEndToEndTests
             {
                 var label = 0;
                 foreach (var (cx, cy, c) in objects)
-                    if (Math.Abs(x - cx) < 3 && Math.Abs(y - cy) < 3) label = c;
-                var g = (byte)(label == 1 ? 200 : label == 2 ? 130 : rng.Next(20, 90));
+                    if (Math.Abs(x - cx) < 3 && Math.Abs(y - cy) < 3)
+                        label = c;
+                var g = (byte)(
+                    label == 1 ? 200
+                    : label == 2 ? 130
+                    : rng.Next(20, 90)
+                );
                 image.SetPixel(x, y, new SKColor(g, g, g));
-                var m = (byte)(multiclass ? label : label > 0 ? 255 : 0);
+                var m = (byte)(
+                    multiclass ? label
+                    : label > 0 ? 255
+                    : 0
+                );
                 mask.SetPixel(x, y, new SKColor(m, m, m));
             }
             Save(image, Path.Combine(data, "images", $"{k:D2}.png"));
@@ -155,8 +207,7 @@ public class CompareEndToEndTests
         return data;
     }
 
-    private static string[] Headings(string report) =>
-        report.Split('\n').Where(l => l.StartsWith('#')).Select(l => l.TrimEnd()).ToArray();
+    private static string[] Headings(string report) => report.Split('\n').Where(l => l.StartsWith('#')).Select(l => l.TrimEnd()).ToArray();
 
     [Theory]
     [InlineData(false)]
@@ -170,7 +221,10 @@ public class CompareEndToEndTests
         var run = CliProcess.Run("compare", "--data", data, "--losses", losses, "--epochs", "2", "--seeds", "2", "--out", dir);
         Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Stderr}");
         // 8 images: a quarter (2) for test, a quarter of the other 6 (1) for validation, 5 to train on.
-        Assert.Contains($"{kind}: 2 losses × 2 seeds, at most 2 epochs (patience 6), 5 training / 1 validation / 2 test images", run.Stdout);
+        Assert.Contains(
+            $"{kind}: 2 losses × 2 seeds, at most 2 epochs (patience 6), 5 training / 1 validation / 2 test images",
+            run.Stdout
+        );
         Assert.StartsWith($"Recommended: {kind}: ", run.Stdout.TrimEnd().Split('\n')[^1]);
         var report = File.ReadAllText(Path.Combine(dir, "report.md"));
         Assert.Contains("8 PNG images from", report);
@@ -183,7 +237,15 @@ public class CompareEndToEndTests
         var expected = Headings(File.ReadAllText(Path.Combine(synthetic, "report.md")));
         Assert.Equal(expected, Headings(report));
         Assert.Contains(multiclass ? "## Multiclass task" : "## Binary task", expected);
-        foreach (var heading in new[] { "### Paired comparison (tuned rule, used for the ranking)", "### Per seed", "## Configuration", "## Recommendation" })
+        foreach (
+            var heading in new[]
+            {
+                "### Paired comparison (tuned rule, used for the ranking)",
+                "### Per seed",
+                "## Configuration",
+                "## Recommendation",
+            }
+        )
             Assert.Contains(heading, expected);
     }
 
@@ -210,18 +272,57 @@ public class CompareEndToEndTests
     public void Budget_derived_caps_are_reported_and_reproduced_by_the_epochs_they_name()
     {
         var a = CliProcess.TempDir();
-        var run = CliProcess.Run("compare", "--task", "binary", "--losses", "bce,dice", "--budget", "16", "--seeds", "2", "--train-images", "8", "--held-out-images", "4", "--out", a);
+        var run = CliProcess.Run(
+            "compare",
+            "--task",
+            "binary",
+            "--losses",
+            "bce,dice",
+            "--budget",
+            "16",
+            "--seeds",
+            "2",
+            "--train-images",
+            "8",
+            "--held-out-images",
+            "4",
+            "--out",
+            a
+        );
         Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Stderr}");
         var report = File.ReadAllText(Path.Combine(a, "report.md"));
-        var cap = System.Text.RegularExpressions.Regex.Match(report, @"\| binary epoch cap \| (\d+) \(budget: \d+ s left of 16 s for 4 runs, one epoch measured at \d+\.\d\d s\)");
+        var cap = System.Text.RegularExpressions.Regex.Match(
+            report,
+            @"\| binary epoch cap \| (\d+) \(budget: \d+ s left of 16 s for 4 runs, one epoch measured at \d+\.\d\d s\)"
+        );
         Assert.True(cap.Success, "no budget-derived cap in the report");
         var epochs = cap.Groups[1].Value;
         Assert.Contains($"--budget 16 --epochs binary={epochs} --seed 1 --seeds 2", report);
 
         static string Seeds(string dir) =>
-            string.Join("\n", File.ReadAllLines(Path.Combine(dir, "report.md")).Where(l => l.StartsWith("- ", StringComparison.Ordinal) && l.Contains("seed ", StringComparison.Ordinal)));
+            string.Join(
+                "\n",
+                File.ReadAllLines(Path.Combine(dir, "report.md"))
+                    .Where(l => l.StartsWith("- ", StringComparison.Ordinal) && l.Contains("seed ", StringComparison.Ordinal))
+            );
         var b = CliProcess.TempDir();
-        CliProcess.Succeeds("compare", "--task", "binary", "--losses", "bce,dice", "--epochs", epochs, "--seeds", "2", "--train-images", "8", "--held-out-images", "4", "--out", b);
+        CliProcess.Succeeds(
+            "compare",
+            "--task",
+            "binary",
+            "--losses",
+            "bce,dice",
+            "--epochs",
+            epochs,
+            "--seeds",
+            "2",
+            "--train-images",
+            "8",
+            "--held-out-images",
+            "4",
+            "--out",
+            b
+        );
         Assert.Equal(Seeds(a), Seeds(b));
         Assert.Contains($"| binary epoch cap | {epochs} (--epochs)", File.ReadAllText(Path.Combine(b, "report.md")));
     }
@@ -229,7 +330,8 @@ public class CompareEndToEndTests
     [Fact]
     public void Device_cuda_without_a_usable_gpu_is_a_usage_error()
     {
-        if (TorchSharp.torch.cuda.is_available()) return; // a CUDA build on a GPU machine: nothing to refuse
+        if (TorchSharp.torch.cuda.is_available())
+            return; // a CUDA build on a GPU machine: nothing to refuse
         var dir = CliProcess.TempDir();
         var run = CliProcess.Run(Tiny("binary", "bce", dir, "--device", "cuda"));
         Assert.Equal(2, run.ExitCode);
@@ -282,7 +384,23 @@ public class CompareEndToEndTests
     {
         var run = CliProcess.Run("compare", "--help");
         Assert.Equal(0, run.ExitCode);
-        foreach (var option in new[] { "--losses", "--epochs", "--budget", "--task", "--seed", "--seeds", "--data", "--out", "--train-images", "--held-out-images", "--sweep", "--device" })
+        foreach (
+            var option in new[]
+            {
+                "--losses",
+                "--epochs",
+                "--budget",
+                "--task",
+                "--seed",
+                "--seeds",
+                "--data",
+                "--out",
+                "--train-images",
+                "--held-out-images",
+                "--sweep",
+                "--device",
+            }
+        )
             Assert.Contains(option, run.Stdout);
         foreach (var loss in new[] { "weighted-bce", "binary-focal", "tversky", "weighted-cross-entropy", "generalized-dice", "dice-ce" })
             Assert.Contains(loss, run.Stdout);

@@ -34,7 +34,8 @@ public class DataTests
         for (var n = 0; n < set.Count; n++)
         for (var p = 0; p < pixels; p++)
         {
-            if (set.Valid[n * pixels + p]) continue;
+            if (set.Valid[n * pixels + p])
+                continue;
             Assert.Equal(0, set.Labels[n * pixels + p]);
             Assert.Equal(0f, set.Images[(n * 2) * pixels + p]);
             Assert.Equal(0f, set.Images[(n * 2 + 1) * pixels + p]);
@@ -48,7 +49,8 @@ public class DataTests
         var f = stats.ClassFractions;
         // background > building > road > water > car, with the car class rare.
         Assert.True(f[0] > 0.6, $"background {f[0]}");
-        for (var c = 1; c < 5; c++) Assert.True(f[c - 1] > f[c], $"class {c - 1} ({f[c - 1]}) should outnumber class {c} ({f[c]})");
+        for (var c = 1; c < 5; c++)
+            Assert.True(f[c - 1] > f[c], $"class {c - 1} ({f[c - 1]}) should outnumber class {c} ({f[c]})");
         Assert.InRange(f[4], 0.001, 0.02);
         Assert.InRange(stats.InvalidFraction, 0.0, 0.3);
     }

@@ -20,7 +20,8 @@ public class PairedStatsTests
     {
         var counts = new ImageCounts(images, 2);
         var tp = (long)Math.Round(dice * 1000);
-        for (var i = 0; i < images; i++) counts.Add(i, 1, tp, 1000 - tp, 1000 - tp);
+        for (var i = 0; i < images; i++)
+            counts.Add(i, 1, tp, 1000 - tp, 1000 - tp);
         return counts;
     }
 
@@ -89,7 +90,8 @@ public class PairedStatsTests
         {
             var c = new ImageCounts(10, 2);
             c.Add(0, 1, good ? 100 : 0, 0, good ? 0 : 100);
-            for (var i = 1; i < 10; i++) c.Add(i, 1, 50, 50, 50);
+            for (var i = 1; i < 10; i++)
+                c.Add(i, 1, 50, 50, 50);
             return c;
         }
         var analysis = PairedBootstrap.Analyse(new[] { new[] { Images(true) }, new[] { Images(false) } }, Foreground);
@@ -129,16 +131,20 @@ public class PairedStatsTests
     public void The_bootstrap_is_reproducible_and_depends_on_its_seed()
     {
         var rng = new Random(5);
-        IReadOnlyList<ImageCounts> Noisy(double bias) => Enumerable.Range(0, 4).Select(_ =>
-        {
-            var c = new ImageCounts(12, 2);
-            for (var i = 0; i < 12; i++)
-            {
-                var tp = rng.Next(40, 60) + (long)(bias * 100);
-                c.Add(i, 1, tp, rng.Next(20, 40), rng.Next(20, 40));
-            }
-            return c;
-        }).ToArray();
+        IReadOnlyList<ImageCounts> Noisy(double bias) =>
+            Enumerable
+                .Range(0, 4)
+                .Select(_ =>
+                {
+                    var c = new ImageCounts(12, 2);
+                    for (var i = 0; i < 12; i++)
+                    {
+                        var tp = rng.Next(40, 60) + (long)(bias * 100);
+                        c.Add(i, 1, tp, rng.Next(20, 40), rng.Next(20, 40));
+                    }
+                    return c;
+                })
+                .ToArray();
         var a = Noisy(0.05);
         var b = Noisy(0);
         var one = PairedBootstrap.Analyse(new[] { a, b }, Foreground);

@@ -19,9 +19,21 @@ public class RecommendationTests
         var counts = new ImageCounts(8, 2);
         var tp = (long)Math.Round(1000 * dice);
         var wrong = 2000 - 2 * tp;
-        for (var i = 0; i < 8; i++) counts.Add(i, 1, tp, wrong / 4, wrong - wrong / 4);
-        return new RunResult(loss, seed, ImmutableArray.Create(1.0, 0.5), ImmutableArray.Create(dice - 0.1, dice), ImmutableArray.Create(dice - 0.1, dice),
-            2, 0.1, new DecisionRule(threshold, ImmutableArray<double>.Empty), counts, counts, ImmutableArray<byte[]>.Empty);
+        for (var i = 0; i < 8; i++)
+            counts.Add(i, 1, tp, wrong / 4, wrong - wrong / 4);
+        return new RunResult(
+            loss,
+            seed,
+            ImmutableArray.Create(1.0, 0.5),
+            ImmutableArray.Create(dice - 0.1, dice),
+            ImmutableArray.Create(dice - 0.1, dice),
+            2,
+            0.1,
+            new DecisionRule(threshold, ImmutableArray<double>.Empty),
+            counts,
+            counts,
+            ImmutableArray<byte[]>.Empty
+        );
     }
 
     private static LossSummary Loss(string name, string cs, params double[] dice) =>
@@ -33,17 +45,34 @@ public class RecommendationTests
         var data = new CompareData(Task, one, one, one, "constructed", ImmutableArray.Create("x"));
         var stats = one.Stats(2);
         var plan = new TrainingPlan(2, 6, 4, 1e-3, 8, 3, 0);
-        return new TaskResult(data, plan, "--epochs", 0, stats, stats, stats, Comparison.Of(losses.ToImmutableArray()), sweep, ImmutableArray<int>.Empty, 1);
+        return new TaskResult(
+            data,
+            plan,
+            "--epochs",
+            0,
+            stats,
+            stats,
+            stats,
+            Comparison.Of(losses.ToImmutableArray()),
+            sweep,
+            ImmutableArray<int>.Empty,
+            1
+        );
     }
 
     [Fact]
     public void A_clear_winner_is_recommended_with_its_csharp_line_margin_and_interval()
     {
-        var line = Result(null,
+        var line = Result(
+            null,
             Loss("bce", "new BceLoss()", 0.60, 0.61, 0.59, 0.60, 0.62),
             Loss("bce-dice", "new BceDiceLoss(diceWeight: 0.5)", 0.70, 0.72, 0.69, 0.71, 0.70),
-            Loss("dice", "new DiceLoss()", 0.64, 0.66, 0.63, 0.65, 0.65)).Recommendation;
-        Assert.StartsWith("Recommended: binary: bce-dice — `new BceDiceLoss(diceWeight: 0.5)`, threshold 0.40 tuned on validation; test foreground Dice 0.704, ", line);
+            Loss("dice", "new DiceLoss()", 0.64, 0.66, 0.63, 0.65, 0.65)
+        ).Recommendation;
+        Assert.StartsWith(
+            "Recommended: binary: bce-dice — `new BceDiceLoss(diceWeight: 0.5)`, threshold 0.40 tuned on validation; test foreground Dice 0.704, ",
+            line
+        );
         // Runner-up dice: per-seed margins 0.06, 0.06, 0.06, 0.06, 0.05 → +0.058.
         Assert.Contains("+0.058 [95 % CI +0.05", line);
         Assert.Contains("over dice, the runner-up, ahead of it on 5 of 5 seeds", line);
@@ -53,10 +82,12 @@ public class RecommendationTests
     [Fact]
     public void A_tied_top_group_is_named_with_what_separates_its_members()
     {
-        var line = Result(null,
+        var line = Result(
+            null,
             Loss("tversky", "new TverskyLoss(alpha: 0.3, beta: 0.7)", 0.70, 0.73, 0.68, 0.72, 0.69),
             Loss("dice", "new DiceLoss()", 0.71, 0.70, 0.70, 0.70, 0.70),
-            Loss("bce", "new BceLoss()", 0.50, 0.52, 0.49, 0.51, 0.50)).Recommendation;
+            Loss("bce", "new BceLoss()", 0.50, 0.52, 0.49, 0.51, 0.50)
+        ).Recommendation;
         Assert.StartsWith("Recommended: binary: no single loss — the top group of 2 is tied", line);
         Assert.Contains("tversky 0.704 (`new TverskyLoss(alpha: 0.3, beta: 0.7)`)", line);
         Assert.Contains("dice −0.002 [", line);
@@ -101,7 +132,10 @@ public class RecommendationTests
         }
         // Weighted BCE's posWeight: 1 … negatives/positives (99), evenly on a log scale.
         var bce = Sweeps.For(LossTask.Binary, "weighted-bce", stats);
-        Assert.Equal(new[] { "bce", "bce(posWeight=3.2)", "bce(posWeight=9.9)", "bce(posWeight=31.4)", "weighted-bce" }, bce.Variants.Select(v => v.Entry.Name));
+        Assert.Equal(
+            new[] { "bce", "bce(posWeight=3.2)", "bce(posWeight=9.9)", "bce(posWeight=31.4)", "weighted-bce" },
+            bce.Variants.Select(v => v.Entry.Name)
+        );
     }
 
     [Fact]
@@ -147,12 +181,13 @@ public class RecommendationTests
     {
         // Cap 10: the last quarter is 3 epochs (8–10).
         var plan = new TrainingPlan(10, 6, 4, 1e-3, 8, 3, 0);
-        RunResult With(params double[] tuned) => Run("x", 1, 0.5) with
-        {
-            EpochLoss = tuned.Select(_ => 1.0).ToImmutableArray(),
-            EpochValidationScore = tuned.ToImmutableArray(),
-            EpochValidationTuned = tuned.ToImmutableArray(),
-        };
+        RunResult With(params double[] tuned) =>
+            Run("x", 1, 0.5) with
+            {
+                EpochLoss = tuned.Select(_ => 1.0).ToImmutableArray(),
+                EpochValidationScore = tuned.ToImmutableArray(),
+                EpochValidationTuned = tuned.ToImmutableArray(),
+            };
         Assert.True(LossSummary.StillImproving(With(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95), plan));
         Assert.False(LossSummary.StillImproving(With(0.1, 0.2, 0.3, 0.8, 0.8, 0.8, 0.8, 0.805, 0.805, 0.805), plan));
         Assert.True(LossSummary.StillImproving(With(0.1, 0.2, 0.3, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.82), plan));

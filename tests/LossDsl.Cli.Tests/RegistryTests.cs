@@ -12,7 +12,8 @@ public class RegistryTests
     public static TheoryData<string, LossTask> Entries()
     {
         var data = new TheoryData<string, LossTask>();
-        foreach (var e in LossRegistry.All) data.Add(e.Name, e.Task);
+        foreach (var e in LossRegistry.All)
+            data.Add(e.Name, e.Task);
         return data;
     }
 
@@ -60,15 +61,20 @@ public class RegistryTests
         using var scope = NewDisposeScope();
         manual_seed(2);
         var classes = task == LossTask.Binary ? 2 : 5;
-        var stats = task == LossTask.Binary
-            ? new TrainingStats(ImmutableArray.Create(0.99, 0.01), 0.5, 1000)
-            : new TrainingStats(ImmutableArray.Create(0.7, 0.1, 0.1, 0.07, 0.03), 0.5, 1000);
+        var stats =
+            task == LossTask.Binary
+                ? new TrainingStats(ImmutableArray.Create(0.99, 0.01), 0.5, 1000)
+                : new TrainingStats(ImmutableArray.Create(0.7, 0.1, 0.1, 0.07, 0.03), 0.5, 1000);
         var entry = Sweeps.For(task, family, stats).Variants.Single(v => v.Entry.Name == variant).Entry;
         using var loss = entry.Create(stats, CPU);
         Assert.Contains(loss.GetType().Name, entry.CSharp(stats));
         var logits = randn(2, task == LossTask.Binary ? 1 : classes, 8, 8).requires_grad_(true);
         var labels = randint(0, classes, new long[] { 2, 8, 8 });
-        var value = loss.forward(logits, task == LossTask.Binary ? labels.unsqueeze(1).to(ScalarType.Float32) : labels, rand(2, 8, 8).gt(0.3));
+        var value = loss.forward(
+            logits,
+            task == LossTask.Binary ? labels.unsqueeze(1).to(ScalarType.Float32) : labels,
+            rand(2, 8, 8).gt(0.3)
+        );
         Assert.True(double.IsFinite(value.item<float>()), $"{variant}: {value.item<float>()}");
         value.backward();
         Assert.True(logits.grad!.abs().sum().item<float>() > 0, $"{variant} has no gradient");
@@ -78,7 +84,10 @@ public class RegistryTests
     public void Names_are_unique_per_task_and_the_documented_ones()
     {
         Assert.Equal(new[] { "bce", "weighted-bce", "binary-focal", "dice", "bce-dice", "tversky" }, LossRegistry.Names(LossTask.Binary));
-        Assert.Equal(new[] { "cross-entropy", "weighted-cross-entropy", "focal", "dice", "generalized-dice", "dice-ce" }, LossRegistry.Names(LossTask.Multiclass));
+        Assert.Equal(
+            new[] { "cross-entropy", "weighted-cross-entropy", "focal", "dice", "generalized-dice", "dice-ce" },
+            LossRegistry.Names(LossTask.Multiclass)
+        );
     }
 
     [Fact]

@@ -13,8 +13,20 @@ public class VerbTests
 {
     private static readonly string[] Names =
     {
-        "bce", "cross-entropy", "binary-focal", "focal", "dice", "generalized-dice", "tversky", "focal-tversky",
-        "bce-dice", "dice-ce", "dice-focal", "log-cosh-dice", "mcc", "lovasz-hinge",
+        "bce",
+        "cross-entropy",
+        "binary-focal",
+        "focal",
+        "dice",
+        "generalized-dice",
+        "tversky",
+        "focal-tversky",
+        "bce-dice",
+        "dice-ce",
+        "dice-focal",
+        "log-cosh-dice",
+        "mcc",
+        "lovasz-hinge",
     };
 
     [Fact]
@@ -42,15 +54,26 @@ public class VerbTests
         var x = new[] { 0.5, -1.0, 3.0, -2.5 };
         var t = new[] { 1.0, 0.0, 0.0, 1.0 };
         var data = string.Join(",", x.Select(v => v.ToString(CultureInfo.InvariantCulture)));
-        var json = "{\"loss\": \"bce\", \"reduction\": \"none\", \"options\": {\"posWeight\": 2.0},"
-                   + "\"input\": {\"shape\": [1, 1, 2, 2], \"data\": [" + data + "], \"dtype\": \"float64\"},"
-                   + "\"target\": {\"shape\": [1, 1, 2, 2], \"data\": [1, 0, 0, 1], \"dtype\": \"float64\"}}";
+        var json =
+            "{\"loss\": \"bce\", \"reduction\": \"none\", \"options\": {\"posWeight\": 2.0},"
+            + "\"input\": {\"shape\": [1, 1, 2, 2], \"data\": ["
+            + data
+            + "], \"dtype\": \"float64\"},"
+            + "\"target\": {\"shape\": [1, 1, 2, 2], \"data\": [1, 0, 0, 1], \"dtype\": \"float64\"}}";
         var r = Cli.Run(json, "eval", "-", "--grad");
         Assert.True(r.ExitCode == 0, r.Stderr);
         var root = Json(r.Stdout);
         Assert.Equal(new[] { 1, 1, 2, 2 }, root.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()));
-        var loss = root.GetProperty("loss")[0][0].EnumerateArray().SelectMany(row => row.EnumerateArray()).Select(e => e.GetDouble()).ToArray();
-        var grad = root.GetProperty("grad")[0][0].EnumerateArray().SelectMany(row => row.EnumerateArray()).Select(e => e.GetDouble()).ToArray();
+        var loss = root.GetProperty("loss")[0][0]
+            .EnumerateArray()
+            .SelectMany(row => row.EnumerateArray())
+            .Select(e => e.GetDouble())
+            .ToArray();
+        var grad = root.GetProperty("grad")[0][0]
+            .EnumerateArray()
+            .SelectMany(row => row.EnumerateArray())
+            .Select(e => e.GetDouble())
+            .ToArray();
         for (var i = 0; i < 4; i++)
         {
             // -(w t log s + (1 - t) log(1 - s)); derivative (w t + 1 - t) s - w t.
@@ -81,18 +104,54 @@ public class VerbTests
     [InlineData("not json", "not valid JSON")]
     [InlineData("""{"input": {"shape": [1], "data": [0]}, "target": {"shape": [1], "data": [0]}}""", "'loss'")]
     [InlineData("""{"loss": "nope", "input": {"shape": [1], "data": [0]}, "target": {"shape": [1], "data": [0]}}""", "unknown loss 'nope'")]
-    [InlineData("""{"loss": "bce", "input": {"shape": [1, 1, 3], "data": [0, 1]}, "target": {"shape": [1, 1, 3], "data": [0, 1, 0]}}""", "'input.data'")]
-    [InlineData("""{"loss": "bce", "options": {"gamma": 2}, "input": {"shape": [1, 1, 1], "data": [0]}, "target": {"shape": [1, 1, 1], "data": [0]}}""", "no option 'gamma'")]
-    [InlineData("""{"loss": "bce", "input": {"shape": [1, 1, 2], "data": [0, 1]}, "target": {"shape": [1, 1, 3], "data": [0, 1, 0]}}""", "target")]
-    [InlineData("""{"loss": "bce", "input": {"shape": [1, 1, 1], "data": [0], "dtype": "int8"}, "target": {"shape": [1, 1, 1], "data": [0]}}""", "'input.dtype'")]
-    [InlineData("""{"loss": "cross-entropy", "input": {"shape": [1, 2, 1], "data": [0, 1]}, "target": {"shape": [1, 1], "data": [5], "dtype": "int64"}}""", "target")]
-    [InlineData("""{"loss": "dice", "reduction": "avg", "input": {"shape": [1, 1, 1], "data": [0]}, "target": {"shape": [1, 1, 1], "data": [0]}}""", "'reduction'")]
-    [InlineData("""{"loss": "mcc", "options": {"eps": 0}, "input": {"shape": [1, 1, 2], "data": [1, 2]}, "target": {"shape": [1, 1, 2], "data": [0, 0]}}""", "eps must be > 0")]
-    [InlineData("""{"loss": "binary-focal", "options": {"gamma": -1}, "input": {"shape": [1, 1, 1], "data": [0]}, "target": {"shape": [1, 1, 1], "data": [0]}}""", "gamma must be >= 0")]
-    [InlineData("""{"loss": "bce", "input": {"shape": [4000000000, 4000000000, 4000000000], "data": [1]}, "target": {"shape": [1], "data": [0]}}""", "more elements than a tensor can hold")]
-    [InlineData("""{"loss": "bce", "ignoreIndex": 3, "input": {"shape": [1, 1, 1], "data": [0]}, "target": {"shape": [1, 1, 1], "data": [0]}}""", "loss 'bce' is binary")]
-    [InlineData("""{"loss": "cross-entropy", "ignoreIndex": 0, "options": {"ignoreIndex": 1}, "input": {"shape": [1, 2, 1], "data": [0, 1]}, "target": {"shape": [1, 1], "data": [1], "dtype": "int64"}}""", "given twice")]
-    [InlineData("""{"loss": "cross-entropy", "options": {"ignoreIndex": 0.5}, "input": {"shape": [1, 2, 1], "data": [0, 1]}, "target": {"shape": [1, 1], "data": [1], "dtype": "int64"}}""", "'options.ignoreIndex' must be an integer")]
+    [InlineData(
+        """{"loss": "bce", "input": {"shape": [1, 1, 3], "data": [0, 1]}, "target": {"shape": [1, 1, 3], "data": [0, 1, 0]}}""",
+        "'input.data'"
+    )]
+    [InlineData(
+        """{"loss": "bce", "options": {"gamma": 2}, "input": {"shape": [1, 1, 1], "data": [0]}, "target": {"shape": [1, 1, 1], "data": [0]}}""",
+        "no option 'gamma'"
+    )]
+    [InlineData(
+        """{"loss": "bce", "input": {"shape": [1, 1, 2], "data": [0, 1]}, "target": {"shape": [1, 1, 3], "data": [0, 1, 0]}}""",
+        "target"
+    )]
+    [InlineData(
+        """{"loss": "bce", "input": {"shape": [1, 1, 1], "data": [0], "dtype": "int8"}, "target": {"shape": [1, 1, 1], "data": [0]}}""",
+        "'input.dtype'"
+    )]
+    [InlineData(
+        """{"loss": "cross-entropy", "input": {"shape": [1, 2, 1], "data": [0, 1]}, "target": {"shape": [1, 1], "data": [5], "dtype": "int64"}}""",
+        "target"
+    )]
+    [InlineData(
+        """{"loss": "dice", "reduction": "avg", "input": {"shape": [1, 1, 1], "data": [0]}, "target": {"shape": [1, 1, 1], "data": [0]}}""",
+        "'reduction'"
+    )]
+    [InlineData(
+        """{"loss": "mcc", "options": {"eps": 0}, "input": {"shape": [1, 1, 2], "data": [1, 2]}, "target": {"shape": [1, 1, 2], "data": [0, 0]}}""",
+        "eps must be > 0"
+    )]
+    [InlineData(
+        """{"loss": "binary-focal", "options": {"gamma": -1}, "input": {"shape": [1, 1, 1], "data": [0]}, "target": {"shape": [1, 1, 1], "data": [0]}}""",
+        "gamma must be >= 0"
+    )]
+    [InlineData(
+        """{"loss": "bce", "input": {"shape": [4000000000, 4000000000, 4000000000], "data": [1]}, "target": {"shape": [1], "data": [0]}}""",
+        "more elements than a tensor can hold"
+    )]
+    [InlineData(
+        """{"loss": "bce", "ignoreIndex": 3, "input": {"shape": [1, 1, 1], "data": [0]}, "target": {"shape": [1, 1, 1], "data": [0]}}""",
+        "loss 'bce' is binary"
+    )]
+    [InlineData(
+        """{"loss": "cross-entropy", "ignoreIndex": 0, "options": {"ignoreIndex": 1}, "input": {"shape": [1, 2, 1], "data": [0, 1]}, "target": {"shape": [1, 1], "data": [1], "dtype": "int64"}}""",
+        "given twice"
+    )]
+    [InlineData(
+        """{"loss": "cross-entropy", "options": {"ignoreIndex": 0.5}, "input": {"shape": [1, 2, 1], "data": [0, 1]}, "target": {"shape": [1, 1], "data": [1], "dtype": "int64"}}""",
+        "'options.ignoreIndex' must be an integer"
+    )]
     public void MalformedCasesExitWithCode2AndOneLine(string json, string fragment)
     {
         var r = Cli.Run(json, "eval", "-");
@@ -111,9 +170,12 @@ public class VerbTests
     {
         // Pixel 1 has class 1 = ignoreIndex: the mean runs over pixels 0 and 2 only.
         var where = inOptions ? "\"options\": {\"ignoreIndex\": 1, \"labelSmoothing\": 0}" : "\"ignoreIndex\": 1";
-        var json = "{\"loss\": \"cross-entropy\", " + where + ","
-                   + "\"input\": {\"shape\": [1, 3, 3], \"data\": [2, 0, -1, 0, 1, 1, 1, 0, 3], \"dtype\": \"float64\"},"
-                   + "\"target\": {\"shape\": [1, 3], \"data\": [0, 1, 2], \"dtype\": \"int64\"}}";
+        var json =
+            "{\"loss\": \"cross-entropy\", "
+            + where
+            + ","
+            + "\"input\": {\"shape\": [1, 3, 3], \"data\": [2, 0, -1, 0, 1, 1, 1, 0, 3], \"dtype\": \"float64\"},"
+            + "\"target\": {\"shape\": [1, 3], \"data\": [0, 1, 2], \"dtype\": \"int64\"}}";
         var r = Cli.Run(json, "eval", "-");
         Assert.True(r.ExitCode == 0, r.Stderr);
         double Nll(double[] z, int y) => -(z[y] - Math.Log(z.Sum(Math.Exp)));
@@ -128,9 +190,12 @@ public class VerbTests
     {
         // Finite float32 logits whose BCE overflows float32 (softplus(3e38) summed twice): no "null" in the output.
         var reduction = perPixel ? "none" : "sum";
-        var json = "{\"loss\": \"bce\", \"reduction\": \"" + reduction + "\","
-                   + "\"input\": {\"shape\": [1, 1, 2], \"data\": [1, 3e38]}, \"target\": {\"shape\": [1, 1, 2], \"data\": [1, 0]},"
-                   + "\"options\": {\"negWeight\": 3}}";
+        var json =
+            "{\"loss\": \"bce\", \"reduction\": \""
+            + reduction
+            + "\","
+            + "\"input\": {\"shape\": [1, 1, 2], \"data\": [1, 3e38]}, \"target\": {\"shape\": [1, 1, 2], \"data\": [1, 0]},"
+            + "\"options\": {\"negWeight\": 3}}";
         var r = Cli.Run(json, "eval", "-");
         Assert.Equal(1, r.ExitCode);
         var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -164,9 +229,13 @@ public class VerbTests
         """;
 
     private static (string Id, int Line, int Column)[] Parse(string output) =>
-        Regex.Matches(output, @"\((\d+),(\d+)\): (?:error|warning|info) (LD\d{4})")
+        Regex
+            .Matches(output, @"\((\d+),(\d+)\): (?:error|warning|info) (LD\d{4})")
             .Select(m => (m.Groups[3].Value, int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value)))
-            .Distinct().OrderBy(d => d.Item2).ThenBy(d => d.Item3).ToArray();
+            .Distinct()
+            .OrderBy(d => d.Item2)
+            .ThenBy(d => d.Item3)
+            .ToArray();
 
     [Fact]
     public void CheckReportsWhatABuildReports()
@@ -186,7 +255,9 @@ public class VerbTests
             var root = Cli.RepoRoot();
             File.WriteAllText(Path.Combine(dir.FullName, "Directory.Build.props"), "<Project />");
             File.WriteAllText(Path.Combine(dir.FullName, "Directory.Packages.props"), "<Project />");
-            File.WriteAllText(Path.Combine(dir.FullName, "Check.csproj"), $"""
+            File.WriteAllText(
+                Path.Combine(dir.FullName, "Check.csproj"),
+                $"""
                 <Project Sdk="Microsoft.NET.Sdk">
                   <PropertyGroup><TargetFramework>net10.0</TargetFramework><Nullable>enable</Nullable></PropertyGroup>
                   <ItemGroup>
@@ -194,8 +265,12 @@ public class VerbTests
                     <ProjectReference Include="{root}/src/LossDsl.Generator/LossDsl.Generator.csproj" OutputItemType="Analyzer" ReferenceOutputAssembly="false" />
                   </ItemGroup>
                 </Project>
-                """);
-            var psi = new System.Diagnostics.ProcessStartInfo("dotnet", new[] { "build", dir.FullName, "-c", "Release", "-v", "q", "-nologo" })
+                """
+            );
+            var psi = new System.Diagnostics.ProcessStartInfo(
+                "dotnet",
+                new[] { "build", dir.FullName, "-c", "Release", "-v", "q", "-nologo" }
+            )
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
@@ -219,7 +294,9 @@ public class VerbTests
         try
         {
             var spec = Path.Combine(dir.FullName, "Good.cs");
-            File.WriteAllText(spec, """
+            File.WriteAllText(
+                spec,
+                """
                 using LossDsl;
                 using static LossDsl.Dsl;
                 public static partial class Good
@@ -227,7 +304,8 @@ public class VerbTests
                     [Loss(LossTask.Binary)]
                     public static Expr PlainBce(Expr x, Expr t) => -(t * LogSigmoid(x) + (1 - t) * LogSigmoid(-x));
                 }
-                """);
+                """
+            );
             var ok = Cli.Run("", "check", spec);
             Assert.Equal(0, ok.ExitCode);
             Assert.Contains("0 error(s), 0 warning(s)", ok.Stdout);

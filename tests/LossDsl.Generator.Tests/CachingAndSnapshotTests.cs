@@ -10,7 +10,15 @@ namespace LossDsl.Generator.Tests;
 /// <summary>Incremental caching and the generated code itself.</summary>
 public class CachingAndSnapshotTests
 {
-    private static readonly string[] Steps = { TrackingNames.Specs, TrackingNames.Duplicates, TrackingNames.Checked, TrackingNames.Diagnostics, TrackingNames.EmitModels, TrackingNames.Sources };
+    private static readonly string[] Steps =
+    {
+        TrackingNames.Specs,
+        TrackingNames.Duplicates,
+        TrackingNames.Checked,
+        TrackingNames.Diagnostics,
+        TrackingNames.EmitModels,
+        TrackingNames.Sources,
+    };
 
     [Fact]
     public void ASecondRunOnTheSameCompilationIsFullyCached()
@@ -22,24 +30,31 @@ public class CachingAndSnapshotTests
         {
             Assert.True(second.TrackedSteps.ContainsKey(step), $"step {step} not tracked");
             foreach (var run in second.TrackedSteps[step])
-                foreach (var (_, reason) in run.Outputs)
-                    Assert.True(reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"{step}: {reason}");
+            foreach (var (_, reason) in run.Outputs)
+                Assert.True(reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"{step}: {reason}");
         }
-        Assert.All(second.TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(r => r.Outputs),
-            o => Assert.Equal(IncrementalStepRunReason.Cached, o.Reason));
+        Assert.All(
+            second.TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(r => r.Outputs),
+            o => Assert.Equal(IncrementalStepRunReason.Cached, o.Reason)
+        );
     }
 
     [Fact]
     public void AnEditElsewhereDoesNotReEmitTheSpecs()
     {
-        var compilation = Harness.Compile(RobustnessTests.ValidFile, "namespace Other; public static class Unrelated { public static int Two => 2; }");
+        var compilation = Harness.Compile(
+            RobustnessTests.ValidFile,
+            "namespace Other; public static class Unrelated { public static int Two => 2; }"
+        );
         var driver = Harness.Driver().RunGenerators(compilation);
-        var edited = compilation.ReplaceSyntaxTree(compilation.SyntaxTrees.Last(),
-            CSharpSyntaxTree.ParseText("namespace Other; public static class Unrelated { public static int Three => 3; }", path: "Spec1.cs"));
+        var edited = compilation.ReplaceSyntaxTree(
+            compilation.SyntaxTrees.Last(),
+            CSharpSyntaxTree.ParseText("namespace Other; public static class Unrelated { public static int Three => 3; }", path: "Spec1.cs")
+        );
         var second = driver.RunGenerators(edited).GetRunResult().Results.Single();
         foreach (var run in second.TrackedSteps[TrackingNames.Sources])
-            foreach (var (_, reason) in run.Outputs)
-                Assert.True(reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"Sources: {reason}");
+        foreach (var (_, reason) in run.Outputs)
+            Assert.True(reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"Sources: {reason}");
     }
 
     [Fact]
@@ -90,24 +105,37 @@ public class CachingAndSnapshotTests
         var compilation = Harness.Compile(RobustnessTests.ValidFile, WarnedFile);
         var driver = Harness.Driver().RunGenerators(compilation);
         var before = driver.GetRunResult().Results.Single();
-        Assert.True(before.Diagnostics.Count(d => d.Id == "LD0007") == 1, "diagnostics: " + string.Join(", ", before.Diagnostics.Select(d => d.Id)));
+        Assert.True(
+            before.Diagnostics.Count(d => d.Id == "LD0007") == 1,
+            "diagnostics: " + string.Join(", ", before.Diagnostics.Select(d => d.Id))
+        );
         var warning = before.Diagnostics.Single(d => d.Id == "LD0007");
 
         var shifted = "// a comment typed above the spec\n// and another line\n\n" + WarnedFile;
-        var edited = compilation.ReplaceSyntaxTree(compilation.SyntaxTrees.Last(),
-            CSharpSyntaxTree.ParseText(shifted, new CSharpParseOptions(LanguageVersion.Latest), path: "Spec1.cs"));
+        var edited = compilation.ReplaceSyntaxTree(
+            compilation.SyntaxTrees.Last(),
+            CSharpSyntaxTree.ParseText(shifted, new CSharpParseOptions(LanguageVersion.Latest), path: "Spec1.cs")
+        );
         var after = driver.RunGenerators(edited).GetRunResult().Results.Single();
 
         // The parse step saw new locations, the diagnostics moved with the text ...
-        Assert.Contains(after.TrackedSteps[TrackingNames.Specs].SelectMany(r => r.Outputs), o => o.Reason == IncrementalStepRunReason.Modified);
+        Assert.Contains(
+            after.TrackedSteps[TrackingNames.Specs].SelectMany(r => r.Outputs),
+            o => o.Reason == IncrementalStepRunReason.Modified
+        );
         var moved = Assert.Single(after.Diagnostics, d => d.Id == "LD0007");
         Assert.Equal(warning.Location.GetLineSpan().StartLinePosition.Line + 3, moved.Location.GetLineSpan().StartLinePosition.Line);
         // ... and no spec was emitted again.
         var emits = after.TrackedSteps[TrackingNames.Sources].SelectMany(r => r.Outputs).ToList();
         Assert.NotEmpty(emits);
-        Assert.All(emits, o => Assert.True(o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"Sources: {o.Reason}"));
-        Assert.All(after.TrackedSteps[TrackingNames.EmitModels].SelectMany(r => r.Outputs),
-            o => Assert.True(o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"EmitModels: {o.Reason}"));
+        Assert.All(
+            emits,
+            o => Assert.True(o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"Sources: {o.Reason}")
+        );
+        Assert.All(
+            after.TrackedSteps[TrackingNames.EmitModels].SelectMany(r => r.Outputs),
+            o => Assert.True(o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"EmitModels: {o.Reason}")
+        );
     }
 
     // The models of every step must be plain data: a Roslyn symbol, compilation, syntax node or tree held by
@@ -122,38 +150,56 @@ public class CachingAndSnapshotTests
         var ours = typeof(TrackingNames).GetFields().Select(f => (string)f.GetValue(null)!).ToHashSet();
         Assert.True(ours.Count >= 6);
         foreach (var (step, runs) in run.TrackedSteps.Where(s => ours.Contains(s.Key)))
-            foreach (var stepRun in runs)
-                foreach (var (value, _) in stepRun.Outputs)
-                    Walk(value, $"{step}", seen, ref walked);
+        foreach (var stepRun in runs)
+        foreach (var (value, _) in stepRun.Outputs)
+            Walk(value, $"{step}", seen, ref walked);
         Assert.True(walked > 100, $"only {walked} objects walked");
     }
 
     private static readonly Type[] Forbidden =
     {
-        typeof(ISymbol), typeof(Compilation), typeof(SyntaxNode), typeof(SyntaxTree), typeof(SemanticModel), typeof(Location),
+        typeof(ISymbol),
+        typeof(Compilation),
+        typeof(SyntaxNode),
+        typeof(SyntaxTree),
+        typeof(SemanticModel),
+        typeof(Location),
     };
 
     private static void Walk(object? value, string path, System.Collections.Generic.HashSet<object> seen, ref int walked)
     {
-        if (value is null) return;
+        if (value is null)
+            return;
         var type = value.GetType();
         foreach (var f in Forbidden)
             Assert.False(f.IsAssignableFrom(type), $"{path} holds a {type.FullName}");
-        if (type.IsPrimitive || type.IsEnum || value is string or decimal) return;
-        if (!type.IsValueType && !seen.Add(value)) return;
+        if (type.IsPrimitive || type.IsEnum || value is string or decimal)
+            return;
+        if (!type.IsValueType && !seen.Add(value))
+            return;
         walked++;
-        if (type.GetProperty("IsDefault")?.GetValue(value) is true) return;
+        if (type.GetProperty("IsDefault")?.GetValue(value) is true)
+            return;
         if (value is System.Collections.IEnumerable items)
         {
             var i = 0;
-            foreach (var item in items) Walk(item, $"{path}[{i++}]", seen, ref walked);
-            if (type.Namespace?.StartsWith("System.Collections", StringComparison.Ordinal) == true) return;
+            foreach (var item in items)
+                Walk(item, $"{path}[{i++}]", seen, ref walked);
+            if (type.Namespace?.StartsWith("System.Collections", StringComparison.Ordinal) == true)
+                return;
         }
         for (var t = type; t is not null && t != typeof(object); t = t.BaseType)
-            foreach (var field in t.GetFields(System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public
-                                              | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.DeclaredOnly))
+            foreach (
+                var field in t.GetFields(
+                    System.Reflection.BindingFlags.Instance
+                        | System.Reflection.BindingFlags.Public
+                        | System.Reflection.BindingFlags.NonPublic
+                        | System.Reflection.BindingFlags.DeclaredOnly
+                )
+            )
             {
-                if (field.FieldType.IsPointer) continue;
+                if (field.FieldType.IsPointer)
+                    continue;
                 Walk(field.GetValue(value), $"{path}.{field.Name}", seen, ref walked);
             }
     }
@@ -190,8 +236,10 @@ public class CachingAndSnapshotTests
     private static string SnapshotDirectory()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "LossDsl.sln"))) dir = dir.Parent;
-        if (dir is null) throw new InvalidOperationException("LossDsl.sln not found above " + AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "LossDsl.sln")))
+            dir = dir.Parent;
+        if (dir is null)
+            throw new InvalidOperationException("LossDsl.sln not found above " + AppContext.BaseDirectory);
         return Path.Combine(dir.FullName, "tests", "LossDsl.Generator.Tests", "Snapshots");
     }
 }

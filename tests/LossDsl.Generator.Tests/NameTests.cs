@@ -11,36 +11,38 @@ namespace LossDsl.Generator.Tests;
 /// </summary>
 public class NameTests
 {
-    private static string Spec(string parameter) => $$"""
-            [Loss(LossTask.Binary)]
-            public static Expr Named(Expr logits, Expr target, {{parameter}}) => Mean(Sigmoid(logits) * target, Over.All);
-        """;
+    private static string Spec(string parameter) =>
+        $$"""
+                [Loss(LossTask.Binary)]
+                public static Expr Named(Expr logits, Expr target, {{parameter}}) => Mean(Sigmoid(logits) * target, Over.All);
+            """;
 
-    public static TheoryData<string> ReservedParameters => new()
-    {
-        // Parameters of the generated constructor and functional form (CS0100), and its local (CS0136).
-        "double [|reduction|] = 1.0",
-        "double [|mask|] = 1.0",
-        "double [|input|] = 1.0",
-        "double [|classWeights|] = 1.0",
-        "double [|ignoreIndex|] = 1.0",
-        "double [|loss|] = 1.0",
-        // Properties that would hide LossModule's members (CS0108) or the generated module's own.
-        "double [|mode|] = 1.0",
-        "double [|task|] = 1.0",
-        "bool [|checkValues|] = true",
-        "double [|ClassWeights|] = 1.0",
-        "double [|buildSpec|] = 1.0",
-        "double [|evaluate|] = 1.0",
-        "double [|hasAnalyticBackward|] = 1.0",
-        "double [|validateHyperparameters|] = 1.0",
-        "double [|dispose|] = 1.0",
-        "double [|getName|] = 1.0",
-        "double [|toString|] = 1.0",
-        "double [|reference|] = 1.0",
-        // The generated type's own name (CS0542).
-        "double [|namedLoss|] = 1.0",
-    };
+    public static TheoryData<string> ReservedParameters =>
+        new()
+        {
+            // Parameters of the generated constructor and functional form (CS0100), and its local (CS0136).
+            "double [|reduction|] = 1.0",
+            "double [|mask|] = 1.0",
+            "double [|input|] = 1.0",
+            "double [|classWeights|] = 1.0",
+            "double [|ignoreIndex|] = 1.0",
+            "double [|loss|] = 1.0",
+            // Properties that would hide LossModule's members (CS0108) or the generated module's own.
+            "double [|mode|] = 1.0",
+            "double [|task|] = 1.0",
+            "bool [|checkValues|] = true",
+            "double [|ClassWeights|] = 1.0",
+            "double [|buildSpec|] = 1.0",
+            "double [|evaluate|] = 1.0",
+            "double [|hasAnalyticBackward|] = 1.0",
+            "double [|validateHyperparameters|] = 1.0",
+            "double [|dispose|] = 1.0",
+            "double [|getName|] = 1.0",
+            "double [|toString|] = 1.0",
+            "double [|reference|] = 1.0",
+            // The generated type's own name (CS0542).
+            "double [|namedLoss|] = 1.0",
+        };
 
     [Theory]
     [MemberData(nameof(ReservedParameters))]
@@ -68,12 +70,16 @@ public class NameTests
     [Theory]
     [InlineData("double @fixed = 1.5", "@fixed")]
     [InlineData("double @class = 1.5, bool @checked = true", "(@checked ? @class : 1)")]
-    [InlineData("double forward = 1.5, double training = 0.5, double ctx = 1.0, double seed = 2.0, double value = 3.0", "forward * training * ctx * seed * value")]
+    [InlineData(
+        "double forward = 1.5, double training = 0.5, double ctx = 1.0, double seed = 2.0, double value = 3.0",
+        "forward * training * ctx * seed * value"
+    )]
     [InlineData("double Gamma = 2.0, double fixedPoint = 1.0", "Gamma * fixedPoint")]
     public void OtherNamesCompile(string parameters, string use)
     {
         // Locals named like keywords and like the properties are renamed or written verbatim too.
-        var source = Harness.Spec($$"""
+        var source = Harness.Spec(
+            $$"""
                 [Loss(LossTask.Binary)]
                 public static Expr Named(Expr logits, Expr target, {{parameters}})
                 {
@@ -81,7 +87,8 @@ public class NameTests
                     var Value = @event * target;
                     return Mean(Value, Over.All) * ({{use}});
                 }
-            """);
+            """
+        );
         var result = Harness.Run(source);
         Assert.Empty(Harness.LossDiagnostics(result));
         Assert.Empty(Harness.CompileWithRuntime(result, source));
@@ -90,10 +97,12 @@ public class NameTests
     [Fact]
     public void AVerbatimKeywordHyperparameterIsEmittedVerbatim()
     {
-        var source = Harness.Spec("""
+        var source = Harness.Spec(
+            """
                 [Loss(LossTask.Binary)]
                 public static Expr Verbatim(Expr logits, Expr target, double @fixed = 1.5) => @fixed * Mean(Sigmoid(logits) * target, Over.All);
-            """);
+            """
+        );
         var result = Harness.Run(source);
         var code = result.GeneratedSources.Single().SourceText.ToString();
         Assert.Contains("double @fixed = 1.5", code);
@@ -105,7 +114,8 @@ public class NameTests
     [Fact]
     public void ASpecInAGenericTypeIsLD0019AtItsName()
     {
-        var (source, span) = Harness.Marked("""
+        var (source, span) = Harness.Marked(
+            """
             using LossDsl;
             using static LossDsl.Dsl;
 
@@ -116,7 +126,8 @@ public class NameTests
                 [Loss(LossTask.Binary)]
                 public static Expr [|Inside|](Expr logits, Expr target) => Mean(Sigmoid(logits) * target, Over.All);
             }
-            """);
+            """
+        );
         var result = Harness.Run(source);
         var d = Assert.Single(Harness.LossDiagnostics(result));
         Assert.Equal("LD0019", d.Id);
@@ -126,21 +137,28 @@ public class NameTests
     }
 
     // A stand-in for the runtime assembly: a public type of the LossDsl namespace.
-    private static readonly MetadataReference LossDslTypes = CSharpCompilation.Create("Catalog",
+    private static readonly MetadataReference LossDslTypes = CSharpCompilation
+        .Create(
+            "Catalog",
             new[] { CSharpSyntaxTree.ParseText("namespace LossDsl { public sealed class TverskyLoss { } }") },
-            Harness.Compile().References, new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary))
+            Harness.Compile().References,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary)
+        )
         .ToMetadataReference();
 
-    private static GeneratorRunResult RunWithCatalog(string source) =>
-        Harness.Run(Harness.Compile(source).AddReferences(LossDslTypes));
+    private static GeneratorRunResult RunWithCatalog(string source) => Harness.Run(Harness.Compile(source).AddReferences(LossDslTypes));
 
     [Fact]
     public void AGeneratedNameOfALossDslTypeIsLD0020WithAHint()
     {
-        var (source, span) = Harness.Marked(Harness.Spec("""
-                [Loss(LossTask.Binary)]
-                public static Expr [|Tversky|](Expr logits, Expr target) => Mean(Sigmoid(logits) * target, Over.All);
-            """));
+        var (source, span) = Harness.Marked(
+            Harness.Spec(
+                """
+                    [Loss(LossTask.Binary)]
+                    public static Expr [|Tversky|](Expr logits, Expr target) => Mean(Sigmoid(logits) * target, Over.All);
+                """
+            )
+        );
         var result = RunWithCatalog(source);
         var d = Assert.Single(Harness.LossDiagnostics(result));
         Assert.Equal("LD0020", d.Id);
@@ -155,15 +173,21 @@ public class NameTests
     [Fact]
     public void AnotherNameOrTheLossDslNamespaceItselfIsFine()
     {
-        var renamed = Harness.Spec("""
+        var renamed = Harness.Spec(
+            """
                 [Loss(LossTask.Binary, Name = "MyTverskyLoss")]
                 public static Expr Tversky(Expr logits, Expr target) => Mean(Sigmoid(logits) * target, Over.All);
-            """);
+            """
+        );
         Assert.Empty(Harness.LossDiagnostics(RunWithCatalog(renamed)));
-        var catalogItself = Harness.Spec("""
-                [Loss(LossTask.Binary)]
-                public static Expr Tversky(Expr logits, Expr target) => Mean(Sigmoid(logits) * target, Over.All);
-            """).Replace("namespace Demo;", "namespace LossDsl;");
+        var catalogItself = Harness
+            .Spec(
+                """
+                    [Loss(LossTask.Binary)]
+                    public static Expr Tversky(Expr logits, Expr target) => Mean(Sigmoid(logits) * target, Over.All);
+                """
+            )
+            .Replace("namespace Demo;", "namespace LossDsl;");
         Assert.DoesNotContain(Harness.LossDiagnostics(Harness.Run(catalogItself)), d => d.Id == "LD0020");
     }
 }

@@ -17,10 +17,16 @@ public sealed class NestingCollection;
 [Collection(nameof(NestingTests))]
 public class NestingTests
 {
-    private static string Nested(int depth) => Harness.Spec($$"""
-            [Loss(LossTask.Binary)]
-            public static Expr Deep(Expr logits, Expr target) => Mean({{new string('(', depth)}}Sigmoid(logits){{new string(')', depth)}} * target, Over.All);
-        """);
+    private static string Nested(int depth) =>
+        Harness.Spec(
+            $$"""
+                [Loss(LossTask.Binary)]
+                public static Expr Deep(Expr logits, Expr target) => Mean({{new string('(', depth)}}Sigmoid(logits){{new string(
+                ')',
+                depth
+            )}} * target, Over.All);
+            """
+        );
 
     // Runs the generator on a thread with a small stack, as a compiler thread might have. The source
     // is parsed here first: Roslyn's own parser needs the room.
@@ -30,20 +36,24 @@ public class NestingTests
         compilation.SyntaxTrees.Single().GetRoot();
         GeneratorRunResult result = default;
         Exception? error = null;
-        var thread = new Thread(() =>
-        {
-            try
+        var thread = new Thread(
+            () =>
             {
-                result = Harness.Run(compilation);
-            }
-            catch (Exception ex)
-            {
-                error = ex;
-            }
-        }, 512 * 1024);
+                try
+                {
+                    result = Harness.Run(compilation);
+                }
+                catch (Exception ex)
+                {
+                    error = ex;
+                }
+            },
+            512 * 1024
+        );
         thread.Start();
         thread.Join();
-        if (error is not null) throw new InvalidOperationException("the generator run failed", error);
+        if (error is not null)
+            throw new InvalidOperationException("the generator run failed", error);
         return result;
     }
 

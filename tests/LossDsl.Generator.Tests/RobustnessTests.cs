@@ -76,8 +76,10 @@ public class RobustnessTests
         var result = Harness.Run(ValidFile);
         Assert.Null(result.Exception);
         Assert.DoesNotContain(result.Diagnostics, d => d.Severity == DiagnosticSeverity.Error);
-        Assert.Equal(new[] { "Demo.BlendLoss.g.cs", "Demo.ModeDiceLoss.g.cs", "Demo.TverskyLoss.g.cs" },
-            result.GeneratedSources.Select(s => s.HintName).OrderBy(s => s, StringComparer.Ordinal));
+        Assert.Equal(
+            new[] { "Demo.BlendLoss.g.cs", "Demo.ModeDiceLoss.g.cs", "Demo.TverskyLoss.g.cs" },
+            result.GeneratedSources.Select(s => s.HintName).OrderBy(s => s, StringComparer.Ordinal)
+        );
     }
 
     [Fact]
@@ -95,9 +97,15 @@ public class RobustnessTests
         var rng = new Random(20261123);
         for (var trial = 0; trial < 300; trial++)
         {
-            var drop = Enumerable.Range(0, 1 + rng.Next(3)).Select(_ => tokens[rng.Next(tokens.Count)]).OrderByDescending(t => t.SpanStart).Distinct().ToList();
+            var drop = Enumerable
+                .Range(0, 1 + rng.Next(3))
+                .Select(_ => tokens[rng.Next(tokens.Count)])
+                .OrderByDescending(t => t.SpanStart)
+                .Distinct()
+                .ToList();
             var text = ValidFile;
-            foreach (var t in drop) text = text.Remove(t.SpanStart, t.Span.Length);
+            foreach (var t in drop)
+                text = text.Remove(t.SpanStart, t.Span.Length);
             AssertSafe(text, $"trial {trial}, without [{string.Join(" ", drop.Select(t => t.Text))}]");
         }
     }

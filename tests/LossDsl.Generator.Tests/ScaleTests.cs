@@ -28,20 +28,27 @@ public class ScaleTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     // a1 = a0 * a0, a2 = a1 * a1, ...: as a tree, a_n has 2^n leaves.
-    private static string Chain(int levels) => Members(sb =>
-    {
-        sb.AppendLine("        var a0 = Sigmoid(logits);");
-        for (var i = 1; i <= levels; i++) sb.AppendLine($"        var a{i} = a{i - 1} * a{i - 1};");
-        sb.AppendLine($"        return Mean(a{levels} * target, Over.All);");
-    });
+    private static string Chain(int levels) =>
+        Members(sb =>
+        {
+            sb.AppendLine("        var a0 = Sigmoid(logits);");
+            for (var i = 1; i <= levels; i++)
+                sb.AppendLine($"        var a{i} = a{i - 1} * a{i - 1};");
+            sb.AppendLine($"        return Mean(a{levels} * target, Over.All);");
+        });
 
     // The same with a hyperparameter-only chain: scalar values shared as much.
-    private static string ScalarChain(int levels) => Members(sb =>
-    {
-        sb.AppendLine("        var g0 = gamma + 1;");
-        for (var i = 1; i <= levels; i++) sb.AppendLine($"        var g{i} = g{i - 1} * g{i - 1} / (g{i - 1} + 1);");
-        sb.AppendLine($"        return Mean(Sigmoid(logits) * g{levels} * target, Over.All);");
-    }, ", double gamma = 2.0");
+    private static string ScalarChain(int levels) =>
+        Members(
+            sb =>
+            {
+                sb.AppendLine("        var g0 = gamma + 1;");
+                for (var i = 1; i <= levels; i++)
+                    sb.AppendLine($"        var g{i} = g{i - 1} * g{i - 1} / (g{i - 1} + 1);");
+                sb.AppendLine($"        return Mean(Sigmoid(logits) * g{levels} * target, Over.All);");
+            },
+            ", double gamma = 2.0"
+        );
 
     private TimeSpan Time(Func<GeneratorRunResult> run, out GeneratorRunResult result)
     {
@@ -108,13 +115,17 @@ public class ScaleTests(Xunit.Abstractions.ITestOutputHelper output)
         {
             sb.AppendLine("        var p = Sigmoid(logits);");
             sb.Append("        return Mean(p");
-            for (var i = 1; i < 20_000; i++) sb.Append($" + {i}.0 * p");
+            for (var i = 1; i < 20_000; i++)
+                sb.Append($" + {i}.0 * p");
             sb.AppendLine(" * target, Over.All);");
         });
         Harness.Run(Chain(5));
-        var compilation = CSharpCompilation.Create("Specs",
+        var compilation = CSharpCompilation.Create(
+            "Specs",
             new[] { CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Latest), path: "Spec0.cs") },
-            Harness.Compile().References, new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
+            Harness.Compile().References,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary)
+        );
         var elapsed = Time(() => Harness.Run(compilation), out var result);
         AssertGenerated(result, "sum");
         // Before: over 30 s on an idle machine; the bound leaves room for a loaded 2-core CI machine.
@@ -127,12 +138,16 @@ public class ScaleTests(Xunit.Abstractions.ITestOutputHelper output)
     public void AThousandIfsTakeSeconds()
     {
         // if (k == 0) return ...; if (k == 1) return ...; ...: choices nested 1,000 deep.
-        var source = Members(sb =>
-        {
-            sb.AppendLine("        var p = Sigmoid(logits);");
-            for (var i = 0; i < 1000; i++) sb.AppendLine($"        if (k == {i}) return Mean({i + 1}.0 * p * target, Over.All);");
-            sb.AppendLine("        return Mean(p, Over.All);");
-        }, ", int k = 3");
+        var source = Members(
+            sb =>
+            {
+                sb.AppendLine("        var p = Sigmoid(logits);");
+                for (var i = 0; i < 1000; i++)
+                    sb.AppendLine($"        if (k == {i}) return Mean({i + 1}.0 * p * target, Over.All);");
+                sb.AppendLine("        return Mean(p, Over.All);");
+            },
+            ", int k = 3"
+        );
         Harness.Run(Chain(5));
         var elapsed = Time(() => Harness.Run(source), out var result);
         AssertGenerated(result, "ifs");
@@ -145,14 +160,19 @@ public class ScaleTests(Xunit.Abstractions.ITestOutputHelper output)
     public void AThousandNestedIfBlocksTakeSeconds()
     {
         // if (k > 0) { if (k > 1) { ... return ...; } } return ...: blocks nested 1,000 deep.
-        var source = Members(sb =>
-        {
-            sb.AppendLine("        var p = Sigmoid(logits);");
-            for (var i = 0; i < 1000; i++) sb.AppendLine($"        if (k > {i}) {{");
-            sb.AppendLine("        return Mean(p * target, Over.All);");
-            for (var i = 0; i < 1000; i++) sb.AppendLine("        }");
-            sb.AppendLine("        return Mean(p, Over.All);");
-        }, ", int k = 3");
+        var source = Members(
+            sb =>
+            {
+                sb.AppendLine("        var p = Sigmoid(logits);");
+                for (var i = 0; i < 1000; i++)
+                    sb.AppendLine($"        if (k > {i}) {{");
+                sb.AppendLine("        return Mean(p * target, Over.All);");
+                for (var i = 0; i < 1000; i++)
+                    sb.AppendLine("        }");
+                sb.AppendLine("        return Mean(p, Over.All);");
+            },
+            ", int k = 3"
+        );
         Harness.Run(Chain(5));
         var elapsed = Time(() => Harness.Run(source), out var result);
         AssertGenerated(result, "nested ifs");

@@ -16,8 +16,13 @@ namespace LossDsl.Package.Tests;
 public class ConsumerTests(PackedFeed feed)
 {
     // The consumer's fixed problem (Consumer/Program.cs defines the same by the same formulas).
-    private const int N = 2, Pixels = 12, Steps = 4;
-    private const double LearningRate = 2.0, Alpha = 0.4, Beta = 0.6, Smooth = 1.0;
+    private const int N = 2,
+        Pixels = 12,
+        Steps = 4;
+    private const double LearningRate = 2.0,
+        Alpha = 0.4,
+        Beta = 0.6,
+        Smooth = 1.0;
 
     [Fact]
     public void FreshProjectReferencingOnlyThePackageBuildsGeneratesAndTrainsCorrectly()
@@ -39,15 +44,21 @@ public class ConsumerTests(PackedFeed feed)
         // Training must have moved the loss: a no-op optimizer would print the initial value again.
         Assert.True(final < losses[0] - 1e-3, $"loss did not decrease: {losses[0]} -> {final}");
 
-        AssertClose(ExpectedCombined(), Value(Tools.LinesStartingWith(run.Output, "combined ").Single(), "combined "), "0.5 BCE + 0.5 Dice");
+        AssertClose(
+            ExpectedCombined(),
+            Value(Tools.LinesStartingWith(run.Output, "combined ").Single(), "combined "),
+            "0.5 BCE + 0.5 Dice"
+        );
     }
 
     private void CreateConsumer(string dir)
     {
         Directory.CreateDirectory(dir);
         var template = Path.Combine(AppContext.BaseDirectory, "Consumer");
-        File.WriteAllText(Path.Combine(dir, "Consumer.csproj"),
-            File.ReadAllText(Path.Combine(template, "Consumer.csproj")).Replace("@LOSSDSL_VERSION@", feed.Version, StringComparison.Ordinal));
+        File.WriteAllText(
+            Path.Combine(dir, "Consumer.csproj"),
+            File.ReadAllText(Path.Combine(template, "Consumer.csproj")).Replace("@LOSSDSL_VERSION@", feed.Version, StringComparison.Ordinal)
+        );
         File.Copy(Path.Combine(template, "Program.cs"), Path.Combine(dir, "Program.cs"));
 
         // Empty MSBuild files stop MSBuild's upward search, so nothing above the temporary folder applies.
@@ -58,17 +69,23 @@ public class ConsumerTests(PackedFeed feed)
         // merges in); packages extract into a folder of this run, with the machine's package folder as a
         // read-only fallback so TorchSharp's native libraries are not downloaded again.
         var machinePackages = Tools.Dotnet(feed.Root, TimeSpan.FromMinutes(1), "nuget", "locals", "global-packages", "--list");
-        var fallback = machinePackages.Output.Split('\n').Select(l => l.Trim())
+        var fallback = machinePackages
+            .Output.Split('\n')
+            .Select(l => l.Trim())
             .Where(l => l.StartsWith("global-packages:", StringComparison.Ordinal))
-            .Select(l => l["global-packages:".Length..].Trim()).FirstOrDefault();
-        var fallbackXml = string.IsNullOrEmpty(fallback) || !Directory.Exists(fallback)
-            ? ""
-            : $"""
-                <fallbackPackageFolders>
-                  <add key="machine" value="{fallback}" />
-                </fallbackPackageFolders>
-              """;
-        File.WriteAllText(Path.Combine(feed.Root, "NuGet.config"), $"""
+            .Select(l => l["global-packages:".Length..].Trim())
+            .FirstOrDefault();
+        var fallbackXml =
+            string.IsNullOrEmpty(fallback) || !Directory.Exists(fallback)
+                ? ""
+                : $"""
+                      <fallbackPackageFolders>
+                        <add key="machine" value="{fallback}" />
+                      </fallbackPackageFolders>
+                    """;
+        File.WriteAllText(
+            Path.Combine(feed.Root, "NuGet.config"),
+            $"""
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
               <config>
@@ -79,7 +96,8 @@ public class ConsumerTests(PackedFeed feed)
               </packageSources>
             {fallbackXml}
             </configuration>
-            """);
+            """
+        );
     }
 
     private static double Value(string line, string prefix)
@@ -113,11 +131,14 @@ public class ConsumerTests(PackedFeed feed)
         var loss = 0.0;
         for (var n = 0; n < N; n++)
         {
-            double tp = 0, fp = 0, fn = 0;
+            double tp = 0,
+                fp = 0,
+                fn = 0;
             for (var i = 0; i < Pixels; i++)
             {
                 var k = n * Pixels + i;
-                if (m[k] == 0) continue;
+                if (m[k] == 0)
+                    continue;
                 var p = Sigmoid(x[k]);
                 tp += p * t[k];
                 fp += p * (1 - t[k]);
@@ -129,7 +150,8 @@ public class ConsumerTests(PackedFeed feed)
             for (var i = 0; i < Pixels; i++)
             {
                 var k = n * Pixels + i;
-                if (m[k] == 0) continue;
+                if (m[k] == 0)
+                    continue;
                 var p = Sigmoid(x[k]);
                 var dD = t[k] + Alpha * (1 - t[k]) - Beta * t[k];
                 grad[k] = -(t[k] * d - a * dD) / (d * d) * p * (1 - p) / N;
@@ -146,7 +168,8 @@ public class ConsumerTests(PackedFeed feed)
         {
             var (loss, grad) = TverskyWithGradient(x, t, m);
             losses[s] = loss;
-            for (var k = 0; k < x.Length; k++) x[k] -= LearningRate * grad[k]; // plain SGD
+            for (var k = 0; k < x.Length; k++)
+                x[k] -= LearningRate * grad[k]; // plain SGD
         }
         return (losses, TverskyWithGradient(x, t, m).Loss);
     }
@@ -156,14 +179,19 @@ public class ConsumerTests(PackedFeed feed)
     private static double ExpectedCombined()
     {
         var (x, t, m) = Inputs();
-        double bce = 0, valid = 0, dice = 0;
+        double bce = 0,
+            valid = 0,
+            dice = 0;
         for (var n = 0; n < N; n++)
         {
-            double pt = 0, sp = 0, st = 0;
+            double pt = 0,
+                sp = 0,
+                st = 0;
             for (var i = 0; i < Pixels; i++)
             {
                 var k = n * Pixels + i;
-                if (m[k] == 0) continue;
+                if (m[k] == 0)
+                    continue;
                 var p = Sigmoid(x[k]);
                 bce -= t[k] * Math.Log(p) + (1 - t[k]) * Math.Log(1 - p);
                 valid++;
@@ -180,7 +208,9 @@ public class ConsumerTests(PackedFeed feed)
     {
         // Both sides compute in float64 over 24 pixels and 4 SGD steps; they differ only in summation
         // order (~1e-15), so 1e-9 relative is loose for rounding yet tight for any semantic error.
-        Assert.True(Math.Abs(expected - actual) <= 1e-9 * Math.Max(1, Math.Abs(expected)),
-            $"{what}: expected {expected:R}, got {actual:R}");
+        Assert.True(
+            Math.Abs(expected - actual) <= 1e-9 * Math.Max(1, Math.Abs(expected)),
+            $"{what}: expected {expected:R}, got {actual:R}"
+        );
     }
 }

@@ -31,7 +31,10 @@ public class ExampleTests
         Assert.Contains(Tools.LinesStartingWith(run.Output, "log-cosh Dice "), l => l.EndsWith("agree", StringComparison.Ordinal));
         var blend = Regex.Match(run.Output, @"log-cosh Dice: (?<a>[0-9.]+) -> (?<b>[0-9.]+) in 30 Adam steps");
         Assert.True(blend.Success, run.Describe("CustomLoss: no training line"));
-        Assert.True(double.Parse(blend.Groups["b"].Value, CultureInfo.InvariantCulture) < double.Parse(blend.Groups["a"].Value, CultureInfo.InvariantCulture));
+        Assert.True(
+            double.Parse(blend.Groups["b"].Value, CultureInfo.InvariantCulture)
+                < double.Parse(blend.Groups["a"].Value, CultureInfo.InvariantCulture)
+        );
     }
 
     [Fact]
@@ -43,7 +46,11 @@ public class ExampleTests
         // Sparse data: far more negatives than positives.
         Assert.True(double.Parse(weight.Groups["w"].Value, CultureInfo.InvariantCulture) > 10, weight.Value);
 
-        var epochs = Regex.Matches(run.Output, @"^epoch \d+  train loss (?<loss>[0-9.]+)  validation dice (?<dice>[0-9.]+)", RegexOptions.Multiline);
+        var epochs = Regex.Matches(
+            run.Output,
+            @"^epoch \d+  train loss (?<loss>[0-9.]+)  validation dice (?<dice>[0-9.]+)",
+            RegexOptions.Multiline
+        );
         Assert.True(epochs.Count == 8, run.Describe("Trainer: expected 8 epoch lines"));
         double Loss(int i) => double.Parse(epochs[i].Groups["loss"].Value, CultureInfo.InvariantCulture);
         Assert.True(Loss(epochs.Count - 1) < Loss(0), run.Describe("Trainer: the loss did not fall"));

@@ -44,23 +44,37 @@ public class PackageContentsTests(PackedFeed feed)
         Assert.Contains("lib/net10.0/LossDsl.Runtime.xml", entries);
         Assert.Contains("README.md", entries);
         // The generator is an analyzer only: never a compile-time reference of the user's project.
-        Assert.DoesNotContain(entries, e => e.StartsWith("lib/", System.StringComparison.Ordinal) && e.EndsWith("LossDsl.Generator.dll", System.StringComparison.Ordinal));
+        Assert.DoesNotContain(
+            entries,
+            e =>
+                e.StartsWith("lib/", System.StringComparison.Ordinal)
+                && e.EndsWith("LossDsl.Generator.dll", System.StringComparison.Ordinal)
+        );
 
         var nuspec = Nuspec(package);
-        var dependencies = nuspec.Descendants().Where(e => e.Name.LocalName == "dependency")
+        var dependencies = nuspec
+            .Descendants()
+            .Where(e => e.Name.LocalName == "dependency")
             .ToDictionary(e => (string)e.Attribute("id")!, e => (string)e.Attribute("version")!);
         Assert.Equal(feed.Version, dependencies["LossDsl"]);
         // Backend-neutral: managed TorchSharp and what the runtime itself uses, nothing else. The application
         // chooses TorchSharp-cpu or a CUDA package; two native libtorch builds in one app would conflict.
-        Assert.Equal(new[] { "LossDsl", "System.Numerics.Tensors", "TorchSharp" }, dependencies.Keys.OrderBy(k => k, System.StringComparer.Ordinal));
+        Assert.Equal(
+            new[] { "LossDsl", "System.Numerics.Tensors", "TorchSharp" },
+            dependencies.Keys.OrderBy(k => k, System.StringComparer.Ordinal)
+        );
     }
 
     [Fact]
     public void TheTestingKitDependsOnTheRuntimeAndFsCheckOnly()
     {
-        if (!feed.Packed.Contains("LossDsl.Testing")) return; // optional project (see below)
+        if (!feed.Packed.Contains("LossDsl.Testing"))
+            return; // optional project (see below)
         var nuspec = Nuspec(feed.PackagePath("LossDsl.Testing"));
-        var ids = nuspec.Descendants().Where(e => e.Name.LocalName == "dependency").Select(e => (string)e.Attribute("id")!)
+        var ids = nuspec
+            .Descendants()
+            .Where(e => e.Name.LocalName == "dependency")
+            .Select(e => (string)e.Attribute("id")!)
             .OrderBy(k => k, System.StringComparer.Ordinal);
         Assert.Equal(new[] { "FsCheck", "LossDsl.Runtime" }, ids);
     }

@@ -30,13 +30,28 @@ public sealed class PackedFeed : IDisposable
         foreach (var lib in Libraries)
         {
             var project = Path.Combine(Tools.RepoRoot, lib);
-            if (!Directory.Exists(project) || Directory.GetFiles(project, "*.csproj").Length == 0) continue;
-            var result = Tools.Dotnet(Tools.RepoRoot, TimeSpan.FromMinutes(4),
-                "pack", project, "-c", "Release", "-o", Feed, "--version-suffix", Suffix,
-                "-p:UseArtifactsOutput=true", $"-p:ArtifactsPath={Path.Combine(Root, "artifacts")}",
-                "-p:ContinuousIntegrationBuild=true", "--disable-build-servers", "-nodeReuse:false");
+            if (!Directory.Exists(project) || Directory.GetFiles(project, "*.csproj").Length == 0)
+                continue;
+            var result = Tools.Dotnet(
+                Tools.RepoRoot,
+                TimeSpan.FromMinutes(4),
+                "pack",
+                project,
+                "-c",
+                "Release",
+                "-o",
+                Feed,
+                "--version-suffix",
+                Suffix,
+                "-p:UseArtifactsOutput=true",
+                $"-p:ArtifactsPath={Path.Combine(Root, "artifacts")}",
+                "-p:ContinuousIntegrationBuild=true",
+                "--disable-build-servers",
+                "-nodeReuse:false"
+            );
             log.Add($"pack {lib}: {result.Elapsed.TotalSeconds:F0} s");
-            if (result.ExitCode != 0) throw new InvalidOperationException(result.Describe($"dotnet pack {lib}"));
+            if (result.ExitCode != 0)
+                throw new InvalidOperationException(result.Describe($"dotnet pack {lib}"));
             Packed.Add(Path.GetFileName(lib));
         }
         PackLog = string.Join("; ", log);
@@ -65,9 +80,15 @@ public sealed class PackedFeed : IDisposable
 
     public void Dispose()
     {
-        if (Environment.GetEnvironmentVariable("LOSSDSL_KEEP_PACKAGE_TEST") == "1") return;
-        try { Directory.Delete(Root, recursive: true); }
-        catch (IOException) { /* a leftover temp folder is harmless */ }
+        if (Environment.GetEnvironmentVariable("LOSSDSL_KEEP_PACKAGE_TEST") == "1")
+            return;
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        { /* a leftover temp folder is harmless */
+        }
         catch (UnauthorizedAccessException) { }
     }
 }

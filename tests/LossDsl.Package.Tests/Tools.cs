@@ -34,7 +34,8 @@ internal static class Tools
         get
         {
             var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-            if (!string.IsNullOrEmpty(host) && File.Exists(host)) return host;
+            if (!string.IsNullOrEmpty(host) && File.Exists(host))
+                return host;
             var self = Environment.ProcessPath;
             return self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self : "dotnet";
         }
@@ -61,10 +62,14 @@ internal static class Tools
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var a in args) info.ArgumentList.Add(a);
+        foreach (var a in args)
+            info.ArgumentList.Add(a);
         foreach (var key in info.Environment.Keys.ToList())
-            if (key.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase) || key.StartsWith("VSTEST", StringComparison.OrdinalIgnoreCase)
-                || key.Equals("DOTNET_HOST_PATH", StringComparison.OrdinalIgnoreCase))
+            if (
+                key.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase)
+                || key.StartsWith("VSTEST", StringComparison.OrdinalIgnoreCase)
+                || key.Equals("DOTNET_HOST_PATH", StringComparison.OrdinalIgnoreCase)
+            )
                 info.Environment.Remove(key);
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         info.Environment["DOTNET_NOLOGO"] = "1";
@@ -75,8 +80,18 @@ internal static class Tools
         var output = new StringBuilder();
         var clock = Stopwatch.StartNew();
         using var process = new Process { StartInfo = info };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+                lock (output)
+                    output.AppendLine(e.Data);
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+                lock (output)
+                    output.AppendLine(e.Data);
+        };
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -84,11 +99,13 @@ internal static class Tools
         {
             process.Kill(entireProcessTree: true);
             process.WaitForExit();
-            lock (output) output.AppendLine($"[killed after {timeout.TotalSeconds:F0} s]");
+            lock (output)
+                output.AppendLine($"[killed after {timeout.TotalSeconds:F0} s]");
             return new Result(-1, output.ToString(), clock.Elapsed);
         }
         process.WaitForExit(); // drains the asynchronous readers
-        lock (output) return new Result(process.ExitCode, output.ToString(), clock.Elapsed);
+        lock (output)
+            return new Result(process.ExitCode, output.ToString(), clock.Elapsed);
     }
 
     /// <summary>The last <paramref name="chars"/> characters of <paramref name="text"/>.</summary>

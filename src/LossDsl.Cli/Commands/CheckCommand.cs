@@ -33,7 +33,8 @@ public static class CheckCommand
         }
         var full = Path.GetFullPath(path);
         var diagnostics = OnLargeStack(() => Check(File.ReadAllText(full), full));
-        foreach (var d in diagnostics) stdout.WriteLine(Format(d));
+        foreach (var d in diagnostics)
+            stdout.WriteLine(Format(d));
         var errors = diagnostics.Count(d => d.Severity == DiagnosticSeverity.Error);
         var warnings = diagnostics.Count(d => d.Severity == DiagnosticSeverity.Warning);
         stdout.WriteLine($"{Path.GetFileName(full)}: {errors} error(s), {warnings} warning(s)");
@@ -45,17 +46,20 @@ public static class CheckCommand
     {
         T result = default!;
         System.Runtime.ExceptionServices.ExceptionDispatchInfo? error = null;
-        var thread = new System.Threading.Thread(() =>
-        {
-            try
+        var thread = new System.Threading.Thread(
+            () =>
             {
-                result = work();
-            }
-            catch (Exception ex)
-            {
-                error = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex);
-            }
-        }, StackBytes);
+                try
+                {
+                    result = work();
+                }
+                catch (Exception ex)
+                {
+                    error = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex);
+                }
+            },
+            StackBytes
+        );
         thread.Start();
         thread.Join();
         error?.Throw();
@@ -70,11 +74,17 @@ public static class CheckCommand
     {
         var tree = CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Latest), path);
         var syntax = tree.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error);
-        var compilation = CSharpCompilation.Create("Check", new[] { tree }, References(),
-            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+        var compilation = CSharpCompilation.Create(
+            "Check",
+            new[] { tree },
+            References(),
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable)
+        );
         var driver = CSharpGeneratorDriver.Create(new LossGenerator()).RunGenerators(compilation);
-        return syntax.Concat(driver.GetRunResult().Diagnostics.Where(d => d.Id.StartsWith("LD", StringComparison.Ordinal)))
-            .OrderBy(d => d.Location.SourceSpan.Start).ThenBy(d => d.Id, StringComparer.Ordinal)
+        return syntax
+            .Concat(driver.GetRunResult().Diagnostics.Where(d => d.Id.StartsWith("LD", StringComparison.Ordinal)))
+            .OrderBy(d => d.Location.SourceSpan.Start)
+            .ThenBy(d => d.Id, StringComparer.Ordinal)
             .ToList();
     }
 
@@ -97,8 +107,10 @@ public static class CheckCommand
     private static ImmutableArray<MetadataReference> References()
     {
         var trusted = ((string?)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") ?? "").Split(Path.PathSeparator);
-        var framework = trusted.Where(p => Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal)
-                                           || Path.GetFileName(p) is "netstandard.dll" or "mscorlib.dll");
+        var framework = trusted.Where(p =>
+            Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal)
+            || Path.GetFileName(p) is "netstandard.dll" or "mscorlib.dll"
+        );
         return framework
             .Append(typeof(Expr).Assembly.Location)
             .Append(typeof(LossModule).Assembly.Location)
@@ -117,7 +129,13 @@ internal sealed class CheckVerb : ICliCommand
     public System.CommandLine.Command Create()
     {
         var fileArg = new System.CommandLine.Argument<string>("file") { Description = "A C# file declaring [Loss] specs." };
-        var command = new System.CommandLine.Command("check", "Run the LossDsl checker on a spec file and print its diagnostics like the compiler.") { fileArg };
+        var command = new System.CommandLine.Command(
+            "check",
+            "Run the LossDsl checker on a spec file and print its diagnostics like the compiler."
+        )
+        {
+            fileArg,
+        };
         command.SetAction(r => CheckCommand.Run(r.GetValue(fileArg)!, Console.Out, Console.Error));
         return command;
     }

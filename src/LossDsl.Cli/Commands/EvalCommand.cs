@@ -31,9 +31,12 @@ public static class EvalCommand
         try
         {
             string text;
-            if (path == "-") text = stdin.ReadToEnd();
-            else if (!File.Exists(path)) throw new CaseException($"case file '{path}' not found");
-            else text = File.ReadAllText(path);
+            if (path == "-")
+                text = stdin.ReadToEnd();
+            else if (!File.Exists(path))
+                throw new CaseException($"case file '{path}' not found");
+            else
+                text = File.ReadAllText(path);
             stdout.WriteLine(Evaluate(text, grad));
             return 0;
         }
@@ -57,7 +60,8 @@ public static class EvalCommand
             stderr.WriteLine($"lossdsl eval: {ex.Message}");
             return 1;
         }
-        catch (Exception ex) when (ex is System.Runtime.InteropServices.ExternalException or InvalidOperationException or OutOfMemoryException)
+        catch (Exception ex)
+            when (ex is System.Runtime.InteropServices.ExternalException or InvalidOperationException or OutOfMemoryException)
         {
             stderr.WriteLine($"lossdsl eval: the loss failed: {OneLine(ex.Message)}");
             return 1;
@@ -79,32 +83,44 @@ public static class EvalCommand
     {
         using var doc = JsonDocument.Parse(json);
         var root = doc.RootElement;
-        if (root.ValueKind != JsonValueKind.Object) throw new CaseException("the case must be a JSON object");
+        if (root.ValueKind != JsonValueKind.Object)
+            throw new CaseException("the case must be a JSON object");
         foreach (var p in root.EnumerateObject())
             if (p.Name is not ("loss" or "options" or "reduction" or "input" or "target" or "mask" or "classWeights" or "ignoreIndex"))
-                throw new CaseException($"unknown field '{p.Name}'; expected loss, options, reduction, input, target, mask, classWeights, ignoreIndex");
+                throw new CaseException(
+                    $"unknown field '{p.Name}'; expected loss, options, reduction, input, target, mask, classWeights, ignoreIndex"
+                );
 
-        var name = root.TryGetProperty("loss", out var l) && l.ValueKind == JsonValueKind.String ? l.GetString()!
-            : throw new CaseException("field 'loss' is missing or not a string; expected a catalog name (see lossdsl list)");
-        var entry = LossCatalog.Find(name) ?? throw new CaseException(
-            $"field 'loss': unknown loss '{name}'; expected one of {string.Join(", ", LossCatalog.All.Select(e => e.Name))}");
+        var name =
+            root.TryGetProperty("loss", out var l) && l.ValueKind == JsonValueKind.String
+                ? l.GetString()!
+                : throw new CaseException("field 'loss' is missing or not a string; expected a catalog name (see lossdsl list)");
+        var entry =
+            LossCatalog.Find(name)
+            ?? throw new CaseException(
+                $"field 'loss': unknown loss '{name}'; expected one of {string.Join(", ", LossCatalog.All.Select(e => e.Name))}"
+            );
 
         var reduction = Reduction.Mean;
         if (root.TryGetProperty("reduction", out var r))
         {
-            reduction = r.ValueKind == JsonValueKind.String ? r.GetString()!.ToLowerInvariant() switch
-            {
-                "mean" => Reduction.Mean,
-                "sum" => Reduction.Sum,
-                "none" => Reduction.None,
-                var other => throw new CaseException($"field 'reduction': '{other}' is not mean, sum or none"),
-            } : throw new CaseException("field 'reduction' must be a string: mean, sum or none");
+            reduction =
+                r.ValueKind == JsonValueKind.String
+                    ? r.GetString()!.ToLowerInvariant() switch
+                    {
+                        "mean" => Reduction.Mean,
+                        "sum" => Reduction.Sum,
+                        "none" => Reduction.None,
+                        var other => throw new CaseException($"field 'reduction': '{other}' is not mean, sum or none"),
+                    }
+                    : throw new CaseException("field 'reduction' must be a string: mean, sum or none");
         }
 
         var options = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
         if (root.TryGetProperty("options", out var o))
         {
-            if (o.ValueKind != JsonValueKind.Object) throw new CaseException("field 'options' must be an object of option names to values");
+            if (o.ValueKind != JsonValueKind.Object)
+                throw new CaseException("field 'options' must be an object of option names to values");
             foreach (var p in o.EnumerateObject())
                 options[p.Name] = p.Value.ValueKind switch
                 {
@@ -129,25 +145,37 @@ public static class EvalCommand
         }
         long? ignoreIndex = null;
         if (root.TryGetProperty("ignoreIndex", out var ii))
-            ignoreIndex = ii.ValueKind == JsonValueKind.Number && ii.TryGetInt64(out var v) ? v
-                : throw new CaseException("field 'ignoreIndex' must be an integer");
+            ignoreIndex =
+                ii.ValueKind == JsonValueKind.Number && ii.TryGetInt64(out var v)
+                    ? v
+                    : throw new CaseException("field 'ignoreIndex' must be an integer");
         // ignoreIndex is a constructor parameter, so it may also be given with the other options.
         if (options.Remove("ignoreIndex", out var optionIndex))
         {
-            var fromOptions = optionIndex is double d && d == Math.Round(d) && Math.Abs(d) < 9e15 ? (long)d
-                : throw new CaseException("field 'options.ignoreIndex' must be an integer");
+            var fromOptions =
+                optionIndex is double d && d == Math.Round(d) && Math.Abs(d) < 9e15
+                    ? (long)d
+                    : throw new CaseException("field 'options.ignoreIndex' must be an integer");
             if (ignoreIndex is { } top && top != fromOptions)
-                throw new CaseException($"ignoreIndex is given twice with different values ({top} and options.ignoreIndex = {fromOptions})");
+                throw new CaseException(
+                    $"ignoreIndex is given twice with different values ({top} and options.ignoreIndex = {fromOptions})"
+                );
             ignoreIndex = fromOptions;
         }
         if (ignoreIndex is not null && entry.Task != LossTask.Multiclass)
-            throw new CaseException($"ignoreIndex applies to class-index targets; loss '{entry.Name}' is binary (use a mask for invalid pixels)");
+            throw new CaseException(
+                $"ignoreIndex applies to class-index targets; loss '{entry.Name}' is binary (use a mask for invalid pixels)"
+            );
 
         using var loss = entry.Create(options, reduction, weights, ignoreIndex ?? -100);
         var x = grad ? input.detach().requires_grad_(true) : input;
         var value = loss.forward(x, target, mask);
         var sb = new StringBuilder();
-        sb.Append("{\"loss\": ").Append(Json(value, "value", entry.Name)).Append(", \"shape\": [").Append(string.Join(", ", value.shape)).Append(']');
+        sb.Append("{\"loss\": ")
+            .Append(Json(value, "value", entry.Name))
+            .Append(", \"shape\": [")
+            .Append(string.Join(", ", value.shape))
+            .Append(']');
         if (grad)
         {
             value.sum().backward();
@@ -163,10 +191,13 @@ public static class EvalCommand
     {
         var data = t.detach().to(ScalarType.Float64).contiguous().data<double>().ToArray();
         var first = Array.FindIndex(data, v => !double.IsFinite(v));
-        if (first < 0) return Nested(data, t.shape);
+        if (first < 0)
+            return Nested(data, t.shape);
         var count = data.Count(v => !double.IsFinite(v));
         var at = t.dim() == 0 ? "" : $" at [{string.Join(", ", InputValidation.Unravel(first, t.shape))}]";
-        throw new NonFiniteException($"the {what} of loss '{loss}' is not finite: {Hyperparameters.Show(data[first])}{at} ({count} of {data.Length} entries)");
+        throw new NonFiniteException(
+            $"the {what} of loss '{loss}' is not finite: {Hyperparameters.Show(data[first])}{at} ({count} of {data.Length} entries)"
+        );
     }
 
     private static Tensor? ReadTensor(JsonElement root, string field, bool required, ScalarType defaultType)
@@ -175,17 +206,39 @@ public static class EvalCommand
             return required ? throw new CaseException($"field '{field}' is missing; expected {{\"shape\": [...], \"data\": [...]}}") : null;
         if (t.ValueKind != JsonValueKind.Object)
             throw new CaseException($"field '{field}' must be an object {{\"shape\": [...], \"data\": [...], \"dtype\": ...}}");
-        if (!t.TryGetProperty("shape", out var s) || s.ValueKind != JsonValueKind.Array || s.EnumerateArray().Any(d => d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out var n) || n < 0))
+        if (
+            !t.TryGetProperty("shape", out var s)
+            || s.ValueKind != JsonValueKind.Array
+            || s.EnumerateArray().Any(d => d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out var n) || n < 0)
+        )
             throw new CaseException($"field '{field}.shape' must be an array of non-negative integers");
         var shape = s.EnumerateArray().Select(d => d.GetInt64()).ToArray();
-        if (!t.TryGetProperty("data", out var d) || d.ValueKind != JsonValueKind.Array || d.EnumerateArray().Any(v => v.ValueKind is not (JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False)))
+        if (
+            !t.TryGetProperty("data", out var d)
+            || d.ValueKind != JsonValueKind.Array
+            || d.EnumerateArray().Any(v => v.ValueKind is not (JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False))
+        )
             throw new CaseException($"field '{field}.data' must be a flat array of numbers");
-        var values = d.EnumerateArray().Select(v => v.ValueKind == JsonValueKind.True ? 1.0 : v.ValueKind == JsonValueKind.False ? 0.0 : v.GetDouble()).ToArray();
+        var values = d.EnumerateArray()
+            .Select(v =>
+                v.ValueKind == JsonValueKind.True ? 1.0
+                : v.ValueKind == JsonValueKind.False ? 0.0
+                : v.GetDouble()
+            )
+            .ToArray();
         long count;
-        try { count = shape.Aggregate(1L, (a, b) => checked(a * b)); }
-        catch (OverflowException) { throw new CaseException($"field '{field}.shape' [{string.Join(", ", shape)}] has more elements than a tensor can hold"); }
+        try
+        {
+            count = shape.Aggregate(1L, (a, b) => checked(a * b));
+        }
+        catch (OverflowException)
+        {
+            throw new CaseException($"field '{field}.shape' [{string.Join(", ", shape)}] has more elements than a tensor can hold");
+        }
         if (values.Length != count)
-            throw new CaseException($"field '{field}.data' has {values.Length} values but shape [{string.Join(", ", shape)}] needs {count}");
+            throw new CaseException(
+                $"field '{field}.data' has {values.Length} values but shape [{string.Join(", ", shape)}] needs {count}"
+            );
         var type = defaultType;
         if (t.TryGetProperty("dtype", out var dt))
         {
@@ -197,7 +250,9 @@ public static class EvalCommand
                 "bfloat16" => ScalarType.BFloat16,
                 "int64" => ScalarType.Int64,
                 "bool" => ScalarType.Bool,
-                var other => throw new CaseException($"field '{field}.dtype': '{other}' is not float32, float64, float16, bfloat16, int64 or bool"),
+                var other => throw new CaseException(
+                    $"field '{field}.dtype': '{other}' is not float32, float64, float16, bfloat16, int64 or bool"
+                ),
             };
         }
         if (type == ScalarType.Int64 && values.Any(v => v != Math.Round(v)))
@@ -219,7 +274,8 @@ public static class EvalCommand
             sb.Append('[');
             for (var k = 0; k < shape[dim]; k++)
             {
-                if (k > 0) sb.Append(", ");
+                if (k > 0)
+                    sb.Append(", ");
                 Write(dim + 1);
             }
             sb.Append(']');
@@ -237,8 +293,14 @@ internal sealed class EvalVerb : ICliCommand
     {
         var caseArg = new System.CommandLine.Argument<string>("case") { Description = "A case file (JSON), or - for standard input." };
         var gradOpt = new System.CommandLine.Option<bool>("--grad") { Description = "Also print the gradient with respect to the input." };
-        var command = new System.CommandLine.Command("eval",
-            "Evaluate one catalog loss on the tensors of a JSON case and print {\"loss\": ..., \"shape\": [...]} (and \"grad\").") { caseArg, gradOpt };
+        var command = new System.CommandLine.Command(
+            "eval",
+            "Evaluate one catalog loss on the tensors of a JSON case and print {\"loss\": ..., \"shape\": [...]} (and \"grad\")."
+        )
+        {
+            caseArg,
+            gradOpt,
+        };
         command.SetAction(r => EvalCommand.Run(r.GetValue(caseArg)!, r.GetValue(gradOpt), Console.In, Console.Out, Console.Error));
         return command;
     }

@@ -15,8 +15,10 @@ public static class ListCommand
             stdout.WriteLine($"{e.Name}  ({e.Task.ToString().ToLowerInvariant()}, {e.Type.Name})");
             stdout.WriteLine($"    {e.Description}");
             var options = e.Options.Select(o => $"{o.Name}: {o.TypeText} = {o.DefaultText}").ToList();
-            if (e.TakesClassWeights) options.Add("classWeights: vector of length C (optional)");
-            if (e.Task == LossTask.Multiclass && e.Type != typeof(LovaszHingeLoss)) options.Add("ignoreIndex: int = -100");
+            if (e.TakesClassWeights)
+                options.Add("classWeights: vector of length C (optional)");
+            if (e.Task == LossTask.Multiclass && e.Type != typeof(LovaszHingeLoss))
+                options.Add("ignoreIndex: int = -100");
             stdout.WriteLine(options.Count == 0 ? "    options: none" : "    options: " + string.Join(", ", options));
         }
         return 0;
@@ -29,7 +31,10 @@ internal sealed class ListVerb : ICliCommand
     /// <inheritdoc />
     public System.CommandLine.Command Create()
     {
-        var command = new System.CommandLine.Command("list", "List the catalog: every loss with its task, options (defaults) and a description.");
+        var command = new System.CommandLine.Command(
+            "list",
+            "List the catalog: every loss with its task, options (defaults) and a description."
+        );
         command.SetAction(_ => ListCommand.Run(Console.Out));
         return command;
     }

@@ -15,9 +15,10 @@ namespace LossDsl.Cli.Compare;
 internal sealed record DecisionRule(double Threshold, ImmutableArray<double> Offsets)
 {
     /// <summary>Threshold 0.5 (binary) or plain arg-max (multiclass): what the network predicts untuned.</summary>
-    public static DecisionRule Default(LossTask task, int classes) => task == LossTask.Binary
-        ? new DecisionRule(0.5, ImmutableArray<double>.Empty)
-        : new DecisionRule(0.5, ImmutableArray.CreateRange(Enumerable.Repeat(0.0, classes)));
+    public static DecisionRule Default(LossTask task, int classes) =>
+        task == LossTask.Binary
+            ? new DecisionRule(0.5, ImmutableArray<double>.Empty)
+            : new DecisionRule(0.5, ImmutableArray.CreateRange(Enumerable.Repeat(0.0, classes)));
 
     /// <summary>Whether this is a binary rule (a threshold).</summary>
     public bool IsBinary => Offsets.IsDefaultOrEmpty;
@@ -29,16 +30,19 @@ internal sealed record DecisionRule(double Threshold, ImmutableArray<double> Off
     public byte[] Predict(ReadOnlySpan<float> logits, int images, int classes)
     {
         var channels = IsBinary ? 1 : classes;
-        if (images <= 0 || logits.Length % (images * channels) != 0) throw new ArgumentException("logits are not images × channels × pixels", nameof(logits));
+        if (images <= 0 || logits.Length % (images * channels) != 0)
+            throw new ArgumentException("logits are not images × channels × pixels", nameof(logits));
         var pixels = logits.Length / (images * channels);
         var result = new byte[images * pixels];
         if (IsBinary)
         {
             var cut = Calibration.Logit(Threshold);
-            for (var i = 0; i < result.Length; i++) result[i] = (double)logits[i] > cut ? (byte)1 : (byte)0;
+            for (var i = 0; i < result.Length; i++)
+                result[i] = (double)logits[i] > cut ? (byte)1 : (byte)0;
             return result;
         }
-        if (Offsets.Length != classes) throw new ArgumentException($"{Offsets.Length} offsets for {classes} classes");
+        if (Offsets.Length != classes)
+            throw new ArgumentException($"{Offsets.Length} offsets for {classes} classes");
         for (var n = 0; n < images; n++)
         for (var p = 0; p < pixels; p++)
         {
@@ -59,9 +63,14 @@ internal sealed record DecisionRule(double Threshold, ImmutableArray<double> Off
     }
 
     /// <summary>"threshold 0.62" or "offsets building +0.50, road 0, …" (class 0 omitted).</summary>
-    public string Describe(CompareTask task) => IsBinary
-        ? "threshold " + Threshold.ToString("0.00", CultureInfo.InvariantCulture)
-        : "offsets " + string.Join(", ", Enumerable.Range(1, Offsets.Length - 1).Select(c => $"{task.ClassNames[c]} {Calibration.Signed(Offsets[c])}"));
+    public string Describe(CompareTask task) =>
+        IsBinary
+            ? "threshold " + Threshold.ToString("0.00", CultureInfo.InvariantCulture)
+            : "offsets "
+                + string.Join(
+                    ", ",
+                    Enumerable.Range(1, Offsets.Length - 1).Select(c => $"{task.ClassNames[c]} {Calibration.Signed(Offsets[c])}")
+                );
 }
 
 /// <summary>
@@ -72,12 +81,10 @@ internal sealed record DecisionRule(double Threshold, ImmutableArray<double> Off
 internal static class Calibration
 {
     /// <summary>Binary thresholds tried: probabilities 0.01, 0.02, …, 0.99 (0.5 among them).</summary>
-    public static readonly ImmutableArray<double> ThresholdGrid =
-        Enumerable.Range(1, 99).Select(k => k / 100.0).ToImmutableArray();
+    public static readonly ImmutableArray<double> ThresholdGrid = Enumerable.Range(1, 99).Select(k => k / 100.0).ToImmutableArray();
 
     /// <summary>Multiclass logit offsets tried per class: −3, −2.75, …, 3 (0 among them).</summary>
-    public static readonly ImmutableArray<double> OffsetGrid =
-        Enumerable.Range(-12, 25).Select(k => k / 4.0).ToImmutableArray();
+    public static readonly ImmutableArray<double> OffsetGrid = Enumerable.Range(-12, 25).Select(k => k / 4.0).ToImmutableArray();
 
     /// <summary>Rounds of coordinate ascent over the non-background classes.</summary>
     public const int OffsetRounds = 3;
@@ -99,12 +106,18 @@ internal static class Calibration
     /// <param name="logits">Images × channels × pixels.</param>
     /// <param name="labels">Images × pixels.</param>
     /// <param name="valid">Images × pixels.</param>
-    public static DecisionRule Tune(CompareTask task, int images, ReadOnlySpan<float> logits, ReadOnlySpan<byte> labels, ReadOnlySpan<bool> valid) =>
-        task.Kind == LossTask.Binary ? TuneThreshold(logits, labels, valid) : TuneOffsets(task.NumClasses, images, logits, labels, valid);
+    public static DecisionRule Tune(
+        CompareTask task,
+        int images,
+        ReadOnlySpan<float> logits,
+        ReadOnlySpan<byte> labels,
+        ReadOnlySpan<bool> valid
+    ) => task.Kind == LossTask.Binary ? TuneThreshold(logits, labels, valid) : TuneOffsets(task.NumClasses, images, logits, labels, valid);
 
     private static DecisionRule TuneThreshold(ReadOnlySpan<float> logits, ReadOnlySpan<byte> labels, ReadOnlySpan<bool> valid)
     {
-        if (logits.Length != labels.Length || valid.Length != labels.Length) throw new ArgumentException("binary logits, labels and mask must have one length");
+        if (logits.Length != labels.Length || valid.Length != labels.Length)
+            throw new ArgumentException("binary logits, labels and mask must have one length");
         var grid = ThresholdGrid;
         var cuts = grid.Select(Logit).ToArray();
         // bucket b = how many cuts lie below the logit: the pixel is foreground at thresholds 0 … b − 1.
@@ -112,13 +125,18 @@ internal static class Calibration
         var neg = new long[cuts.Length + 1];
         for (var i = 0; i < labels.Length; i++)
         {
-            if (!valid[i]) continue;
+            if (!valid[i])
+                continue;
             var b = Bucket(cuts, logits[i]);
-            if (labels[i] != 0) pos[b]++;
-            else neg[b]++;
+            if (labels[i] != 0)
+                pos[b]++;
+            else
+                neg[b]++;
         }
         // Foreground at threshold j: buckets above j.
-        long tp = pos.Sum(), fp = neg.Sum(), totalPos = tp;
+        long tp = pos.Sum(),
+            fp = neg.Sum(),
+            totalPos = tp;
         var best = -1;
         var bestDice = double.NegativeInfinity;
         for (var j = 0; j < cuts.Length; j++)
@@ -138,23 +156,40 @@ internal static class Calibration
     // Number of cuts strictly below x (cuts ascending).
     private static int Bucket(double[] cuts, double x)
     {
-        int lo = 0, hi = cuts.Length;
+        int lo = 0,
+            hi = cuts.Length;
         while (lo < hi)
         {
             var mid = (lo + hi) >> 1;
-            if (cuts[mid] < x) lo = mid + 1;
-            else hi = mid;
+            if (cuts[mid] < x)
+                lo = mid + 1;
+            else
+                hi = mid;
         }
         return lo;
     }
 
-    private static DecisionRule TuneOffsets(int classes, int images, ReadOnlySpan<float> logits, ReadOnlySpan<byte> labels, ReadOnlySpan<bool> valid)
+    private static DecisionRule TuneOffsets(
+        int classes,
+        int images,
+        ReadOnlySpan<float> logits,
+        ReadOnlySpan<byte> labels,
+        ReadOnlySpan<bool> valid
+    )
     {
-        if (images <= 0 || labels.Length == 0 || labels.Length % images != 0 || logits.Length != labels.Length * classes || valid.Length != labels.Length)
+        if (
+            images <= 0
+            || labels.Length == 0
+            || labels.Length % images != 0
+            || logits.Length != labels.Length * classes
+            || valid.Length != labels.Length
+        )
             throw new ArgumentException("multiclass logits must be images × classes × pixels for the given labels");
         // Valid pixels only, as pixel-major logits: fewer, contiguous reads in the inner loops.
         var n = 0;
-        for (var i = 0; i < valid.Length; i++) if (valid[i]) n++;
+        for (var i = 0; i < valid.Length; i++)
+            if (valid[i])
+                n++;
         var pixels = labels.Length / images;
         var l = new float[n * classes];
         var truth = new byte[n];
@@ -163,8 +198,10 @@ internal static class Calibration
         for (var p = 0; p < pixels; p++)
         {
             var i = img * pixels + p;
-            if (!valid[i]) continue;
-            for (var c = 0; c < classes; c++) l[k * classes + c] = logits[(img * classes + c) * pixels + p];
+            if (!valid[i])
+                continue;
+            for (var c = 0; c < classes; c++)
+                l[k * classes + c] = logits[(img * classes + c) * pixels + p];
             truth[k++] = labels[i];
         }
         var offsets = new double[classes];
@@ -194,7 +231,8 @@ internal static class Calibration
                     var o = 0;
                     for (var cc = 0; cc < classes; cc++)
                     {
-                        if (cc == c) continue;
+                        if (cc == c)
+                            continue;
                         var v = l[i * classes + cc] + offsets[cc];
                         if (v > bv)
                         {
@@ -204,13 +242,16 @@ internal static class Calibration
                     }
                     var x = (double)l[i * classes + c];
                     // First grid index where c wins: x + v > bv, or equal with c the lower class (arg-max takes the first).
-                    int lo = 0, hi = g;
+                    int lo = 0,
+                        hi = g;
                     while (lo < hi)
                     {
                         var mid = (lo + hi) >> 1;
                         var mine = x + grid[mid];
-                        if (mine > bv || mine == bv && c < o) hi = mid;
-                        else lo = mid + 1;
+                        if (mine > bv || mine == bv && c < o)
+                            hi = mid;
+                        else
+                            lo = mid + 1;
                     }
                     var t = truth[i];
                     // Predicted o for indices below lo.
@@ -234,15 +275,21 @@ internal static class Calibration
                         tp[cc] += dtp[cc, j];
                         fp[cc] += dfp[cc, j];
                         fn[cc] += dfn[cc, j];
-                        if (cc > 0) sum += Metrics.Score(tp[cc], fp[cc], fn[cc]).Dice;
+                        if (cc > 0)
+                            sum += Metrics.Score(tp[cc], fp[cc], fn[cc]).Dice;
                     }
                     scores[j] = sum / (classes - 1);
                 }
                 var best = current;
                 for (var j = 0; j < g; j++)
                 {
-                    if (j == current || scores[j] <= scores[current] + 1e-12) continue;
-                    if (best == current || scores[j] > scores[best] + 1e-12 || Math.Abs(scores[j] - scores[best]) <= 1e-12 && Math.Abs(grid[j]) < Math.Abs(grid[best]))
+                    if (j == current || scores[j] <= scores[current] + 1e-12)
+                        continue;
+                    if (
+                        best == current
+                        || scores[j] > scores[best] + 1e-12
+                        || Math.Abs(scores[j] - scores[best]) <= 1e-12 && Math.Abs(grid[j]) < Math.Abs(grid[best])
+                    )
                         best = j;
                 }
                 if (best != current)
@@ -251,7 +298,8 @@ internal static class Calibration
                     moved = true;
                 }
             }
-            if (!moved) break;
+            if (!moved)
+                break;
         }
         return new DecisionRule(0.5, offsets.ToImmutableArray());
     }
@@ -259,7 +307,8 @@ internal static class Calibration
     // Adds (sign = +1) or removes (−1) one pixel of truth t predicted as p, from grid index j on.
     private static void Count(long[,] tp, long[,] fp, long[,] fn, int j, int t, int p, int sign)
     {
-        if (t == p) tp[t, j] += sign;
+        if (t == p)
+            tp[t, j] += sign;
         else
         {
             fp[p, j] += sign;

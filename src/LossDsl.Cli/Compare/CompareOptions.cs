@@ -44,7 +44,8 @@ internal sealed record CompareOptions(
     string OutDir,
     bool Sweep,
     string Device,
-    string CommandLine)
+    string CommandLine
+)
 {
     /// <summary>
     /// Default budget in seconds: the default run (both tasks, every loss, <see cref="DefaultSeeds"/>
@@ -71,7 +72,8 @@ internal sealed record CompareOptions(
     public const double ValidationShare = 0.25;
 
     /// <summary>Validation images carved from <paramref name="trainImages"/> synthetic training images (at least 1, leaving at least 1).</summary>
-    public static int ValidationCount(int trainImages) => Math.Clamp((int)Math.Round(trainImages * ValidationShare), 1, Math.Max(1, trainImages - 1));
+    public static int ValidationCount(int trainImages) =>
+        Math.Clamp((int)Math.Round(trainImages * ValidationShare), 1, Math.Max(1, trainImages - 1));
 
     /// <summary>Training seeds, in order.</summary>
     public ImmutableArray<int> TrainingSeeds
@@ -79,7 +81,8 @@ internal sealed record CompareOptions(
         get
         {
             var b = ImmutableArray.CreateBuilder<int>(Seeds);
-            for (var i = 0; i < Seeds; i++) b.Add(Seed + i);
+            for (var i = 0; i < Seeds; i++)
+                b.Add(Seed + i);
             return b.MoveToImmutable();
         }
     }
@@ -92,9 +95,12 @@ internal sealed record CompareOptions(
     public static ImmutableDictionary<LossTask, int> ParseEpochs(string? text, int max)
     {
         var result = ImmutableDictionary.CreateBuilder<LossTask, int>();
-        if (string.IsNullOrWhiteSpace(text)) return result.ToImmutable();
+        if (string.IsNullOrWhiteSpace(text))
+            return result.ToImmutable();
         int Cap(string s) =>
-            int.TryParse(s.Trim(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 1 && n <= max
+            int.TryParse(s.Trim(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n)
+            && n >= 1
+            && n <= max
                 ? n
                 : throw new UsageException($"--epochs must be between 1 and {max} (or binary=N,multiclass=M), got {text}");
         if (!text.Contains('='))
@@ -121,8 +127,13 @@ internal sealed record CompareOptions(
     /// <summary>--epochs as given to <see cref="ParseEpochs"/>, or null when empty.</summary>
     public static string? FormatEpochs(ImmutableDictionary<LossTask, int> epochs)
     {
-        if (epochs.IsEmpty) return null;
-        if (epochs.Count == 2 && epochs[LossTask.Binary] == epochs[LossTask.Multiclass]) return epochs[LossTask.Binary].ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return string.Join(",", epochs.OrderBy(kv => kv.Key).Select(kv => $"{(kv.Key == LossTask.Binary ? "binary" : "multiclass")}={kv.Value}"));
+        if (epochs.IsEmpty)
+            return null;
+        if (epochs.Count == 2 && epochs[LossTask.Binary] == epochs[LossTask.Multiclass])
+            return epochs[LossTask.Binary].ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return string.Join(
+            ",",
+            epochs.OrderBy(kv => kv.Key).Select(kv => $"{(kv.Key == LossTask.Binary ? "binary" : "multiclass")}={kv.Value}")
+        );
     }
 }

@@ -20,12 +20,12 @@ internal sealed record CompareTask(LossTask Kind, ImmutableArray<string> ClassNa
 
     public string Name => Kind == LossTask.Binary ? "binary" : "multiclass";
 
-    public static CompareTask Binary(string foreground = "object") =>
-        new(LossTask.Binary, ImmutableArray.Create("background", foreground));
+    public static CompareTask Binary(string foreground = "object") => new(LossTask.Binary, ImmutableArray.Create("background", foreground));
 
     public static CompareTask Multiclass(params string[] classNames)
     {
-        if (classNames.Length < 2) throw new ArgumentException("a multiclass task needs at least two classes", nameof(classNames));
+        if (classNames.Length < 2)
+            throw new ArgumentException("a multiclass task needs at least two classes", nameof(classNames));
         return new(LossTask.Multiclass, classNames.ToImmutableArray());
     }
 }

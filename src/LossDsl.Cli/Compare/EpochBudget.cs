@@ -38,12 +38,15 @@ internal static class EpochBudget
     public static int[] Caps(double secondsLeft, IReadOnlyList<TaskCost> tasks)
     {
         var runs = tasks.Sum(t => t.Runs);
-        if (runs == 0) return tasks.Select(_ => 1).ToArray();
+        if (runs == 0)
+            return tasks.Select(_ => 1).ToArray();
         var perRun = Math.Max(0, secondsLeft - ReserveSeconds) / runs;
-        return tasks.Select(t =>
-        {
-            var epochs = Math.Floor(perRun / (Math.Max(t.SecondsPerEpoch, 1e-4) * Safety)) - ScoringEpochs;
-            return (int)Math.Clamp(epochs, 1, MaxEpochs);
-        }).ToArray();
+        return tasks
+            .Select(t =>
+            {
+                var epochs = Math.Floor(perRun / (Math.Max(t.SecondsPerEpoch, 1e-4) * Safety)) - ScoringEpochs;
+                return (int)Math.Clamp(epochs, 1, MaxEpochs);
+            })
+            .ToArray();
     }
 }

@@ -8,18 +8,25 @@ namespace LossDsl.Cli.Compare;
 /// <summary>Overlap scores of one class.</summary>
 internal readonly record struct ClassScores(double Dice, double IoU, double Precision, double Recall)
 {
-    public double this[Metric metric] => metric switch
-    {
-        Metric.Dice => Dice,
-        Metric.IoU => IoU,
-        Metric.Precision => Precision,
-        Metric.Recall => Recall,
-        _ => throw new ArgumentOutOfRangeException(nameof(metric)),
-    };
+    public double this[Metric metric] =>
+        metric switch
+        {
+            Metric.Dice => Dice,
+            Metric.IoU => IoU,
+            Metric.Precision => Precision,
+            Metric.Recall => Recall,
+            _ => throw new ArgumentOutOfRangeException(nameof(metric)),
+        };
 }
 
 /// <summary>The reported metrics, in report order.</summary>
-internal enum Metric { Dice, IoU, Precision, Recall }
+internal enum Metric
+{
+    Dice,
+    IoU,
+    Precision,
+    Recall,
+}
 
 /// <summary>
 /// A confusion matrix over valid pixels: <c>Counts[truth * C + predicted]</c>. Counts accumulate
@@ -40,7 +47,9 @@ internal sealed class Confusion
     public long this[int truth, int predicted] => _counts[truth * NumClasses + predicted];
 
     public long TruePositives(int c) => this[c, c];
+
     public long FalsePositives(int c) => Enumerable.Range(0, NumClasses).Where(t => t != c).Sum(t => this[t, c]);
+
     public long FalseNegatives(int c) => Enumerable.Range(0, NumClasses).Where(p => p != c).Sum(p => this[c, p]);
 
     /// <summary>
@@ -52,10 +61,13 @@ internal sealed class Confusion
         using var scope = NewDisposeScope();
         var p = predicted.to(ScalarType.Int64).masked_select(valid);
         var t = truth.to(ScalarType.Int64).masked_select(valid);
-        if (p.numel() == 0) return;
+        if (p.numel() == 0)
+            return;
         var counts = (t * NumClasses + p).bincount(null, NumClasses * NumClasses).data<long>().ToArray();
-        if (counts.Length != _counts.Length) throw new ArgumentException($"class index outside 0..{NumClasses - 1}");
-        for (var i = 0; i < counts.Length; i++) _counts[i] += counts[i];
+        if (counts.Length != _counts.Length)
+            throw new ArgumentException($"class index outside 0..{NumClasses - 1}");
+        for (var i = 0; i < counts.Length; i++)
+            _counts[i] += counts[i];
     }
 
     /// <summary>Scores of class <paramref name="c"/>.</summary>
@@ -75,13 +87,15 @@ internal static class Metrics
     /// </summary>
     public static ClassScores Score(long tp, long fp, long fn)
     {
-        if (tp + fp + fn == 0) return new ClassScores(1, 1, 1, 1);
+        if (tp + fp + fn == 0)
+            return new ClassScores(1, 1, 1, 1);
         static double Ratio(double a, double b) => b == 0 ? 0 : a / b;
         return new ClassScores(
             Dice: Ratio(2.0 * tp, 2.0 * tp + fp + fn),
             IoU: Ratio(tp, tp + fp + fn),
             Precision: Ratio(tp, tp + fp),
-            Recall: Ratio(tp, tp + fn));
+            Recall: Ratio(tp, tp + fn)
+        );
     }
 
     /// <summary>
@@ -92,8 +106,7 @@ internal static class Metrics
         task == LossTask.Binary ? logits.select(1, 0).gt(0).to(ScalarType.Int64) : logits.argmax(1);
 
     /// <summary>The headline score: foreground Dice (binary) or mean Dice over non-background classes.</summary>
-    public static double Headline(CompareTask task, Confusion confusion) =>
-        task.ForegroundClasses.Average(c => confusion.Scores(c).Dice);
+    public static double Headline(CompareTask task, Confusion confusion) => task.ForegroundClasses.Average(c => confusion.Scores(c).Dice);
 
     /// <summary>A metric averaged over the non-background classes (the foreground class itself for binary).</summary>
     public static double ForegroundMean(CompareTask task, ImmutableArray<ClassScores> scores, Metric metric) =>
@@ -114,7 +127,8 @@ internal sealed class ImageCounts
 
     public ImageCounts(int images, int classes)
     {
-        if (images < 0 || classes < 1) throw new ArgumentOutOfRangeException(nameof(images));
+        if (images < 0 || classes < 1)
+            throw new ArgumentOutOfRangeException(nameof(images));
         Images = images;
         Classes = classes;
         _tp = new long[images * classes];
@@ -126,7 +140,9 @@ internal sealed class ImageCounts
     public int Classes { get; }
 
     public long Tp(int image, int c) => _tp[image * Classes + c];
+
     public long Fp(int image, int c) => _fp[image * Classes + c];
+
     public long Fn(int image, int c) => _fn[image * Classes + c];
 
     /// <summary>Adds counts of class <paramref name="c"/> in image <paramref name="image"/>.</summary>
@@ -142,21 +158,36 @@ internal sealed class ImageCounts
     /// Counts of predicted class indices against true ones, over valid pixels: <paramref name="predicted"/>,
     /// <paramref name="labels"/> and <paramref name="valid"/> are images × pixels, image-major.
     /// </summary>
-    public static ImageCounts FromPredictions(ReadOnlySpan<byte> predicted, ReadOnlySpan<byte> labels, ReadOnlySpan<bool> valid,
-                                              int images, int classes)
+    public static ImageCounts FromPredictions(
+        ReadOnlySpan<byte> predicted,
+        ReadOnlySpan<byte> labels,
+        ReadOnlySpan<bool> valid,
+        int images,
+        int classes
+    )
     {
-        if (predicted.Length != labels.Length || valid.Length != labels.Length || images == 0 && labels.Length != 0 || images > 0 && labels.Length % images != 0)
+        if (
+            predicted.Length != labels.Length
+            || valid.Length != labels.Length
+            || images == 0 && labels.Length != 0
+            || images > 0 && labels.Length % images != 0
+        )
             throw new ArgumentException("predictions, labels and mask must have one length, a whole number of images");
         var counts = new ImageCounts(images, classes);
-        if (images == 0) return counts;
+        if (images == 0)
+            return counts;
         var pixels = labels.Length / images;
         for (var i = 0; i < images; i++)
         for (var p = i * pixels; p < (i + 1) * pixels; p++)
         {
-            if (!valid[p]) continue;
-            int t = labels[p], g = predicted[p];
-            if (t >= classes || g >= classes) throw new ArgumentException($"class index outside 0..{classes - 1}");
-            if (t == g) counts._tp[i * classes + t]++;
+            if (!valid[p])
+                continue;
+            int t = labels[p],
+                g = predicted[p];
+            if (t >= classes || g >= classes)
+                throw new ArgumentException($"class index outside 0..{classes - 1}");
+            if (t == g)
+                counts._tp[i * classes + t]++;
             else
             {
                 counts._fn[i * classes + t]++;
@@ -169,11 +200,14 @@ internal sealed class ImageCounts
     /// <summary>Scores of class <paramref name="c"/> pooled over images, each counted <paramref name="weights"/>[i] times (every image once without weights).</summary>
     public ClassScores Pooled(int c, ReadOnlySpan<int> weights = default)
     {
-        long tp = 0, fp = 0, fn = 0;
+        long tp = 0,
+            fp = 0,
+            fn = 0;
         for (var i = 0; i < Images; i++)
         {
             long w = weights.IsEmpty ? 1 : weights[i];
-            if (w == 0) continue;
+            if (w == 0)
+                continue;
             var k = i * Classes + c;
             tp += w * _tp[k];
             fp += w * _fp[k];
@@ -189,7 +223,8 @@ internal sealed class ImageCounts
     public double Headline(ImmutableArray<int> classes, ReadOnlySpan<int> weights = default)
     {
         var sum = 0.0;
-        foreach (var c in classes) sum += Pooled(c, weights).Dice;
+        foreach (var c in classes)
+            sum += Pooled(c, weights).Dice;
         return sum / classes.Length;
     }
 }

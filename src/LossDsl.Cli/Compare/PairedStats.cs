@@ -29,7 +29,15 @@ internal enum PairStatus
 /// <param name="Upper">97.5 % quantile.</param>
 /// <param name="PerSeed">The per-seed differences.</param>
 /// <param name="Status">Best, tied with the best (interval includes 0) or worse.</param>
-internal sealed record PairedDifference(int Index, double Score, double Mean, double Lower, double Upper, ImmutableArray<double> PerSeed, PairStatus Status)
+internal sealed record PairedDifference(
+    int Index,
+    double Score,
+    double Mean,
+    double Lower,
+    double Upper,
+    ImmutableArray<double> PerSeed,
+    PairStatus Status
+)
 {
     /// <summary>Seeds on which the entry scored above the best.</summary>
     public int SeedsAhead => PerSeed.Count(d => d > 0);
@@ -48,15 +56,21 @@ internal sealed record PairedDifference(int Index, double Score, double Mean, do
 /// <param name="Images">Test images.</param>
 /// <param name="Resamples">Bootstrap resamples.</param>
 /// <param name="RngSeed">Seed of the bootstrap's random numbers.</param>
-internal sealed record PairedAnalysis(int Best, ImmutableArray<PairedDifference> Differences, int Seeds, int Images, int Resamples, int RngSeed)
+internal sealed record PairedAnalysis(
+    int Best,
+    ImmutableArray<PairedDifference> Differences,
+    int Seeds,
+    int Images,
+    int Resamples,
+    int RngSeed
+)
 {
     /// <summary>Entry indices by mean score, best first (ties: input order).</summary>
     public ImmutableArray<int> Ranking =>
         Differences.OrderByDescending(d => d.Score).ThenBy(d => d.Index).Select(d => d.Index).ToImmutableArray();
 
     /// <summary>The best and every entry tied with it, in ranking order.</summary>
-    public ImmutableArray<int> TopGroup =>
-        Ranking.Where(i => Differences[i].Status != PairStatus.Worse).ToImmutableArray();
+    public ImmutableArray<int> TopGroup => Ranking.Where(i => Differences[i].Status != PairStatus.Worse).ToImmutableArray();
 
     /// <summary>The entry ranked second, or null when only one was analysed.</summary>
     public int? RunnerUp => Ranking.Length > 1 ? Ranking[1] : null;
@@ -86,15 +100,23 @@ internal static class PairedBootstrap
     /// <param name="classes">The classes the headline score averages over.</param>
     /// <param name="resamples">Bootstrap resamples (at least 100).</param>
     /// <param name="rngSeed">Seed of the resampling.</param>
-    public static PairedAnalysis Analyse(IReadOnlyList<IReadOnlyList<ImageCounts>> counts, ImmutableArray<int> classes,
-                                         int resamples = DefaultResamples, int rngSeed = DefaultRngSeed)
+    public static PairedAnalysis Analyse(
+        IReadOnlyList<IReadOnlyList<ImageCounts>> counts,
+        ImmutableArray<int> classes,
+        int resamples = DefaultResamples,
+        int rngSeed = DefaultRngSeed
+    )
     {
-        if (counts.Count == 0) throw new ArgumentException("nothing to compare", nameof(counts));
+        if (counts.Count == 0)
+            throw new ArgumentException("nothing to compare", nameof(counts));
         var seeds = counts[0].Count;
-        if (seeds == 0 || counts.Any(c => c.Count != seeds)) throw new ArgumentException("every entry needs the same number of seeds (at least one)", nameof(counts));
+        if (seeds == 0 || counts.Any(c => c.Count != seeds))
+            throw new ArgumentException("every entry needs the same number of seeds (at least one)", nameof(counts));
         var images = counts[0][0].Images;
-        if (counts.Any(c => c.Any(s => s.Images != images))) throw new ArgumentException("every run must be scored on the same test images", nameof(counts));
-        if (resamples < 100) throw new ArgumentOutOfRangeException(nameof(resamples), resamples, "use at least 100 resamples");
+        if (counts.Any(c => c.Any(s => s.Images != images)))
+            throw new ArgumentException("every run must be scored on the same test images", nameof(counts));
+        if (resamples < 100)
+            throw new ArgumentOutOfRangeException(nameof(resamples), resamples, "use at least 100 resamples");
         var entries = counts.Count;
 
         // Observed: headline per entry and seed on all images.
@@ -104,19 +126,24 @@ internal static class PairedBootstrap
             score[e, s] = counts[e][s].Headline(classes);
         var means = Enumerable.Range(0, entries).Select(e => Enumerable.Range(0, seeds).Average(s => score[e, s])).ToArray();
         var best = 0;
-        for (var e = 1; e < entries; e++) if (means[e] > means[best]) best = e;
+        for (var e = 1; e < entries; e++)
+            if (means[e] > means[best])
+                best = e;
 
         var rng = new Random(rngSeed);
         var weights = new int[images];
         var drawn = new int[seeds];
         var boot = new double[entries, seeds];
         var samples = new double[entries][];
-        for (var e = 0; e < entries; e++) samples[e] = new double[resamples];
+        for (var e = 0; e < entries; e++)
+            samples[e] = new double[resamples];
         for (var r = 0; r < resamples; r++)
         {
             Array.Clear(weights);
-            for (var i = 0; i < images; i++) weights[rng.Next(images)]++;
-            for (var s = 0; s < seeds; s++) drawn[s] = rng.Next(seeds);
+            for (var i = 0; i < images; i++)
+                weights[rng.Next(images)]++;
+            for (var s = 0; s < seeds; s++)
+                drawn[s] = rng.Next(seeds);
             for (var e = 0; e < entries; e++)
             for (var s = 0; s < seeds; s++)
                 boot[e, s] = double.NaN;
@@ -125,8 +152,10 @@ internal static class PairedBootstrap
                 var sum = 0.0;
                 foreach (var s in drawn)
                 {
-                    if (double.IsNaN(boot[e, s])) boot[e, s] = counts[e][s].Headline(classes, weights);
-                    if (double.IsNaN(boot[best, s])) boot[best, s] = counts[best][s].Headline(classes, weights);
+                    if (double.IsNaN(boot[e, s]))
+                        boot[e, s] = counts[e][s].Headline(classes, weights);
+                    if (double.IsNaN(boot[best, s]))
+                        boot[best, s] = counts[best][s].Headline(classes, weights);
                     sum += boot[e, s] - boot[best, s];
                 }
                 samples[e][r] = sum / seeds;
@@ -140,7 +169,10 @@ internal static class PairedBootstrap
             Array.Sort(samples[e]);
             var lower = Quantile(samples[e], 0.025);
             var upper = Quantile(samples[e], 0.975);
-            var status = e == best ? PairStatus.Best : upper < 0 ? PairStatus.Worse : PairStatus.Tied;
+            var status =
+                e == best ? PairStatus.Best
+                : upper < 0 ? PairStatus.Worse
+                : PairStatus.Tied;
             differences.Add(new PairedDifference(e, means[e], perSeed.Average(), lower, upper, perSeed, status));
         }
         return new PairedAnalysis(best, differences.MoveToImmutable(), seeds, images, resamples, rngSeed);
@@ -149,7 +181,8 @@ internal static class PairedBootstrap
     /// <summary>Quantile <paramref name="q"/> of sorted values, linear between order statistics (R's type 7).</summary>
     public static double Quantile(double[] sorted, double q)
     {
-        if (sorted.Length == 0) return double.NaN;
+        if (sorted.Length == 0)
+            return double.NaN;
         var h = (sorted.Length - 1) * q;
         var lo = (int)Math.Floor(h);
         var hi = Math.Min(lo + 1, sorted.Length - 1);

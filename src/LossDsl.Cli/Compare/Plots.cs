@@ -19,19 +19,35 @@ internal static class Plots
         files.Add(LossCurves(dir, prefix + "-loss-curves.png", result));
         files.Add(ValidationCurves(dir, prefix + "-validation-dice.png", result));
         files.Add(MetricBars(dir, prefix + "-metrics.png", result));
-        files.Add(Differences(dir, prefix + "-paired-differences.png", result.Main,
-            $"{prefix}: test Dice (tuned) minus the best loss's ({result.Main.Best.Name}), paired"));
-        if (!result.PreviewIndices.IsEmpty) files.Add(Predictions(dir, prefix + "-predictions.png", result));
+        files.Add(
+            Differences(
+                dir,
+                prefix + "-paired-differences.png",
+                result.Main,
+                $"{prefix}: test Dice (tuned) minus the best loss's ({result.Main.Best.Name}), paired"
+            )
+        );
+        if (!result.PreviewIndices.IsEmpty)
+            files.Add(Predictions(dir, prefix + "-predictions.png", result));
         if (result.Sweep is { } sweep)
-            files.Add(Differences(dir, prefix + "-sweep-differences.png", sweep.Comparison,
-                $"{prefix} sweep of {sweep.Family}: test Dice (tuned) minus the best setting's, paired"));
+            files.Add(
+                Differences(
+                    dir,
+                    prefix + "-sweep-differences.png",
+                    sweep.Comparison,
+                    $"{prefix} sweep of {sweep.Family}: test Dice (tuned) minus the best setting's, paired"
+                )
+            );
         return files.ToImmutable();
     }
 
     private static double[] Epochs(int n) => Enumerable.Range(1, n).Select(e => (double)e).ToArray();
 
     private static string LossCurves(string dir, string file, TaskResult result) =>
-        EpochCurves(dir, file, result,
+        EpochCurves(
+            dir,
+            file,
+            result,
             loss =>
             {
                 var curve = loss.MeanPerEpoch(r => r.EpochLoss);
@@ -39,17 +55,35 @@ internal static class Plots
                 var first = Math.Abs(curve[0]) > 1e-12 ? curve[0] : 1.0;
                 return curve.Select(v => v / first).ToArray();
             },
-            $"{result.Task.Name}: training loss, relative to epoch 1 (mean over seeds)", "loss / loss at epoch 1",
-            unitRange: false, Alignment.LowerLeft);
+            $"{result.Task.Name}: training loss, relative to epoch 1 (mean over seeds)",
+            "loss / loss at epoch 1",
+            unitRange: false,
+            Alignment.LowerLeft
+        );
 
     private static string ValidationCurves(string dir, string file, TaskResult result) =>
-        EpochCurves(dir, file, result, loss => loss.MeanPerEpoch(r => r.EpochValidationTuned),
-            $"{result.Task.Name}: validation Dice, tuned rule (picks the kept epoch; mean over seeds)", result.Task.Kind == LossTask.Binary ? "foreground Dice" : "mean Dice, non-background classes",
-            unitRange: true, Alignment.UpperLeft);
+        EpochCurves(
+            dir,
+            file,
+            result,
+            loss => loss.MeanPerEpoch(r => r.EpochValidationTuned),
+            $"{result.Task.Name}: validation Dice, tuned rule (picks the kept epoch; mean over seeds)",
+            result.Task.Kind == LossTask.Binary ? "foreground Dice" : "mean Dice, non-background classes",
+            unitRange: true,
+            Alignment.UpperLeft
+        );
 
     // One line per loss over the epochs.
-    private static string EpochCurves(string dir, string file, TaskResult result, Func<LossSummary, double[]> values,
-                                      string title, string yLabel, bool unitRange, Alignment legend)
+    private static string EpochCurves(
+        string dir,
+        string file,
+        TaskResult result,
+        Func<LossSummary, double[]> values,
+        string title,
+        string yLabel,
+        bool unitRange,
+        Alignment legend
+    )
     {
         var plot = new Plot();
         foreach (var loss in result.Losses)
@@ -63,9 +97,14 @@ internal static class Plots
         plot.Title(title);
         plot.XLabel("epoch");
         plot.YLabel(yLabel);
-        if (unitRange) plot.Axes.SetLimitsY(0, 1);
+        if (unitRange)
+            plot.Axes.SetLimitsY(0, 1);
         var longest = result.Losses.Max(l => l.EpochsRun.Mean);
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(longest > 30 ? 5 : longest > 12 ? 2 : 1);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(
+            longest > 30 ? 5
+            : longest > 12 ? 2
+            : 1
+        );
         plot.ShowLegend(legend);
         plot.SavePng(Path.Combine(dir, file), 1000, 560);
         return file;
@@ -129,7 +168,10 @@ internal static class Plots
         {
             var d = comparison.Tuned.Differences[ranking[k]];
             var y = -(double)k;
-            var colour = d.Status == PairStatus.Best ? best : d.Status == PairStatus.Tied ? tied : worse;
+            var colour =
+                d.Status == PairStatus.Best ? best
+                : d.Status == PairStatus.Tied ? tied
+                : worse;
             if (d.Status != PairStatus.Best)
             {
                 var bar = plot.Add.Line(d.Lower, y, d.Upper, y);
@@ -147,7 +189,10 @@ internal static class Plots
             var dot = plot.Add.Marker(d.Mean, y);
             dot.MarkerSize = 11;
             dot.Color = colour;
-            var text = d.Status == PairStatus.Best ? "best" : $"{Recommendation.Signed(d.Mean)} {Recommendation.Interval(d)}{(d.Status == PairStatus.Tied ? "  tied" : "")}";
+            var text =
+                d.Status == PairStatus.Best
+                    ? "best"
+                    : $"{Recommendation.Signed(d.Mean)} {Recommendation.Interval(d)}{(d.Status == PairStatus.Tied ? "  tied" : "")}";
             var label = plot.Add.Text(text, labelX, y);
             label.Alignment = Alignment.MiddleLeft;
             label.OffsetX = 4;
@@ -164,7 +209,9 @@ internal static class Plots
         var left = low - 0.08 * span;
         plot.Axes.SetLimits(left, labelX + 0.45 * (labelX - left), -ranking.Length + 0.4, 0.6);
         plot.Title(title);
-        plot.XLabel($"Δ Dice: mean over {comparison.Tuned.Seeds} seeds, 95 % paired bootstrap interval (seeds × {comparison.Tuned.Images} test images). Orange: tied with the best");
+        plot.XLabel(
+            $"Δ Dice: mean over {comparison.Tuned.Seeds} seeds, 95 % paired bootstrap interval (seeds × {comparison.Tuned.Images} test images). Orange: tied with the best"
+        );
         plot.Axes.Bottom.Label.FontSize = 13;
         plot.SavePng(Path.Combine(dir, file), 1000, Math.Max(360, 110 + 56 * ranking.Length));
         return file;
@@ -210,10 +257,17 @@ internal static class Plots
         plot.Layout.Frameless();
         var margin = set.Width >= 128 ? 0.6 : 1.25;
         plot.Axes.SetLimits(-margin, indices.Length * (1 + gap), -rows.Count * (aspect + gap) - 0.12, 0.18);
-        var legend = task.Kind == LossTask.Binary
-            ? "test images; green: found object pixel, red: false alarm, blue: missed object pixel, dark: no return (invalid)"
-            : "test images; colours: " + string.Join(", ", task.ClassNames.Skip(1).Select((n, i) => $"{n} {Overlay.ColourName(i + 1)}")) + "; dark: invalid";
-        var title = plot.Add.Text($"{task.Name}: predictions of the first seed at 0.5 / arg-max, best validation epoch ({legend})", -margin + 0.05, 0.12);
+        var legend =
+            task.Kind == LossTask.Binary
+                ? "test images; green: found object pixel, red: false alarm, blue: missed object pixel, dark: no return (invalid)"
+                : "test images; colours: "
+                    + string.Join(", ", task.ClassNames.Skip(1).Select((n, i) => $"{n} {Overlay.ColourName(i + 1)}"))
+                    + "; dark: invalid";
+        var title = plot.Add.Text(
+            $"{task.Name}: predictions of the first seed at 0.5 / arg-max, best validation epoch ({legend})",
+            -margin + 0.05,
+            0.12
+        );
         title.Alignment = Alignment.UpperLeft;
         title.LabelFontSize = 13;
         var tileWidth = set.Width >= 128 ? 330 : 150;
@@ -230,8 +284,14 @@ internal static class Overlay
     private static readonly SKColor Invalid = new(18, 20, 44);
     private static readonly SKColor[] ClassColours =
     {
-        SKColors.Transparent, new(230, 60, 60), new(250, 200, 40), new(40, 120, 255), new(255, 60, 255),
-        new(60, 230, 230), new(255, 140, 0), new(160, 255, 100),
+        SKColors.Transparent,
+        new(230, 60, 60),
+        new(250, 200, 40),
+        new(40, 120, 255),
+        new(255, 60, 255),
+        new(60, 230, 230),
+        new(255, 140, 0),
+        new(160, 255, 100),
     };
     private static readonly string[] ColourNames = { "none", "red", "yellow", "blue", "magenta", "cyan", "orange", "lime" };
 
@@ -245,23 +305,34 @@ internal static class Overlay
 
     /// <summary>The ground truth painted over the input.</summary>
     public static SKBitmap Truth(SegmentationSet set, int n, CompareTask task) =>
-        Paint(set, n, (p, label, c) => label == 0 ? Dim(c) : task.Kind == LossTask.Binary ? new SKColor(250, 200, 40) : Colour(label));
+        Paint(
+            set,
+            n,
+            (p, label, c) =>
+                label == 0 ? Dim(c)
+                : task.Kind == LossTask.Binary ? new SKColor(250, 200, 40)
+                : Colour(label)
+        );
 
     /// <summary>A prediction painted over the input: TP/FP/FN colours (binary) or class colours.</summary>
     public static SKBitmap Prediction(SegmentationSet set, int n, CompareTask task, byte[] predicted) =>
-        Paint(set, n, (p, label, c) =>
-        {
-            var guess = predicted[p];
-            if (task.Kind == LossTask.Binary)
-                return (label, guess) switch
-                {
-                    (1, 1) => new SKColor(40, 220, 60),
-                    (0, 1) => new SKColor(235, 40, 40),
-                    (1, 0) => new SKColor(60, 110, 255),
-                    _ => Dim(c),
-                };
-            return guess == 0 ? Dim(c) : Colour(guess);
-        });
+        Paint(
+            set,
+            n,
+            (p, label, c) =>
+            {
+                var guess = predicted[p];
+                if (task.Kind == LossTask.Binary)
+                    return (label, guess) switch
+                    {
+                        (1, 1) => new SKColor(40, 220, 60),
+                        (0, 1) => new SKColor(235, 40, 40),
+                        (1, 0) => new SKColor(60, 110, 255),
+                        _ => Dim(c),
+                    };
+                return guess == 0 ? Dim(c) : Colour(guess);
+            }
+        );
 
     private static SKColor Dim(SKColor c) => new((byte)(c.Red * 0.8), (byte)(c.Green * 0.8), (byte)(c.Blue * 0.8));
 
@@ -281,7 +352,11 @@ internal static class Overlay
             SKColor input;
             if (set.Channels == 3)
             {
-                input = new SKColor(Byte(set.Images[(n * 3) * pixels + p]), Byte(set.Images[(n * 3 + 1) * pixels + p]), Byte(set.Images[(n * 3 + 2) * pixels + p]));
+                input = new SKColor(
+                    Byte(set.Images[(n * 3) * pixels + p]),
+                    Byte(set.Images[(n * 3 + 1) * pixels + p]),
+                    Byte(set.Images[(n * 3 + 2) * pixels + p])
+                );
             }
             else
             {

@@ -14,9 +14,12 @@ internal sealed class SegmentationSet
 {
     public SegmentationSet(int count, int channels, int height, int width, float[] images, byte[] labels, bool[] valid)
     {
-        if (images.Length != (long)count * channels * height * width) throw new ArgumentException("images size does not match N·C·H·W", nameof(images));
-        if (labels.Length != (long)count * height * width) throw new ArgumentException("labels size does not match N·H·W", nameof(labels));
-        if (valid.Length != labels.Length) throw new ArgumentException("mask size does not match N·H·W", nameof(valid));
+        if (images.Length != (long)count * channels * height * width)
+            throw new ArgumentException("images size does not match N·C·H·W", nameof(images));
+        if (labels.Length != (long)count * height * width)
+            throw new ArgumentException("labels size does not match N·H·W", nameof(labels));
+        if (valid.Length != labels.Length)
+            throw new ArgumentException("mask size does not match N·H·W", nameof(valid));
         Count = count;
         Channels = channels;
         Height = height;
@@ -31,8 +34,13 @@ internal sealed class SegmentationSet
     /// and returns its validity, labels and channel values (pixel, channel). Invalid pixels are stored
     /// with label 0 and zero image values.
     /// </summary>
-    public static SegmentationSet Assemble(int count, int channels, int height, int width,
-                                           Func<(bool[] Valid, byte[] Label, Func<int, int, double> Value)> next)
+    public static SegmentationSet Assemble(
+        int count,
+        int channels,
+        int height,
+        int width,
+        Func<(bool[] Valid, byte[] Label, Func<int, int, double> Value)> next
+    )
     {
         var pixels = height * width;
         var images = new float[count * channels * pixels];
@@ -82,7 +90,8 @@ internal sealed class SegmentationSet
         long valid = 0;
         for (var i = 0; i < Labels.Length; i++)
         {
-            if (!Valid[i]) continue;
+            if (!Valid[i])
+                continue;
             valid++;
             counts[Labels[i]]++;
         }
@@ -112,5 +121,11 @@ internal sealed class SegmentationSet
 /// from the training images: early stopping, the kept checkpoint and the tuned decision rule are
 /// chosen on it), the test split (held out; scored once per run, at the end), and where it came from.
 /// </summary>
-internal sealed record CompareData(CompareTask Task, SegmentationSet Train, SegmentationSet Validation, SegmentationSet Test, string Source,
-                                   ImmutableArray<string> ChannelNames);
+internal sealed record CompareData(
+    CompareTask Task,
+    SegmentationSet Train,
+    SegmentationSet Validation,
+    SegmentationSet Test,
+    string Source,
+    ImmutableArray<string> ChannelNames
+);

@@ -12,7 +12,8 @@ internal readonly record struct Stat(double Mean, double Spread, int Count)
     /// <summary>Mean and sample standard deviation of <paramref name="values"/>.</summary>
     public static Stat Of(IReadOnlyCollection<double> values)
     {
-        if (values.Count == 0) return new Stat(double.NaN, double.NaN, 0);
+        if (values.Count == 0)
+            return new Stat(double.NaN, double.NaN, 0);
         var mean = values.Average();
         var spread = values.Count < 2 ? 0.0 : Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1));
         return new Stat(mean, spread, values.Count);
@@ -20,8 +21,9 @@ internal readonly record struct Stat(double Mean, double Spread, int Count)
 
     /// <summary>"0.512 ± 0.034" (or "0.512" for one seed).</summary>
     public string Format(string format = "F3") =>
-        Count < 2 ? Mean.ToString(format, CultureInfo.InvariantCulture)
-                  : $"{Mean.ToString(format, CultureInfo.InvariantCulture)} ± {Spread.ToString(format, CultureInfo.InvariantCulture)}";
+        Count < 2
+            ? Mean.ToString(format, CultureInfo.InvariantCulture)
+            : $"{Mean.ToString(format, CultureInfo.InvariantCulture)} ± {Spread.ToString(format, CultureInfo.InvariantCulture)}";
 }
 
 /// <summary>One loss's results over every seed.</summary>
@@ -32,7 +34,8 @@ internal sealed record LossSummary(string Name, string Description, string CShar
         Stat.Of(Runs.Select(r => Metrics.ForegroundMean(Task, tuned ? r.TunedScores : r.Scores, metric)).ToArray());
 
     /// <summary>A test metric of one class over seeds.</summary>
-    public Stat ClassMetric(int c, Metric metric, bool tuned = false) => Stat.Of(Runs.Select(r => (tuned ? r.TunedScores : r.Scores)[c][metric]).ToArray());
+    public Stat ClassMetric(int c, Metric metric, bool tuned = false) =>
+        Stat.Of(Runs.Select(r => (tuned ? r.TunedScores : r.Scores)[c][metric]).ToArray());
 
     /// <summary>The headline test score (untuned rule): foreground Dice (binary) or the mean Dice of the non-background classes.</summary>
     public Stat Headline => Metric(Compare.Metric.Dice);
@@ -63,7 +66,8 @@ internal sealed record LossSummary(string Name, string Description, string CShar
     /// <summary>Whether <paramref name="r"/> reached the cap still improving (see <see cref="StillImprovingAtCap"/>).</summary>
     public static bool StillImproving(RunResult r, TrainingPlan plan)
     {
-        if (r.EpochsRun < plan.MaxEpochs) return false;
+        if (r.EpochsRun < plan.MaxEpochs)
+            return false;
         var split = Math.Max(0, r.EpochsRun - Math.Max(2, (plan.MaxEpochs + 3) / 4));
         var before = split == 0 ? 0.0 : r.EpochValidationTuned.Take(split).Max();
         return r.EpochValidationTuned.Skip(split).Max() > before + ImprovingMargin;
@@ -73,9 +77,10 @@ internal sealed record LossSummary(string Name, string Description, string CShar
     public double MedianThreshold => Task.Kind == LossTask.Binary ? Median(Runs.Select(r => r.Rule.Threshold)) : double.NaN;
 
     /// <summary>Median over seeds of each class's tuned offset (empty for binary).</summary>
-    public ImmutableArray<double> MedianOffsets => Task.Kind == LossTask.Binary
-        ? ImmutableArray<double>.Empty
-        : Enumerable.Range(0, Task.NumClasses).Select(c => Median(Runs.Select(r => r.Rule.Offsets[c]))).ToImmutableArray();
+    public ImmutableArray<double> MedianOffsets =>
+        Task.Kind == LossTask.Binary
+            ? ImmutableArray<double>.Empty
+            : Enumerable.Range(0, Task.NumClasses).Select(c => Median(Runs.Select(r => r.Rule.Offsets[c]))).ToImmutableArray();
 
     /// <summary>The tuned rule in words, medians over seeds.</summary>
     public string TunedRule => new DecisionRule(Task.Kind == LossTask.Binary ? MedianThreshold : 0.5, MedianOffsets).Describe(Task);
@@ -90,7 +95,9 @@ internal sealed record LossSummary(string Name, string Description, string CShar
     private static double Median(IEnumerable<double> values)
     {
         var v = values.OrderBy(x => x).ToArray();
-        return v.Length == 0 ? double.NaN : v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
+        return v.Length == 0 ? double.NaN
+            : v.Length % 2 == 1 ? v[v.Length / 2]
+            : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
     }
 
     /// <summary>Test counts per seed (untuned or tuned), for the paired analysis.</summary>
@@ -106,11 +113,14 @@ internal sealed record Comparison(ImmutableArray<LossSummary> Losses, PairedAnal
     /// <summary>Analyses <paramref name="losses"/> with the paired bootstrap (both rules).</summary>
     public static Comparison Of(ImmutableArray<LossSummary> losses)
     {
-        if (losses.IsDefaultOrEmpty) throw new ArgumentException("no losses to compare", nameof(losses));
+        if (losses.IsDefaultOrEmpty)
+            throw new ArgumentException("no losses to compare", nameof(losses));
         var classes = losses[0].Task.ForegroundClasses;
-        return new Comparison(losses,
+        return new Comparison(
+            losses,
             PairedBootstrap.Analyse(losses.Select(l => l.Counts(tuned: true)).ToArray(), classes),
-            PairedBootstrap.Analyse(losses.Select(l => l.Counts(tuned: false)).ToArray(), classes));
+            PairedBootstrap.Analyse(losses.Select(l => l.Counts(tuned: false)).ToArray(), classes)
+        );
     }
 
     /// <summary>The best loss (tuned rule).</summary>
@@ -138,7 +148,8 @@ internal sealed record TaskResult(
     Comparison Main,
     SweepResult? Sweep,
     ImmutableArray<int> PreviewIndices,
-    double WallSeconds)
+    double WallSeconds
+)
 {
     /// <summary>The task.</summary>
     public CompareTask Task => Data.Task;
@@ -165,9 +176,11 @@ internal static class Recommendation
     public static string Interval(PairedDifference d) => $"[{Signed(d.Lower)}, {Signed(d.Upper)}]";
 
     /// <summary>The decision rule to use with a loss, in words.</summary>
-    public static string RuleAdvice(LossSummary loss) => loss.Task.Kind == LossTask.Binary
-        ? $"threshold {loss.MedianThreshold.ToString("0.00", CultureInfo.InvariantCulture)} tuned on validation"
-        : loss.MedianOffsets.All(o => o == 0) ? "plain arg-max (tuning on validation kept every offset at 0)" : $"arg-max with class {loss.TunedRule} tuned on validation";
+    public static string RuleAdvice(LossSummary loss) =>
+        loss.Task.Kind == LossTask.Binary
+            ? $"threshold {loss.MedianThreshold.ToString("0.00", CultureInfo.InvariantCulture)} tuned on validation"
+        : loss.MedianOffsets.All(o => o == 0) ? "plain arg-max (tuning on validation kept every offset at 0)"
+        : $"arg-max with class {loss.TunedRule} tuned on validation";
 
     /// <summary>
     /// The recommendation of <paramref name="result"/>: a clear winner (every other loss's interval
@@ -188,12 +201,14 @@ internal static class Recommendation
             if (s.Best.Name != best.Name && recommendedInSweep is not null && s.Of(recommendedInSweep).Status == PairStatus.Worse)
             {
                 var d = s.Of(recommendedInSweep);
-                return $"Recommended: {task}: {s.Best.Name}, found by the sweep of {sweep.Plan.Option} around {best.Name} — `{s.Best.CSharp}`, {RuleAdvice(s.Best)}; " +
-                       $"test {result.ScoreName} {F(s.Best.TunedHeadline.Mean)}, {Signed(-d.Mean)} {Flip(d)} over {best.Name} with its main setting, " +
-                       $"ahead on {d.SeedsBehind} of {d.PerSeed.Length} seeds ({Scope(s)}).";
+                return $"Recommended: {task}: {s.Best.Name}, found by the sweep of {sweep.Plan.Option} around {best.Name} — `{s.Best.CSharp}`, {RuleAdvice(s.Best)}; "
+                    + $"test {result.ScoreName} {F(s.Best.TunedHeadline.Mean)}, {Signed(-d.Mean)} {Flip(d)} over {best.Name} with its main setting, "
+                    + $"ahead on {d.SeedsBehind} of {d.PerSeed.Length} seeds ({Scope(s)}).";
             }
         }
-        var suffix = result.Sweep is { } sw ? $" The sweep of {sw.Plan.Option} found no setting clearly better (best: {sw.Comparison.Best.Name})." : "";
+        var suffix = result.Sweep is { } sw
+            ? $" The sweep of {sw.Plan.Option} found no setting clearly better (best: {sw.Comparison.Best.Name})."
+            : "";
         if (main.Losses.Length == 1)
             return $"Recommended: {task}: {best.Name} — `{best.CSharp}`, {RuleAdvice(best)} — the only loss run, so nothing was compared; test {result.ScoreName} {F(best.TunedHeadline.Mean)}.{suffix}";
         var top = main.Tuned.TopGroup.Select(i => main.Losses[i]).ToArray();
@@ -201,29 +216,38 @@ internal static class Recommendation
         {
             var runnerUp = main.Losses[main.Tuned.RunnerUp!.Value];
             var d = main.Of(runnerUp);
-            return $"Recommended: {task}: {best.Name} — `{best.CSharp}`, {RuleAdvice(best)}; test {result.ScoreName} {F(best.TunedHeadline.Mean)}, " +
-                   $"{Signed(-d.Mean)} {Flip(d)} over {runnerUp.Name}, the runner-up, ahead of it on {d.SeedsBehind} of {d.PerSeed.Length} seeds ({scope}).{suffix}";
+            return $"Recommended: {task}: {best.Name} — `{best.CSharp}`, {RuleAdvice(best)}; test {result.ScoreName} {F(best.TunedHeadline.Mean)}, "
+                + $"{Signed(-d.Mean)} {Flip(d)} over {runnerUp.Name}, the runner-up, ahead of it on {d.SeedsBehind} of {d.PerSeed.Length} seeds ({scope}).{suffix}";
         }
-        var members = string.Join("; ", top.Select(l => l == best
-            ? $"{l.Name} {F(l.TunedHeadline.Mean)} (`{l.CSharp}`)"
-            : $"{l.Name} {Signed(main.Of(l).Mean)} {Interval(main.Of(l))} (`{l.CSharp}`)"));
+        var members = string.Join(
+            "; ",
+            top.Select(l =>
+                l == best
+                    ? $"{l.Name} {F(l.TunedHeadline.Mean)} (`{l.CSharp}`)"
+                    : $"{l.Name} {Signed(main.Of(l).Mean)} {Interval(main.Of(l))} (`{l.CSharp}`)"
+            )
+        );
         var precise = top.OrderByDescending(l => l.Metric(Metric.Precision, tuned: true).Mean).First();
         var recalling = top.OrderByDescending(l => l.Metric(Metric.Recall, tuned: true).Mean).First();
         var fastest = top.OrderBy(l => l.SecondsPerEpoch.Mean).First();
         var slowest = top.OrderByDescending(l => l.SecondsPerEpoch.Mean).First();
-        string Pr(LossSummary l) => $"precision {F(l.Metric(Metric.Precision, tuned: true).Mean)} / recall {F(l.Metric(Metric.Recall, tuned: true).Mean)}";
-        return $"Recommended: {task}: no single loss — the top group of {top.Length} is tied (each one's interval against the best, {best.Name}, includes 0; {scope}): {members}. " +
-               $"What separates them: highest precision {precise.Name} ({Pr(precise)}), highest recall {recalling.Name} ({Pr(recalling)}); " +
-               $"fastest {fastest.Name} ({fastest.SecondsPerEpoch.Mean.ToString("F2", CultureInfo.InvariantCulture)} s/epoch, slowest {slowest.SecondsPerEpoch.Mean.ToString("F2", CultureInfo.InvariantCulture)}). " +
-               $"{Advice(best, precise, recalling)}{suffix}";
+        string Pr(LossSummary l) =>
+            $"precision {F(l.Metric(Metric.Precision, tuned: true).Mean)} / recall {F(l.Metric(Metric.Recall, tuned: true).Mean)}";
+        return $"Recommended: {task}: no single loss — the top group of {top.Length} is tied (each one's interval against the best, {best.Name}, includes 0; {scope}): {members}. "
+            + $"What separates them: highest precision {precise.Name} ({Pr(precise)}), highest recall {recalling.Name} ({Pr(recalling)}); "
+            + $"fastest {fastest.Name} ({fastest.SecondsPerEpoch.Mean.ToString("F2", CultureInfo.InvariantCulture)} s/epoch, slowest {slowest.SecondsPerEpoch.Mean.ToString("F2", CultureInfo.InvariantCulture)}). "
+            + $"{Advice(best, precise, recalling)}{suffix}";
     }
 
     private static string Advice(LossSummary best, LossSummary precise, LossSummary recalling)
     {
-        if (precise == best && recalling == best) return $"Take {best.Name}: it is also the most precise and has the highest recall of the group.";
+        if (precise == best && recalling == best)
+            return $"Take {best.Name}: it is also the most precise and has the highest recall of the group.";
         var parts = new List<string>();
-        if (recalling != best) parts.Add($"{recalling.Name} when missed foreground costs more than false alarms");
-        if (precise != best && precise != recalling) parts.Add($"{precise.Name} when false alarms cost more than missed foreground");
+        if (recalling != best)
+            parts.Add($"{recalling.Name} when missed foreground costs more than false alarms");
+        if (precise != best && precise != recalling)
+            parts.Add($"{precise.Name} when false alarms cost more than missed foreground");
         return $"Take {best.Name} by default, {string.Join("; ", parts)}.";
     }
 

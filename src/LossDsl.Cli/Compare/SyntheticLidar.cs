@@ -30,19 +30,27 @@ internal static class SyntheticLidar
     public static SegmentationSet Generate(int count, int seed)
     {
         var rng = new Random(seed);
-        return SegmentationSet.Assemble(count, 2, Height, Width, () =>
-        {
-            var scene = new Scene(rng);
-            scene.Render();
-            return (scene.Valid, scene.Label, (p, ch) => ch == 0 ? scene.Range[p] : scene.Intensity[p]);
-        });
+        return SegmentationSet.Assemble(
+            count,
+            2,
+            Height,
+            Width,
+            () =>
+            {
+                var scene = new Scene(rng);
+                scene.Render();
+                return (scene.Valid, scene.Label, (p, ch) => ch == 0 ? scene.Range[p] : scene.Intensity[p]);
+            }
+        );
     }
 
     private sealed class Scene
     {
         private readonly Random _rng;
         private readonly double[] _horizon = new double[Width];
-        private readonly double _terrainAmp, _terrainFreq, _terrainPhase;
+        private readonly double _terrainAmp,
+            _terrainFreq,
+            _terrainPhase;
         public readonly double[] Range = new double[Height * Width];
         public readonly double[] Intensity = new double[Height * Width];
         public readonly byte[] Label = new byte[Height * Width];
@@ -54,7 +62,8 @@ internal static class SyntheticLidar
             _rng = rng;
             var h0 = 14 + rng.Next(10);
             var tilt = (rng.NextDouble() - 0.5) * 6.0 / Width;
-            for (var c = 0; c < Width; c++) _horizon[c] = h0 + tilt * (c - Width / 2);
+            for (var c = 0; c < Width; c++)
+                _horizon[c] = h0 + tilt * (c - Width / 2);
             _terrainAmp = 0.01 + 0.03 * rng.NextDouble();
             _terrainFreq = 0.02 + 0.05 * rng.NextDouble();
             _terrainPhase = rng.NextDouble() * 2 * Math.PI;
@@ -74,7 +83,8 @@ internal static class SyntheticLidar
         private double GroundRange(int r, int c)
         {
             var h = _horizon[c];
-            if (r <= h) return double.PositiveInfinity;
+            if (r <= h)
+                return double.PositiveInfinity;
             var d = (r - h) / (Height - 1 - h);
             var bump = _terrainAmp * Math.Sin(_terrainFreq * c + _terrainPhase) * (1 - d);
             return Math.Clamp(0.05 + 0.9 * Math.Pow(1 - d, 1.6) + bump, 0.03, 0.98);
@@ -83,9 +93,11 @@ internal static class SyntheticLidar
         // The nearest surface wins, as in a real range image.
         private void Put(int r, int c, double range, double reflectivity, byte label)
         {
-            if (r < 0 || r >= Height || c < 0 || c >= Width) return;
+            if (r < 0 || r >= Height || c < 0 || c >= Width)
+                return;
             var p = r * Width + c;
-            if (range >= Range[p]) return;
+            if (range >= Range[p])
+                return;
             Range[p] = range;
             _reflectivity[p] = reflectivity;
             Label[p] = label;
@@ -99,7 +111,8 @@ internal static class SyntheticLidar
             for (var c = 0; c < Width; c++)
             {
                 var g = GroundRange(r, c);
-                if (double.IsFinite(g)) Put(r, c, g, groundRefl + 0.05 * Math.Sin(0.11 * c + 0.3 * r), 0);
+                if (double.IsFinite(g))
+                    Put(r, c, g, groundRefl + 0.05 * Math.Sin(0.11 * c + 0.3 * r), 0);
             }
 
             // Lane markings: bright but flat (range follows the ground).
@@ -112,7 +125,8 @@ internal static class SyntheticLidar
                 var refl = U(0.55, 0.9);
                 for (var r = r0; r < r0 + rows; r++)
                 for (var c = c0; c < c0 + len; c++)
-                    if (c < Width) Put(r, c, GroundRange(r, c) - 1e-4, refl, 0);
+                    if (c < Width)
+                        Put(r, c, GroundRange(r, c) - 1e-4, refl, 0);
             }
 
             // Walls and vegetation at the back, some carrying bright signs.
@@ -127,7 +141,8 @@ internal static class SyntheticLidar
                 for (var c = c0; c < Math.Min(Width, c0 + width); c++)
                 for (var r = Math.Max(0, top); r < Height; r++)
                 {
-                    if (GroundRange(r, c) < dist) break;
+                    if (GroundRange(r, c) < dist)
+                        break;
                     Put(r, c, dist + 0.004 * Math.Sin(0.5 * c), refl + texture * Math.Sin(0.7 * c + 1.3 * r), 0);
                 }
                 if (_rng.NextDouble() < 0.4)
@@ -152,7 +167,8 @@ internal static class SyntheticLidar
             }
 
             // The foreground: small standing objects with retro-reflective surfaces.
-            for (int k = 0, m = _rng.Next(3, 7); k < m; k++) StandingThing(U(0.5, 0.85), label: 1, pole: false);
+            for (int k = 0, m = _rng.Next(3, 7); k < m; k++)
+                StandingThing(U(0.5, 0.85), label: 1, pole: false);
 
             Sense();
         }
@@ -165,7 +181,8 @@ internal static class SyntheticLidar
                 var c = _rng.Next(4, Width - 4);
                 var b = _rng.Next((int)Math.Ceiling(_horizon[c]) + 3, Height);
                 var dist = GroundRange(b, c);
-                if (!double.IsFinite(dist) || dist > 0.45 || dist < 0.1) continue;
+                if (!double.IsFinite(dist) || dist > 0.45 || dist < 0.1)
+                    continue;
                 var height = Math.Clamp((int)Math.Round((pole ? 2.0 : 1.0) / dist * U(0.8, 1.2)), 3, 16);
                 var width = pole ? _rng.Next(1, 3) : Math.Clamp((int)Math.Round(0.65 / dist * U(0.7, 1.3)), 2, 8);
                 var depth = U(0.002, 0.01);
@@ -174,7 +191,8 @@ internal static class SyntheticLidar
                 {
                     // Rounded top corners: not a perfect box.
                     var topRow = r == b - height + 1;
-                    if (!pole && topRow && width > 2 && (cc == c - width / 2 || cc == c - width / 2 + width - 1)) continue;
+                    if (!pole && topRow && width > 2 && (cc == c - width / 2 || cc == c - width / 2 + width - 1))
+                        continue;
                     Put(r, cc, dist - depth, reflectivity + 0.06 * Gauss(), label);
                 }
                 return;
@@ -186,13 +204,15 @@ internal static class SyntheticLidar
         private void Sense()
         {
             var deadRows = new bool[Height];
-            for (var r = 0; r < Height; r++) deadRows[r] = _rng.NextDouble() < 0.12;
+            for (var r = 0; r < Height; r++)
+                deadRows[r] = _rng.NextDouble() < 0.12;
             var deadCols = new bool[Width];
             for (int k = 0, m = _rng.Next(2, 6); k < m; k++)
             {
                 var c0 = _rng.Next(Width);
                 var w = _rng.Next(1, 8);
-                for (var c = c0; c < Math.Min(Width, c0 + w); c++) deadCols[c] = true;
+                for (var c = c0; c < Math.Min(Width, c0 + w); c++)
+                    deadCols[c] = true;
             }
             var dropBase = U(0.3, 0.45);
             for (var r = 0; r < Height; r++)

@@ -18,18 +18,27 @@ internal static class SyntheticSatellite
     /// <summary>The multiclass task this data is for.</summary>
     public static CompareTask Task => CompareTask.Multiclass("background", "building", "road", "water", "car");
 
-    private const byte Building = 1, Road = 2, Water = 3, Car = 4;
+    private const byte Building = 1,
+        Road = 2,
+        Water = 3,
+        Car = 4;
 
     /// <summary><paramref name="count"/> scenes, deterministic for <paramref name="seed"/>.</summary>
     public static SegmentationSet Generate(int count, int seed)
     {
         var rng = new Random(seed);
-        return SegmentationSet.Assemble(count, 3, Size, Size, () =>
-        {
-            var scene = new Scene(rng);
-            scene.Render();
-            return (scene.Valid, scene.Label, (p, ch) => Math.Clamp(scene.Rgb[p * 3 + ch], 0, 1));
-        });
+        return SegmentationSet.Assemble(
+            count,
+            3,
+            Size,
+            Size,
+            () =>
+            {
+                var scene = new Scene(rng);
+                scene.Render();
+                return (scene.Valid, scene.Label, (p, ch) => Math.Clamp(scene.Rgb[p * 3 + ch], 0, 1));
+            }
+        );
     }
 
     private sealed class Scene(Random rng)
@@ -49,7 +58,8 @@ internal static class SyntheticSatellite
 
         private void Paint(int x, int y, (double R, double G, double B) colour, double noise, byte label)
         {
-            if (x < 0 || y < 0 || x >= Size || y >= Size) return;
+            if (x < 0 || y < 0 || x >= Size || y >= Size)
+                return;
             var p = y * Size + x;
             Rgb[p * 3] = colour.R + noise * Gauss();
             Rgb[p * 3 + 1] = colour.G + noise * Gauss();
@@ -62,14 +72,22 @@ internal static class SyntheticSatellite
             Background();
             // Order matters: later layers cover earlier ones (roads over water edges, roofs over
             // fields, cars on roads).
-            if (rng.NextDouble() < 0.6) Lake();
-            var roads = rng.NextDouble() < 0.1 ? 0 : rng.NextDouble() < 0.6 ? 1 : 2;
+            if (rng.NextDouble() < 0.6)
+                Lake();
+            var roads =
+                rng.NextDouble() < 0.1 ? 0
+                : rng.NextDouble() < 0.6 ? 1
+                : 2;
             var roadLines = new (double X, double Y, double Dx, double Dy, double W)[roads];
-            for (var k = 0; k < roads; k++) roadLines[k] = RoadLine();
-            for (int k = 0, m = rng.Next(3, 8); k < m; k++) House();
+            for (var k = 0; k < roads; k++)
+                roadLines[k] = RoadLine();
+            for (int k = 0, m = rng.Next(3, 8); k < m; k++)
+                House();
             foreach (var line in roadLines)
-                for (int k = 0, m = rng.Next(5, 12); k < m; k++) CarOn(line);
-            for (int k = 0, m = rng.Next(1, 4); k < m; k++) Distractor();
+                for (int k = 0, m = rng.Next(5, 12); k < m; k++)
+                    CarOn(line);
+            for (int k = 0, m = rng.Next(1, 4); k < m; k++)
+                Distractor();
             Clouds();
         }
 
@@ -77,16 +95,24 @@ internal static class SyntheticSatellite
         {
             // A smooth field mixing green crops and brown soil, plus pixel noise.
             var waves = new (double Fx, double Fy, double Ph, double A)[3];
-            for (var k = 0; k < 3; k++) waves[k] = (U(-0.25, 0.25), U(-0.25, 0.25), U(0, 2 * Math.PI), U(0.5, 1.2));
+            for (var k = 0; k < 3; k++)
+                waves[k] = (U(-0.25, 0.25), U(-0.25, 0.25), U(0, 2 * Math.PI), U(0.5, 1.2));
             var green = (U(0.22, 0.32), U(0.36, 0.48), U(0.16, 0.24));
             var brown = (U(0.42, 0.52), U(0.36, 0.42), U(0.26, 0.32));
             for (var y = 0; y < Size; y++)
             for (var x = 0; x < Size; x++)
             {
                 var s = 0.0;
-                foreach (var w in waves) s += w.A * Math.Sin(w.Fx * x + w.Fy * y + w.Ph);
+                foreach (var w in waves)
+                    s += w.A * Math.Sin(w.Fx * x + w.Fy * y + w.Ph);
                 var t = 1 / (1 + Math.Exp(-2 * s));
-                Paint(x, y, (Lerp(green.Item1, brown.Item1, t), Lerp(green.Item2, brown.Item2, t), Lerp(green.Item3, brown.Item3, t)), 0.035, 0);
+                Paint(
+                    x,
+                    y,
+                    (Lerp(green.Item1, brown.Item1, t), Lerp(green.Item2, brown.Item2, t), Lerp(green.Item3, brown.Item3, t)),
+                    0.035,
+                    0
+                );
             }
         }
 
@@ -104,7 +130,8 @@ internal static class SyntheticSatellite
             {
                 var d = Math.Pow((x - cx) / rx, 2) + Math.Pow((y - cy) / ry, 2);
                 // A wobbly shore.
-                if (d < 1 + 0.15 * Math.Sin(3 * Math.Atan2(y - cy, x - cx))) Paint(x, y, colour, 0.03, Water);
+                if (d < 1 + 0.15 * Math.Sin(3 * Math.Atan2(y - cy, x - cx)))
+                    Paint(x, y, colour, 0.03, Water);
             }
         }
 
@@ -119,7 +146,8 @@ internal static class SyntheticSatellite
             for (var x = 0; x < Size; x++)
             {
                 var dist = Math.Abs((x - px) * dy - (y - py) * dx);
-                if (dist < width / 2) Paint(x, y, (grey, grey, grey + 0.02), 0.03, Road);
+                if (dist < width / 2)
+                    Paint(x, y, (grey, grey, grey + 0.02), 0.03, Road);
             }
             return (px, py, dx, dy, width);
         }
@@ -154,7 +182,8 @@ internal static class SyntheticSatellite
             var t = U(-Size, Size);
             var cx = road.X + t * road.Dx;
             var cy = road.Y + t * road.Dy;
-            if (cx < 1 || cy < 1 || cx > Size - 2 || cy > Size - 2) return;
+            if (cx < 1 || cy < 1 || cx > Size - 2 || cy > Size - 2)
+                return;
             var colour = rng.Next(4) switch
             {
                 0 => (0.85, 0.85, 0.88),
@@ -190,13 +219,15 @@ internal static class SyntheticSatellite
         private void Clouds()
         {
             Array.Fill(Valid, true);
-            if (rng.NextDouble() >= 0.4) return;
+            if (rng.NextDouble() >= 0.4)
+                return;
             var cx = U(0, Size);
             var cy = U(0, Size);
             var r = U(8, 18);
             for (var y = 0; y < Size; y++)
             for (var x = 0; x < Size; x++)
-                if (Math.Pow(x - cx, 2) + 0.7 * Math.Pow(y - cy, 2) < r * r) Valid[y * Size + x] = false;
+                if (Math.Pow(x - cx, 2) + 0.7 * Math.Pow(y - cy, 2) < r * r)
+                    Valid[y * Size + x] = false;
         }
     }
 }

@@ -17,8 +17,16 @@ namespace LossDsl.Cli.Compare;
 /// <param name="Levels">U-Net resolution levels.</param>
 /// <param name="CropWidth">Train on random crops this wide (0: whole images); evaluation always uses whole images.</param>
 /// <param name="FinalLearningRateShare">The learning rate follows a cosine from <paramref name="LearningRate"/> at epoch 1 down to this share of it at the cap.</param>
-internal sealed record TrainingPlan(int MaxEpochs, int Patience, int BatchSize, double LearningRate, int BaseChannels, int Levels, int CropWidth,
-                                    double FinalLearningRateShare = 0.02)
+internal sealed record TrainingPlan(
+    int MaxEpochs,
+    int Patience,
+    int BatchSize,
+    double LearningRate,
+    int BaseChannels,
+    int Levels,
+    int CropWidth,
+    double FinalLearningRateShare = 0.02
+)
 {
     /// <summary>
     /// Patience for a cap: a third of the cap, at least <see cref="MinPatience"/> epochs (so a run
@@ -31,7 +39,15 @@ internal sealed record TrainingPlan(int MaxEpochs, int Patience, int BatchSize, 
 }
 
 /// <summary>Progress of one training run, reported after each epoch.</summary>
-internal sealed record EpochProgress(string Loss, int Seed, int Epoch, int MaxEpochs, double TrainLoss, double ValidationScore, double Seconds);
+internal sealed record EpochProgress(
+    string Loss,
+    int Seed,
+    int Epoch,
+    int MaxEpochs,
+    double TrainLoss,
+    double ValidationScore,
+    double Seconds
+);
 
 /// <summary>The outcome of training one network with one loss and one seed.</summary>
 /// <param name="Loss">The loss's CLI name.</param>
@@ -58,7 +74,8 @@ internal sealed record RunResult(
     ImageCounts Test,
     ImageCounts TestTuned,
     ImmutableArray<byte[]> Previews,
-    double WallSeconds = 0)
+    double WallSeconds = 0
+)
 {
     /// <summary>Epochs trained (early stopping or the cap).</summary>
     public int EpochsRun => EpochLoss.Length;
@@ -140,8 +157,17 @@ internal sealed record TaskTensors(SplitTensors Train, SplitTensors Validation, 
 internal static class Trainer
 {
     /// <summary>Trains one network and scores its best validation checkpoint on the test split.</summary>
-    public static RunResult Run(CompareTask task, TaskTensors splits, string lossName, LossFunction loss, int seed, TrainingPlan plan,
-                                int[] previewIndices, Action<EpochProgress>? onEpoch, Device device)
+    public static RunResult Run(
+        CompareTask task,
+        TaskTensors splits,
+        string lossName,
+        LossFunction loss,
+        int seed,
+        TrainingPlan plan,
+        int[] previewIndices,
+        Action<EpochProgress>? onEpoch,
+        Device device
+    )
     {
         var wall = Stopwatch.StartNew();
         var train = splits.Train;
@@ -178,13 +204,15 @@ internal static class Trainer
                     Keep(model, kept);
                 }
                 onEpoch?.Invoke(new EpochProgress(lossName, seed, epoch, plan.MaxEpochs, mean, tunedScore, seconds));
-                if (epoch - best.Epoch >= plan.Patience) break;
+                if (epoch - best.Epoch >= plan.Patience)
+                    break;
             }
             Restore(model, kept);
         }
         finally
         {
-            foreach (var t in kept.Values) t.Dispose();
+            foreach (var t in kept.Values)
+                t.Dispose();
         }
 
         // The kept weights, with the rule tuned on validation at that epoch: score the test split once, with both rules.
@@ -194,22 +222,39 @@ internal static class Trainer
         var tuned = best.Rule.Predict(testLogits, test.Count, task.NumClasses);
         var pixels = test.PixelsPerImage;
         var previews = previewIndices.Select(i => untuned.AsSpan(i * pixels, pixels).ToArray()).ToImmutableArray();
-        return new RunResult(lossName, seed, epochLoss.ToImmutable(), epochScore.ToImmutable(), epochTuned.ToImmutable(), best.Epoch,
-            trainSeconds / epochLoss.Count, best.Rule,
+        return new RunResult(
+            lossName,
+            seed,
+            epochLoss.ToImmutable(),
+            epochScore.ToImmutable(),
+            epochTuned.ToImmutable(),
+            best.Epoch,
+            trainSeconds / epochLoss.Count,
+            best.Rule,
             ImageCounts.FromPredictions(untuned, test.Labels, test.Valid, test.Count, task.NumClasses),
             ImageCounts.FromPredictions(tuned, test.Labels, test.Valid, test.Count, task.NumClasses),
-            previews, wall.Elapsed.TotalSeconds);
+            previews,
+            wall.Elapsed.TotalSeconds
+        );
     }
 
     /// <summary>The validation headline score with the untuned rule, with the rule tuned on it, and that rule.</summary>
-    private static (double Untuned, double Tuned, DecisionRule Rule) Validate(CompareTask task, UNet model, SplitTensors split, int batchSize, DecisionRule untunedRule)
+    private static (double Untuned, double Tuned, DecisionRule Rule) Validate(
+        CompareTask task,
+        UNet model,
+        SplitTensors split,
+        int batchSize,
+        DecisionRule untunedRule
+    )
     {
         var set = split.Set;
         var logits = Logits(model, split, batchSize);
-        var untuned = ImageCounts.FromPredictions(untunedRule.Predict(logits, set.Count, task.NumClasses), set.Labels, set.Valid, set.Count, task.NumClasses)
+        var untuned = ImageCounts
+            .FromPredictions(untunedRule.Predict(logits, set.Count, task.NumClasses), set.Labels, set.Valid, set.Count, task.NumClasses)
             .Headline(task.ForegroundClasses);
         var rule = Calibration.Tune(task, set.Count, logits, set.Labels, set.Valid);
-        var tuned = ImageCounts.FromPredictions(rule.Predict(logits, set.Count, task.NumClasses), set.Labels, set.Valid, set.Count, task.NumClasses)
+        var tuned = ImageCounts
+            .FromPredictions(rule.Predict(logits, set.Count, task.NumClasses), set.Labels, set.Valid, set.Count, task.NumClasses)
             .Headline(task.ForegroundClasses);
         // The search starts from the untuned rule and only accepts improvements; guard float ties anyway.
         return tuned >= untuned ? (untuned, tuned, rule) : (untuned, untuned, untunedRule);
@@ -242,8 +287,16 @@ internal static class Trainer
         return fastest;
     }
 
-    private static double TrainEpoch(CompareTask task, UNet model, optim.Optimizer optimizer, LossFunction loss, SplitTensors train,
-                                     TrainingPlan plan, Random rng, Device device)
+    private static double TrainEpoch(
+        CompareTask task,
+        UNet model,
+        optim.Optimizer optimizer,
+        LossFunction loss,
+        SplitTensors train,
+        TrainingPlan plan,
+        Random rng,
+        Device device
+    )
     {
         model.train();
         var width = (int)train.Images.shape[3];
@@ -292,15 +345,18 @@ internal static class Trainer
         using var _ = no_grad();
         foreach (var (name, t) in model.state_dict())
         {
-            if (kept.TryGetValue(name, out var copy)) copy.copy_(t);
-            else kept[name] = t.detach().clone();
+            if (kept.TryGetValue(name, out var copy))
+                copy.copy_(t);
+            else
+                kept[name] = t.detach().clone();
         }
     }
 
     private static void Restore(UNet model, Dictionary<string, Tensor> kept)
     {
         using var _ = no_grad();
-        foreach (var (name, t) in model.state_dict()) t.copy_(kept[name]);
+        foreach (var (name, t) in model.state_dict())
+            t.copy_(kept[name]);
     }
 
     /// <summary>The confusion matrix of the model's predictions on a split (untuned rule), valid pixels only.</summary>

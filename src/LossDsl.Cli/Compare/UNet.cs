@@ -19,14 +19,21 @@ internal sealed class UNet : Module<Tensor, Tensor>
     private readonly ModuleList<Module<Tensor, Tensor>> _merge = new();
     private readonly Module<Tensor, Tensor> _head;
 
-    public UNet(int inChannels, int outChannels, int baseChannels, int levels) : base("UNet")
+    public UNet(int inChannels, int outChannels, int baseChannels, int levels)
+        : base("UNet")
     {
         BaseChannels = baseChannels;
         Levels = levels;
-        for (var i = 0; i < levels; i++) _down.Add(Block(i == 0 ? inChannels : Channels(i - 1), Channels(i)));
+        for (var i = 0; i < levels; i++)
+            _down.Add(Block(i == 0 ? inChannels : Channels(i - 1), Channels(i)));
         for (var i = levels - 2; i >= 0; i--)
         {
-            _up.Add(Sequential(Upsample(scale_factor: new double[] { 2, 2 }, mode: UpsampleMode.Nearest), Conv2d(Channels(i + 1), Channels(i), 1)));
+            _up.Add(
+                Sequential(
+                    Upsample(scale_factor: new double[] { 2, 2 }, mode: UpsampleMode.Nearest),
+                    Conv2d(Channels(i + 1), Channels(i), 1)
+                )
+            );
             _merge.Add(Block(2 * Channels(i), Channels(i)));
         }
         _head = Conv2d(baseChannels, outChannels, 1);
@@ -38,13 +45,15 @@ internal sealed class UNet : Module<Tensor, Tensor>
 
     private int Channels(int level) => BaseChannels << level;
 
-    private static Module<Tensor, Tensor> Block(int input, int output) => Sequential(
-        Conv2d(input, output, 3, padding: 1, bias: false),
-        BatchNorm2d(output),
-        ReLU(),
-        Conv2d(output, output, 3, padding: 1, bias: false),
-        BatchNorm2d(output),
-        ReLU());
+    private static Module<Tensor, Tensor> Block(int input, int output) =>
+        Sequential(
+            Conv2d(input, output, 3, padding: 1, bias: false),
+            BatchNorm2d(output),
+            ReLU(),
+            Conv2d(output, output, 3, padding: 1, bias: false),
+            BatchNorm2d(output),
+            ReLU()
+        );
 
     /// <summary>Logits N, outChannels, H, W. Intermediates belong to the caller's dispose scope.</summary>
     public override Tensor forward(Tensor x)
@@ -71,7 +80,8 @@ internal sealed class UNet : Module<Tensor, Tensor>
     public long ParameterCount()
     {
         long total = 0;
-        foreach (var p in parameters()) total += p.numel();
+        foreach (var p in parameters())
+            total += p.numel();
         return total;
     }
 }

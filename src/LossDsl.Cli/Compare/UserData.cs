@@ -40,25 +40,37 @@ internal static class UserData
         var validDir = Path.Combine(dir, "valid");
         if (!Directory.Exists(imagesDir) || !Directory.Exists(masksDir))
             throw new UsageException($"--data {dir}: expected the folders {dir}/images and {dir}/masks (PNG files with the same names)");
-        var names = Directory.GetFiles(imagesDir, "*.png").Select(Path.GetFileName).OfType<string>().OrderBy(n => n, StringComparer.Ordinal).ToArray();
-        if (names.Length < MinImages) throw new UsageException($"--data {dir}: need at least {MinImages} PNG images in {imagesDir} (training, validation and test), found {names.Length}");
+        var names = Directory
+            .GetFiles(imagesDir, "*.png")
+            .Select(Path.GetFileName)
+            .OfType<string>()
+            .OrderBy(n => n, StringComparer.Ordinal)
+            .ToArray();
+        if (names.Length < MinImages)
+            throw new UsageException(
+                $"--data {dir}: need at least {MinImages} PNG images in {imagesDir} (training, validation and test), found {names.Length}"
+            );
         var images = new List<SKBitmap>();
         var masks = new List<byte[]>();
         var valids = new List<bool[]>();
-        int? width = null, height = null;
+        int? width = null,
+            height = null;
         try
         {
             foreach (var name in names)
             {
                 var maskPath = Path.Combine(masksDir, name);
-                if (!File.Exists(maskPath)) throw new UsageException($"--data {dir}: image {name} has no mask {maskPath}");
+                if (!File.Exists(maskPath))
+                    throw new UsageException($"--data {dir}: image {name} has no mask {maskPath}");
                 var image = Decode(Path.Combine(imagesDir, name));
                 images.Add(image);
                 using var mask = Decode(maskPath);
                 width ??= image.Width;
                 height ??= image.Height;
                 if (image.Width != width || image.Height != height || mask.Width != width || mask.Height != height)
-                    throw new UsageException($"--data {dir}: {name} is {image.Width}×{image.Height} (mask {mask.Width}×{mask.Height}); every image and mask must be {width}×{height}");
+                    throw new UsageException(
+                        $"--data {dir}: {name} is {image.Width}×{image.Height} (mask {mask.Width}×{mask.Height}); every image and mask must be {width}×{height}"
+                    );
                 masks.Add(Channel(mask, c => c.Red));
                 var validPath = Path.Combine(validDir, name);
                 if (File.Exists(validPath))
@@ -77,7 +89,8 @@ internal static class UserData
         }
         finally
         {
-            foreach (var image in images) image.Dispose();
+            foreach (var image in images)
+                image.Dispose();
         }
     }
 
@@ -88,23 +101,36 @@ internal static class UserData
     {
         var pixels = bitmap.Pixels;
         var result = new byte[pixels.Length];
-        for (var i = 0; i < pixels.Length; i++) result[i] = pick(pixels[i]);
+        for (var i = 0; i < pixels.Length; i++)
+            result[i] = pick(pixels[i]);
         return result;
     }
 
-    private static CompareData Build(string dir, string[] names, List<SKBitmap> images, List<byte[]> masks, List<bool[]> valids,
-                                     int width, int height, int seed)
+    private static CompareData Build(
+        string dir,
+        string[] names,
+        List<SKBitmap> images,
+        List<byte[]> masks,
+        List<bool[]> valids,
+        int width,
+        int height,
+        int seed
+    )
     {
         var values = new SortedSet<byte>();
-        foreach (var m in masks) values.UnionWith(m);
+        foreach (var m in masks)
+            values.UnionWith(m);
         var binary255 = values.IsSubsetOf(new byte[] { 0, 255 });
         var numClasses = binary255 ? 2 : values.Max + 1;
         if (numClasses > MaxClasses)
-            throw new UsageException($"--data {dir}: masks use pixel value {values.Max}; class indices must be below {MaxClasses} (or masks only 0 and 255 for binary)");
+            throw new UsageException(
+                $"--data {dir}: masks use pixel value {values.Max}; class indices must be below {MaxClasses} (or masks only 0 and 255 for binary)"
+            );
         numClasses = Math.Max(numClasses, 2);
         var h = height / 4 * 4;
         var w = width / 4 * 4;
-        if (h < 8 || w < 8) throw new UsageException($"--data {dir}: images are {width}×{height}; need at least 8×8");
+        if (h < 8 || w < 8)
+            throw new UsageException($"--data {dir}: images are {width}×{height}; need at least 8×8");
         var grey = images.All(b => b.Pixels.All(c => c.Red == c.Green && c.Green == c.Blue));
         var channels = grey ? 1 : 3;
         var n = images.Count;
@@ -138,11 +164,17 @@ internal static class UserData
         new Random(seed).Shuffle(order);
         var test = TestCount(n);
         var validation = ValidationCount(n - test);
-        var task = numClasses == 2
-            ? CompareTask.Binary("foreground")
-            : CompareTask.Multiclass(Enumerable.Range(0, numClasses).Select(c => c == 0 ? "class 0" : $"class {c}").ToArray());
-        return new CompareData(task, all.Select(order[(test + validation)..]), all.Select(order[test..(test + validation)]), all.Select(order[..test]),
+        var task =
+            numClasses == 2
+                ? CompareTask.Binary("foreground")
+                : CompareTask.Multiclass(Enumerable.Range(0, numClasses).Select(c => c == 0 ? "class 0" : $"class {c}").ToArray());
+        return new CompareData(
+            task,
+            all.Select(order[(test + validation)..]),
+            all.Select(order[test..(test + validation)]),
+            all.Select(order[..test]),
             $"{n} PNG images from {dir} ({names[0]} …), {w}×{h}, {(grey ? "grey" : "RGB")}",
-            grey ? ImmutableArray.Create("grey") : ImmutableArray.Create("red", "green", "blue"));
+            grey ? ImmutableArray.Create("grey") : ImmutableArray.Create("red", "green", "blue")
+        );
     }
 }

@@ -24,12 +24,16 @@ public static class ClassWeightEstimators
     public static double[] Counts(Tensor target, int numClasses, Tensor? mask = null, long ignoreIndex = -100)
     {
         ArgumentNullException.ThrowIfNull(target);
-        if (numClasses < 1) throw new ArgumentOutOfRangeException(nameof(numClasses), numClasses, "numClasses must be at least 1");
+        if (numClasses < 1)
+            throw new ArgumentOutOfRangeException(nameof(numClasses), numClasses, "numClasses must be at least 1");
         using var scope = NewDisposeScope();
         if (target.is_floating_point())
         {
             if (target.dim() < 2 || target.shape[1] != numClasses)
-                throw new ArgumentException($"ClassWeightEstimators: target has shape {Show(target.shape)}; per-class targets must be N, C, *spatial with C = {numClasses}.", nameof(target));
+                throw new ArgumentException(
+                    $"ClassWeightEstimators: target has shape {Show(target.shape)}; per-class targets must be N, C, *spatial with C = {numClasses}.",
+                    nameof(target)
+                );
             var t = target.to(ScalarType.Float64);
             if (mask is not null)
             {
@@ -41,7 +45,10 @@ public static class ClassWeightEstimators
             return t.sum(dims).data<double>().ToArray();
         }
         if (target.dtype == ScalarType.Bool)
-            throw new ArgumentException("ClassWeightEstimators: target has dtype Bool; expected int64 class indices N, *spatial or float per-class targets N, C, *spatial.", nameof(target));
+            throw new ArgumentException(
+                "ClassWeightEstimators: target has dtype Bool; expected int64 class indices N, *spatial or float per-class targets N, C, *spatial.",
+                nameof(target)
+            );
         var idx = target.to(ScalarType.Int64).flatten();
         var valid = idx.ne(ignoreIndex);
         if (mask is not null)
@@ -55,7 +62,10 @@ public static class ClassWeightEstimators
             var lo = kept.min().item<long>();
             var hi = kept.max().item<long>();
             if (lo < 0 || hi >= numClasses)
-                throw new ArgumentException($"ClassWeightEstimators: target holds class index {(lo < 0 ? lo : hi)}, outside [0, {numClasses - 1}] (and not ignoreIndex = {ignoreIndex}).", nameof(target));
+                throw new ArgumentException(
+                    $"ClassWeightEstimators: target holds class index {(lo < 0 ? lo : hi)}, outside [0, {numClasses - 1}] (and not ignoreIndex = {ignoreIndex}).",
+                    nameof(target)
+                );
         }
         return kept.bincount(null, numClasses).to(ScalarType.Float64).data<double>().ToArray();
     }
@@ -82,7 +92,8 @@ public static class ClassWeightEstimators
     /// <returns>The C weights, float32.</returns>
     public static Tensor InverseFrequency(Tensor target, int numClasses, double blend = 0.0, Tensor? mask = null, long ignoreIndex = -100)
     {
-        if (!(blend >= 0 && blend <= 1)) throw new ArgumentOutOfRangeException(nameof(blend), blend, "blend must lie in [0, 1]");
+        if (!(blend >= 0 && blend <= 1))
+            throw new ArgumentOutOfRangeException(nameof(blend), blend, "blend must lie in [0, 1]");
         var counts = Counts(target, numClasses, mask, ignoreIndex);
         var total = counts.Sum();
         var inverse = counts.Select(c => c > 0 ? total / c : 0.0).ToArray();
@@ -97,7 +108,8 @@ public static class ClassWeightEstimators
     {
         var counts = Counts(target, numClasses, mask, ignoreIndex);
         var present = counts.Where(c => c > 0).OrderBy(c => c).ToArray();
-        var median = present.Length == 0 ? 1.0
+        var median =
+            present.Length == 0 ? 1.0
             : present.Length % 2 == 1 ? present[present.Length / 2]
             : 0.5 * (present[present.Length / 2 - 1] + present[present.Length / 2]);
         return Finish(counts, c => median / c);
@@ -115,7 +127,8 @@ public static class ClassWeightEstimators
     /// <returns>The C weights, float32.</returns>
     public static Tensor EffectiveNumber(Tensor target, int numClasses, double beta = 0.999, Tensor? mask = null, long ignoreIndex = -100)
     {
-        if (!(beta >= 0 && beta < 1)) throw new ArgumentOutOfRangeException(nameof(beta), beta, "beta must lie in [0, 1)");
+        if (!(beta >= 0 && beta < 1))
+            throw new ArgumentOutOfRangeException(nameof(beta), beta, "beta must lie in [0, 1)");
         var counts = Counts(target, numClasses, mask, ignoreIndex);
         double Raw(double c) => (1 - beta) / (1 - Math.Pow(beta, c));
         var present = counts.Where(c => c > 0).ToArray();
@@ -139,11 +152,15 @@ public static class ClassWeightEstimators
         if (mask is not null)
         {
             if (mask.numel() != target.numel())
-                throw new ArgumentException($"ClassWeightEstimators: mask has shape {Show(mask.shape)}; expected {target.numel()} elements, the target's shape {Show(target.shape)}.", nameof(mask));
+                throw new ArgumentException(
+                    $"ClassWeightEstimators: mask has shape {Show(mask.shape)}; expected {target.numel()} elements, the target's shape {Show(target.shape)}.",
+                    nameof(mask)
+                );
             t = t.masked_select(mask.ne(0).flatten());
         }
         var n = (double)t.numel();
-        if (n == 0) return 1.0;
+        if (n == 0)
+            return 1.0;
         var positives = t.sum().item<double>();
         return (n - positives) / Math.Max(positives, 1.0);
     }
@@ -159,14 +176,21 @@ public static class ClassWeightEstimators
 
     private static void CheckMask(Tensor mask, long[] pixelShape)
     {
-        if (mask.numel() != pixelShape.Aggregate(1L, (a, b) => a * b) || mask.shape.Where(d => d != 1).Count() > pixelShape.Count(d => d != 1))
-            throw new ArgumentException($"ClassWeightEstimators: mask has shape {Show(mask.shape)}; expected {Show(pixelShape)} (N, *spatial).", nameof(mask));
+        if (
+            mask.numel() != pixelShape.Aggregate(1L, (a, b) => a * b)
+            || mask.shape.Where(d => d != 1).Count() > pixelShape.Count(d => d != 1)
+        )
+            throw new ArgumentException(
+                $"ClassWeightEstimators: mask has shape {Show(mask.shape)}; expected {Show(pixelShape)} (N, *spatial).",
+                nameof(mask)
+            );
     }
 
     private static long[] PixelShape(long[] shape, bool withClassAxis)
     {
         var s = shape.ToArray();
-        if (withClassAxis) s[1] = 1;
+        if (withClassAxis)
+            s[1] = 1;
         return s;
     }
 

@@ -25,8 +25,16 @@ public static partial class Losses
     /// softmax cross-entropy, per sample, then averaged over the batch.
     /// </summary>
     [Loss(LossTask.Multiclass, Name = "DiceCeLoss")]
-    public static Expr DiceCe(Expr input, Expr target, double lambdaDice = 1.0, double lambdaCe = 1.0, bool includeBackground = true,
-                              double smoothNr = 1e-5, double smoothDr = 1e-5, Activation activation = Activation.Softmax)
+    public static Expr DiceCe(
+        Expr input,
+        Expr target,
+        double lambdaDice = 1.0,
+        double lambdaCe = 1.0,
+        bool includeBackground = true,
+        double smoothNr = 1e-5,
+        double smoothDr = 1e-5,
+        Activation activation = Activation.Softmax
+    )
     {
         Require(lambdaDice >= 0, "lambdaDice must be >= 0");
         Require(lambdaCe >= 0, "lambdaCe must be >= 0");
@@ -45,9 +53,18 @@ public static partial class Losses
     /// pixels: what MONAI's DiceFocalLoss computes (it never passes use_softmax to its FocalLoss).
     /// </summary>
     [Loss(LossTask.Multiclass, Name = "DiceFocalLoss")]
-    public static Expr DiceFocal(Expr input, Expr target, double lambdaDice = 1.0, double lambdaFocal = 1.0, double gamma = 2.0,
-                                 bool includeBackground = true, double smoothNr = 1e-5, double smoothDr = 1e-5,
-                                 Activation activation = Activation.Softmax, Activation focalActivation = Activation.Softmax)
+    public static Expr DiceFocal(
+        Expr input,
+        Expr target,
+        double lambdaDice = 1.0,
+        double lambdaFocal = 1.0,
+        double gamma = 2.0,
+        bool includeBackground = true,
+        double smoothNr = 1e-5,
+        double smoothDr = 1e-5,
+        Activation activation = Activation.Softmax,
+        Activation focalActivation = Activation.Softmax
+    )
     {
         Require(lambdaDice >= 0, "lambdaDice must be >= 0");
         Require(lambdaFocal >= 0, "lambdaFocal must be >= 0");

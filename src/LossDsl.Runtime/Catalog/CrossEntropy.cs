@@ -17,8 +17,14 @@ public static partial class Losses
     /// with PyTorch's pos_weight meaning for <paramref name="posWeight"/> and label smoothing y(1 - ls) + ls/2.
     /// </summary>
     [Loss(LossTask.Binary, Name = "BceLoss")]
-    public static Expr Bce(Expr input, Expr target, bool fromLogits = true, double posWeight = 1.0, double negWeight = 1.0,
-                           double labelSmoothing = 0.0)
+    public static Expr Bce(
+        Expr input,
+        Expr target,
+        bool fromLogits = true,
+        double posWeight = 1.0,
+        double negWeight = 1.0,
+        double labelSmoothing = 0.0
+    )
     {
         Require(posWeight >= 0, "posWeight must be >= 0");
         Require(negWeight >= 0, "negWeight must be >= 0");
@@ -30,12 +36,10 @@ public static partial class Losses
     }
 
     /// <summary>log p: LogSigmoid of logits, or the log of clamped probabilities.</summary>
-    public static Expr LogProbability(Expr input, bool fromLogits) =>
-        fromLogits ? LogSigmoid(input) : Log(Clamp(input, Eps, 1 - Eps));
+    public static Expr LogProbability(Expr input, bool fromLogits) => fromLogits ? LogSigmoid(input) : Log(Clamp(input, Eps, 1 - Eps));
 
     /// <summary>log(1 - p): LogSigmoid(-logits), or the log of clamped complements.</summary>
-    public static Expr LogComplement(Expr input, bool fromLogits) =>
-        fromLogits ? LogSigmoid(-input) : Log(Clamp(1 - input, Eps, 1 - Eps));
+    public static Expr LogComplement(Expr input, bool fromLogits) => fromLogits ? LogSigmoid(-input) : Log(Clamp(1 - input, Eps, 1 - Eps));
 
     /// <summary>
     /// Softmax cross-entropy with class weights and PyTorch's weighted mean (Σ w_y·nll / Σ w_y),
@@ -48,11 +52,13 @@ public static partial class Losses
         var nll = -LogSoftmax(input);
         var y = OneHot(target);
         var weighted = Sum(ClassWeights * y * nll, Over.Classes);
-        var loss = labelSmoothing > 0
-            ? (1 - labelSmoothing) * weighted + labelSmoothing / NumClasses * Sum(ClassWeights * nll, Over.Classes)
-            : weighted;
+        var loss =
+            labelSmoothing > 0
+                ? (1 - labelSmoothing) * weighted + labelSmoothing / NumClasses * Sum(ClassWeights * nll, Over.Classes)
+                : weighted;
         return WeightedMean(loss, Sum(ClassWeights * y, Over.Classes));
     }
+
     /// <summary>
     /// Multi-label BCE on logits (torch's BCEWithLogitsLoss on N, C, *spatial with a per-class weight): every
     /// channel its own sigmoid against its one-hot, multi-hot or soft target, -(w⁺ y log p + (1 - y) log(1 - p))
@@ -69,4 +75,3 @@ public static partial class Losses
         return Mean(ClassWeights * -(posWeight * y * LogSigmoid(input) + (1 - y) * LogSigmoid(-input)), Over.Classes);
     }
 }
-

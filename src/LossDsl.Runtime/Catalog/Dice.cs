@@ -6,7 +6,9 @@ public static partial class Losses
 {
     /// <summary>Probabilities from the input under an activation.</summary>
     public static Expr Activate(Expr input, Activation activation) =>
-        activation == Activation.Sigmoid ? Sigmoid(input) : activation == Activation.Softmax ? Softmax(input) : input;
+        activation == Activation.Sigmoid ? Sigmoid(input)
+        : activation == Activation.Softmax ? Softmax(input)
+        : input;
 
     /// <summary>
     /// 1 - Dice (or 1 - Jaccard) per sample and class, or per class over the batch when
@@ -34,9 +36,18 @@ public static partial class Losses
     /// floored at 1e-7 (segmentation_models_pytorch's <c>log_loss</c>).
     /// </summary>
     [Loss(LossTask.Multiclass, Name = "DiceLoss")]
-    public static Expr Dice(Expr input, Expr target, Activation activation = Activation.Sigmoid, bool includeBackground = true,
-                            bool squaredPred = false, bool jaccard = false, bool batch = false,
-                            double smoothNr = 1e-5, double smoothDr = 1e-5, bool logLoss = false)
+    public static Expr Dice(
+        Expr input,
+        Expr target,
+        Activation activation = Activation.Sigmoid,
+        bool includeBackground = true,
+        bool squaredPred = false,
+        bool jaccard = false,
+        bool batch = false,
+        double smoothNr = 1e-5,
+        double smoothDr = 1e-5,
+        bool logLoss = false
+    )
     {
         var f = DiceTerm(Activate(input, activation), OneHot(target), squaredPred, jaccard, batch, smoothNr, smoothDr);
         var perClass = logLoss ? -Log(Max(1 - f, 1e-7)) : f;
@@ -50,9 +61,16 @@ public static partial class Losses
     /// at least that of any present class.
     /// </summary>
     [Loss(LossTask.Multiclass, Name = "GeneralizedDiceLoss")]
-    public static Expr GeneralizedDice(Expr input, Expr target, DiceWeightType weightType = DiceWeightType.Square,
-                                       Activation activation = Activation.Softmax, bool includeBackground = true, bool batch = false,
-                                       double smoothNr = 1e-5, double smoothDr = 1e-5)
+    public static Expr GeneralizedDice(
+        Expr input,
+        Expr target,
+        DiceWeightType weightType = DiceWeightType.Square,
+        Activation activation = Activation.Softmax,
+        bool includeBackground = true,
+        bool batch = false,
+        double smoothNr = 1e-5,
+        double smoothDr = 1e-5
+    )
     {
         Require(smoothNr >= 0, "smoothNr must be >= 0");
         Require(smoothDr >= 0, "smoothDr must be >= 0");
@@ -66,9 +84,10 @@ public static partial class Losses
         // soft targets with Σt < 1 get Σt. No infinities, and an empty image gives 1 - nr/dr = 0.
         var count = Max(ground, 1.0);
         var presence = Min(ground, 1.0);
-        var w = weightType == DiceWeightType.Square ? presence / (count * count)
-              : weightType == DiceWeightType.Simple ? presence / count
-              : (Expr)1.0;
+        var w =
+            weightType == DiceWeightType.Square ? presence / (count * count)
+            : weightType == DiceWeightType.Simple ? presence / count
+            : (Expr)1.0;
         var kept = KeepClasses(includeBackground) * w;
         var numerator = 2 * Sum(kept * tp, Over.Classes) + smoothNr;
         var denominator = Sum(kept * (predicted + ground), Over.Classes) + smoothDr;
@@ -77,8 +96,14 @@ public static partial class Losses
 
     /// <summary>log(cosh(1 - Dice)) per sample and class (Jadon), averaged like <see cref="Dice"/>.</summary>
     [Loss(LossTask.Multiclass, Name = "LogCoshDiceLoss")]
-    public static Expr LogCoshDice(Expr input, Expr target, Activation activation = Activation.Sigmoid, bool includeBackground = true,
-                                   double smoothNr = 1e-5, double smoothDr = 1e-5)
+    public static Expr LogCoshDice(
+        Expr input,
+        Expr target,
+        Activation activation = Activation.Sigmoid,
+        bool includeBackground = true,
+        double smoothNr = 1e-5,
+        double smoothDr = 1e-5
+    )
     {
         var f = DiceTerm(Activate(input, activation), OneHot(target), false, false, false, smoothNr, smoothDr);
         var keep = KeepClasses(includeBackground);

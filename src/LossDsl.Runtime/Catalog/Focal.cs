@@ -38,6 +38,7 @@ public static partial class Losses
         var y = labelSmoothing > 0 ? (1 - labelSmoothing) * OneHot(target) + labelSmoothing / NumClasses : OneHot(target);
         return Sum(ClassWeights * y * Pow(1 - p, gamma) * -logp, Over.Classes);
     }
+
     /// <summary>
     /// The sigmoid focal loss of every channel against its per-class target y: BCE(x, y) · (1 - p_t)^γ,
     /// 1 - p_t = σ(-x)·y + σ(x)·(1 - y), computed in log space.
@@ -68,4 +69,3 @@ public static partial class Losses
             : Sum(ClassWeights * balanced * Min(ClassIndex, 1), Over.Classes) / (NumClasses - 1);
     }
 }
-

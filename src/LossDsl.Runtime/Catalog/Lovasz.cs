@@ -16,7 +16,8 @@ public sealed class LovaszHingeLoss : LossFunction
     /// <summary>Creates the loss.</summary>
     /// <param name="perImage">One loss per image, then reduced; false: one loss over all pixels of the batch.</param>
     /// <param name="reduction">Mean (default) or Sum over the images; None returns the per-image losses <c>N</c>.</param>
-    public LovaszHingeLoss(bool perImage = true, Reduction reduction = Reduction.Mean) : base(nameof(LovaszHingeLoss))
+    public LovaszHingeLoss(bool perImage = true, Reduction reduction = Reduction.Mean)
+        : base(nameof(LovaszHingeLoss))
     {
         PerImage = perImage;
         Reduction = reduction;
@@ -43,7 +44,8 @@ public sealed class LovaszHingeLoss : LossFunction
         var losses = new List<Tensor>();
         if (PerImage)
         {
-            for (var i = 0; i < n; i++) losses.Add(Flat(logits[i], labels[i], valid?[i]));
+            for (var i = 0; i < n; i++)
+                losses.Add(Flat(logits[i], labels[i], valid?[i]));
         }
         else
         {
@@ -67,7 +69,8 @@ public sealed class LovaszHingeLoss : LossFunction
             logits = logits.masked_select(valid);
             labels = labels.masked_select(valid);
         }
-        if (logits.numel() == 0) return TensorMath.Mul(logits.sum(), 0.0);
+        if (logits.numel() == 0)
+            return TensorMath.Mul(logits.sum(), 0.0);
         var signs = TensorMath.Add(TensorMath.Mul(labels, 2.0), -1.0);
         var errors = TensorMath.RSub(1.0, logits * signs);
         var (sorted, perm) = errors.sort(0, descending: true);
@@ -77,9 +80,7 @@ public sealed class LovaszHingeLoss : LossFunction
         var union = TensorMath.Add(gts, TensorMath.RSub(1.0, gtSorted).cumsum(0));
         var jaccard = TensorMath.RSub(1.0, intersection / union);
         var p = jaccard.shape[0];
-        var grad = p > 1
-            ? cat(new[] { jaccard[..1], jaccard[1..] - jaccard[..(int)(p - 1)] })
-            : jaccard;
+        var grad = p > 1 ? cat(new[] { jaccard[..1], jaccard[1..] - jaccard[..(int)(p - 1)] }) : jaccard;
         return dot(nn.functional.relu(sorted), grad);
     }
 }

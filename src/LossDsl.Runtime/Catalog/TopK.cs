@@ -27,14 +27,22 @@ public sealed class TopKCrossEntropyLoss : LossFunction
     {
         Hyperparameters.RequireFinite(nameof(TopKCrossEntropyLoss), nameof(k), k);
         if (!(k > 0 && k <= 100))
-            throw Hyperparameters.OutOfRange(nameof(TopKCrossEntropyLoss), "k must be in (0, 100] (a percentage of the valid pixels)", (nameof(k), k));
+            throw Hyperparameters.OutOfRange(
+                nameof(TopKCrossEntropyLoss),
+                "k must be in (0, 100] (a percentage of the valid pixels)",
+                (nameof(k), k)
+            );
         if (reduction == Reduction.None)
-            throw new ArgumentOutOfRangeException(nameof(reduction), reduction,
-                $"{nameof(TopKCrossEntropyLoss)}: Reduction.None has no per-pixel meaning here (the kept pixels are chosen over the batch); use Mean or Sum");
+            throw new ArgumentOutOfRangeException(
+                nameof(reduction),
+                reduction,
+                $"{nameof(TopKCrossEntropyLoss)}: Reduction.None has no per-pixel meaning here (the kept pixels are chosen over the batch); use Mean or Sum"
+            );
         K = k;
         IgnoreIndex = ignoreIndex;
         Reduction = reduction;
-        if (classWeights is not null) register_buffer(WeightsBuffer, classWeights.detach().clone());
+        if (classWeights is not null)
+            register_buffer(WeightsBuffer, classWeights.detach().clone());
     }
 
     /// <summary>The percentage of valid pixels kept.</summary>
@@ -58,7 +66,10 @@ public sealed class TopKCrossEntropyLoss : LossFunction
         using var scope = NewDisposeScope();
         using var ctx = LossContext.Create(GetName(), LossTask.Multiclass, input, target, mask, ClassWeights, IgnoreIndex, CheckValues);
         if (ctx.C < 2)
-            throw new ArgumentException($"{GetName()}: the input has a single channel (C = 1): a softmax over one class is 1 and its cross-entropy 0; use a sigmoid loss for one-channel binary segmentation", nameof(input));
+            throw new ArgumentException(
+                $"{GetName()}: the input has a single channel (C = 1): a softmax over one class is 1 and its cross-entropy 0; use a sigmoid loss for one-channel binary segmentation",
+                nameof(input)
+            );
         var logp = nn.functional.log_softmax(ctx.Input, 1);
         var y = ctx.Target;
         // Σ_c w_c y_c (−log p_c): w_y · nll for class indices.

@@ -14,7 +14,10 @@ public static partial class Losses
         Require(beta >= 0, "beta must be >= 0");
         Require(smoothNr >= 0, "smoothNr must be >= 0");
         Require(smoothDr >= 0, "smoothDr must be >= 0");
-        Require(alpha + beta > 0 || smoothDr > 0, "alpha + beta or smoothDr must be > 0 (with alpha = beta = smoothDr = 0 the index is tp / tp, 0/0 on an empty class)");
+        Require(
+            alpha + beta > 0 || smoothDr > 0,
+            "alpha + beta or smoothDr must be > 0 (with alpha = beta = smoothDr = 0 the index is tp / tp, 0/0 on an empty class)"
+        );
         var tp = batch ? Sum(p * t, Over.Batch | Over.Spatial) : Sum(p * t, Over.Spatial);
         var sp = batch ? Sum(p, Over.Batch | Over.Spatial) : Sum(p, Over.Spatial);
         var st = batch ? Sum(t, Over.Batch | Over.Spatial) : Sum(t, Over.Spatial);
@@ -25,8 +28,17 @@ public static partial class Losses
     /// Tversky loss (Salehi et al.): α weighs false positives, β false negatives; α = β = 0.5 is Dice.
     /// </summary>
     [Loss(LossTask.Multiclass, Name = "TverskyLoss")]
-    public static Expr Tversky(Expr input, Expr target, double alpha = 0.5, double beta = 0.5, Activation activation = Activation.Sigmoid,
-                               bool includeBackground = true, bool batch = false, double smoothNr = 1e-5, double smoothDr = 1e-5)
+    public static Expr Tversky(
+        Expr input,
+        Expr target,
+        double alpha = 0.5,
+        double beta = 0.5,
+        Activation activation = Activation.Sigmoid,
+        bool includeBackground = true,
+        bool batch = false,
+        double smoothNr = 1e-5,
+        double smoothDr = 1e-5
+    )
     {
         var f = TverskyTerm(Activate(input, activation), OneHot(target), alpha, beta, batch, smoothNr, smoothDr);
         var keep = KeepClasses(includeBackground);
@@ -38,9 +50,18 @@ public static partial class Losses
     /// emphasises hard examples with a small index.
     /// </summary>
     [Loss(LossTask.Multiclass, Name = "FocalTverskyLoss")]
-    public static Expr FocalTversky(Expr input, Expr target, double alpha = 0.7, double beta = 0.3, double gamma = 0.75,
-                                    Activation activation = Activation.Sigmoid, bool includeBackground = true, bool batch = false,
-                                    double smoothNr = 1e-5, double smoothDr = 1e-5)
+    public static Expr FocalTversky(
+        Expr input,
+        Expr target,
+        double alpha = 0.7,
+        double beta = 0.3,
+        double gamma = 0.75,
+        Activation activation = Activation.Sigmoid,
+        bool includeBackground = true,
+        bool batch = false,
+        double smoothNr = 1e-5,
+        double smoothDr = 1e-5
+    )
     {
         Require(gamma > 0, "gamma must be > 0 (gamma = 0 makes the loss a constant)");
         var f = TverskyTerm(Activate(input, activation), OneHot(target), alpha, beta, batch, smoothNr, smoothDr);

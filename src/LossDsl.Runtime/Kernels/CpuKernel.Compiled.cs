@@ -4,9 +4,8 @@ using System.Linq;
 using System.Linq.Expressions;
 using System.Reflection;
 using static System.Linq.Expressions.Expression;
-using LinqExpr = System.Linq.Expressions.Expression;
-
 using Kind = LossDsl.Kernels.NodeKind;
+using LinqExpr = System.Linq.Expressions.Expression;
 using Node = LossDsl.Kernels.PlanNode;
 using Sink = LossDsl.Kernels.PlanSink;
 
@@ -31,8 +30,21 @@ namespace LossDsl.Kernels;
 /// <param name="flags">Per-chunk value-check flags (<see cref="CheckFlags"/>), written by a checking pass.</param>
 /// <param name="chunk">The chunk's entry in <paramref name="flags"/>.</param>
 /// <param name="ignore">The class index a checking pass flags as ignored (long.MinValue: none).</param>
-internal delegate void CompiledPass(nint x, nint t, nint index, nint mask, nint grad, long stride, long count,
-                                    float[] stats, double[] partials, long slotBase, int[] flags, long chunk, long ignore);
+internal delegate void CompiledPass(
+    nint x,
+    nint t,
+    nint index,
+    nint mask,
+    nint grad,
+    long stride,
+    long count,
+    float[] stats,
+    double[] partials,
+    long slotBase,
+    int[] flags,
+    long chunk,
+    long ignore
+);
 
 /// <summary>What a checking pass found (bits of a chunk's flags).</summary>
 [Flags]
@@ -88,7 +100,8 @@ internal sealed partial class CpuKernel
     internal int PassCount => _passes;
 
     /// <summary>True when the pass runs as one compiled loop for C classes and this target layout.</summary>
-    internal bool IsCompiled(int pass, long classes, bool index, bool check = false) => CompiledFor(pass, classes, index, check) is not null;
+    internal bool IsCompiled(int pass, long classes, bool index, bool check = false) =>
+        CompiledFor(pass, classes, index, check) is not null;
 
     // The partial-sum slot of every reduction node for C classes (the layout Forward uses).
     private int[] SlotLayout(long classes, out int slots) => _plan.SlotLayout(classes, out slots);
@@ -98,7 +111,8 @@ internal sealed partial class CpuKernel
         private static readonly Type V = typeof(System.Runtime.Intrinsics.Vector512<float>);
 
         private readonly CpuKernel _k;
-        private readonly int _pass, _c;
+        private readonly int _pass,
+            _c;
         private readonly bool _index;
 
         private readonly ParameterExpression _x = Parameter(typeof(nint), "x");
@@ -173,18 +187,21 @@ internal sealed partial class CpuKernel
                 }
             }
 
-            if (_check) AddChecks(epilogue);
+            if (_check)
+                AddChecks(epilogue);
 
             var done = Label("done");
             var width = Constant((long)Simd.Width);
             var loop = Loop(
-                IfThenElse(GreaterThanOrEqual(_i, _count),
-                    Break(done),
-                    Block(_bodyVars, _body.Append(AddAssign(_i, width)))),
-                done);
+                IfThenElse(GreaterThanOrEqual(_i, _count), Break(done), Block(_bodyVars, _body.Append(AddAssign(_i, width)))),
+                done
+            );
             var all = _prologue.Append(Assign(_i, Constant(0L))).Append(loop).Concat(epilogue).Append(LinqExpr.Empty());
-            var lambda = Lambda<CompiledPass>(Block(_outerVars.Append(_i), all),
-                $"LossDsl.Pass{_pass}", new[] { _x, _t, _idx, _mask, _grad, _stride, _count, _stats, _partials, _slotBase, _flags, _chunk, _ignore });
+            var lambda = Lambda<CompiledPass>(
+                Block(_outerVars.Append(_i), all),
+                $"LossDsl.Pass{_pass}",
+                new[] { _x, _t, _idx, _mask, _grad, _stride, _count, _stats, _partials, _slotBase, _flags, _chunk, _ignore }
+            );
             return new PassCode(lambda.Compile(), _statOrder.ToArray());
         }
 
@@ -206,7 +223,8 @@ internal sealed partial class CpuKernel
             for (var c = 0; c < _c; c++)
             {
                 var x = _values.TryGetValue((InputNode(InputKind.Prediction), c), out var known)
-                    ? (LinqExpr)known : Call(Method(nameof(Simd.Load)), _x, Offset(c));
+                    ? (LinqExpr)known
+                    : Call(Method(nameof(Simd.Load)), _x, Offset(c));
                 // x·0 is NaN exactly where x is NaN or ±∞, and NaN sticks in a sum: one FMA per element.
                 _body.Add(Assign(badX, Call(Method(nameof(Simd.MultiplyAdd)), x, LinqExpr.Default(V), badX)));
             }
@@ -214,14 +232,22 @@ internal sealed partial class CpuKernel
             {
                 // One load of the indices: lanes outside [0, C) or at the ignore index (the caller tells the
                 // two apart the slow way, only when this fires).
-                _body.Add(Assign(badI, Simd2(nameof(Simd.Or), badI,
-                    Call(Method(nameof(Simd.IndexSuspect)), _idx, _i, Constant((long)_c), _ignore))));
+                _body.Add(
+                    Assign(
+                        badI,
+                        Simd2(nameof(Simd.Or), badI, Call(Method(nameof(Simd.IndexSuspect)), _idx, _i, Constant((long)_c), _ignore))
+                    )
+                );
             }
             else
             {
                 for (var c = 0; c < _c; c++)
-                    _body.Add(Assign(badT, Simd2(nameof(Simd.Or), badT,
-                        Simd1(nameof(Simd.OutsideUnit), Call(Method(nameof(Simd.Load)), _t, Offset(c))))));
+                    _body.Add(
+                        Assign(
+                            badT,
+                            Simd2(nameof(Simd.Or), badT, Simd1(nameof(Simd.OutsideUnit), Call(Method(nameof(Simd.Load)), _t, Offset(c))))
+                        )
+                    );
             }
             var slot = ArrayAccess(_flags, Convert(_chunk, typeof(int)));
             epilogue.Add(Assign(slot, Or(slot, Call(Method(nameof(Simd.Flags)), badX, badT, badI))));
@@ -230,13 +256,13 @@ internal sealed partial class CpuKernel
         private int InputNode(InputKind kind)
         {
             for (var i = 0; i < _k._nodes.Length; i++)
-                if (_k._nodes[i].Expr is Input inp && inp.Kind == kind) return i;
+                if (_k._nodes[i].Expr is Input inp && inp.Kind == kind)
+                    return i;
             return -1;
         }
 
         private static MethodInfo Method(string name) =>
-            typeof(Simd).GetMethod(name, BindingFlags.Public | BindingFlags.Static)
-            ?? throw new InvalidOperationException(name);
+            typeof(Simd).GetMethod(name, BindingFlags.Public | BindingFlags.Static) ?? throw new InvalidOperationException(name);
 
         private static MethodCallExpression Simd1(string name, LinqExpr a) => Call(Method(name), a);
 
@@ -262,8 +288,7 @@ internal sealed partial class CpuKernel
             return v;
         }
 
-        private ParameterExpression MaskBits() =>
-            _maskBits ??= Local("valid", Call(Method(nameof(Simd.MaskBits)), _mask, _i));
+        private ParameterExpression MaskBits() => _maskBits ??= Local("valid", Call(Method(nameof(Simd.MaskBits)), _mask, _i));
 
         private ParameterExpression ClassBits(int c)
         {
@@ -279,8 +304,10 @@ internal sealed partial class CpuKernel
         private ParameterExpression Value(int id, int c)
         {
             var node = _k._nodes[id];
-            if (!node.Classes) c = 0;
-            if (_values.TryGetValue((id, c), out var known) || _invariant.TryGetValue((id, c), out known)) return known;
+            if (!node.Classes)
+                c = 0;
+            if (_values.TryGetValue((id, c), out var known) || _invariant.TryGetValue((id, c), out known))
+                return known;
             switch (node.Kind)
             {
                 case Kind.Const:
@@ -317,12 +344,14 @@ internal sealed partial class CpuKernel
                     var arg = _k._nodes[node.Args[0]];
                     LinqExpr sum = Arg(0, 0);
                     if (arg.Classes)
-                        for (var cc = 1; cc < _c; cc++) sum = LinqExpr.Add(sum, Arg(0, cc));
+                        for (var cc = 1; cc < _c; cc++)
+                            sum = LinqExpr.Add(sum, Arg(0, cc));
                     return sum;
                 }
                 case SelectTarget:
                 {
-                    if (!_k._nodes[node.Args[0]].Classes) throw new NotSupportedException("select of a value without classes");
+                    if (!_k._nodes[node.Args[0]].Classes)
+                        throw new NotSupportedException("select of a value without classes");
                     LinqExpr acc = LinqExpr.Default(V);
                     for (var cc = 0; cc < _c; cc++)
                         acc = _index
@@ -338,7 +367,12 @@ internal sealed partial class CpuKernel
                     return u.Op switch
                     {
                         UnaryOp.Neg => Negate(a),
-                        UnaryOp.Sigmoid => Call(Method(nameof(Simd.SigmoidFrom)), a, ExpNegAbs(node.Args[0], c), ReciprocalOnePlus(node.Args[0], c)),
+                        UnaryOp.Sigmoid => Call(
+                            Method(nameof(Simd.SigmoidFrom)),
+                            a,
+                            ExpNegAbs(node.Args[0], c),
+                            ReciprocalOnePlus(node.Args[0], c)
+                        ),
                         UnaryOp.LogSigmoid => Simd2(nameof(Simd.LogSigmoidFrom), a, SoftTail(node.Args[0], c)),
                         UnaryOp.Softplus => Simd2(nameof(Simd.SoftplusFrom), a, SoftTail(node.Args[0], c)),
                         UnaryOp.Step => Simd1(nameof(Simd.Step), a),
@@ -352,8 +386,10 @@ internal sealed partial class CpuKernel
                     var right = _k._nodes[node.Args[1]];
                     if (b.Op == BinaryOp.Pow && right.Kind == Kind.Const)
                     {
-                        if (right.Value == 1) return Arg(0, c);
-                        if (right.Value == 2) return Multiply(Arg(0, c), Arg(0, c));
+                        if (right.Value == 1)
+                            return Arg(0, c);
+                        if (right.Value == 2)
+                            return Multiply(Arg(0, c), Arg(0, c));
                     }
                     var (l, r) = (Arg(0, c), Arg(1, c));
                     return b.Op switch
@@ -383,7 +419,9 @@ internal sealed partial class CpuKernel
         private (int Id, int Class) Unsigned(int id, int c)
         {
             var node = _k._nodes[id];
-            return node.Expr is LossDsl.Unary { Op: UnaryOp.Neg } ? (node.Args[0], _k._nodes[node.Args[0]].Classes ? c : 0) : (id, node.Classes ? c : 0);
+            return node.Expr is LossDsl.Unary { Op: UnaryOp.Neg }
+                ? (node.Args[0], _k._nodes[node.Args[0]].Classes ? c : 0)
+                : (id, node.Classes ? c : 0);
         }
 
         private ParameterExpression ExpNegAbs(int id, int c)
@@ -437,24 +475,28 @@ internal sealed partial class CpuKernel
         {
             var xs = Enumerable.Range(0, _c).Select(cc => Value(argId, cc)).ToArray();
             LinqExpr max = xs[0];
-            for (var cc = 1; cc < _c; cc++) max = Simd2(nameof(Simd.Max), max, xs[cc]);
+            for (var cc = 1; cc < _c; cc++)
+                max = Simd2(nameof(Simd.Max), max, xs[cc]);
             var m = Local($"max{id}", max);
             var shifted = xs.Select((x, cc) => Local($"d{id}_{cc}", Subtract(x, m))).ToArray();
             var exps = shifted.Select((d, cc) => Local($"e{id}_{cc}", Simd1(nameof(Simd.Exp), d))).ToArray();
             LinqExpr sum = exps[0];
-            for (var cc = 1; cc < _c; cc++) sum = LinqExpr.Add(sum, exps[cc]);
+            for (var cc = 1; cc < _c; cc++)
+                sum = LinqExpr.Add(sum, exps[cc]);
             var s = Local($"sum{id}", sum);
             if (log)
             {
                 // (x - max) - log Σ: exact for any finite logits (x - (max + log Σ) rounds log Σ away when
                 // |max| is large, e.g. tied top classes at 1e8 would give 0 instead of -log 2).
                 var logSum = Local($"logsum{id}", Simd1(nameof(Simd.Log), s));
-                for (var cc = 0; cc < _c; cc++) _values[(id, cc)] = Local($"v{id}_{cc}", Subtract(shifted[cc], logSum));
+                for (var cc = 0; cc < _c; cc++)
+                    _values[(id, cc)] = Local($"v{id}_{cc}", Subtract(shifted[cc], logSum));
             }
             else
             {
                 var inv = Local($"inv{id}", Simd1(nameof(Simd.Reciprocal), s));
-                for (var cc = 0; cc < _c; cc++) _values[(id, cc)] = Local($"v{id}_{cc}", Multiply(exps[cc], inv));
+                for (var cc = 0; cc < _c; cc++)
+                    _values[(id, cc)] = Local($"v{id}_{cc}", Multiply(exps[cc], inv));
             }
         }
     }

@@ -2,15 +2,14 @@ using System;
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
-using Reduction = TorchSharp.torch.nn.Reduction;
-
 using Kind = LossDsl.Kernels.NodeKind;
 using Node = LossDsl.Kernels.PlanNode;
+using Reduction = TorchSharp.torch.nn.Reduction;
 using Sink = LossDsl.Kernels.PlanSink;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace LossDsl.Kernels;
 
@@ -48,6 +47,7 @@ internal sealed partial class CpuKernel
     private bool _pixelwise => _plan.Pixelwise;
     private bool _weighted => _plan.Weighted;
     private Over _axes => _plan.Axes;
+
     private IEnumerable<int> SeedInputs(Seed seed) => _plan.SeedInputs(seed);
 
     /// <summary>The schedule this kernel executes.</summary>
@@ -77,10 +77,15 @@ internal sealed partial class CpuKernel
     /// <summary>True when the kernel can run on these inputs with this reduction.</summary>
     public static bool Accepts(LossContext ctx, Reduction reduction) =>
         reduction is Reduction.Mean or Reduction.Sum
-        && ctx.Input.dtype == ScalarType.Float32 && ctx.Input.device_type == DeviceType.CPU && ctx.Input.is_contiguous()
+        && ctx.Input.dtype == ScalarType.Float32
+        && ctx.Input.device_type == DeviceType.CPU
+        && ctx.Input.is_contiguous()
         && ctx.SpatialRank >= 1
-        && (ctx.TargetIndex is { } ti ? ti.dtype == ScalarType.Int64 && ti.is_contiguous()
-                                      : ctx.Target.dtype == ScalarType.Float32 && ctx.Target.is_contiguous() && ctx.Target.shape.SequenceEqual(ctx.Input.shape))
+        && (
+            ctx.TargetIndex is { } ti
+                ? ti.dtype == ScalarType.Int64 && ti.is_contiguous()
+                : ctx.Target.dtype == ScalarType.Float32 && ctx.Target.is_contiguous() && ctx.Target.shape.SequenceEqual(ctx.Input.shape)
+        )
         && (ctx.Mask is null || (ctx.Mask.dtype == ScalarType.Bool && ctx.Mask.is_contiguous()));
 
     // ---------------------------------------------------------------- running
@@ -88,7 +93,11 @@ internal sealed partial class CpuKernel
     private sealed class Run
     {
         public required LossContext Ctx;
-        public long N, C, S, L, ChunksPerSample;
+        public long N,
+            C,
+            S,
+            L,
+            ChunksPerSample;
         public unsafe float* X;
         public unsafe float* T;
         public unsafe long* Index;
@@ -120,15 +129,25 @@ internal sealed partial class CpuKernel
     /// </summary>
     public unsafe Tensor Forward(LossContext ctx, Reduction reduction, bool check, out Tensor gradient, out CheckFlags found)
     {
-        var r = new Run { Ctx = ctx, N = ctx.N, C = ctx.C, Check = check, Ignore = ctx.DeferredIgnore ?? long.MinValue };
+        var r = new Run
+        {
+            Ctx = ctx,
+            N = ctx.N,
+            C = ctx.C,
+            Check = check,
+            Ignore = ctx.DeferredIgnore ?? long.MinValue,
+        };
         r.S = ctx.Input.numel() / (r.N * r.C);
         // A whole number of vectors per chunk, so only a sample's last chunk can have a tail.
         r.L = Math.Max(256, 4096 / r.C / Simd.Width * Simd.Width);
         r.ChunksPerSample = (r.S + r.L - 1) / r.L;
         r.X = (float*)Native.THSTensor_data(ctx.Input.Handle);
-        if (ctx.TargetIndex is { } ti) r.Index = (long*)Native.THSTensor_data(ti.Handle);
-        else r.T = (float*)Native.THSTensor_data(ctx.Target.Handle);
-        if (ctx.Mask is { } m) r.Mask = (byte*)Native.THSTensor_data(m.Handle);
+        if (ctx.TargetIndex is { } ti)
+            r.Index = (long*)Native.THSTensor_data(ti.Handle);
+        else
+            r.T = (float*)Native.THSTensor_data(ctx.Target.Handle);
+        if (ctx.Mask is { } m)
+            r.Mask = (byte*)Native.THSTensor_data(m.Handle);
         // Every element is written by the last pass; the block is reused once libtorch releases the tensor.
         gradient = GradientPool.Float32(ctx.Input.shape);
         r.Grad = (float*)Native.THSTensor_data(gradient.Handle);
@@ -144,7 +163,8 @@ internal sealed partial class CpuKernel
             EvaluateStats(r, pass, reduction);
         }
         found = CheckFlags.None;
-        foreach (var f in r.Flags) found |= (CheckFlags)f;
+        foreach (var f in r.Flags)
+            found |= (CheckFlags)f;
         if (_deferSeed && reduction == Reduction.Mean && found == CheckFlags.None)
         {
             using var scale = (1 / WeightTotal(r)).ToScalar();
@@ -155,7 +175,8 @@ internal sealed partial class CpuKernel
         if (_pixelwise)
         {
             var sum = r.Stats[_valueSum][0];
-            value = reduction == Reduction.Sum ? sum
+            value =
+                reduction == Reduction.Sum ? sum
                 : _weighted ? sum / WeightTotal(r)
                 : sum / CountOf(ctx, _axes, valid: true);
         }
@@ -178,7 +199,8 @@ internal sealed partial class CpuKernel
     {
         var total = r.Stats[_weightSum][0];
         // A weight without a class axis counts once per class of a value that has one.
-        if (!_nodes[_weight].Classes && _nodes[_value].Classes) total *= r.C;
+        if (!_nodes[_weight].Classes && _nodes[_value].Classes)
+            total *= r.C;
         return MeanRule.WeightDenominator(total);
     }
 
@@ -189,21 +211,25 @@ internal sealed partial class CpuKernel
         for (var i = 0; i < _nodes.Length; i++)
         {
             var node = _nodes[i];
-            if (node.Kind != Kind.Stat || r.Stats[i] is not null) continue;
+            if (node.Kind != Kind.Stat || r.Stats[i] is not null)
+                continue;
             if (node.Slot >= 0)
             {
-                if (node.Level != level) continue;
+                if (node.Level != level)
+                    continue;
                 r.Stats[i] = CombinePartials(r, i);
                 continue;
             }
             if (node.Expr is Seed seed)
             {
                 var ready = reduction == Reduction.Sum || SeedInputs(seed).All(a => Known(r, a));
-                if (!ready) continue;
+                if (!ready)
+                    continue;
                 r.Stats[i] = new[] { SeedValue(r, seed.Index, reduction) };
                 continue;
             }
-            if (node.Args.Any(a => _nodes[a].Kind == Kind.Stat && r.Stats[a] is null)) continue;
+            if (node.Args.Any(a => _nodes[a].Kind == Kind.Stat && r.Stats[a] is null))
+                continue;
             r.Stats[i] = EvaluateStat(r, node);
         }
     }
@@ -214,33 +240,37 @@ internal sealed partial class CpuKernel
     private (double Value, double Weight) RegionTotals(Run r)
     {
         var v = _nodes[_value];
-        double sv = 0, sw = 0;
+        double sv = 0,
+            sw = 0;
         for (long n = 0; n < (v.Batch ? r.N : 1); n++)
-            for (long c = 0; c < (v.Classes ? r.C : 1); c++)
-            {
-                sv += At(r, _value, n, c);
-                sw += _weighted ? At(r, _weight, n, c) : 1;
-            }
+        for (long c = 0; c < (v.Classes ? r.C : 1); c++)
+        {
+            sv += At(r, _value, n, c);
+            sw += _weighted ? At(r, _weight, n, c) : 1;
+        }
         return (sv, MeanRule.WeightDenominator(sw));
     }
 
     private double At(Run r, int id, long n, long c)
     {
         var node = _nodes[id];
-        if (node.Kind == Kind.Const) return node.Value;
+        if (node.Kind == Kind.Const)
+            return node.Value;
         return r.Stats[id][(node.Batch ? n : 0) * (node.Classes ? r.C : 1) + (node.Classes ? c : 0)];
     }
 
     private double SeedValue(Run r, int index, Reduction reduction)
     {
-        if (reduction == Reduction.Sum) return index == 0 ? 1 : 0;
+        if (reduction == Reduction.Sum)
+            return index == 0 ? 1 : 0;
         if (_weighted && !_pixelwise)
         {
             var (sv, sw) = RegionTotals(r);
             return index == 0 ? MeanRule.ValueAdjoint(sw) : MeanRule.WeightAdjoint(sv, sw);
         }
         // Deferred: the first pass writes the gradient with the seed at 1; Forward scales it by 1/Σw after.
-        if (_deferSeed && index == 0) return 1;
+        if (_deferSeed && index == 0)
+            return 1;
         if (_weighted)
         {
             var sw = WeightTotal(r);
@@ -274,41 +304,45 @@ internal sealed partial class CpuKernel
         switch (node.Expr)
         {
             case Input { Kind: InputKind.ClassIndex }:
-                for (var c = 0; c < classes; c++) result[c] = c;
+                for (var c = 0; c < classes; c++)
+                    result[c] = c;
                 return result;
             case Input { Kind: InputKind.ClassWeights }:
             {
                 using var w = r.Ctx.ClassWeights.to(ScalarType.Float64).flatten();
                 var data = w.data<double>().ToArray();
-                for (var c = 0; c < classes; c++) result[c] = data[c];
+                for (var c = 0; c < classes; c++)
+                    result[c] = data[c];
                 return result;
             }
             case Count c:
             {
                 using var t = r.Ctx.Count(c.Over, c.Valid).to(ScalarType.Float64).flatten();
                 var data = t.data<double>().ToArray();
-                for (var n = 0; n < batch; n++) result[n] = data.Length == 1 ? data[0] : data[n];
+                for (var n = 0; n < batch; n++)
+                    result[n] = data.Length == 1 ? data[0] : data[n];
                 return result;
             }
         }
         for (long n = 0; n < batch; n++)
-            for (long c = 0; c < classes; c++)
+        for (long c = 0; c < classes; c++)
+        {
+            double Arg(int i)
             {
-                double Arg(int i)
-                {
-                    var a = _nodes[node.Args[i]];
-                    if (a.Kind == Kind.Const) return a.Value;
-                    var ac = a.Classes ? r.C : 1;
-                    return r.Stats[node.Args[i]][(a.Batch ? n : 0) * ac + (a.Classes ? c : 0)];
-                }
-                result[n * classes + c] = node.Expr switch
-                {
-                    Unary u => ScalarUnary(u.Op, Arg(0)),
-                    Binary b => ScalarBinary(b.Op, Arg(0), Arg(1)),
-                    PlainSum p => SumStat(r, node, p, n, c),
-                    _ => throw new InvalidOperationException(node.Expr.GetType().Name),
-                };
+                var a = _nodes[node.Args[i]];
+                if (a.Kind == Kind.Const)
+                    return a.Value;
+                var ac = a.Classes ? r.C : 1;
+                return r.Stats[node.Args[i]][(a.Batch ? n : 0) * ac + (a.Classes ? c : 0)];
             }
+            result[n * classes + c] = node.Expr switch
+            {
+                Unary u => ScalarUnary(u.Op, Arg(0)),
+                Binary b => ScalarBinary(b.Op, Arg(0), Arg(1)),
+                PlainSum p => SumStat(r, node, p, n, c),
+                _ => throw new InvalidOperationException(node.Expr.GetType().Name),
+            };
+        }
         return result;
     }
 
@@ -319,33 +353,39 @@ internal sealed partial class CpuKernel
         var ac = a.Classes ? r.C : 1;
         double total = 0;
         for (long an = 0; an < (a.Batch ? r.N : 1); an++)
-            for (long cc = 0; cc < ac; cc++)
-            {
-                if (node.Batch && a.Batch && an != n) continue;
-                if (node.Classes && a.Classes && cc != c) continue;
-                total += values[an * ac + cc];
-            }
+        for (long cc = 0; cc < ac; cc++)
+        {
+            if (node.Batch && a.Batch && an != n)
+                continue;
+            if (node.Classes && a.Classes && cc != c)
+                continue;
+            total += values[an * ac + cc];
+        }
         return total;
     }
 
-    private static double ScalarUnary(UnaryOp op, double x) => Operators.Of(op) is { } function ? function.Scalar(x) : op switch
-    {
-        UnaryOp.Neg => -x,
-        UnaryOp.Step => x > 0 ? 1 : 0,
-        _ => throw new InvalidOperationException(op.ToString()),
-    };
+    private static double ScalarUnary(UnaryOp op, double x) =>
+        Operators.Of(op) is { } function
+            ? function.Scalar(x)
+            : op switch
+            {
+                UnaryOp.Neg => -x,
+                UnaryOp.Step => x > 0 ? 1 : 0,
+                _ => throw new InvalidOperationException(op.ToString()),
+            };
 
-    private static double ScalarBinary(BinaryOp op, double a, double b) => op switch
-    {
-        BinaryOp.Add => a + b,
-        BinaryOp.Sub => a - b,
-        BinaryOp.Mul => a * b,
-        BinaryOp.Div => a / b,
-        BinaryOp.Pow => Math.Pow(a, b),
-        BinaryOp.Min => Math.Min(a, b),
-        BinaryOp.Max => Math.Max(a, b),
-        _ => throw new InvalidOperationException(op.ToString()),
-    };
+    private static double ScalarBinary(BinaryOp op, double a, double b) =>
+        op switch
+        {
+            BinaryOp.Add => a + b,
+            BinaryOp.Sub => a - b,
+            BinaryOp.Mul => a * b,
+            BinaryOp.Div => a / b,
+            BinaryOp.Pow => Math.Pow(a, b),
+            BinaryOp.Min => Math.Min(a, b),
+            BinaryOp.Max => Math.Max(a, b),
+            _ => throw new InvalidOperationException(op.ToString()),
+        };
 
     // ---------------------------------------------------------------- one pass over memory
 
@@ -360,12 +400,15 @@ internal sealed partial class CpuKernel
     private unsafe void RunPass(Run r, int pass)
     {
         var sinks = _sinks.Where(s => s.Pass == pass).ToList();
-        if (sinks.Count == 0) return;
+        if (sinks.Count == 0)
+            return;
         var needed = new bool[_nodes.Length];
-        foreach (var s in sinks) Mark(s.Kind == SinkKind.Reduce ? _nodes[s.Node].Args[0] : s.Node, needed);
+        foreach (var s in sinks)
+            Mark(s.Kind == SinkKind.Reduce ? _nodes[s.Node].Args[0] : s.Node, needed);
         var order = Enumerable.Range(0, _nodes.Length).Where(i => needed[i] && _nodes[i].Kind == Kind.Pixel).ToArray();
         var chunks = r.N * r.ChunksPerSample;
-        if (r.Partials.Length == 0) r.Partials = new double[chunks * Math.Max(1, r.Slots)];
+        if (r.Partials.Length == 0)
+            r.Partials = new double[chunks * Math.Max(1, r.Slots)];
         var width = (int)(r.C * r.L);
 
         // The compiled loop covers each chunk's whole vectors; the buffered evaluation the rest (and
@@ -374,33 +417,53 @@ internal sealed partial class CpuKernel
         var code = CompiledFor(pass, r.C, r.Index != null, checking);
         var tables = code is null ? null : StatTables(r, code);
 
-        ThreadTeam.For(chunks, k =>
-        {
-            var n = k / r.ChunksPerSample;
-            var s0 = (k % r.ChunksPerSample) * r.L;
-            var len = (int)Math.Min(r.L, r.S - s0);
-            var done = 0;
-            if (code is not null && (done = len - len % Simd.Width) > 0)
+        ThreadTeam.For(
+            chunks,
+            k =>
             {
-                var pixel = n * r.S + s0;
-                var element = n * r.C * r.S + s0;
-                code.Body((nint)(r.X + element), r.T == null ? 0 : (nint)(r.T + element),
-                    r.Index == null ? 0 : (nint)(r.Index + pixel), r.Mask == null ? 0 : (nint)(r.Mask + pixel),
-                    (nint)(r.Grad + element), r.S, done, tables![n], r.Partials, k * r.Slots, r.Flags, k, r.Ignore);
+                var n = k / r.ChunksPerSample;
+                var s0 = (k % r.ChunksPerSample) * r.L;
+                var len = (int)Math.Min(r.L, r.S - s0);
+                var done = 0;
+                if (code is not null && (done = len - len % Simd.Width) > 0)
+                {
+                    var pixel = n * r.S + s0;
+                    var element = n * r.C * r.S + s0;
+                    code.Body(
+                        (nint)(r.X + element),
+                        r.T == null ? 0 : (nint)(r.T + element),
+                        r.Index == null ? 0 : (nint)(r.Index + pixel),
+                        r.Mask == null ? 0 : (nint)(r.Mask + pixel),
+                        (nint)(r.Grad + element),
+                        r.S,
+                        done,
+                        tables![n],
+                        r.Partials,
+                        k * r.Slots,
+                        r.Flags,
+                        k,
+                        r.Ignore
+                    );
+                }
+                if (done == len)
+                    return;
+                if (checking)
+                    r.Flags[k] |= (int)CheckRest(r, n, s0 + done, len - done);
+                var ws = Rent(width, (int)r.L);
+                var start = s0 + done;
+                var rest = len - done;
+                foreach (var id in order)
+                    EvaluatePixel(r, ws, id, n, start, rest);
+                foreach (var sink in sinks)
+                {
+                    if (sink.Kind == SinkKind.Reduce)
+                        Accumulate(r, ws, sink.Node, k, rest);
+                    else
+                        WriteGradient(r, ws, sink.Node, n, start, rest);
+                }
+                _pool.Add(ws);
             }
-            if (done == len) return;
-            if (checking) r.Flags[k] |= (int)CheckRest(r, n, s0 + done, len - done);
-            var ws = Rent(width, (int)r.L);
-            var start = s0 + done;
-            var rest = len - done;
-            foreach (var id in order) EvaluatePixel(r, ws, id, n, start, rest);
-            foreach (var sink in sinks)
-            {
-                if (sink.Kind == SinkKind.Reduce) Accumulate(r, ws, sink.Node, k, rest);
-                else WriteGradient(r, ws, sink.Node, n, start, rest);
-            }
-            _pool.Add(ws);
-        });
+        );
     }
 
     // Per sample, the statistics a compiled pass reads, in its table's order.
@@ -428,11 +491,15 @@ internal sealed partial class CpuKernel
     private Workspace Rent(int width, int length)
     {
         while (_pool.TryTake(out var ws))
-            if (ws.Buffers.Length == _nodes.Length && ws.Width == width && ws.Scratch1.Length == length) return ws;
+            if (ws.Buffers.Length == _nodes.Length && ws.Width == width && ws.Scratch1.Length == length)
+                return ws;
         return new Workspace
         {
             Width = width,
-            Buffers = Enumerable.Range(0, _nodes.Length).Select(i => _nodes[i].Kind == Kind.Pixel ? new float[width] : Array.Empty<float>()).ToArray(),
+            Buffers = Enumerable
+                .Range(0, _nodes.Length)
+                .Select(i => _nodes[i].Kind == Kind.Pixel ? new float[width] : Array.Empty<float>())
+                .ToArray(),
             Scratch1 = new float[length],
             Scratch2 = new float[length],
         };
@@ -440,11 +507,14 @@ internal sealed partial class CpuKernel
 
     private void Mark(int id, bool[] needed)
     {
-        if (needed[id]) return;
+        if (needed[id])
+            return;
         needed[id] = true;
         var node = _nodes[id];
-        if (node.Kind != Kind.Pixel) return;
-        foreach (var a in node.Args) Mark(a, needed);
+        if (node.Kind != Kind.Pixel)
+            return;
+        foreach (var a in node.Args)
+            Mark(a, needed);
     }
 
     private unsafe void Accumulate(Run r, Workspace ws, int id, long k, int len)
@@ -524,7 +594,8 @@ internal sealed partial class CpuKernel
                     if (r.Index != null)
                     {
                         var idx = r.Index + n * r.S + s0;
-                        for (var i = 0; i < len; i++) dst[i] = idx[i] == c ? 1f : 0f;
+                        for (var i = 0; i < len; i++)
+                            dst[i] = idx[i] == c ? 1f : 0f;
                     }
                     else
                     {
@@ -556,13 +627,19 @@ internal sealed partial class CpuKernel
                 {
                     var idx = r.Index + n * r.S + s0;
                     // An index outside [0, C) (flagged by the checks, whose results are then discarded) reads 0.
-                    for (var i = 0; i < len; i++) dst[i] = (ulong)idx[i] < (ulong)r.C ? (float)values[row + idx[i]] : 0f;
+                    for (var i = 0; i < len; i++)
+                        dst[i] = (ulong)idx[i] < (ulong)r.C ? (float)values[row + idx[i]] : 0f;
                 }
                 else
                 {
                     dst.Clear();
                     for (long c = 0; c < r.C; c++)
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(r.T + (n * r.C + c) * r.S + s0, len), (float)values[row + c], dst, dst);
+                        TensorPrimitives.MultiplyAdd(
+                            new ReadOnlySpan<float>(r.T + (n * r.C + c) * r.S + s0, len),
+                            (float)values[row + c],
+                            dst,
+                            dst
+                        );
                 }
                 return;
             }
@@ -573,14 +650,19 @@ internal sealed partial class CpuKernel
                 if (r.Index != null)
                 {
                     var idx = r.Index + n * r.S + s0;
-                    for (var i = 0; i < len; i++) dst[i] = (ulong)idx[i] < (ulong)r.C ? x[idx[i] * r.L + i] : 0f;
+                    for (var i = 0; i < len; i++)
+                        dst[i] = (ulong)idx[i] < (ulong)r.C ? x[idx[i] * r.L + i] : 0f;
                 }
                 else
                 {
                     dst.Clear();
                     for (long c = 0; c < r.C; c++)
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(x, (int)(c * r.L), len),
-                            new ReadOnlySpan<float>(r.T + (n * r.C + c) * r.S + s0, len), dst, dst);
+                        TensorPrimitives.MultiplyAdd(
+                            new ReadOnlySpan<float>(x, (int)(c * r.L), len),
+                            new ReadOnlySpan<float>(r.T + (n * r.C + c) * r.S + s0, len),
+                            dst,
+                            dst
+                        );
                 }
                 return;
             }
@@ -591,13 +673,16 @@ internal sealed partial class CpuKernel
                     var dst = Dst(c);
                     if (r.Mask == null)
                     {
-                        if (a.IsScalar) dst.Fill(a.Scalar);
-                        else a.Span.CopyTo(dst);
+                        if (a.IsScalar)
+                            dst.Fill(a.Scalar);
+                        else
+                            a.Span.CopyTo(dst);
                         continue;
                     }
                     var m = new ReadOnlySpan<byte>(r.Mask + n * r.S + s0, len);
                     if (a.IsScalar)
-                        for (var i = 0; i < len; i++) dst[i] = m[i] != 0 ? a.Scalar : 0f;
+                        for (var i = 0; i < len; i++)
+                            dst[i] = m[i] != 0 ? a.Scalar : 0f;
                     else
                         Vectorised.Select(m, a.Span, dst);
                 }
@@ -623,7 +708,8 @@ internal sealed partial class CpuKernel
         var max = ws.Scratch1.AsSpan(0, len);
         var sum = ws.Scratch2.AsSpan(0, len);
         X(0).CopyTo(max);
-        for (long c = 1; c < r.C; c++) TensorPrimitives.Max(max, X(c), max);
+        for (long c = 1; c < r.C; c++)
+            TensorPrimitives.Max(max, X(c), max);
         sum.Clear();
         for (long c = 0; c < r.C; c++)
         {
@@ -643,7 +729,8 @@ internal sealed partial class CpuKernel
         }
         else
         {
-            for (long c = 0; c < r.C; c++) TensorPrimitives.Divide(D(c), sum, D(c));
+            for (long c = 0; c < r.C; c++)
+                TensorPrimitives.Divide(D(c), sum, D(c));
         }
     }
 
@@ -657,9 +744,12 @@ internal sealed partial class CpuKernel
         }
         switch (op)
         {
-            case UnaryOp.Neg: TensorPrimitives.Negate(x, dst); break;
+            case UnaryOp.Neg:
+                TensorPrimitives.Negate(x, dst);
+                break;
             case UnaryOp.Step:
-                for (var i = 0; i < x.Length; i++) dst[i] = x[i] > 0 ? 1f : 0f;
+                for (var i = 0; i < x.Length; i++)
+                    dst[i] = x[i] > 0 ? 1f : 0f;
                 break;
             default:
                 throw new InvalidOperationException(op.ToString());
@@ -672,13 +762,27 @@ internal sealed partial class CpuKernel
         {
             switch (op)
             {
-                case BinaryOp.Add: TensorPrimitives.Add(a.Span, b.Span, dst); return;
-                case BinaryOp.Sub: TensorPrimitives.Subtract(a.Span, b.Span, dst); return;
-                case BinaryOp.Mul: TensorPrimitives.Multiply(a.Span, b.Span, dst); return;
-                case BinaryOp.Div: TensorPrimitives.Divide(a.Span, b.Span, dst); return;
-                case BinaryOp.Pow: TensorPrimitives.Pow(a.Span, b.Span, dst); return;
-                case BinaryOp.Min: TensorPrimitives.Min(a.Span, b.Span, dst); return;
-                case BinaryOp.Max: TensorPrimitives.Max(a.Span, b.Span, dst); return;
+                case BinaryOp.Add:
+                    TensorPrimitives.Add(a.Span, b.Span, dst);
+                    return;
+                case BinaryOp.Sub:
+                    TensorPrimitives.Subtract(a.Span, b.Span, dst);
+                    return;
+                case BinaryOp.Mul:
+                    TensorPrimitives.Multiply(a.Span, b.Span, dst);
+                    return;
+                case BinaryOp.Div:
+                    TensorPrimitives.Divide(a.Span, b.Span, dst);
+                    return;
+                case BinaryOp.Pow:
+                    TensorPrimitives.Pow(a.Span, b.Span, dst);
+                    return;
+                case BinaryOp.Min:
+                    TensorPrimitives.Min(a.Span, b.Span, dst);
+                    return;
+                case BinaryOp.Max:
+                    TensorPrimitives.Max(a.Span, b.Span, dst);
+                    return;
             }
         }
         else if (!a.IsScalar)
@@ -686,15 +790,33 @@ internal sealed partial class CpuKernel
             var s = b.Scalar;
             switch (op)
             {
-                case BinaryOp.Add: TensorPrimitives.Add(a.Span, s, dst); return;
-                case BinaryOp.Sub: TensorPrimitives.Subtract(a.Span, s, dst); return;
-                case BinaryOp.Mul: TensorPrimitives.Multiply(a.Span, s, dst); return;
-                case BinaryOp.Div: TensorPrimitives.Divide(a.Span, s, dst); return;
-                case BinaryOp.Pow when s == 2f: TensorPrimitives.Multiply(a.Span, a.Span, dst); return;
-                case BinaryOp.Pow when s == 1f: a.Span.CopyTo(dst); return;
-                case BinaryOp.Pow: TensorPrimitives.Pow(a.Span, s, dst); return;
-                case BinaryOp.Min: TensorPrimitives.Min(a.Span, s, dst); return;
-                case BinaryOp.Max: TensorPrimitives.Max(a.Span, s, dst); return;
+                case BinaryOp.Add:
+                    TensorPrimitives.Add(a.Span, s, dst);
+                    return;
+                case BinaryOp.Sub:
+                    TensorPrimitives.Subtract(a.Span, s, dst);
+                    return;
+                case BinaryOp.Mul:
+                    TensorPrimitives.Multiply(a.Span, s, dst);
+                    return;
+                case BinaryOp.Div:
+                    TensorPrimitives.Divide(a.Span, s, dst);
+                    return;
+                case BinaryOp.Pow when s == 2f:
+                    TensorPrimitives.Multiply(a.Span, a.Span, dst);
+                    return;
+                case BinaryOp.Pow when s == 1f:
+                    a.Span.CopyTo(dst);
+                    return;
+                case BinaryOp.Pow:
+                    TensorPrimitives.Pow(a.Span, s, dst);
+                    return;
+                case BinaryOp.Min:
+                    TensorPrimitives.Min(a.Span, s, dst);
+                    return;
+                case BinaryOp.Max:
+                    TensorPrimitives.Max(a.Span, s, dst);
+                    return;
             }
         }
         else if (!b.IsScalar)
@@ -702,13 +824,27 @@ internal sealed partial class CpuKernel
             var s = a.Scalar;
             switch (op)
             {
-                case BinaryOp.Add: TensorPrimitives.Add(b.Span, s, dst); return;
-                case BinaryOp.Sub: TensorPrimitives.Subtract(s, b.Span, dst); return;
-                case BinaryOp.Mul: TensorPrimitives.Multiply(b.Span, s, dst); return;
-                case BinaryOp.Div: TensorPrimitives.Divide(s, b.Span, dst); return;
-                case BinaryOp.Pow: TensorPrimitives.Pow(s, b.Span, dst); return;
-                case BinaryOp.Min: TensorPrimitives.Min(b.Span, s, dst); return;
-                case BinaryOp.Max: TensorPrimitives.Max(b.Span, s, dst); return;
+                case BinaryOp.Add:
+                    TensorPrimitives.Add(b.Span, s, dst);
+                    return;
+                case BinaryOp.Sub:
+                    TensorPrimitives.Subtract(s, b.Span, dst);
+                    return;
+                case BinaryOp.Mul:
+                    TensorPrimitives.Multiply(b.Span, s, dst);
+                    return;
+                case BinaryOp.Div:
+                    TensorPrimitives.Divide(s, b.Span, dst);
+                    return;
+                case BinaryOp.Pow:
+                    TensorPrimitives.Pow(s, b.Span, dst);
+                    return;
+                case BinaryOp.Min:
+                    TensorPrimitives.Min(b.Span, s, dst);
+                    return;
+                case BinaryOp.Max:
+                    TensorPrimitives.Max(b.Span, s, dst);
+                    return;
             }
         }
         throw new InvalidOperationException($"{op} of two scalars in a per-pixel node");
@@ -724,19 +860,22 @@ internal sealed partial class CpuKernel
         {
             var x = r.X + (n * r.C + c) * r.S + start;
             for (var i = 0; i < count; i++)
-                if (!float.IsFinite(x[i])) found |= CheckFlags.Input;
+                if (!float.IsFinite(x[i]))
+                    found |= CheckFlags.Input;
             if (r.T != null)
             {
                 var t = r.T + (n * r.C + c) * r.S + start;
                 for (var i = 0; i < count; i++)
-                    if (!(t[i] >= 0 && t[i] <= 1)) found |= CheckFlags.Target;
+                    if (!(t[i] >= 0 && t[i] <= 1))
+                        found |= CheckFlags.Target;
             }
         }
         if (r.Index != null)
         {
             var idx = r.Index + n * r.S + start;
             for (var i = 0; i < count; i++)
-                if (idx[i] == r.Ignore || (ulong)idx[i] >= (ulong)r.C) found |= CheckFlags.Index;
+                if (idx[i] == r.Ignore || (ulong)idx[i] >= (ulong)r.C)
+                    found |= CheckFlags.Index;
         }
         return found;
     }
@@ -746,7 +885,8 @@ internal sealed partial class CpuKernel
         // dst = mask != 0 ? x : 0 (a select, so a NaN or infinity at an invalid pixel never leaks).
         public static void Select(ReadOnlySpan<byte> mask, ReadOnlySpan<float> x, Span<float> dst)
         {
-            for (var i = 0; i < x.Length; i++) dst[i] = mask[i] != 0 ? x[i] : 0f;
+            for (var i = 0; i < x.Length; i++)
+                dst[i] = mask[i] != 0 ? x[i] : 0f;
         }
     }
 

@@ -38,26 +38,44 @@ internal static unsafe class GradientPool
     /// <summary>Free bytes held for reuse (for tests).</summary>
     public static long FreeBytes
     {
-        get { lock (Gate) return _freeBytes; }
+        get
+        {
+            lock (Gate)
+                return _freeBytes;
+        }
     }
 
     /// <summary>Blocks handed out and not yet released by libtorch (for tests).</summary>
     public static int LiveCount
     {
-        get { lock (Gate) return LiveBlocks.Count; }
+        get
+        {
+            lock (Gate)
+                return LiveBlocks.Count;
+        }
     }
 
     /// <summary>An uninitialised contiguous float32 CPU tensor of this shape on a pooled block.</summary>
     public static torch.Tensor Float32(long[] shape)
     {
         long count = 1;
-        foreach (var d in shape) count = checked(count * d);
+        foreach (var d in shape)
+            count = checked(count * d);
         var bytes = (checked(Math.Max(count, 1) * sizeof(float)) + (long)Alignment - 1) / (long)Alignment * (long)Alignment;
         var block = Take(bytes);
         fixed (long* dims = shape)
         {
-            var handle = THSTensor_new(block, &Release, (IntPtr)dims, shape.Length,
-                (sbyte)torch.ScalarType.Float32, (sbyte)torch.ScalarType.Float32, 0, 0, false);
+            var handle = THSTensor_new(
+                block,
+                &Release,
+                (IntPtr)dims,
+                shape.Length,
+                (sbyte)torch.ScalarType.Float32,
+                (sbyte)torch.ScalarType.Float32,
+                0,
+                0,
+                false
+            );
             if (handle == IntPtr.Zero)
             {
                 // libtorch did not take the block (its deleter will not run): give it back here.
@@ -81,7 +99,8 @@ internal static unsafe class GradientPool
             }
         }
         var block = (IntPtr)NativeMemory.AlignedAlloc((nuint)bytes, Alignment);
-        lock (Gate) LiveBlocks[block] = bytes;
+        lock (Gate)
+            LiveBlocks[block] = bytes;
         return block;
     }
 
@@ -89,8 +108,10 @@ internal static unsafe class GradientPool
     {
         lock (Gate)
         {
-            if (!LiveBlocks.Remove(block, out var bytes)) return;
-            if (!FreeBlocks.TryGetValue(bytes, out var stack)) FreeBlocks[bytes] = stack = new Stack<IntPtr>();
+            if (!LiveBlocks.Remove(block, out var bytes))
+                return;
+            if (!FreeBlocks.TryGetValue(bytes, out var stack))
+                FreeBlocks[bytes] = stack = new Stack<IntPtr>();
             if (stack.Count < PerSize && _freeBytes + bytes <= RetainLimit)
             {
                 stack.Push(block);
@@ -109,10 +130,12 @@ internal static unsafe class GradientPool
         {
             blocks = new List<IntPtr>();
             foreach (var stack in FreeBlocks.Values)
-                while (stack.Count > 0) blocks.Add(stack.Pop());
+                while (stack.Count > 0)
+                    blocks.Add(stack.Pop());
             _freeBytes = 0;
         }
-        foreach (var b in blocks) NativeMemory.AlignedFree((void*)b);
+        foreach (var b in blocks)
+            NativeMemory.AlignedFree((void*)b);
     }
 
     // libtorch's deleter: called on whatever thread drops the storage's last reference. Never throws.
@@ -130,6 +153,15 @@ internal static unsafe class GradientPool
     }
 
     [DllImport("LibTorchSharp")]
-    private static extern IntPtr THSTensor_new(IntPtr data, delegate* unmanaged[Cdecl]<IntPtr, void> deleter, IntPtr dimensions,
-        int numDimensions, sbyte type, sbyte dtype, int deviceType, int deviceIndex, [MarshalAs(UnmanagedType.U1)] bool requiresGrad);
+    private static extern IntPtr THSTensor_new(
+        IntPtr data,
+        delegate* unmanaged[Cdecl]<IntPtr, void> deleter,
+        IntPtr dimensions,
+        int numDimensions,
+        sbyte type,
+        sbyte dtype,
+        int deviceType,
+        int deviceIndex,
+        [MarshalAs(UnmanagedType.U1)] bool requiresGrad
+    );
 }

@@ -27,7 +27,16 @@ internal enum NodeKind
 /// <param name="Args">Its operands (node ids).</param>
 /// <param name="Value">For constants: the value.</param>
 /// <param name="Slot">For reductions: 0 (their partial-sum slots are laid out per run); -1 otherwise.</param>
-internal sealed record PlanNode(Expr Expr, NodeKind Kind, bool Classes, bool Batch, int Level, ImmutableArray<int> Args, double Value, int Slot)
+internal sealed record PlanNode(
+    Expr Expr,
+    NodeKind Kind,
+    bool Classes,
+    bool Batch,
+    int Level,
+    ImmutableArray<int> Args,
+    double Value,
+    int Slot
+)
 {
     /// <summary>True for a reduction over pixels, whose value the pass of its level accumulates.</summary>
     public bool IsReduction => Slot >= 0;
@@ -61,7 +70,9 @@ internal sealed class KernelPlan
 {
     private KernelPlan(Builder b)
     {
-        Nodes = b.Nodes.Select(d => new PlanNode(d.Expr, d.Kind, d.Classes, d.Batch, d.Level, d.Args.ToImmutableArray(), d.Value, d.Slot)).ToImmutableArray();
+        Nodes = b
+            .Nodes.Select(d => new PlanNode(d.Expr, d.Kind, d.Classes, d.Batch, d.Level, d.Args.ToImmutableArray(), d.Value, d.Slot))
+            .ToImmutableArray();
         Sinks = b.Sinks.ToImmutableArray();
         Passes = b.Passes;
         Gradient = b.Gradient;
@@ -132,10 +143,21 @@ internal sealed class KernelPlan
     /// <summary>The totals a seed is computed from: 1/Σw needs Σw only; -Σv/(Σw)² and region seeds need both.</summary>
     public IEnumerable<int> SeedInputs(Seed seed) => SeedInputs(seed, Weighted, DeferSeed, Pixelwise, Value, Weight, ValueSum, WeightSum);
 
-    private static int[] SeedInputs(Seed seed, bool weighted, bool deferSeed, bool pixelwise, int value, int weight, int valueSum, int weightSum)
+    private static int[] SeedInputs(
+        Seed seed,
+        bool weighted,
+        bool deferSeed,
+        bool pixelwise,
+        int value,
+        int weight,
+        int valueSum,
+        int weightSum
+    )
     {
-        if (!weighted || (deferSeed && seed.Index == 0)) return Array.Empty<int>();
-        if (!pixelwise) return new[] { value, weight };
+        if (!weighted || (deferSeed && seed.Index == 0))
+            return Array.Empty<int>();
+        if (!pixelwise)
+            return new[] { value, weight };
         return seed.Index == 0 ? new[] { weightSum } : new[] { valueSum, weightSum };
     }
 
@@ -149,7 +171,8 @@ internal sealed class KernelPlan
         slots = 0;
         for (var i = 0; i < Nodes.Length; i++)
         {
-            if (!Nodes[i].IsReduction) continue;
+            if (!Nodes[i].IsReduction)
+                continue;
             slotOf[i] = slots;
             slots += Nodes[i].Classes ? (int)classes : 1;
         }
@@ -176,10 +199,15 @@ internal sealed class KernelPlan
         public readonly List<PlanSink> Sinks = new();
         public readonly int Passes;
         public readonly int Gradient;
-        public readonly int ValueSum = -1, WeightSum = -1, Value = -1, Weight = -1;
-        public readonly int SeedValue = -1, SeedWeight = -1;
+        public readonly int ValueSum = -1,
+            WeightSum = -1,
+            Value = -1,
+            Weight = -1;
+        public readonly int SeedValue = -1,
+            SeedWeight = -1;
         public readonly bool DeferSeed;
-        public readonly bool Pixelwise, Weighted;
+        public readonly bool Pixelwise,
+            Weighted;
         public readonly Over Axes;
         public readonly bool IsMasked;
 
@@ -199,39 +227,65 @@ internal sealed class KernelPlan
             var seed1 = new Seed(1, Over.None);
             // The seed is uniform over the value's axes, so a sum of it over some of them (the adjoint of a
             // term broadcast from fewer axes) is the seed times the number of (valid) entries summed.
-            gradient = Structure.MapBottomUp(gradient, e => e switch
-            {
-                PlainSum { Arg: Seed s } ps when (ps.Over & s.Axes) != Over.None =>
-                    new Binary(BinaryOp.Mul, s, new Count(ps.Over & s.Axes, Valid: false)),
-                PlainSum { Arg: Masked { Arg: Seed s } } ps when (ps.Over & s.Axes & (Over.Batch | Over.Spatial)) != Over.None =>
-                    new Binary(BinaryOp.Mul, s, new Count(ps.Over & s.Axes, Valid: true)),
-                PlainSum { Arg: Masked { Arg: Seed s } } ps when (ps.Over & s.Axes) != Over.None =>
-                    new Binary(BinaryOp.Mul, new Masked(s), new Count(ps.Over & s.Axes, Valid: false)),
-                _ => e,
-            });
-            gradient = Structure.MapBottomUp(gradient, e => e is Seed s
-                ? (Pixelwise ? new Masked(s.Index == 0 ? seed0 : seed1) : s.Index == 0 ? seed0 : seed1)
-                : e);
+            gradient = Structure.MapBottomUp(
+                gradient,
+                e =>
+                    e switch
+                    {
+                        PlainSum { Arg: Seed s } ps when (ps.Over & s.Axes) != Over.None => new Binary(
+                            BinaryOp.Mul,
+                            s,
+                            new Count(ps.Over & s.Axes, Valid: false)
+                        ),
+                        PlainSum { Arg: Masked { Arg: Seed s } } ps when (ps.Over & s.Axes & (Over.Batch | Over.Spatial)) != Over.None =>
+                            new Binary(BinaryOp.Mul, s, new Count(ps.Over & s.Axes, Valid: true)),
+                        PlainSum { Arg: Masked { Arg: Seed s } } ps when (ps.Over & s.Axes) != Over.None => new Binary(
+                            BinaryOp.Mul,
+                            new Masked(s),
+                            new Count(ps.Over & s.Axes, Valid: false)
+                        ),
+                        _ => e,
+                    }
+            );
+            gradient = Structure.MapBottomUp(
+                gradient,
+                e =>
+                    e is Seed s
+                        ? (
+                            Pixelwise ? new Masked(s.Index == 0 ? seed0 : seed1)
+                            : s.Index == 0 ? seed0
+                            : seed1
+                        )
+                        : e
+            );
 
             // A per-pixel weighted mean whose weight does not depend on the prediction (class-weighted
             // cross-entropy): the gradient is 1/Σw times terms the first pass can already compute, so it is
             // written in that pass with the seed at 1 and scaled once Σw is known, instead of reading the
             // logits again in a second pass.
-            DeferSeed = Pixelwise && weight is not null
-                         && !Structure.Any(weight, x => x is Input { Kind: InputKind.Prediction })
-                         && !Structure.Any(gradient, x => x is Seed { Index: 1 });
+            DeferSeed =
+                Pixelwise
+                && weight is not null
+                && !Structure.Any(weight, x => x is Input { Kind: InputKind.Prediction })
+                && !Structure.Any(gradient, x => x is Seed { Index: 1 });
             Value = Add(value);
-            if (weight is not null) Weight = Add(weight);
+            if (weight is not null)
+                Weight = Add(weight);
             if (Pixelwise)
             {
                 ValueSum = Add(new PlainSum(new Masked(value), Over.All));
-                if (weight is not null) WeightSum = Add(new PlainSum(new Masked(weight), Over.All));
+                if (weight is not null)
+                    WeightSum = Add(new PlainSum(new Masked(weight), Over.All));
             }
-            if (_ids.TryGetValue(seed0, out var s0)) SeedValue = s0;
+            if (_ids.TryGetValue(seed0, out var s0))
+                SeedValue = s0;
             Gradient = Add(gradient);
-            if (_ids.TryGetValue(seed0, out s0)) SeedValue = s0;
-            if (_ids.TryGetValue(seed1, out var s1)) SeedWeight = s1;
-            if (Nodes[Gradient].Kind != NodeKind.Pixel) throw new NotSupportedException("a gradient that is not per pixel");
+            if (_ids.TryGetValue(seed0, out s0))
+                SeedValue = s0;
+            if (_ids.TryGetValue(seed1, out var s1))
+                SeedWeight = s1;
+            if (Nodes[Gradient].Kind != NodeKind.Pixel)
+                throw new NotSupportedException("a gradient that is not per pixel");
 
             Sinks.Add(new PlanSink(SinkKind.Gradient, Gradient, Nodes[Gradient].Level + 1));
             Passes = Sinks.Max(s => s.Pass);
@@ -248,22 +302,26 @@ internal sealed class KernelPlan
                 }
         }
 
-        private int[] SeedInputs(Seed seed) => KernelPlan.SeedInputs(seed, Weighted, DeferSeed, Pixelwise, Value, Weight, ValueSum, WeightSum);
+        private int[] SeedInputs(Seed seed) =>
+            KernelPlan.SeedInputs(seed, Weighted, DeferSeed, Pixelwise, Value, Weight, ValueSum, WeightSum);
 
         // Marks every node the given one is computed from, through statistics and seeds.
         private void MarkRead(int id, bool[] read)
         {
-            if (read[id]) return;
+            if (read[id])
+                return;
             read[id] = true;
-            foreach (var a in Nodes[id].Args) MarkRead(a, read);
+            foreach (var a in Nodes[id].Args)
+                MarkRead(a, read);
             if (Nodes[id].Expr is Seed seed)
-                foreach (var a in SeedInputs(seed)) MarkRead(a, read);
+                foreach (var a in SeedInputs(seed))
+                    MarkRead(a, read);
         }
-
 
         private int Add(Expr e)
         {
-            if (_ids.TryGetValue(e, out var known)) return known;
+            if (_ids.TryGetValue(e, out var known))
+                return known;
             if (e is Masked unmasked && !IsMasked)
             {
                 var same = Add(unmasked.Arg);
@@ -337,7 +395,8 @@ internal sealed class KernelPlan
                 default:
                     throw new NotSupportedException(e.GetType().Name);
             }
-            if (node.Kind == NodeKind.Pixel && node.Level < MaxLevel()) node.Level = MaxLevel();
+            if (node.Kind == NodeKind.Pixel && node.Level < MaxLevel())
+                node.Level = MaxLevel();
             _ids[e] = Nodes.Count;
             Nodes.Add(node);
             return Nodes.Count - 1;

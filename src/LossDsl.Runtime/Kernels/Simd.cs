@@ -41,7 +41,8 @@ internal static unsafe class Simd
     private static VF MaskBitsLanes(byte* bytes)
     {
         var lanes = stackalloc int[VI.Count];
-        for (var k = 0; k < VI.Count; k++) lanes[k] = bytes[k] != 0 ? -1 : 0;
+        for (var k = 0; k < VI.Count; k++)
+            lanes[k] = bytes[k] != 0 ? -1 : 0;
         return Unsafe.ReadUnaligned<VI>(lanes).AsSingle();
     }
 
@@ -77,7 +78,8 @@ internal static unsafe class Simd
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static VF ReciprocalNearOne(VF x)
     {
-        if (!Avx512F.IsSupported) return VF.One / x;
+        if (!Avx512F.IsSupported)
+            return VF.One / x;
         var r = Avx512F.Reciprocal14(x);
         return Vector512.FusedMultiplyAdd(r, Vector512.FusedMultiplyAdd(-x, r, VF.One), r);
     }
@@ -109,7 +111,11 @@ internal static unsafe class Simd
         var bias = Vector512.Create(127);
         var result = p * Vector512.ShiftLeft(h + bias, 23).AsSingle() * Vector512.ShiftLeft(ni - h + bias, 23).AsSingle();
         result = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(-103.98f)), VF.Zero, result);
-        result = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(88.7228f)), Vector512.Create(float.PositiveInfinity), result);
+        result = Vector512.ConditionalSelect(
+            Vector512.GreaterThan(x, Vector512.Create(88.7228f)),
+            Vector512.Create(float.PositiveInfinity),
+            result
+        );
         return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
     }
 
@@ -292,7 +298,8 @@ internal static unsafe class Simd
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VF Pow(VF a, VF b)
     {
-        if (Vector512.LessThanAny(a, VF.Zero)) return PowLanes(a, b);
+        if (Vector512.LessThanAny(a, VF.Zero))
+            return PowLanes(a, b);
         var r = Exp(b * Log(a));
         return Vector512.ConditionalSelect(Vector512.Equals(b, VF.Zero), VF.One, r);
     }
@@ -300,7 +307,8 @@ internal static unsafe class Simd
     private static VF PowLanes(VF a, VF b)
     {
         var lanes = stackalloc float[VF.Count];
-        for (var k = 0; k < VF.Count; k++) lanes[k] = MathF.Pow(a.GetElement(k), b.GetElement(k));
+        for (var k = 0; k < VF.Count; k++)
+            lanes[k] = MathF.Pow(a.GetElement(k), b.GetElement(k));
         return Unsafe.ReadUnaligned<VF>(lanes);
     }
 
@@ -334,14 +342,16 @@ internal static unsafe class Simd
     /// and the bits of targets outside [0, 1] and of suspect class indices.
     /// </summary>
     public static int Flags(VF inputSum, VF badTarget, VF suspectIndex) =>
-        (Vector512.EqualsAll(inputSum, inputSum) ? 0 : (int)CheckFlags.Input) | (badTarget != VF.Zero ? (int)CheckFlags.Target : 0)
+        (Vector512.EqualsAll(inputSum, inputSum) ? 0 : (int)CheckFlags.Input)
+        | (badTarget != VF.Zero ? (int)CheckFlags.Target : 0)
         | (suspectIndex != VF.Zero ? (int)CheckFlags.Index : 0);
 
     /// <summary>The sum of the lanes, in float64.</summary>
     public static double Sum(VF v)
     {
         double total = 0;
-        for (var k = 0; k < VF.Count; k++) total += v.GetElement(k);
+        for (var k = 0; k < VF.Count; k++)
+            total += v.GetElement(k);
         return total;
     }
 }

@@ -15,10 +15,14 @@ internal static class SimdFunctions
 
     /// <summary>The Simd function of an operator-table entry.</summary>
     public static Func<Vector512<float>, Vector512<float>> Of(ElementFunction function) =>
-        Delegates.GetOrAdd(function.Op, _ =>
-            (typeof(Simd).GetMethod(function.Kernel, new[] { typeof(Vector512<float>) })
-             ?? throw new InvalidOperationException($"Simd has no {function.Kernel}(Vector512<float>) for {function.Name}"))
-            .CreateDelegate<Func<Vector512<float>, Vector512<float>>>());
+        Delegates.GetOrAdd(
+            function.Op,
+            _ =>
+                (
+                    typeof(Simd).GetMethod(function.Kernel, new[] { typeof(Vector512<float>) })
+                    ?? throw new InvalidOperationException($"Simd has no {function.Kernel}(Vector512<float>) for {function.Name}")
+                ).CreateDelegate<Func<Vector512<float>, Vector512<float>>>()
+        );
 
     /// <summary>dst[i] = f(x[i]) with the vector formula.</summary>
     public static void Apply(ElementFunction function, ReadOnlySpan<float> x, Span<float> dst)
@@ -28,7 +32,8 @@ internal static class SimdFunctions
         var i = 0;
         for (; i + width <= x.Length; i += width)
             f(Vector512.Create(x.Slice(i, width))).CopyTo(dst.Slice(i, width));
-        if (i == x.Length) return;
+        if (i == x.Length)
+            return;
         Span<float> lanes = stackalloc float[width];
         lanes.Clear();
         x.Slice(i).CopyTo(lanes);

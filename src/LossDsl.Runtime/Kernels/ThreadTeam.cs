@@ -26,14 +26,16 @@ internal static unsafe class ThreadTeam
     // process's mapped files once libtorch is loaded; null elsewhere (or with LOSSDSL_KERNEL_THREADS=dotnet).
     private static delegate* unmanaged<delegate* unmanaged<void*, void>, void*, uint, uint, void> Resolve()
     {
-        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("LOSSDSL_KERNEL_THREADS") == "dotnet") return null;
+        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("LOSSDSL_KERNEL_THREADS") == "dotnet")
+            return null;
         try
         {
             _ = TorchSharp.torch.get_num_threads(); // loads libtorch, and with it libgomp
             var path = File.ReadLines("/proc/self/maps")
                 .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "")
                 .FirstOrDefault(p => Path.GetFileName(p).StartsWith("libgomp", StringComparison.Ordinal));
-            if (path is null || !NativeLibrary.TryLoad(path, out var lib)) return null;
+            if (path is null || !NativeLibrary.TryLoad(path, out var lib))
+                return null;
             return NativeLibrary.TryGetExport(lib, "GOMP_parallel", out var parallel)
                 ? (delegate* unmanaged<delegate* unmanaged<void*, void>, void*, uint, uint, void>)parallel
                 : null;
@@ -62,12 +64,18 @@ internal static unsafe class ThreadTeam
     /// <summary>Runs <paramref name="body"/> for 0 … count-1, in parallel; rethrows the first exception.</summary>
     public static void For(long count, Action<long> body)
     {
-        if (count <= 0) return;
+        if (count <= 0)
+            return;
         if (GompParallel == null)
         {
             try
             {
-                System.Threading.Tasks.Parallel.For(0L, count, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, k => body(k));
+                System.Threading.Tasks.Parallel.For(
+                    0L,
+                    count,
+                    new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+                    k => body(k)
+                );
             }
             catch (AggregateException e) when (e.InnerExceptions.Count >= 1)
             {
@@ -86,7 +94,8 @@ internal static unsafe class ThreadTeam
         {
             handle.Free();
         }
-        if (job.Error is { } error) ExceptionDispatchInfo.Capture(error).Throw();
+        if (job.Error is { } error)
+            ExceptionDispatchInfo.Capture(error).Throw();
     }
 
     [UnmanagedCallersOnly]
@@ -96,7 +105,8 @@ internal static unsafe class ThreadTeam
         try
         {
             long k;
-            while (job.Error is null && (k = Interlocked.Increment(ref job.Next)) < job.Count) job.Body(k);
+            while (job.Error is null && (k = Interlocked.Increment(ref job.Next)) < job.Count)
+                job.Body(k);
         }
         catch (Exception e)
         {

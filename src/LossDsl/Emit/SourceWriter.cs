@@ -12,7 +12,8 @@ internal sealed class SourceWriter
     /// <summary>Writes one line at the current indentation (an empty line for no text).</summary>
     public SourceWriter Line(string text = "")
     {
-        if (text.Length > 0) _sb.Append(' ', _indent * 4).Append(text);
+        if (text.Length > 0)
+            _sb.Append(' ', _indent * 4).Append(text);
         _sb.Append('\n');
         return this;
     }
@@ -20,7 +21,8 @@ internal sealed class SourceWriter
     /// <summary>Writes an opening brace and indents.</summary>
     public SourceWriter Open(string? header = null)
     {
-        if (header is not null) Line(header);
+        if (header is not null)
+            Line(header);
         Line("{");
         _indent++;
         return this;
@@ -36,7 +38,8 @@ internal sealed class SourceWriter
     /// <summary>Writes each line of a multi-line text.</summary>
     public SourceWriter Lines(string text)
     {
-        foreach (var l in text.Replace("\r\n", "\n").Split('\n')) Line(l);
+        foreach (var l in text.Replace("\r\n", "\n").Split('\n'))
+            Line(l);
         return this;
     }
 

@@ -26,7 +26,10 @@ public static partial class MyLosses
 public static class Program
 {
     // Fixed inputs, defined by formulas the test reproduces independently: N = 2 samples of 3 x 4 pixels.
-    private const int N = 2, H = 3, W = 4, Steps = 4;
+    private const int N = 2,
+        H = 3,
+        W = 4,
+        Steps = 4;
     private const double LearningRate = 2.0;
 
     public static int Main()

@@ -16,9 +16,16 @@ namespace LossDsl.Properties.Tests.Catalog;
 /// <param name="Monotone">Whether moving toward a hard target never increases the loss.</param>
 /// <param name="ClassSymmetric">Whether relabelling classes (with their weights) leaves it unchanged.</param>
 /// <param name="Options">Input options (probability inputs, binary-sized multiclass), or null for the defaults.</param>
-public sealed record CatalogLoss(string Name, Func<Reduction, LossFunction> Make, double Lower, double Upper,
-                                 bool ZeroAtPerfect = true, bool Monotone = true, bool ClassSymmetric = true,
-                                 LossCaseOptions? Options = null)
+public sealed record CatalogLoss(
+    string Name,
+    Func<Reduction, LossFunction> Make,
+    double Lower,
+    double Upper,
+    bool ZeroAtPerfect = true,
+    bool Monotone = true,
+    bool ClassSymmetric = true,
+    LossCaseOptions? Options = null
+)
 {
     public LossFunction Create() => Make(Reduction.Mean);
 
@@ -36,7 +43,12 @@ public static class CatalogLosses
     private static readonly LossCaseOptions Probabilities = new() { Task = LossTask.Multiclass, Input = InputSpace.Probabilities };
 
     /// <summary>One channel with float targets: a multiclass-layout loss used for binary segmentation.</summary>
-    private static readonly LossCaseOptions OneChannel = new() { Task = LossTask.Multiclass, MinClasses = 1, MaxClasses = 1 };
+    private static readonly LossCaseOptions OneChannel = new()
+    {
+        Task = LossTask.Multiclass,
+        MinClasses = 1,
+        MaxClasses = 1,
+    };
 
     public static readonly IReadOnlyList<CatalogLoss> All = new CatalogLoss[]
     {
@@ -48,7 +60,14 @@ public static class CatalogLosses
         new("MccLoss(per sample)", r => new MccLoss(batch: false, reduction: r), 0, 2, ZeroAtPerfect: false, Monotone: false),
         new("BceDiceLoss", r => new BceDiceLoss(reduction: r), 0, Inf),
         new("CrossEntropyLoss", r => new CrossEntropyLoss(reduction: r), 0, Inf),
-        new("CrossEntropyLoss(labelSmoothing 0.1)", r => new CrossEntropyLoss(labelSmoothing: 0.1, reduction: r), 0, Inf, ZeroAtPerfect: false, Monotone: false),
+        new(
+            "CrossEntropyLoss(labelSmoothing 0.1)",
+            r => new CrossEntropyLoss(labelSmoothing: 0.1, reduction: r),
+            0,
+            Inf,
+            ZeroAtPerfect: false,
+            Monotone: false
+        ),
         new("FocalLoss(gamma 2)", r => new FocalLoss(gamma: 2, reduction: r), 0, Inf),
         new("MultiLabelBceLoss(posWeight 2)", r => new MultiLabelBceLoss(posWeight: 2, reduction: r), 0, Inf),
         new("MultiLabelFocalLoss(gamma 2, alpha 0.25)", r => new MultiLabelFocalLoss(gamma: 2, alpha: 0.25, reduction: r), 0, Inf),
@@ -59,12 +78,38 @@ public static class CatalogLosses
         new("DiceLoss(jaccard)", r => new DiceLoss(activation: Activation.Softmax, jaccard: true, reduction: r), 0, 1),
         new("DiceLoss(squaredPred)", r => new DiceLoss(activation: Activation.Softmax, squaredPred: true, reduction: r), 0, 1),
         new("DiceLoss(batch)", r => new DiceLoss(activation: Activation.Softmax, batch: true, reduction: r), 0, 1),
-        new("DiceLoss(no background)", r => new DiceLoss(activation: Activation.Softmax, includeBackground: false, reduction: r), 0, 1, ClassSymmetric: false),
-        new("GeneralizedDiceLoss(square)", r => new GeneralizedDiceLoss(weightType: DiceWeightType.Square, activation: Activation.Softmax, reduction: r), 0, 1),
-        new("GeneralizedDiceLoss(simple)", r => new GeneralizedDiceLoss(weightType: DiceWeightType.Simple, activation: Activation.Softmax, reduction: r), 0, 1),
-        new("GeneralizedDiceLoss(uniform)", r => new GeneralizedDiceLoss(weightType: DiceWeightType.Uniform, activation: Activation.Softmax, reduction: r), 0, 1),
+        new(
+            "DiceLoss(no background)",
+            r => new DiceLoss(activation: Activation.Softmax, includeBackground: false, reduction: r),
+            0,
+            1,
+            ClassSymmetric: false
+        ),
+        new(
+            "GeneralizedDiceLoss(square)",
+            r => new GeneralizedDiceLoss(weightType: DiceWeightType.Square, activation: Activation.Softmax, reduction: r),
+            0,
+            1
+        ),
+        new(
+            "GeneralizedDiceLoss(simple)",
+            r => new GeneralizedDiceLoss(weightType: DiceWeightType.Simple, activation: Activation.Softmax, reduction: r),
+            0,
+            1
+        ),
+        new(
+            "GeneralizedDiceLoss(uniform)",
+            r => new GeneralizedDiceLoss(weightType: DiceWeightType.Uniform, activation: Activation.Softmax, reduction: r),
+            0,
+            1
+        ),
         new("TverskyLoss(0.3, 0.7)", r => new TverskyLoss(alpha: 0.3, beta: 0.7, activation: Activation.Softmax, reduction: r), 0, 1),
-        new("FocalTverskyLoss", r => new FocalTverskyLoss(alpha: 0.7, beta: 0.3, gamma: 0.75, activation: Activation.Softmax, reduction: r), 0, 1),
+        new(
+            "FocalTverskyLoss",
+            r => new FocalTverskyLoss(alpha: 0.7, beta: 0.3, gamma: 0.75, activation: Activation.Softmax, reduction: r),
+            0,
+            1
+        ),
         new("LogCoshDiceLoss", r => new LogCoshDiceLoss(activation: Activation.Softmax, reduction: r), 0, Math.Log(Math.Cosh(1))),
         new("DiceCeLoss", r => new DiceCeLoss(reduction: r), 0, Inf),
         new("DiceFocalLoss", r => new DiceFocalLoss(reduction: r), 0, Inf),
@@ -73,7 +118,8 @@ public static class CatalogLosses
     public static TheoryData<string> Names(Func<CatalogLoss, bool> where)
     {
         var data = new TheoryData<string>();
-        foreach (var l in All.Where(where)) data.Add(l.Name);
+        foreach (var l in All.Where(where))
+            data.Add(l.Name);
         return data;
     }
 

@@ -11,9 +11,13 @@ namespace LossDsl.Properties.Tests.Catalog;
 public static class LawRows
 {
     public static TheoryData<string> All() => CatalogLosses.Names(_ => true);
+
     public static TheoryData<string> ZeroAtPerfect() => CatalogLosses.Names(l => l.ZeroAtPerfect);
+
     public static TheoryData<string> Monotone() => CatalogLosses.Names(l => l.Monotone);
+
     public static TheoryData<string> Multiclass() => CatalogLosses.Names(l => l.Task == LossTask.Multiclass);
+
     public static TheoryData<string> ClassSymmetric() => CatalogLosses.Names(l => l.Task == LossTask.Multiclass && l.ClassSymmetric);
 }
 

@@ -15,13 +15,13 @@ namespace LossDsl.Tests.Catalog;
 /// </summary>
 public class CatalogRobustnessTests
 {
-    public static IEnumerable<Type> CatalogTypes() =>
-        GeneratedParityTests.GeneratedLossTypes().Where(t => t.Namespace == "LossDsl");
+    public static IEnumerable<Type> CatalogTypes() => GeneratedParityTests.GeneratedLossTypes().Where(t => t.Namespace == "LossDsl");
 
     public static TheoryData<string> CatalogNames()
     {
         var data = new TheoryData<string>();
-        foreach (var t in CatalogTypes()) data.Add(t.FullName!);
+        foreach (var t in CatalogTypes())
+            data.Add(t.FullName!);
         return data;
     }
 
@@ -29,8 +29,24 @@ public class CatalogRobustnessTests
     public void TheCatalogHasItsLosses()
     {
         var names = CatalogTypes().Select(t => t.Name).ToHashSet();
-        foreach (var expected in new[] { "BceLoss", "CrossEntropyLoss", "BinaryFocalLoss", "FocalLoss", "DiceLoss", "GeneralizedDiceLoss",
-                                         "TverskyLoss", "FocalTverskyLoss", "BceDiceLoss", "DiceCeLoss", "DiceFocalLoss", "LogCoshDiceLoss", "MccLoss" })
+        foreach (
+            var expected in new[]
+            {
+                "BceLoss",
+                "CrossEntropyLoss",
+                "BinaryFocalLoss",
+                "FocalLoss",
+                "DiceLoss",
+                "GeneralizedDiceLoss",
+                "TverskyLoss",
+                "FocalTverskyLoss",
+                "BceDiceLoss",
+                "DiceCeLoss",
+                "DiceFocalLoss",
+                "LogCoshDiceLoss",
+                "MccLoss",
+            }
+        )
             Assert.Contains(expected, names);
     }
 
@@ -38,7 +54,10 @@ public class CatalogRobustnessTests
 
     private static (Tensor X, Tensor T) Extreme(LossModule module, string targetKind, ScalarType dtype)
     {
-        long n = 2, c = module.Task == LossTask.Binary ? 1 : 3, h = 4, w = 5;
+        long n = 2,
+            c = module.Task == LossTask.Binary ? 1 : 3,
+            h = 4,
+            w = 5;
         var sign = (rand(n, c, h, w) > 0.5).to(dtype) * 2 - 1;
         var x = sign * 100.0;
         x = GeneratedParityTests.ForModule(module, x);
@@ -63,20 +82,20 @@ public class CatalogRobustnessTests
     {
         var type = Find(name);
         foreach (var reduction in new[] { Reduction.Mean, Reduction.Sum, Reduction.None })
-            foreach (var (label, module) in GeneratedParityTests.Variants(type, reduction))
-                using (module)
-                    foreach (var dtype in new[] { ScalarType.Float32, ScalarType.Float64 })
-                        foreach (var targetKind in new[] { "empty", "full", "random" })
-                        {
-                            using var scope = NewDisposeScope();
-                            var (x, t) = Extreme(module, targetKind, dtype);
-                            var xg = x.detach().requires_grad_(true);
-                            var value = module.forward(xg, t);
-                            value.sum().backward();
-                            var what = $"{type.Name} [{label}] {reduction} {dtype} target={targetKind}";
-                            Assert.True(value.isfinite().all().item<bool>(), what + ": non-finite value");
-                            Assert.True(xg.grad!.isfinite().all().item<bool>(), what + ": non-finite gradient");
-                        }
+        foreach (var (label, module) in GeneratedParityTests.Variants(type, reduction))
+            using (module)
+                foreach (var dtype in new[] { ScalarType.Float32, ScalarType.Float64 })
+                foreach (var targetKind in new[] { "empty", "full", "random" })
+                {
+                    using var scope = NewDisposeScope();
+                    var (x, t) = Extreme(module, targetKind, dtype);
+                    var xg = x.detach().requires_grad_(true);
+                    var value = module.forward(xg, t);
+                    value.sum().backward();
+                    var what = $"{type.Name} [{label}] {reduction} {dtype} target={targetKind}";
+                    Assert.True(value.isfinite().all().item<bool>(), what + ": non-finite value");
+                    Assert.True(xg.grad!.isfinite().all().item<bool>(), what + ": non-finite gradient");
+                }
     }
 
     [Theory]
@@ -98,8 +117,10 @@ public class CatalogRobustnessTests
                     var value = module.forward(xh, th, m);
                     Assert.Equal(ScalarType.Float32, value.dtype);
                     // 1e-3: both compute in float32 from identical inputs; only the path differs.
-                    Assert.True(Math.Abs(value.ToDouble() - reference) <= 1e-3 * Math.Max(1, Math.Abs(reference)),
-                        $"{type.Name} [{label}] {half}: {value.ToDouble()} vs float32 {reference}");
+                    Assert.True(
+                        Math.Abs(value.ToDouble() - reference) <= 1e-3 * Math.Max(1, Math.Abs(reference)),
+                        $"{type.Name} [{label}] {half}: {value.ToDouble()} vs float32 {reference}"
+                    );
                 }
     }
 
@@ -121,7 +142,10 @@ public class CatalogRobustnessTests
             Assert.Contains(module.GetName(), ex.Message);
         }
 
-        Fails("target", () => module.forward(x, module.Task == LossTask.Binary ? rand(2, 1, 4, 6) : randint(0, c, new long[] { 2, 4, 6 }, dtype: int64)));
+        Fails(
+            "target",
+            () => module.forward(x, module.Task == LossTask.Binary ? rand(2, 1, 4, 6) : randint(0, c, new long[] { 2, 4, 6 }, dtype: int64))
+        );
         Fails("input", () => module.forward(randint(0, 3, new long[] { 2, c, 4, 5 }, dtype: int64), t));
         Fails("mask", () => module.forward(x, t, ones(2, 3, 3, dtype: @bool)));
         Fails("input", () => module.forward(x.clone().index_put_(tensor(float.NaN), TensorIndex.Single(0)), t));

@@ -9,7 +9,9 @@ namespace LossDsl.Tests.Catalog;
 
 public class CrossEntropyTests
 {
-    private const int N = 2, C = 3, S = 6;
+    private const int N = 2,
+        C = 3,
+        S = 6;
 
     [Theory]
     [InlineData(1.0, 1.0, 0.0)]
@@ -44,11 +46,15 @@ public class CrossEntropyTests
         var p = new[] { 0.0, 0.2, 0.7, 1.0 };
         var y = new[] { 0.0, 1.0, 0.3, 1.0 };
         const double eps = 1e-7;
-        var expected = p.Zip(y, (pp, yy) =>
-        {
-            var c = Math.Clamp(pp, eps, 1 - eps);
-            return -(yy * Math.Log(c) + (1 - yy) * Math.Log(1 - c));
-        }).ToArray();
+        var expected = p.Zip(
+                y,
+                (pp, yy) =>
+                {
+                    var c = Math.Clamp(pp, eps, 1 - eps);
+                    return -(yy * Math.Log(c) + (1 - yy) * Math.Log(1 - c));
+                }
+            )
+            .ToArray();
         using var l = new BceLoss(fromLogits: false, reduction: Reduction.None);
         var v = l.forward(T(p, 4), T(y, 4));
         Assert.Equal(new long[] { 4 }, v.shape); // binary input without a class axis keeps its shape
@@ -72,16 +78,18 @@ public class CrossEntropyTests
         var result = new double[N * S];
         weight = new double[N * S];
         for (var n = 0; n < N; n++)
-            for (var s = 0; s < S; s++)
-            {
-                var target = y[n * S + s];
-                if (target == -100) continue;
-                double smooth = 0;
-                for (var c = 0; c < C; c++) smooth += -w[c] * Math.Log(p[K(n, c, s, C, S)]);
-                var nll = -w[target] * Math.Log(p[K(n, (int)target, s, C, S)]);
-                result[n * S + s] = (1 - ls) * nll + ls / C * smooth;
-                weight[n * S + s] = w[target];
-            }
+        for (var s = 0; s < S; s++)
+        {
+            var target = y[n * S + s];
+            if (target == -100)
+                continue;
+            double smooth = 0;
+            for (var c = 0; c < C; c++)
+                smooth += -w[c] * Math.Log(p[K(n, c, s, C, S)]);
+            var nll = -w[target] * Math.Log(p[K(n, (int)target, s, C, S)]);
+            result[n * S + s] = (1 - ls) * nll + ls / C * smooth;
+            weight[n * S + s] = w[target];
+        }
         return result;
     }
 

@@ -13,7 +13,9 @@ namespace LossDsl.Tests.Catalog;
 /// </summary>
 public class DiceFocalSigmoidTests
 {
-    private const int N = 2, C = 3, S = 12;
+    private const int N = 2,
+        C = 3,
+        S = 12;
 
     // λ_d · mean_c (1 - Dice_c) + λ_f · mean_{c,s} focal(x, y), per sample, then the batch mean.
     private static double Reference(double[] x, long[] labels, bool includeBackground, double gamma, double lambdaDice, double lambdaFocal)
@@ -25,7 +27,8 @@ public class DiceFocalSigmoidTests
         double total = 0;
         for (var n = 0; n < N; n++)
         {
-            double d = 0, f = 0;
+            double d = 0,
+                f = 0;
             for (var c = first; c < C; c++)
             {
                 d += dice[n, c];
@@ -49,19 +52,33 @@ public class DiceFocalSigmoidTests
     [InlineData(false, 2.0, 1.0, 1.0)]
     [InlineData(true, 0.0, 0.5, 2.0)]
     [InlineData(true, 1.5, 1.0, 0.25)]
-    public void SigmoidFocalPartMatchesAnIndependentFloat64Computation(bool includeBackground, double gamma, double lambdaDice, double lambdaFocal)
+    public void SigmoidFocalPartMatchesAnIndependentFloat64Computation(
+        bool includeBackground,
+        double gamma,
+        double lambdaDice,
+        double lambdaFocal
+    )
     {
         var x = Hand.Random(N * C * S, seed: 7);
         var labels = Hand.Labels(N * S, C, seed: 8);
-        using var loss = new DiceFocalLoss(lambdaDice: lambdaDice, lambdaFocal: lambdaFocal, gamma: gamma, includeBackground: includeBackground,
-                                           focalActivation: Activation.Sigmoid);
+        using var loss = new DiceFocalLoss(
+            lambdaDice: lambdaDice,
+            lambdaFocal: lambdaFocal,
+            gamma: gamma,
+            includeBackground: includeBackground,
+            focalActivation: Activation.Sigmoid
+        );
         var input = Hand.T(x, N, C, S).requires_grad_(true);
         var value = loss.forward(input, Hand.L(labels, N, S));
         Hand.Close(Reference(x, labels, includeBackground, gamma, lambdaDice, lambdaFocal), value.ToDouble(), 1e-12);
 
         value.backward();
-        Hand.CloseToCentralDifferences(v => Reference(v, labels, includeBackground, gamma, lambdaDice, lambdaFocal), x,
-                                       Hand.Flat(input.grad!), new[] { 0, 5, 17, 30, 41, 60, 71 });
+        Hand.CloseToCentralDifferences(
+            v => Reference(v, labels, includeBackground, gamma, lambdaDice, lambdaFocal),
+            x,
+            Hand.Flat(input.grad!),
+            new[] { 0, 5, 17, 30, 41, 60, 71 }
+        );
     }
 
     [Fact]
@@ -106,16 +123,17 @@ public class SingleChannelSoftmaxTests
 {
     public static TheoryData<string> SoftmaxLosses() => new() { "ce", "focal", "dice-softmax", "dice-ce", "dice-focal", "gdl", "user" };
 
-    private static LossFunction Make(string name) => name switch
-    {
-        "ce" => new CrossEntropyLoss(),
-        "focal" => new FocalLoss(),
-        "dice-softmax" => new DiceLoss(activation: Activation.Softmax),
-        "dice-ce" => new DiceCeLoss(activation: Activation.Sigmoid), // its cross-entropy part is still a softmax
-        "dice-focal" => new DiceFocalLoss(),
-        "gdl" => new GeneralizedDiceLoss(),
-        _ => new LossDsl.Tests.Specs.OptionDiceLoss(), // a user spec with a softmax
-    };
+    private static LossFunction Make(string name) =>
+        name switch
+        {
+            "ce" => new CrossEntropyLoss(),
+            "focal" => new FocalLoss(),
+            "dice-softmax" => new DiceLoss(activation: Activation.Softmax),
+            "dice-ce" => new DiceCeLoss(activation: Activation.Sigmoid), // its cross-entropy part is still a softmax
+            "dice-focal" => new DiceFocalLoss(),
+            "gdl" => new GeneralizedDiceLoss(),
+            _ => new LossDsl.Tests.Specs.OptionDiceLoss(), // a user spec with a softmax
+        };
 
     [Theory]
     [MemberData(nameof(SoftmaxLosses))]
@@ -155,7 +173,9 @@ public class SingleChannelSoftmaxTests
 /// </summary>
 public class DiceLogLossTests
 {
-    private const int N = 2, C = 3, S = 10;
+    private const int N = 2,
+        C = 3,
+        S = 10;
 
     private static double Reference(double[] x, long[] labels, bool batch)
     {
@@ -164,8 +184,8 @@ public class DiceLogLossTests
         double total = 0;
         var rows = dice.GetLength(0);
         for (var r = 0; r < rows; r++)
-            for (var c = 0; c < C; c++)
-                total += -Math.Log(Math.Max(1 - dice[r, c], 1e-7));
+        for (var c = 0; c < C; c++)
+            total += -Math.Log(Math.Max(1 - dice[r, c], 1e-7));
         return total / (rows * C);
     }
 

@@ -9,7 +9,9 @@ namespace LossDsl.Tests.Catalog;
 
 public class FocalTests
 {
-    private const int N = 2, C = 3, S = 5;
+    private const int N = 2,
+        C = 3,
+        S = 5;
 
     [Theory]
     [InlineData(2.0, -1.0)]
@@ -19,13 +21,17 @@ public class FocalTests
     {
         var x = Random(N * S, 1, 5);
         var y = Random(N * S, 2, binary: true);
-        var expected = x.Zip(y, (xx, yy) =>
-        {
-            var p = Sigmoid(xx);
-            var pos = yy * Math.Pow(1 - p, gamma) * -Math.Log(p);
-            var neg = (1 - yy) * Math.Pow(p, gamma) * -Math.Log(1 - p);
-            return alpha >= 0 ? alpha * pos + (1 - alpha) * neg : pos + neg;
-        }).ToArray();
+        var expected = x.Zip(
+                y,
+                (xx, yy) =>
+                {
+                    var p = Sigmoid(xx);
+                    var pos = yy * Math.Pow(1 - p, gamma) * -Math.Log(p);
+                    var neg = (1 - yy) * Math.Pow(p, gamma) * -Math.Log(1 - p);
+                    return alpha >= 0 ? alpha * pos + (1 - alpha) * neg : pos + neg;
+                }
+            )
+            .ToArray();
         using var l = new BinaryFocalLoss(gamma: gamma, alpha: alpha, reduction: Reduction.None);
         var v = l.forward(T(x, N, 1, S), T(y, N, 1, S));
         Assert.Equal(new long[] { N, 1, S }, v.shape);
@@ -53,13 +59,13 @@ public class FocalTests
         var p = Softmax(x, N, C, S);
         var expected = new double[N * S];
         for (var n = 0; n < N; n++)
-            for (var s = 0; s < S; s++)
-                for (var c = 0; c < C; c++)
-                {
-                    var pc = p[K(n, c, s, C, S)];
-                    var yt = (c == y[n * S + s] ? 1.0 : 0.0) * (1 - ls) + ls / C;
-                    expected[n * S + s] += w[c] * Math.Pow(1 - pc, gamma) * -yt * Math.Log(pc);
-                }
+        for (var s = 0; s < S; s++)
+        for (var c = 0; c < C; c++)
+        {
+            var pc = p[K(n, c, s, C, S)];
+            var yt = (c == y[n * S + s] ? 1.0 : 0.0) * (1 - ls) + ls / C;
+            expected[n * S + s] += w[c] * Math.Pow(1 - pc, gamma) * -yt * Math.Log(pc);
+        }
         using var cw = weighted ? tensor(w, float64) : null;
         using var l = new FocalLoss(gamma: gamma, labelSmoothing: ls, classWeights: cw, reduction: Reduction.None);
         var v = l.forward(T(x, N, C, S), L(y, N, S));

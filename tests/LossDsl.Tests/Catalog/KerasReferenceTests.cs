@@ -21,8 +21,10 @@ public class KerasReferenceTests
 
     // y_true [[1, 0, 1], [0, 1, 1]], logits [[10, -10, 10], [10, 10, -10]] (test_unweighted, test_no_reduction).
     private static (Tensor X, Tensor T) BinaryCase() =>
-        (tensor(new[] { 10.0, -10, 10, 10, 10, -10 }, dtype: float64).reshape(2, 1, 3),
-         tensor(new[] { 1.0, 0, 1, 0, 1, 1 }, dtype: float64).reshape(2, 1, 3));
+        (
+            tensor(new[] { 10.0, -10, 10, 10, 10, -10 }, dtype: float64).reshape(2, 1, 3),
+            tensor(new[] { 1.0, 0, 1, 0, 1, 1 }, dtype: float64).reshape(2, 1, 3)
+        );
 
     [Fact]
     public void BinaryCrossEntropyFromLogitsMean()
@@ -50,8 +52,11 @@ public class KerasReferenceTests
         using var scope = NewDisposeScope();
         // logits [[10, -10, -10]], y_true [[1, 0, 1]], label_smoothing 0.1: (10 + 5 * 0.1) / 3.
         using var loss = new BceLoss(labelSmoothing: 0.1);
-        var value = loss.forward(tensor(new[] { 10.0, -10, -10 }, dtype: float64).reshape(1, 1, 3),
-                                 tensor(new[] { 1.0, 0, 1 }, dtype: float64).reshape(1, 1, 3)).ToDouble();
+        var value = loss.forward(
+                tensor(new[] { 10.0, -10, -10 }, dtype: float64).reshape(1, 1, 3),
+                tensor(new[] { 1.0, 0, 1 }, dtype: float64).reshape(1, 1, 3)
+            )
+            .ToDouble();
         Assert.Equal((10.0 + 5.0 * 0.1) / 3.0, value, 4);
     }
 
@@ -98,8 +103,11 @@ public class KerasReferenceTests
         using var scope = NewDisposeScope();
         // logits [[100, -100, -100]], y_true [[1, 0, 0]], label_smoothing 0.1: 400 * 0.1 / 3.
         using var loss = new CrossEntropyLoss(labelSmoothing: 0.1);
-        var value = loss.forward(tensor(new[] { 100.0, -100, -100 }, dtype: float64).reshape(1, 3, 1),
-                                 tensor(new long[] { 0 }).reshape(1, 1)).ToDouble();
+        var value = loss.forward(
+                tensor(new[] { 100.0, -100, -100 }, dtype: float64).reshape(1, 3, 1),
+                tensor(new long[] { 0 }).reshape(1, 1)
+            )
+            .ToDouble();
         Assert.Equal(400.0 * 0.1 / 3.0, value, 6);
     }
 }

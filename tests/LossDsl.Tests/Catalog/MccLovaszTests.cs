@@ -27,7 +27,10 @@ public class MccLovaszTests
         const double eps = 1e-5;
         double Mcc(int from, int to)
         {
-            double tp = eps, tn = eps, fp = eps, fn = eps;
+            double tp = eps,
+                tn = eps,
+                fp = eps,
+                fn = eps;
             for (var i = from; i < to; i++)
             {
                 var p = 1 / (1 + Math.Exp(-xs[i]));
@@ -43,7 +46,8 @@ public class MccLovaszTests
         Assert.Equal(Mcc(0, 60), batch.forward(x, t).ToDouble(), 10);
         using var perSample = new MccLoss(batch: false, reduction: Reduction.None);
         var values = Flat(perSample.forward(x, t));
-        for (var n = 0; n < 3; n++) Assert.Equal(Mcc(n * 20, n * 20 + 20), values[n], 10);
+        for (var n = 0; n < 3; n++)
+            Assert.Equal(Mcc(n * 20, n * 20 + 20), values[n], 10);
     }
 
     // The Lovász hinge of one image by its definition (Berman et al., eq. 9 and Alg. 1): errors sorted in
@@ -51,11 +55,15 @@ public class MccLovaszTests
     private static double Lovasz(double[] logits, double[] labels)
     {
         var n = logits.Length;
-        if (n == 0) return 0;
+        if (n == 0)
+            return 0;
         var errors = logits.Select((x, i) => 1 - x * (2 * labels[i] - 1)).ToArray();
         var order = Enumerable.Range(0, n).OrderByDescending(i => errors[i]).ToArray();
         var gts = labels.Sum();
-        double loss = 0, previous = 0, cumulativeGt = 0, cumulativeNeg = 0;
+        double loss = 0,
+            previous = 0,
+            cumulativeGt = 0,
+            cumulativeNeg = 0;
         foreach (var i in order)
         {
             cumulativeGt += labels[i];

@@ -38,7 +38,11 @@ public class ModuleConventionTests
         var t = randint(0, 3, new long[] { 2, 4, 4 });
         using var unweighted = new CrossEntropyLoss();
         Assert.NotEqual(unweighted.forward(x, t).ToDouble(), loss.forward(x, t).ToDouble());
-        Assert.Equal(nn.functional.cross_entropy(x, t, weight: tensor(new[] { 1.0, 2.0, 3.0 })).ToDouble(), loss.forward(x, t).ToDouble(), 10);
+        Assert.Equal(
+            nn.functional.cross_entropy(x, t, weight: tensor(new[] { 1.0, 2.0, 3.0 })).ToDouble(),
+            loss.forward(x, t).ToDouble(),
+            10
+        );
     }
 
     [Fact]
@@ -68,13 +72,29 @@ public class ModuleConventionTests
     [Fact]
     public void SettingsAreFixedAtConstruction()
     {
-        foreach (var name in new[] { nameof(LossModule.ClassWeights), nameof(LossModule.IgnoreIndex), nameof(LossModule.CheckValues), nameof(LossModule.Mode) })
+        foreach (
+            var name in new[]
+            {
+                nameof(LossModule.ClassWeights),
+                nameof(LossModule.IgnoreIndex),
+                nameof(LossModule.CheckValues),
+                nameof(LossModule.Mode),
+            }
+        )
         {
             var setter = typeof(LossModule).GetProperty(name)!.SetMethod!;
             // init-only: the setter carries the IsExternalInit modifier, so C# accepts it only in initializers.
-            Assert.Contains(setter.ReturnParameter.GetRequiredCustomModifiers(), m => m.FullName == "System.Runtime.CompilerServices.IsExternalInit");
+            Assert.Contains(
+                setter.ReturnParameter.GetRequiredCustomModifiers(),
+                m => m.FullName == "System.Runtime.CompilerServices.IsExternalInit"
+            );
         }
-        using var loss = new CrossEntropyLoss { IgnoreIndex = 255, CheckValues = false, Mode = ExecutionMode.Autograd };
+        using var loss = new CrossEntropyLoss
+        {
+            IgnoreIndex = 255,
+            CheckValues = false,
+            Mode = ExecutionMode.Autograd,
+        };
         Assert.Equal(255, loss.IgnoreIndex);
         Assert.False(loss.CheckValues);
         Assert.Equal(ExecutionMode.Autograd, loss.Mode);

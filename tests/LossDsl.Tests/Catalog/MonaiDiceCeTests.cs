@@ -12,8 +12,7 @@ namespace LossDsl.Tests.Catalog;
 public class MonaiDiceCeTests
 {
     // input (2, 2, 3): [[[1, 1, 0], [0, 0, 1]], [[1, 0, 1], [0, 1, 0]]]; target classes [[0, 0, 1], [0, 1, 0]].
-    private static Tensor Input(double big) =>
-        tensor(new[] { big, big, 0, 0, 0, 1, 1, 0, 1, 0, 1, 0 }, dtype: float64).reshape(2, 2, 3);
+    private static Tensor Input(double big) => tensor(new[] { big, big, 0, 0, 0, 1, 1, 0, 1, 0, 1, 0 }, dtype: float64).reshape(2, 2, 3);
 
     private static readonly Tensor Classes = tensor(new long[] { 0, 0, 1, 0, 1, 0 }).reshape(2, 3);
 

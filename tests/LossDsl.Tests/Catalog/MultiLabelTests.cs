@@ -13,7 +13,9 @@ namespace LossDsl.Tests.Catalog;
 /// </summary>
 public class MultiLabelTests
 {
-    private const int N = 2, C = 4, S = 9;
+    private const int N = 2,
+        C = 4,
+        S = 9;
 
     [Theory]
     [InlineData(1.0, false)]
@@ -24,13 +26,20 @@ public class MultiLabelTests
         manual_seed(31);
         var x = (randn(new long[] { N, C, 3, 3 }, dtype: float64) * 3).requires_grad_(true);
         var weights = tensor(new[] { 0.5, 1.0, 2.0, 4.0 }, float64);
-        Tensor target = multiHot ? (rand(new long[] { N, C, 3, 3 }, dtype: float64) > 0.6).to(float64) : randint(0, C, new long[] { N, 3, 3 });
+        Tensor target = multiHot
+            ? (rand(new long[] { N, C, 3, 3 }, dtype: float64) > 0.6).to(float64)
+            : randint(0, C, new long[] { N, 3, 3 });
         var y = multiHot ? target : nn.functional.one_hot(target, C).permute(0, 3, 1, 2).to(float64);
         using var loss = new MultiLabelBceLoss(posWeight: posWeight, classWeights: weights);
         var ours = loss.forward(x, target);
         var x2 = x.detach().clone().requires_grad_(true);
-        var theirs = nn.functional.binary_cross_entropy_with_logits(x2, y, weights.reshape(1, C, 1, 1), nn.Reduction.Mean,
-                                                                     full(new long[] { C, 1, 1 }, posWeight, dtype: float64));
+        var theirs = nn.functional.binary_cross_entropy_with_logits(
+            x2,
+            y,
+            weights.reshape(1, C, 1, 1),
+            nn.Reduction.Mean,
+            full(new long[] { C, 1, 1 }, posWeight, dtype: float64)
+        );
         Assert.Equal(theirs.ToDouble(), ours.ToDouble(), 12);
         ours.backward();
         theirs.backward();
@@ -42,16 +51,16 @@ public class MultiLabelTests
         var first = includeBackground ? 0 : 1;
         double total = 0;
         for (var n = 0; n < N; n++)
-            for (var c = first; c < C; c++)
-                for (var s = 0; s < S; s++)
-                {
-                    var k = Hand.K(n, c, s, C, S);
-                    var p = Hand.Sigmoid(x[k]);
-                    var bce = y[k] * Hand.Softplus(-x[k]) + (1 - y[k]) * Hand.Softplus(x[k]);
-                    var pt = p * y[k] + (1 - p) * (1 - y[k]);
-                    var a = alpha >= 0 ? alpha * y[k] + (1 - alpha) * (1 - y[k]) : 1;
-                    total += w[c] * a * Math.Pow(1 - pt, gamma) * bce;
-                }
+        for (var c = first; c < C; c++)
+        for (var s = 0; s < S; s++)
+        {
+            var k = Hand.K(n, c, s, C, S);
+            var p = Hand.Sigmoid(x[k]);
+            var bce = y[k] * Hand.Softplus(-x[k]) + (1 - y[k]) * Hand.Softplus(x[k]);
+            var pt = p * y[k] + (1 - p) * (1 - y[k]);
+            var a = alpha >= 0 ? alpha * y[k] + (1 - alpha) * (1 - y[k]) : 1;
+            total += w[c] * a * Math.Pow(1 - pt, gamma) * bce;
+        }
         return total / (N * (C - first) * S);
     }
 
@@ -65,12 +74,22 @@ public class MultiLabelTests
         var x = Hand.Random(N * C * S, seed: 41);
         var y = Hand.Random(N * C * S, seed: 42, binary: true);
         var w = new[] { 1.0, 0.5, 2.0, 3.0 };
-        using var loss = new MultiLabelFocalLoss(gamma: gamma, alpha: alpha, includeBackground: includeBackground, classWeights: tensor(w, float64));
+        using var loss = new MultiLabelFocalLoss(
+            gamma: gamma,
+            alpha: alpha,
+            includeBackground: includeBackground,
+            classWeights: tensor(w, float64)
+        );
         var input = Hand.T(x, N, C, S).requires_grad_(true);
         var value = loss.forward(input, Hand.T(y, N, C, S));
         Hand.Close(Focal(x, y, gamma, alpha, w, includeBackground), value.ToDouble(), 1e-12);
         value.backward();
-        Hand.CloseToCentralDifferences(v => Focal(v, y, gamma, alpha, w, includeBackground), x, Hand.Flat(input.grad!), new[] { 0, 11, 23, 40, 57, 70 });
+        Hand.CloseToCentralDifferences(
+            v => Focal(v, y, gamma, alpha, w, includeBackground),
+            x,
+            Hand.Flat(input.grad!),
+            new[] { 0, 11, 23, 40, 57, 70 }
+        );
     }
 
     [Fact]

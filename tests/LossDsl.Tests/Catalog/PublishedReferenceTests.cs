@@ -104,8 +104,17 @@ public class PublishedReferenceTests
     [Fact]
     public void MonaiGeneralizedDiceSimpleWeightsAndAbsentClasses()
     {
-        using var simple = new GeneralizedDiceLoss(weightType: DiceWeightType.Simple, activation: Activation.Softmax, smoothNr: 0, smoothDr: 0);
-        Close(0.250023, simple.forward(T(new[] { 0.0, 10, 10, 10, 10, 0, 0, 0 }, 1, 2, 4), L(new long[] { 1, 1, 0, 0 }, 1, 4)).item<double>(), Tol);
+        using var simple = new GeneralizedDiceLoss(
+            weightType: DiceWeightType.Simple,
+            activation: Activation.Softmax,
+            smoothNr: 0,
+            smoothDr: 0
+        );
+        Close(
+            0.250023,
+            simple.forward(T(new[] { 0.0, 10, 10, 10, 10, 0, 0, 0 }, 1, 2, 4), L(new long[] { 1, 1, 0, 0 }, 1, 4)).item<double>(),
+            Tol
+        );
         // Every foreground class absent: MONAI gives 0; so does our absent-class weight of 0.
         using var empty = new GeneralizedDiceLoss(activation: Activation.None, includeBackground: false, smoothNr: 1e-8, smoothDr: 1e-8);
         Close(0.0, empty.forward(P4, L(new long[] { 0, 0, 0, 0, 0, 0 }, 2, 3)).item<double>(), Tol);
@@ -166,8 +175,11 @@ public class PublishedReferenceTests
         using var alpha = new BinaryFocalLoss(alpha: 0.8);
         Close(0.08423, alpha.forward(FocalInput, FocalOneHot).item<double>(), 1e-4);
         using var none = new BinaryFocalLoss(reduction: Reduction.None);
-        Close(new[] { 0.02266, 0.70187, 0.37741, 0.17329, 0.70187, 0.02266, 0.37741, 0.17329, 0.70187, 0.70187, 0.06757, 0.17329 },
-              none.forward(FocalInput, FocalOneHot), 1e-4);
+        Close(
+            new[] { 0.02266, 0.70187, 0.37741, 0.17329, 0.70187, 0.02266, 0.37741, 0.17329, 0.70187, 0.70187, 0.06757, 0.17329 },
+            none.forward(FocalInput, FocalOneHot),
+            1e-4
+        );
     }
 
     [Fact]

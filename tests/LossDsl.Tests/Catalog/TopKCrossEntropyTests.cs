@@ -14,20 +14,23 @@ namespace LossDsl.Tests.Catalog;
 /// </summary>
 public class TopKCrossEntropyTests
 {
-    private const int N = 2, C = 3, S = 20;
+    private const int N = 2,
+        C = 3,
+        S = 20;
 
     private static double Reference(double[] x, long[] labels, double k, double[] w, bool[] valid, bool sum = false)
     {
         var losses = new System.Collections.Generic.List<double>();
         for (var n = 0; n < N; n++)
-            for (var s = 0; s < S; s++)
-            {
-                if (!valid[n * S + s]) continue;
-                var max = Enumerable.Range(0, C).Max(c => x[Hand.K(n, c, s, C, S)]);
-                var lse = max + Math.Log(Enumerable.Range(0, C).Sum(c => Math.Exp(x[Hand.K(n, c, s, C, S)] - max)));
-                var y = (int)labels[n * S + s];
-                losses.Add(w[y] * (lse - x[Hand.K(n, y, s, C, S)]));
-            }
+        for (var s = 0; s < S; s++)
+        {
+            if (!valid[n * S + s])
+                continue;
+            var max = Enumerable.Range(0, C).Max(c => x[Hand.K(n, c, s, C, S)]);
+            var lse = max + Math.Log(Enumerable.Range(0, C).Sum(c => Math.Exp(x[Hand.K(n, c, s, C, S)] - max)));
+            var y = (int)labels[n * S + s];
+            losses.Add(w[y] * (lse - x[Hand.K(n, y, s, C, S)]));
+        }
         var keep = (int)Math.Max(1, Math.Ceiling(losses.Count * k / 100 - 1e-9));
         var top = losses.OrderByDescending(v => v).Take(keep).ToArray();
         return sum ? top.Sum() : top.Average();
@@ -50,7 +53,12 @@ public class TopKCrossEntropyTests
         var value = loss.forward(input, Hand.L(labels, N, S), mask);
         Hand.Close(Reference(x, labels, k, w, valid, sum), value.ToDouble(), 1e-12);
         value.backward();
-        Hand.CloseToCentralDifferences(v => Reference(v, labels, k, w, valid, sum), x, Hand.Flat(input.grad!), new[] { 0, 9, 21, 38, 47, 66, 83, 110 });
+        Hand.CloseToCentralDifferences(
+            v => Reference(v, labels, k, w, valid, sum),
+            x,
+            Hand.Flat(input.grad!),
+            new[] { 0, 9, 21, 38, 47, 66, 83, 110 }
+        );
     }
 
     [Fact]
@@ -73,8 +81,11 @@ public class TopKCrossEntropyTests
         labels[0] = labels[5] = -100;
         using var loss = new TopKCrossEntropyLoss(k: 100);
         var valid = Enumerable.Range(0, N * S).Select(i => i != 0 && i != 5).ToArray();
-        Hand.Close(Reference(x, labels.Select(l => Math.Max(l, 0)).ToArray(), 100, new[] { 1.0, 1, 1 }, valid),
-                   loss.forward(Hand.T(x, N, C, S), Hand.L(labels, N, S)).ToDouble(), 1e-12);
+        Hand.Close(
+            Reference(x, labels.Select(l => Math.Max(l, 0)).ToArray(), 100, new[] { 1.0, 1, 1 }, valid),
+            loss.forward(Hand.T(x, N, C, S), Hand.L(labels, N, S)).ToDouble(),
+            1e-12
+        );
         Assert.Throws<ArgumentOutOfRangeException>(() => new TopKCrossEntropyLoss(reduction: Reduction.None));
         var one = Assert.Throws<ArgumentException>(() => loss.forward(randn(2, 1, 4), zeros(new long[] { 2, 4 }, dtype: int64)));
         Assert.Contains("single channel", one.Message);

@@ -16,8 +16,16 @@ public class CheckTests
             new SpecParameter("logits", ParamRole.Prediction, ParamKind.Real, "global::LossDsl.Expr", null),
             new SpecParameter("target", ParamRole.Target, ParamKind.Real, "global::LossDsl.Expr", null),
         }.Concat(hypers.Select(h => new SpecParameter(h.Name, ParamRole.Hyper, h.Kind, "double", h.Default)));
-        return new LossSpec("Ns", EquatableArray.From(new[] { new ContainingType("class", "Losses", "public static partial") }),
-            "Demo", "DemoLoss", task, EquatableArray.From(parameters), body, null);
+        return new LossSpec(
+            "Ns",
+            EquatableArray.From(new[] { new ContainingType("class", "Losses", "public static partial") }),
+            "Demo",
+            "DemoLoss",
+            task,
+            EquatableArray.From(parameters),
+            body,
+            null
+        );
     }
 
     private static ImmutableArray<SpecDiagnostic> Check(LossTask task, Expr body, params (string, ParamKind, string?)[] hypers) =>
@@ -31,7 +39,8 @@ public class CheckTests
     // The Tversky loss of the design document, hyperparameters as Param nodes.
     private static Expr Tversky()
     {
-        Expr alpha = new Param("alpha", ParamKind.Real), beta = new Param("beta", ParamKind.Real);
+        Expr alpha = new Param("alpha", ParamKind.Real),
+            beta = new Param("beta", ParamKind.Real);
         Expr smooth = new Param("smooth", ParamKind.Real);
         var p = Sigmoid(X);
         var tp = Sum(p * Target, Over.Spatial);
@@ -41,23 +50,29 @@ public class CheckTests
     }
 
     private static readonly (string, ParamKind, string?)[] TverskyDefaults =
-        { ("alpha", ParamKind.Real, "0.3"), ("beta", ParamKind.Real, "0.7"), ("smooth", ParamKind.Real, "1.0") };
+    {
+        ("alpha", ParamKind.Real, "0.3"),
+        ("beta", ParamKind.Real, "0.7"),
+        ("smooth", ParamKind.Real, "1.0"),
+    };
 
     // ---------------------------------------------------------------- clean specs
 
     [Fact]
-    public void TheDesignDocumentsTverskyIsClean() =>
-        Assert.Empty(Check(LossTask.Binary, Tversky(), TverskyDefaults));
+    public void TheDesignDocumentsTverskyIsClean() => Assert.Empty(Check(LossTask.Binary, Tversky(), TverskyDefaults));
 
     [Fact]
     public void StandardLossesAreClean()
     {
         var bce = -(Target * Log(Sigmoid(X)) + (1.0 - Target) * Log(1.0 - Sigmoid(X)));
         Assert.Empty(Check(LossTask.Binary, bce));
-        var ce = WeightedMean(-Sum(ClassWeights * OneHot(Target) * Log(Softmax(X)), Over.Classes),
-            Sum(ClassWeights * OneHot(Target), Over.Classes));
+        var ce = WeightedMean(
+            -Sum(ClassWeights * OneHot(Target) * Log(Softmax(X)), Over.Classes),
+            Sum(ClassWeights * OneHot(Target), Over.Classes)
+        );
         Assert.Empty(Check(LossTask.Multiclass, ce));
-        Expr gamma = new Param("gamma", ParamKind.Real), useLog = new Param("useLog", ParamKind.Bool);
+        Expr gamma = new Param("gamma", ParamKind.Real),
+            useLog = new Param("useLog", ParamKind.Bool);
         var focal = new Cond(useLog, -Pow(1.0 - Exp(LogSigmoid(X)), gamma) * LogSigmoid(X), Softplus(-X));
         Assert.Empty(Check(LossTask.Binary, focal, ("gamma", ParamKind.Real, "2"), ("useLog", ParamKind.Bool, "true")));
     }
@@ -72,7 +87,10 @@ public class CheckTests
         Assert.Equal(new[] { "LogSoftmax", "Binary" }, d.Arguments.ToArray());
         Assert.Equal(LogSoftmax(X), d.Node);
         Assert.DoesNotContain("LD0005", Ids(Check(LossTask.Multiclass, body)));
-        Assert.Equal(new[] { "Softmax", "Binary" }, Single(Check(LossTask.Binary, Softmax(X) * Target), DiagnosticCatalog.TaskMismatch).Arguments.ToArray());
+        Assert.Equal(
+            new[] { "Softmax", "Binary" },
+            Single(Check(LossTask.Binary, Softmax(X) * Target), DiagnosticCatalog.TaskMismatch).Arguments.ToArray()
+        );
     }
 
     [Fact]
@@ -100,7 +118,10 @@ public class CheckTests
         var branch = Single(Check(LossTask.Multiclass, new Cond(flag, wm, X)), DiagnosticCatalog.AxisError);
         Assert.Equal(wm, branch.Node);
         Assert.Contains("make the choice inside it", branch.Message);
-        Assert.DoesNotContain("LD0015", Ids(Check(LossTask.Multiclass, WeightedMean(new Cond(flag, X, 2 * X), new Cond(flag, ClassWeights, 1.0)))));
+        Assert.DoesNotContain(
+            "LD0015",
+            Ids(Check(LossTask.Multiclass, WeightedMean(new Cond(flag, X, 2 * X), new Cond(flag, ClassWeights, 1.0))))
+        );
     }
 
     [Fact]
@@ -141,11 +162,14 @@ public class CheckTests
     [Fact]
     public void HyperparameterConditionsAreFine()
     {
-        Expr alpha = new Param("alpha", ParamKind.Real), flag = new Param("flag", ParamKind.Bool);
+        Expr alpha = new Param("alpha", ParamKind.Real),
+            flag = new Param("flag", ParamKind.Bool);
         var mode = new Param("mode", ParamKind.Enum);
-        var test = new Binary(BinaryOp.Or,
+        var test = new Binary(
+            BinaryOp.Or,
             new Binary(BinaryOp.And, new Binary(BinaryOp.Gt, alpha, new Const(0.5)), new Unary(UnaryOp.Not, flag)),
-            new Binary(BinaryOp.Eq, mode, new EnumValue("Ns.Mode", "Fast", 1)));
+            new Binary(BinaryOp.Eq, mode, new EnumValue("Ns.Mode", "Fast", 1))
+        );
         Assert.Empty(Check(LossTask.Binary, new Cond(test, Softplus(X) * alpha, Softplus(-X)), ("alpha", ParamKind.Real, "1")));
     }
 
@@ -209,7 +233,12 @@ public class CheckTests
     [Fact]
     public void TverskyWithoutSmoothingHasAZeroDenominator()
     {
-        var defaults = new[] { ("alpha", ParamKind.Real, (string?)"0.3"), ("beta", ParamKind.Real, "0.7"), ("smooth", ParamKind.Real, "0") };
+        var defaults = new[]
+        {
+            ("alpha", ParamKind.Real, (string?)"0.3"),
+            ("beta", ParamKind.Real, "0.7"),
+            ("smooth", ParamKind.Real, "0"),
+        };
         var d = Single(Check(LossTask.Binary, Tversky(), defaults), DiagnosticCatalog.ZeroDenominator);
         // The diagnostic points at the denominator itself (the generator reports it there).
         var denominator = Assert.IsType<Binary>(d.Node);
@@ -228,11 +257,15 @@ public class CheckTests
         // Counts are clamped at 1 by the runtime.
         Assert.Empty(Check(LossTask.Binary, Sum(Softplus(X), Over.Spatial) / Count(Over.Spatial)));
         Assert.Empty(Check(LossTask.Binary, Sum(Softplus(X), Over.Spatial) / (Sum(Target, Over.Spatial) + 1.0)));
-        Assert.Single(Check(LossTask.Binary, Sum(Softplus(X), Over.Spatial) / Sum(Target, Over.Spatial)),
-            d => d.Descriptor == DiagnosticCatalog.ZeroDenominator);
+        Assert.Single(
+            Check(LossTask.Binary, Sum(Softplus(X), Over.Spatial) / Sum(Target, Over.Spatial)),
+            d => d.Descriptor == DiagnosticCatalog.ZeroDenominator
+        );
         // A mean over an empty mask is 0 too.
-        Assert.Single(Check(LossTask.Binary, Softplus(X) / Mean(Target, Over.Spatial)),
-            d => d.Descriptor == DiagnosticCatalog.ZeroDenominator);
+        Assert.Single(
+            Check(LossTask.Binary, Softplus(X) / Mean(Target, Over.Spatial)),
+            d => d.Descriptor == DiagnosticCatalog.ZeroDenominator
+        );
     }
 
     // ---------------------------------------------------------------- LD0009
@@ -270,8 +303,7 @@ public class CheckTests
     [InlineData("2D", 2.0)]
     [InlineData("1_000", 1000.0)]
     [InlineData("7", 7.0)]
-    public void DefaultTextsParseAsInvariantNumbers(string text, double expected) =>
-        Assert.Equal(expected, Checker.ParseNumber(text));
+    public void DefaultTextsParseAsInvariantNumbers(string text, double expected) => Assert.Equal(expected, Checker.ParseNumber(text));
 
     [Theory]
     [InlineData("true")]

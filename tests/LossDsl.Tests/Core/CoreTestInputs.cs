@@ -8,7 +8,10 @@ namespace LossDsl.Tests.Core;
 /// <summary>Random float64 loss inputs and an element-wise comparison of two specs under the interpreter.</summary>
 public static class CoreTestInputs
 {
-    public const int N = 2, C = 3, H = 4, W = 5;
+    public const int N = 2,
+        C = 3,
+        H = 4,
+        W = 5;
 
     public enum TargetForm
     {
@@ -34,8 +37,7 @@ public static class CoreTestInputs
         if (task == LossTask.Multiclass && form == TargetForm.Index)
         {
             // With a mask, some pixels also carry the ignore index: both become invalid pixels.
-            var idx = Enumerable.Range(0, pixels)
-                .Select(_ => masked && rng.NextDouble() < 0.15 ? IgnoreIndex : rng.Next(c)).ToArray();
+            var idx = Enumerable.Range(0, pixels).Select(_ => masked && rng.NextDouble() < 0.15 ? IgnoreIndex : rng.Next(c)).ToArray();
             target = tensor(idx, new long[] { N, H, W }, int64);
         }
         else
@@ -52,15 +54,12 @@ public static class CoreTestInputs
             mask = tensor(ms, new long[] { N, H, W });
         }
 
-        Tensor? classWeights = weights
-            ? tensor(Enumerable.Range(0, c).Select(_ => 0.25 + rng.NextDouble()).ToArray(), float64)
-            : null;
+        Tensor? classWeights = weights ? tensor(Enumerable.Range(0, c).Select(_ => 0.25 + rng.NextDouble()).ToArray(), float64) : null;
         return LossContext.Create("core-test", task, input, target, mask, classWeights, IgnoreIndex, checkValues: true);
     }
 
     /// <summary>The value's shape and float64 elements.</summary>
-    public static (long[] Shape, double[] Values) Values(Tensor t) =>
-        (t.shape, t.to(float64).contiguous().data<double>().ToArray());
+    public static (long[] Shape, double[] Values) Values(Tensor t) => (t.shape, t.to(float64).contiguous().data<double>().ToArray());
 
     /// <summary>
     /// Asserts that <paramref name="expected"/> and <paramref name="actual"/> have the same shape and
@@ -74,21 +73,22 @@ public static class CoreTestInputs
         Assert.True(es.SequenceEqual(@as), $"{what}: shape [{string.Join(", ", es)}] became [{string.Join(", ", @as)}]");
         for (var i = 0; i < ev.Length; i++)
         {
-            if (!double.IsFinite(ev[i])) continue;
+            if (!double.IsFinite(ev[i]))
+                continue;
             var tol = tolerance * Math.Max(1, Math.Abs(ev[i]));
             Assert.True(Math.Abs(ev[i] - av[i]) <= tol, $"{what}: element {i} was {ev[i]:R}, simplified {av[i]:R}");
         }
     }
 
     /// <summary>Evaluates a spec and its simplified form on the context and asserts equal values.</summary>
-    public static void AssertSimplifyPreserves(Expr spec, LossContext ctx, string what, Expr? simplified = null,
-                                               double tolerance = 1e-12)
+    public static void AssertSimplifyPreserves(Expr spec, LossContext ctx, string what, Expr? simplified = null, double tolerance = 1e-12)
     {
         simplified ??= Simplifier.Simplify(spec);
         var (value, weight) = Interpreter.EvaluateResult(spec, ctx);
         var (sValue, sWeight) = Interpreter.EvaluateResult(simplified, ctx);
         AssertSameValues(value, sValue, what + " value", tolerance);
         Assert.Equal(weight is null, sWeight is null);
-        if (weight is not null) AssertSameValues(weight, sWeight!, what + " weight", tolerance);
+        if (weight is not null)
+            AssertSameValues(weight, sWeight!, what + " weight", tolerance);
     }
 }

@@ -17,7 +17,8 @@ public class EmitPlanTests
     {
         var data = new TheoryData<string>();
         // Spec-declared losses (hand-written ones, the Lovász hinge and top-k, have no spec to plan).
-        foreach (var e in LossCatalog.All.Where(e => typeof(LossModule).IsAssignableFrom(e.Type))) data.Add(e.Name);
+        foreach (var e in LossCatalog.All.Where(e => typeof(LossModule).IsAssignableFrom(e.Type)))
+            data.Add(e.Name);
         return data;
     }
 
@@ -28,11 +29,20 @@ public class EmitPlanTests
         var entry = LossCatalog.Find(name)!;
         using var loss = entry.Create();
         var module = Assert.IsAssignableFrom<LossModule>(loss);
-        var spec = new LossSpec(null, EquatableArray.From(new[] { new ContainingType("class", "Specs", "public static partial") }),
-            "Spec", "SpecLoss", module.Task, EquatableArray.From(Array.Empty<SpecParameter>()), module.BuildSpec(), null);
+        var spec = new LossSpec(
+            null,
+            EquatableArray.From(new[] { new ContainingType("class", "Specs", "public static partial") }),
+            "Spec",
+            "SpecLoss",
+            module.Task,
+            EquatableArray.From(Array.Empty<SpecParameter>()),
+            module.BuildSpec(),
+            null
+        );
         var compiled = Compiler.Compile(spec);
         var plans = new List<PlanBlock> { Emitter.PlanEvaluate(spec, compiled) };
-        if (Emitter.PlanGradient(spec, compiled) is { } gradient) plans.Add(gradient);
+        if (Emitter.PlanGradient(spec, compiled) is { } gradient)
+            plans.Add(gradient);
         foreach (var plan in plans)
         {
             var steps = Check(plan, new HashSet<string>(), result: null);
@@ -50,8 +60,7 @@ public class EmitPlanTests
         var handedOver = new HashSet<string>();
         var returned = new HashSet<string>();
         var count = 0;
-        void Read(string name) =>
-            Assert.True(live.Contains(name) || outer.Contains(name), $"{name} is read where it is not live");
+        void Read(string name) => Assert.True(live.Contains(name) || outer.Contains(name), $"{name} is read where it is not live");
         void Make(string name)
         {
             Assert.DoesNotContain(name, made);
@@ -66,13 +75,17 @@ public class EmitPlanTests
             {
                 case Step.Let l:
                     Assert.Equal(Structure.Children(l.Value.Node).Length, l.Value.Operands.Length);
-                    foreach (var n in l.Value.Operands.SelectMany(Locals)) Read(n);
+                    foreach (var n in l.Value.Operands.SelectMany(Locals))
+                        Read(n);
                     Make(l.Name);
                     break;
                 case Step.Copy c:
-                    foreach (var n in Locals(c.Source)) Read(n);
-                    if (c.Declare) Make(c.Name);
-                    else Assert.Equal(result, c.Name);
+                    foreach (var n in Locals(c.Source))
+                        Read(n);
+                    if (c.Declare)
+                        Make(c.Name);
+                    else
+                        Assert.Equal(result, c.Name);
                     break;
                 case Step.Choose k:
                     var visible = new HashSet<string>(outer);

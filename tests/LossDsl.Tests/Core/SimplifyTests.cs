@@ -20,8 +20,7 @@ public class SimplifyTests
     [Theory]
     [InlineData(2.0, 3.0, "5")]
     [InlineData(-1.5, 0.5, "-1")]
-    public void ConstantArithmeticFolds(double a, double b, string expected) =>
-        Assert.Equal(expected, S(new Const(a) + new Const(b)));
+    public void ConstantArithmeticFolds(double a, double b, string expected) => Assert.Equal(expected, S(new Const(a) + new Const(b)));
 
     [Fact]
     public void ConstantFunctionsFoldWithTheInterpretersFormulas()
@@ -97,19 +96,20 @@ public class SimplifyTests
     [MemberData(nameof(StableRewrites))]
     public void StableRewritesApply(Expr input, string expected) => Assert.Equal(expected, S(input));
 
-    public static TheoryData<Expr, string> StableRewrites() => new()
-    {
-        { Log(Sigmoid(X)), "LogSigmoid(prediction)" },
-        { Log(1.0 - Sigmoid(X)), "LogSigmoid(-prediction)" },
-        { 1.0 - Sigmoid(X), "Sigmoid(-prediction)" },
-        { Log(Softmax(X)), "LogSoftmax(prediction)" },
-        { Log(1.0 + Exp(X)), "Softplus(prediction)" },
-        { Log(Exp(X) + 1.0), "Softplus(prediction)" },
-        { Log1p(Exp(X)), "Softplus(prediction)" },
-        { Exp(LogSigmoid(X)), "Sigmoid(prediction)" },
-        { Exp(LogSoftmax(X)), "Softmax(prediction)" },
-        { Log(Exp(X)), "prediction" },
-    };
+    public static TheoryData<Expr, string> StableRewrites() =>
+        new()
+        {
+            { Log(Sigmoid(X)), "LogSigmoid(prediction)" },
+            { Log(1.0 - Sigmoid(X)), "LogSigmoid(-prediction)" },
+            { 1.0 - Sigmoid(X), "Sigmoid(-prediction)" },
+            { Log(Softmax(X)), "LogSoftmax(prediction)" },
+            { Log(1.0 + Exp(X)), "Softplus(prediction)" },
+            { Log(Exp(X) + 1.0), "Softplus(prediction)" },
+            { Log1p(Exp(X)), "Softplus(prediction)" },
+            { Exp(LogSigmoid(X)), "Sigmoid(prediction)" },
+            { Exp(LogSoftmax(X)), "Softmax(prediction)" },
+            { Log(Exp(X)), "prediction" },
+        };
 
     [Fact]
     public void RewritesComposeToAFixpoint()
@@ -133,10 +133,14 @@ public class SimplifyTests
     {
         Assert.Equal("SelectTarget(LogSoftmax(prediction))", S(Sum(LogSoftmax(X) * OneHot(Target), Over.Classes)));
         Assert.Equal("SelectTarget(LogSoftmax(prediction))", S(Sum(OneHot(Target) * LogSoftmax(X), Over.Classes)));
-        Assert.Equal("SelectTarget(classWeights * LogSoftmax(prediction))",
-            S(Sum(ClassWeights * LogSoftmax(X) * OneHot(Target), Over.Classes)));
-        Assert.Equal("SelectTarget(classWeights * LogSoftmax(prediction))",
-            S(Sum(ClassWeights * OneHot(Target) * LogSoftmax(X), Over.Classes)));
+        Assert.Equal(
+            "SelectTarget(classWeights * LogSoftmax(prediction))",
+            S(Sum(ClassWeights * LogSoftmax(X) * OneHot(Target), Over.Classes))
+        );
+        Assert.Equal(
+            "SelectTarget(classWeights * LogSoftmax(prediction))",
+            S(Sum(ClassWeights * OneHot(Target) * LogSoftmax(X), Over.Classes))
+        );
         // The log-softmax rewrite happens inside the gather's operand.
         Assert.Equal("-SelectTarget(LogSoftmax(prediction))", S(-Sum(Log(Softmax(X)) * OneHot(Target), Over.Classes)));
     }
@@ -152,13 +156,16 @@ public class SimplifyTests
     [Fact]
     public void OtherAxesStayAsASumOfTheGather()
     {
-        Assert.Equal("Sum(SelectTarget(LogSoftmax(prediction)), Over.Batch | Over.Spatial)",
-            S(Sum(LogSoftmax(X) * OneHot(Target), Over.All)));
-        Assert.Equal("Sum(SelectTarget(Softmax(prediction)), Over.Spatial)",
-            S(Sum(Softmax(X) * OneHot(Target), Over.Sample)));
+        Assert.Equal(
+            "Sum(SelectTarget(LogSoftmax(prediction)), Over.Batch | Over.Spatial)",
+            S(Sum(LogSoftmax(X) * OneHot(Target), Over.All))
+        );
+        Assert.Equal("Sum(SelectTarget(Softmax(prediction)), Over.Spatial)", S(Sum(Softmax(X) * OneHot(Target), Over.Sample)));
         // A mean divides the same sum by the count the mean would use.
-        Assert.Equal("Sum(SelectTarget(Softmax(prediction)), Over.Spatial) / Count(Over.Sample)",
-            S(Mean(Softmax(X) * OneHot(Target), Over.Sample)));
+        Assert.Equal(
+            "Sum(SelectTarget(Softmax(prediction)), Over.Spatial) / Count(Over.Sample)",
+            S(Mean(Softmax(X) * OneHot(Target), Over.Sample))
+        );
         Assert.Equal("SelectTarget(Softmax(prediction)) / C", S(Mean(Softmax(X) * OneHot(Target), Over.Classes)));
     }
 
@@ -182,8 +189,10 @@ public class SimplifyTests
         var binary = Sum(Sigmoid(X) * Target, Over.Sample);
         Assert.Equal("Sum(Sigmoid(prediction) * target, Over.Sample)", Printer.Print(Simplifier.Simplify(binary, LossTask.Binary)));
         // An explicit OneHot is rewritten for any task.
-        Assert.Equal("SelectTarget(Sigmoid(prediction))",
-            Printer.Print(Simplifier.Simplify(Sum(Sigmoid(X) * OneHot(Target), Over.Classes), LossTask.Binary)));
+        Assert.Equal(
+            "SelectTarget(Sigmoid(prediction))",
+            Printer.Print(Simplifier.Simplify(Sum(Sigmoid(X) * OneHot(Target), Over.Classes), LossTask.Binary))
+        );
     }
 
     [Fact]
@@ -218,28 +227,43 @@ public class SimplifyTests
         {
             ("nll", -Sum(Log(Softmax(X)) * OneHot(Target), Over.Classes)),
             ("weighted ce", Sum(ClassWeights * OneHot(Target) * -LogSoftmax(X), Over.All)),
-            ("weighted mean", WeightedMean(-Sum(ClassWeights * OneHot(Target) * LogSoftmax(X), Over.Classes),
-                Sum(ClassWeights * OneHot(Target), Over.Classes))),
+            (
+                "weighted mean",
+                WeightedMean(
+                    -Sum(ClassWeights * OneHot(Target) * LogSoftmax(X), Over.Classes),
+                    Sum(ClassWeights * OneHot(Target), Over.Classes)
+                )
+            ),
             ("mean of bare target", Mean(Softmax(X) * Target, Over.Sample)),
-            ("ratio", Sum(OneHot(Target) * Exp(LogSoftmax(X)), Over.Classes | Over.Spatial)
-                / (Sum(Softmax(X), Over.Sample) + 1.0)),
+            ("ratio", Sum(OneHot(Target) * Exp(LogSoftmax(X)), Over.Classes | Over.Spatial) / (Sum(Softmax(X), Over.Sample) + 1.0)),
             ("divided and negated", Sum(-(Softmax(X) * OneHot(Target)) / (2.0 + Sigmoid(X)), Over.Classes)),
-            ("dice", 1.0 - (2.0 * Sum(Softmax(X) * Target, Over.Sample) + 1.0)
-                / (Sum(Softmax(X), Over.Sample) + Sum(Target, Over.Sample) + 1.0)),
+            (
+                "dice",
+                1.0 - (2.0 * Sum(Softmax(X) * Target, Over.Sample) + 1.0) / (Sum(Softmax(X), Over.Sample) + Sum(Target, Over.Sample) + 1.0)
+            ),
             ("focal", -Sum(Pow(1.0 - Exp(LogSoftmax(X)), 2.0) * LogSoftmax(X) * OneHot(Target), Over.Classes)),
-            ("stable forms", Log(1.0 - Sigmoid(X)) + Log(Sigmoid(X)) + Log(1.0 + Exp(X)) + Log1p(Exp(-X))
-                + Log(Exp(X)) * 1.0 + 0.0 - (-(-X))),
+            (
+                "stable forms",
+                Log(1.0 - Sigmoid(X)) + Log(Sigmoid(X)) + Log(1.0 + Exp(X)) + Log1p(Exp(-X)) + Log(Exp(X)) * 1.0 + 0.0 - (-(-X))
+            ),
             // The interpreter reads a choice's test as a constant (the runtime spec method has decided it).
             ("constant choice", new Cond(new Const(1), Pow(Sigmoid(X), 1.0) / 1.0, X)),
             ("batch and classes", Mean(Sum(X * OneHot(Target), Over.Batch | Over.Classes), Over.Spatial)),
-            ("tversky per class", Sum(Sigmoid(X) * Target, Over.Spatial)
-                / (Sum(Sigmoid(X) * Target, Over.Spatial) + 0.3 * Sum(Sigmoid(X) * (1.0 - Target), Over.Spatial)
-                   + 0.7 * Sum((1.0 - Sigmoid(X)) * Target, Over.Spatial) + 1.0)),
+            (
+                "tversky per class",
+                Sum(Sigmoid(X) * Target, Over.Spatial)
+                    / (
+                        Sum(Sigmoid(X) * Target, Over.Spatial)
+                        + 0.3 * Sum(Sigmoid(X) * (1.0 - Target), Over.Spatial)
+                        + 0.7 * Sum((1.0 - Sigmoid(X)) * Target, Over.Spatial)
+                        + 1.0
+                    )
+            ),
         };
         foreach (var (name, spec) in cases)
-            foreach (var form in new[] { TargetForm.Index, TargetForm.Soft })
-                foreach (var masked in new[] { false, true })
-                    yield return new object[] { name, spec, form, masked };
+        foreach (var form in new[] { TargetForm.Index, TargetForm.Soft })
+        foreach (var masked in new[] { false, true })
+            yield return new object[] { name, spec, form, masked };
     }
 
     [Theory]
@@ -276,8 +300,15 @@ public class SimplifyTests
         var ctx = CoreTestInputs.Context(LossTask.Binary, TargetForm.Soft, masked, weights: false, seed: 5);
         var p = Sigmoid(X);
         var bce = -(Target * Log(p) + (1.0 - Target) * Log(1.0 - p));
-        var tversky = 1.0 - (Sum(p * Target, Over.Spatial) + 1.0)
-            / (Sum(p * Target, Over.Spatial) + 0.3 * Sum(p * (1.0 - Target), Over.Spatial) + 0.7 * Sum((1.0 - p) * Target, Over.Spatial) + 1.0);
+        var tversky =
+            1.0
+            - (Sum(p * Target, Over.Spatial) + 1.0)
+                / (
+                    Sum(p * Target, Over.Spatial)
+                    + 0.3 * Sum(p * (1.0 - Target), Over.Spatial)
+                    + 0.7 * Sum((1.0 - p) * Target, Over.Spatial)
+                    + 1.0
+                );
         var sample = Sum(p * Target, Over.Sample) / (Sum(p + Target, Over.Sample) + 1.0);
         foreach (var (name, spec) in new[] { ("bce", bce), ("tversky", tversky), ("sample", sample) })
         {
@@ -302,7 +333,8 @@ public class SimplifyTests
         {
             var spec = RandomExpr(rng, 4);
             var simplified = Simplifier.Simplify(spec);
-            if (!simplified.Equals(spec)) changed++;
+            if (!simplified.Equals(spec))
+                changed++;
             foreach (var ctx in contexts)
             {
                 using var inner = NewDisposeScope();

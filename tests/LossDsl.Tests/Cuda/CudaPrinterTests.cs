@@ -18,7 +18,10 @@ namespace LossDsl.Tests.Cuda;
 public class CudaPrinterTests
 {
     private static void RequireNvrtc() =>
-        Assert.True(Nvrtc.IsAvailable, Nvrtc.Describe() + ". Run `bash scripts/setup-nvrtc.sh` (Debian 12: libnvrtc11.2 from non-free) or set LOSSDSL_NVRTC.");
+        Assert.True(
+            Nvrtc.IsAvailable,
+            Nvrtc.Describe() + ". Run `bash scripts/setup-nvrtc.sh` (Debian 12: libnvrtc11.2 from non-free) or set LOSSDSL_NVRTC."
+        );
 
     // Every catalog loss with a CPU kernel: its plan with and without a mask.
     internal static IEnumerable<(string Name, LossTask Task, KernelPlan Plan)> CatalogPlans()
@@ -26,7 +29,8 @@ public class CudaPrinterTests
         foreach (var entry in LossCatalog.All)
         {
             using var loss = entry.Create();
-            if (loss is not LossModule module) continue;
+            if (loss is not LossModule module)
+                continue;
             foreach (var masked in new[] { false, true })
                 if (module.KernelFor(masked) is { } kernel)
                     yield return (entry.Name + (masked ? " (masked)" : ""), entry.Task, kernel.Plan);
@@ -44,7 +48,8 @@ public class CudaPrinterTests
         {
             var classes = task == LossTask.Binary ? 1 : 4;
             var keys = new List<CudaKey> { new(classes, task == LossTask.Multiclass, CudaDType.Float32, Sum: false, Check: true) };
-            if (task == LossTask.Multiclass) keys.Add(new(classes, Index: false, CudaDType.Float32, Sum: true, Check: false));
+            if (task == LossTask.Multiclass)
+                keys.Add(new(classes, Index: false, CudaDType.Float32, Sum: true, Check: false));
             foreach (var key in keys)
             {
                 var program = CudaPrinter.Print(plan, key, name);
@@ -101,22 +106,23 @@ public class CudaPrinterTests
     {
         using var ce = (LossModule)LossCatalog.Find("cross-entropy")!.Create();
         var e = Assert.Throws<NotSupportedException>(() =>
-            CudaPrinter.Print(ce.KernelFor(masked: false)!.Plan, new CudaKey(17, true, CudaDType.Float32, false, false)));
+            CudaPrinter.Print(ce.KernelFor(masked: false)!.Plan, new CudaKey(17, true, CudaDType.Float32, false, false))
+        );
         Assert.Contains("17 classes", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void EveryOperatorTableFunctionHasADeviceFunction() =>
-        Assert.Empty(CudaMath.Missing());
+    public void EveryOperatorTableFunctionHasADeviceFunction() => Assert.Empty(CudaMath.Missing());
 
     // ------------------------------------------------------------ snapshots
 
-    public static TheoryData<string, int, bool> Snapshots => new()
-    {
-        { "bce", 1, false },
-        { "dice", 3, true },
-        { "focal", 4, true },
-    };
+    public static TheoryData<string, int, bool> Snapshots =>
+        new()
+        {
+            { "bce", 1, false },
+            { "dice", 3, true },
+            { "focal", 4, true },
+        };
 
     [Theory]
     [MemberData(nameof(Snapshots))]
@@ -124,10 +130,14 @@ public class CudaPrinterTests
     {
         var entry = LossCatalog.Find(name) ?? throw new InvalidOperationException(name);
         using var loss = (LossModule)entry.Create();
-        var program = CudaPrinter.Print(loss.KernelFor(masked)!.Plan,
-            new CudaKey(classes, entry.Task == LossTask.Multiclass, CudaDType.Float32, Sum: false, Check: true), name);
+        var program = CudaPrinter.Print(
+            loss.KernelFor(masked)!.Plan,
+            new CudaKey(classes, entry.Task == LossTask.Multiclass, CudaDType.Float32, Sum: false, Check: true),
+            name
+        );
         var path = Path.Combine(SnapshotFolder(), name + ".cu");
-        if (Environment.GetEnvironmentVariable("LOSSDSL_UPDATE_SNAPSHOTS") == "1") File.WriteAllText(path, program.Source);
+        if (Environment.GetEnvironmentVariable("LOSSDSL_UPDATE_SNAPSHOTS") == "1")
+            File.WriteAllText(path, program.Source);
         Assert.True(File.Exists(path), $"no snapshot {path}; run with LOSSDSL_UPDATE_SNAPSHOTS=1 and review it");
         Assert.Equal(File.ReadAllText(path).ReplaceLineEndings("\n"), program.Source);
     }
@@ -135,16 +145,23 @@ public class CudaPrinterTests
     private static string SnapshotFolder()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "LossDsl.sln"))) dir = dir.Parent;
-        return Path.Combine(dir?.FullName ?? throw new InvalidOperationException("repository root not found"), "tests", "LossDsl.Tests", "Cuda", "Snapshots");
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "LossDsl.sln")))
+            dir = dir.Parent;
+        return Path.Combine(
+            dir?.FullName ?? throw new InvalidOperationException("repository root not found"),
+            "tests",
+            "LossDsl.Tests",
+            "Cuda",
+            "Snapshots"
+        );
     }
 
     // ------------------------------------------------------------ the device math, as host C++
 
-    private static readonly (string Name, Func<double, double> Reference)[] Unary =
-        Operators.ElementFunctions.Select(f => (CudaMath.FunctionName(f), f.Scalar))
-            .Append(("ld_step", ScalarMath.Step))
-            .ToArray();
+    private static readonly (string Name, Func<double, double> Reference)[] Unary = Operators
+        .ElementFunctions.Select(f => (CudaMath.FunctionName(f), f.Scalar))
+        .Append(("ld_step", ScalarMath.Step))
+        .ToArray();
 
     [Fact]
     public void DeviceMathCompiledAsHostCodeAgreesWithTheScalarSemantics()
@@ -153,18 +170,22 @@ public class CudaPrinterTests
         var work = Directory.CreateTempSubdirectory("lossdsl-cuda-math-");
         try
         {
-            var main = string.Join("\n", new[]
-            {
-                "#define LD_HOST_TEST 1",
-                CudaMath.Header,
-                "#include <stdio.h>",
-                "int main(void)",
-                "{",
-                "    double x;",
-                "    while (scanf(\"%lf\", &x) == 1)",
-                "    {",
-            }.Concat(Unary.Select(u => $"        printf(\"%.9g %.17g \", (double){u.Name}((float)x), {u.Name}(x));"))
-             .Concat(new[] { "        printf(\"\\n\");", "    }", "    return 0;", "}" }));
+            var main = string.Join(
+                "\n",
+                new[]
+                {
+                    "#define LD_HOST_TEST 1",
+                    CudaMath.Header,
+                    "#include <stdio.h>",
+                    "int main(void)",
+                    "{",
+                    "    double x;",
+                    "    while (scanf(\"%lf\", &x) == 1)",
+                    "    {",
+                }
+                    .Concat(Unary.Select(u => $"        printf(\"%.9g %.17g \", (double){u.Name}((float)x), {u.Name}(x));"))
+                    .Concat(new[] { "        printf(\"\\n\");", "    }", "    return 0;", "}" })
+            );
             var source = Path.Combine(work.FullName, "math.cpp");
             var binary = Path.Combine(work.FullName, "math");
             File.WriteAllText(source, main);
@@ -173,7 +194,8 @@ public class CudaPrinterTests
 
             var random = new Random(20261202);
             var xs = new List<double> { 0, -0.0, 1, -1, 1e-7, -1e-7, 0.5, 20, -20, 60, -60, 88, -88, 0.9999, 1e-30 };
-            for (var i = 0; i < 400; i++) xs.Add((random.NextDouble() * 2 - 1) * Math.Pow(10, random.Next(-6, 3)));
+            for (var i = 0; i < 400; i++)
+                xs.Add((random.NextDouble() * 2 - 1) * Math.Pow(10, random.Next(-6, 3)));
             // Inputs the float path sees exactly: the comparison is of the function, not of the input's rounding.
             xs = xs.Select(x => (double)(float)x).ToList();
             var (runCode, text) = Run(binary, "", string.Join("\n", xs.Select(x => x.ToString("R", CultureInfo.InvariantCulture))) + "\n");
@@ -187,11 +209,15 @@ public class CudaPrinterTests
                 {
                     var expected = Unary[k].Reference(xs[row]);
                     // double: 1e-13 relative, or 1e-15 absolute where both sides cancel the same way (log cosh near 0).
-                    Assert.True(Agrees(expected, fields[2 * k + 1], 1e-13, 1e-15),
-                        $"{Unary[k].Name}(double {xs[row]:R}) = {fields[2 * k + 1]:R}, reference {expected:R}");
+                    Assert.True(
+                        Agrees(expected, fields[2 * k + 1], 1e-13, 1e-15),
+                        $"{Unary[k].Name}(double {xs[row]:R}) = {fields[2 * k + 1]:R}, reference {expected:R}"
+                    );
                     // float: a few ulps relative, or absolute near a zero of the function (log near 1, erf near 0).
-                    Assert.True(Agrees(expected, fields[2 * k], 4e-7 * 8, 1e-7),
-                        $"{Unary[k].Name}(float {xs[row]:R}) = {fields[2 * k]:R}, reference {expected:R}");
+                    Assert.True(
+                        Agrees(expected, fields[2 * k], 4e-7 * 8, 1e-7),
+                        $"{Unary[k].Name}(float {xs[row]:R}) = {fields[2 * k]:R}, reference {expected:R}"
+                    );
                 }
             }
         }
@@ -202,35 +228,45 @@ public class CudaPrinterTests
     }
 
     // printf's %g: also inf, -inf, nan, -nan.
-    private static double ParseC(string f) => f.TrimStart('-') switch
-    {
-        "inf" => f[0] == '-' ? double.NegativeInfinity : double.PositiveInfinity,
-        "nan" => double.NaN,
-        _ => double.Parse(f, CultureInfo.InvariantCulture),
-    };
+    private static double ParseC(string f) =>
+        f.TrimStart('-') switch
+        {
+            "inf" => f[0] == '-' ? double.NegativeInfinity : double.PositiveInfinity,
+            "nan" => double.NaN,
+            _ => double.Parse(f, CultureInfo.InvariantCulture),
+        };
 
     private static bool Agrees(double expected, double actual, double relative, double absolute)
     {
-        if (double.IsNaN(expected)) return double.IsNaN(actual);
-        if (double.IsInfinity(expected)) return expected == actual || Math.Abs(actual) > 3e38;
+        if (double.IsNaN(expected))
+            return double.IsNaN(actual);
+        if (double.IsInfinity(expected))
+            return expected == actual || Math.Abs(actual) > 3e38;
         // Beyond float's range the float function is right to overflow.
-        if (double.IsInfinity(actual) && Math.Abs(expected) > float.MaxValue) return Math.Sign(actual) == Math.Sign(expected);
+        if (double.IsInfinity(actual) && Math.Abs(expected) > float.MaxValue)
+            return Math.Sign(actual) == Math.Sign(expected);
         return Math.Abs(actual - expected) <= Math.Max(absolute, relative * Math.Abs(expected));
     }
 
     private static string FindCompiler()
     {
         foreach (var candidate in new[] { "g++", "c++", "clang++" })
-            foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':'))
-                if (File.Exists(Path.Combine(dir, candidate))) return Path.Combine(dir, candidate);
-        throw new InvalidOperationException("no host C++ compiler (g++, c++ or clang++) on PATH: the device math is checked by compiling it as host code");
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':'))
+            if (File.Exists(Path.Combine(dir, candidate)))
+                return Path.Combine(dir, candidate);
+        throw new InvalidOperationException(
+            "no host C++ compiler (g++, c++ or clang++) on PATH: the device math is checked by compiling it as host code"
+        );
     }
 
     private static (int Code, string Output) Run(string file, string arguments, string? input)
     {
         var info = new ProcessStartInfo(file, arguments)
         {
-            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = input is not null, UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = input is not null,
+            UseShellExecute = false,
         };
         using var p = Process.Start(info)!;
         if (input is not null)

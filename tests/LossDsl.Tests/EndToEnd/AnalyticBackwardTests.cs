@@ -34,32 +34,33 @@ public class AnalyticBackwardTests
         var type = GeneratedParityTests.GeneratedLossTypes().Single(t => t.FullName == typeName);
         var seed = 500;
         foreach (var reduction in new[] { Reduction.Mean, Reduction.Sum, Reduction.None })
-            foreach (var (label, module) in GeneratedParityTests.Variants(type, reduction))
-                using (module)
-                    foreach (var scale in new[] { 3.0, 50.0 })
-                        foreach (var maskKind in new[] { "none", "partial", "empty" })
-                        {
-                            using var scope = NewDisposeScope();
-                            var indexTarget = module.Task == LossTask.Multiclass && seed % 2 == 0;
-                            var (x, t, m) = GeneratedParityTests.Inputs(module.Task, indexTarget, maskKind != "none", seed++, scale);
-                            if (maskKind == "empty") m = zeros(m!.shape, dtype: @bool);
-                            x = GeneratedParityTests.ForModule(module, x);
-                            if (module.Task == LossTask.Multiclass && module.UsesClassWeights)
-                                module.With(classWeights: tensor(new[] { 0.5, 2.0, 1.0, 3.0 }, float64));
-                            module.With(mode: ExecutionMode.TorchSharp); // float64: the analytic TorchSharp path
-                            var what = $"{type.Name} [{label}] reduction={reduction} scale={scale} mask={maskKind}";
+        foreach (var (label, module) in GeneratedParityTests.Variants(type, reduction))
+            using (module)
+                foreach (var scale in new[] { 3.0, 50.0 })
+                foreach (var maskKind in new[] { "none", "partial", "empty" })
+                {
+                    using var scope = NewDisposeScope();
+                    var indexTarget = module.Task == LossTask.Multiclass && seed % 2 == 0;
+                    var (x, t, m) = GeneratedParityTests.Inputs(module.Task, indexTarget, maskKind != "none", seed++, scale);
+                    if (maskKind == "empty")
+                        m = zeros(m!.shape, dtype: @bool);
+                    x = GeneratedParityTests.ForModule(module, x);
+                    if (module.Task == LossTask.Multiclass && module.UsesClassWeights)
+                        module.With(classWeights: tensor(new[] { 0.5, 2.0, 1.0, 3.0 }, float64));
+                    module.With(mode: ExecutionMode.TorchSharp); // float64: the analytic TorchSharp path
+                    var what = $"{type.Name} [{label}] reduction={reduction} scale={scale} mask={maskKind}";
 
-                            var xg = x.detach().requires_grad_(true);
-                            var generated = module.forward(xg, t, m);
-                            var xr = x.detach().requires_grad_(true);
-                            var reference = module.Reference(xr, t, m);
-                            // A non-uniform upstream gradient exercises the seed of every reduction.
-                            var upstream = rand(generated.shape, dtype: float64) + 0.5;
-                            (generated * upstream).sum().backward();
-                            (reference * upstream).sum().backward();
-                            GeneratedParityTests.AssertClose(xr.grad!, xg.grad!, 1e-8, what, stableWins: true);
-                            Assert.True(xg.grad!.isfinite().all().item<bool>(), what + ": non-finite gradient");
-                        }
+                    var xg = x.detach().requires_grad_(true);
+                    var generated = module.forward(xg, t, m);
+                    var xr = x.detach().requires_grad_(true);
+                    var reference = module.Reference(xr, t, m);
+                    // A non-uniform upstream gradient exercises the seed of every reduction.
+                    var upstream = rand(generated.shape, dtype: float64) + 0.5;
+                    (generated * upstream).sum().backward();
+                    (reference * upstream).sum().backward();
+                    GeneratedParityTests.AssertClose(xr.grad!, xg.grad!, 1e-8, what, stableWins: true);
+                    Assert.True(xg.grad!.isfinite().all().item<bool>(), what + ": non-finite gradient");
+                }
     }
 
     [Fact]

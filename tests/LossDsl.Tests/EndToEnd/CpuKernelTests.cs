@@ -18,14 +18,22 @@ public class CpuKernelTests(ITestOutputHelper output)
 {
     public static TheoryData<string> LossNames() => GeneratedParityTests.LossNames();
 
-    private static (Tensor X, Tensor T, Tensor? M) Inputs(LossTask task, long[] spatial, bool index, bool masked, int seed, double scale = 4)
+    private static (Tensor X, Tensor T, Tensor? M) Inputs(
+        LossTask task,
+        long[] spatial,
+        bool index,
+        bool masked,
+        int seed,
+        double scale = 4
+    )
     {
         var g = new Generator((ulong)seed);
-        long n = 2, c = task == LossTask.Binary ? 1 : 4;
+        long n = 2,
+            c = task == LossTask.Binary ? 1 : 4;
         var shape = new[] { n, c }.Concat(spatial).ToArray();
         var x = (rand(shape, dtype: float64, generator: g) * 2 - 1) * scale;
-        Tensor t = task == LossTask.Multiclass && index
-            ? randint(0, c, new[] { n }.Concat(spatial).ToArray(), dtype: int64, generator: g)
+        Tensor t =
+            task == LossTask.Multiclass && index ? randint(0, c, new[] { n }.Concat(spatial).ToArray(), dtype: int64, generator: g)
             : task == LossTask.Multiclass ? softmax(rand(shape, dtype: float64, generator: g) * 4, 1)
             : rand(shape, dtype: float64, generator: g).gt(0.7).to(float64);
         Tensor? m = masked ? rand(new[] { n }.Concat(spatial).ToArray(), dtype: float64, generator: g).gt(0.4) : null;
@@ -40,50 +48,61 @@ public class CpuKernelTests(ITestOutputHelper output)
         var seed = 900;
         var covered = 0;
         foreach (var reduction in new[] { Reduction.Mean, Reduction.Sum })
-            foreach (var (label, module) in GeneratedParityTests.Variants(type, reduction))
-                using (module)
+        foreach (var (label, module) in GeneratedParityTests.Variants(type, reduction))
+            using (module)
+            {
+                if (!module.HasCpuKernel)
+                    continue;
+                covered++;
+                module.With(mode: ExecutionMode.Kernel);
+                foreach (
+                    var (spatial, scale) in new[]
+                    {
+                        (new long[] { 37 }, 4.0),
+                        (new long[] { 9, 70 }, 4.0),
+                        (new long[] { 3, 5, 40 }, 4.0),
+                        (new long[] { 6, 50 }, 50.0),
+                    }
+                )
+                foreach (var maskKind in new[] { "none", "partial", "empty" })
+                foreach (var index in module.Task == LossTask.Multiclass ? new[] { true, false } : new[] { false })
                 {
-                    if (!module.HasCpuKernel) continue;
-                    covered++;
-                    module.With(mode: ExecutionMode.Kernel);
-                    foreach (var (spatial, scale) in new[] { (new long[] { 37 }, 4.0), (new long[] { 9, 70 }, 4.0), (new long[] { 3, 5, 40 }, 4.0), (new long[] { 6, 50 }, 50.0) })
-                        foreach (var maskKind in new[] { "none", "partial", "empty" })
-                            foreach (var index in module.Task == LossTask.Multiclass ? new[] { true, false } : new[] { false })
-                            {
-                                using var scope = NewDisposeScope();
-                                var masked = maskKind != "none";
-                                var (x, t, m) = Inputs(module.Task, spatial, index, masked, seed++, scale);
-                                if (maskKind == "empty") m = zeros(m!.shape, dtype: @bool);
-                                x = GeneratedParityTests.ForModule(module, x);
-                                if (module.Task == LossTask.Multiclass && module.UsesClassWeights)
-                                    module.With(classWeights: tensor(new[] { 0.5f, 2.0f, 1.0f, 3.0f }));
-                                var what = $"{type.Name} [{label}] {reduction} spatial=[{string.Join(",", spatial)}] scale={scale} mask={maskKind} index={index}";
+                    using var scope = NewDisposeScope();
+                    var masked = maskKind != "none";
+                    var (x, t, m) = Inputs(module.Task, spatial, index, masked, seed++, scale);
+                    if (maskKind == "empty")
+                        m = zeros(m!.shape, dtype: @bool);
+                    x = GeneratedParityTests.ForModule(module, x);
+                    if (module.Task == LossTask.Multiclass && module.UsesClassWeights)
+                        module.With(classWeights: tensor(new[] { 0.5f, 2.0f, 1.0f, 3.0f }));
+                    var what =
+                        $"{type.Name} [{label}] {reduction} spatial=[{string.Join(",", spatial)}] scale={scale} mask={maskKind} index={index}";
 
-                                var x32 = x.to(float32).requires_grad_(true);
-                                var t32 = t.dtype == ScalarType.Int64 ? t : t.to(float32);
-                                var value = module.forward(x32, t32, m);
-                                value.backward();
+                    var x32 = x.to(float32).requires_grad_(true);
+                    var t32 = t.dtype == ScalarType.Int64 ? t : t.to(float32);
+                    var value = module.forward(x32, t32, m);
+                    value.backward();
 
-                                var x64 = x.detach().requires_grad_(true);
-                                if (module.Task == LossTask.Multiclass && module.UsesClassWeights)
-                                    module.With(classWeights: tensor(new[] { 0.5, 2.0, 1.0, 3.0 }));
-                                var reference = module.Reference(x64, t, m);
-                                reference.backward();
+                    var x64 = x.detach().requires_grad_(true);
+                    if (module.Task == LossTask.Multiclass && module.UsesClassWeights)
+                        module.With(classWeights: tensor(new[] { 0.5, 2.0, 1.0, 3.0 }));
+                    var reference = module.Reference(x64, t, m);
+                    reference.backward();
 
-                                var v = value.ToDouble();
-                                var rv = reference.ToDouble();
-                                Assert.True(double.IsFinite(v) && x32.grad!.isfinite().all().item<bool>(), $"{what}: non-finite value or gradient");
-                                // Where a naive test spec overflows in the reference at extreme logits, the
-                                // stable compiled form wins: only finite reference entries are compared.
-                                if (double.IsFinite(rv))
-                                    Assert.True(Math.Abs(v - rv) <= 2e-4 * Math.Max(1, Math.Abs(rv)), $"{what}: value {v} vs {rv}");
-                                var finite = x64.grad!.isfinite();
-                                var referenceGrad = x64.grad!.nan_to_num(0, 0, 0);
-                                var gradScale = Math.Max(1e-12, referenceGrad.abs().max().ToDouble());
-                                var diff = ((x32.grad!.to(float64) - referenceGrad) * finite.to(float64)).abs().max().ToDouble();
-                                Assert.True(diff <= 2e-4 * gradScale, $"{what}: gradient differs by {diff:E3} (scale {gradScale:E3})");
-                            }
+                    var v = value.ToDouble();
+                    var rv = reference.ToDouble();
+                    Assert.True(double.IsFinite(v) && x32.grad!.isfinite().all().item<bool>(), $"{what}: non-finite value or gradient");
+                    // Where a naive test spec overflows in the reference at extreme logits, the
+                    // stable compiled form wins: only finite reference entries are compared.
+                    if (double.IsFinite(rv))
+                        Assert.True(Math.Abs(v - rv) <= 2e-4 * Math.Max(1, Math.Abs(rv)), $"{what}: value {v} vs {rv}");
+                    var finite = x64.grad!.isfinite();
+                    var referenceGrad = x64.grad!.nan_to_num(0, 0, 0);
+                    var gradScale = Math.Max(1e-12, referenceGrad.abs().max().ToDouble());
+                    var diff = ((x32.grad!.to(float64) - referenceGrad) * finite.to(float64)).abs().max().ToDouble();
+                    Assert.True(diff <= 2e-4 * gradScale, $"{what}: gradient differs by {diff:E3} (scale {gradScale:E3})");
                 }
+            }
         output.WriteLine($"{type.Name}: {covered} variants ran on the kernel");
         Assert.True(covered > 0 || !GeneratedParityTests.Variants(type, Reduction.Mean).First().Module.HasCpuKernel);
     }
@@ -91,9 +110,19 @@ public class CpuKernelTests(ITestOutputHelper output)
     [Fact]
     public void TheKernelCoversTheTestSpecs()
     {
-        foreach (var type in new[] { typeof(Specs.UserTverskyLoss), typeof(Specs.NaiveBceLoss), typeof(Specs.WeightedCeLoss), typeof(Specs.OptionDiceLoss), typeof(Specs.MeanFocalLoss) })
+        foreach (
+            var type in new[]
+            {
+                typeof(Specs.UserTverskyLoss),
+                typeof(Specs.NaiveBceLoss),
+                typeof(Specs.WeightedCeLoss),
+                typeof(Specs.OptionDiceLoss),
+                typeof(Specs.MeanFocalLoss),
+            }
+        )
         {
-            using var module = (LossModule)Activator.CreateInstance(type, type.GetConstructors().Single().GetParameters().Select(p => p.DefaultValue).ToArray())!;
+            using var module = (LossModule)
+                Activator.CreateInstance(type, type.GetConstructors().Single().GetParameters().Select(p => p.DefaultValue).ToArray())!;
             Assert.True(module.HasCpuKernel, type.Name);
         }
     }
@@ -120,7 +149,10 @@ public class CpuKernelTests(ITestOutputHelper output)
         using var scope = NewDisposeScope();
         using var loss = new Specs.UserTverskyLoss { Mode = ExecutionMode.Kernel };
         var x = randn(2, 1, 8, 8, dtype: float64).requires_grad_(true);
-        var ex = Assert.Throws<InvalidOperationException>(() => { loss.forward(x, rand(2, 1, 8, 8, dtype: float64).gt(0.5).to(float64)); });
+        var ex = Assert.Throws<InvalidOperationException>(() =>
+        {
+            loss.forward(x, rand(2, 1, 8, 8, dtype: float64).gt(0.5).to(float64));
+        });
         Assert.Contains("float32", ex.Message);
     }
 

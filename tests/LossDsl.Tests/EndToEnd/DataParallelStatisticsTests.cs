@@ -15,38 +15,59 @@ namespace LossDsl.Tests.EndToEnd;
 /// </summary>
 public class DataParallelStatisticsTests
 {
-    private const int N = 4, C = 3, H = 5, W = 6;
+    private const int N = 4,
+        C = 3,
+        H = 5,
+        W = 6;
 
-    public static TheoryData<string> Losses() => new()
-    {
-        "dice-batch", "dice-batch-masked", "dice-batch-sigmoid-binary", "tversky-batch", "generalized-dice-batch", "mcc",
-        "mcc-masked", "log-cosh-dice-per-sample", "dice-per-sample", "bce-masked", "bce-sum", "cross-entropy-weighted", "focal-ignore",
-    };
+    public static TheoryData<string> Losses() =>
+        new()
+        {
+            "dice-batch",
+            "dice-batch-masked",
+            "dice-batch-sigmoid-binary",
+            "tversky-batch",
+            "generalized-dice-batch",
+            "mcc",
+            "mcc-masked",
+            "log-cosh-dice-per-sample",
+            "dice-per-sample",
+            "bce-masked",
+            "bce-sum",
+            "cross-entropy-weighted",
+            "focal-ignore",
+        };
 
-    private static (LossFunction Loss, bool Binary, bool Masked, bool Ignore) Make(string name) => name switch
-    {
-        "dice-batch" => (new DiceLoss(activation: Activation.Softmax, batch: true), false, false, false),
-        "dice-batch-masked" => (new DiceLoss(activation: Activation.Softmax, batch: true, includeBackground: false), false, true, false),
-        "dice-batch-sigmoid-binary" => (new DiceLoss(batch: true), true, false, false),
-        "tversky-batch" => (new TverskyLoss(alpha: 0.3, beta: 0.7, activation: Activation.Softmax, batch: true), false, false, false),
-        "generalized-dice-batch" => (new GeneralizedDiceLoss(batch: true), false, false, false),
-        "mcc" => (new MccLoss(), true, false, false),
-        "mcc-masked" => (new MccLoss(), true, true, false),
-        "log-cosh-dice-per-sample" => (new LogCoshDiceLoss(activation: Activation.Softmax), false, false, false),
-        "dice-per-sample" => (new DiceLoss(activation: Activation.Softmax), false, true, false),
-        "bce-masked" => (new BceLoss(posWeight: 3), true, true, false),
-        "bce-sum" => (new BceLoss(reduction: Reduction.Sum), true, false, false),
-        "cross-entropy-weighted" => (new CrossEntropyLoss(classWeights: tensor(new[] { 0.2, 1.0, 3.0 }, float64)), false, true, false),
-        _ => (new FocalLoss(), false, false, true),
-    };
+    private static (LossFunction Loss, bool Binary, bool Masked, bool Ignore) Make(string name) =>
+        name switch
+        {
+            "dice-batch" => (new DiceLoss(activation: Activation.Softmax, batch: true), false, false, false),
+            "dice-batch-masked" => (
+                new DiceLoss(activation: Activation.Softmax, batch: true, includeBackground: false),
+                false,
+                true,
+                false
+            ),
+            "dice-batch-sigmoid-binary" => (new DiceLoss(batch: true), true, false, false),
+            "tversky-batch" => (new TverskyLoss(alpha: 0.3, beta: 0.7, activation: Activation.Softmax, batch: true), false, false, false),
+            "generalized-dice-batch" => (new GeneralizedDiceLoss(batch: true), false, false, false),
+            "mcc" => (new MccLoss(), true, false, false),
+            "mcc-masked" => (new MccLoss(), true, true, false),
+            "log-cosh-dice-per-sample" => (new LogCoshDiceLoss(activation: Activation.Softmax), false, false, false),
+            "dice-per-sample" => (new DiceLoss(activation: Activation.Softmax), false, true, false),
+            "bce-masked" => (new BceLoss(posWeight: 3), true, true, false),
+            "bce-sum" => (new BceLoss(reduction: Reduction.Sum), true, false, false),
+            "cross-entropy-weighted" => (new CrossEntropyLoss(classWeights: tensor(new[] { 0.2, 1.0, 3.0 }, float64)), false, true, false),
+            _ => (new FocalLoss(), false, false, true),
+        };
 
     private static (Tensor X, Tensor T, Tensor? M) Batch(bool binary, bool masked, bool ignore, int seed)
     {
         manual_seed(seed);
         var x = randn(new long[] { N, binary ? 1 : C, H, W }, dtype: float64) * 2;
-        Tensor t = binary ? (rand(new long[] { N, 1, H, W }, dtype: float64) > 0.7).to(float64)
-                          : randint(0, C, new long[] { N, H, W });
-        if (ignore) t = t.masked_fill(rand(new long[] { N, H, W }) > 0.8, -100);
+        Tensor t = binary ? (rand(new long[] { N, 1, H, W }, dtype: float64) > 0.7).to(float64) : randint(0, C, new long[] { N, H, W });
+        if (ignore)
+            t = t.masked_fill(rand(new long[] { N, H, W }) > 0.8, -100);
         // Unequal valid counts per replica: sample 0 mostly invalid.
         Tensor? m = null;
         if (masked)
@@ -109,8 +130,11 @@ public class DataParallelStatisticsTests
         using var loss = new DiceLoss(activation: Activation.Softmax, batch: true);
         var (x, t, _) = Batch(false, false, false, 5);
         var whole = loss.forward(x, t).ToDouble();
-        var averaged = (loss.forward(x.narrow(0, 0, 1), t.narrow(0, 0, 1)).ToDouble()
-                        + loss.forward(x.narrow(0, 1, N - 1), t.narrow(0, 1, N - 1)).ToDouble()) / 2;
+        var averaged =
+            (
+                loss.forward(x.narrow(0, 0, 1), t.narrow(0, 0, 1)).ToDouble()
+                + loss.forward(x.narrow(0, 1, N - 1), t.narrow(0, 1, N - 1)).ToDouble()
+            ) / 2;
         Assert.True(Math.Abs(whole - averaged) > 1e-3, $"{whole} vs {averaged}");
     }
 

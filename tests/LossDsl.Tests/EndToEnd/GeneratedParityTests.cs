@@ -19,20 +19,23 @@ public class GeneratedParityTests
     public static IEnumerable<Type> GeneratedLossTypes() =>
         new[] { typeof(LossModule).Assembly, typeof(TestSpecs).Assembly }
             .SelectMany(a => a.GetTypes())
-            .Where(t => t is { IsAbstract: false } && typeof(LossModule).IsAssignableFrom(t)
-                        && t.GetCustomAttributes(typeof(System.CodeDom.Compiler.GeneratedCodeAttribute), false).Length > 0)
+            .Where(t =>
+                t is { IsAbstract: false }
+                && typeof(LossModule).IsAssignableFrom(t)
+                && t.GetCustomAttributes(typeof(System.CodeDom.Compiler.GeneratedCodeAttribute), false).Length > 0
+            )
             .OrderBy(t => t.FullName, StringComparer.Ordinal);
 
     public static TheoryData<string> LossNames()
     {
         var data = new TheoryData<string>();
-        foreach (var t in GeneratedLossTypes()) data.Add(t.FullName!);
+        foreach (var t in GeneratedLossTypes())
+            data.Add(t.FullName!);
         return data;
     }
 
     [Fact]
-    public void TheRepositoryHasGeneratedLosses() =>
-        Assert.Contains(GeneratedLossTypes(), t => t == typeof(Specs.UserTverskyLoss));
+    public void TheRepositoryHasGeneratedLosses() => Assert.Contains(GeneratedLossTypes(), t => t == typeof(Specs.UserTverskyLoss));
 
     /// <summary>The module with default options, plus one variant per bool flipped and per enum value.</summary>
     internal static IEnumerable<(string Label, LossModule Module)> Variants(Type type, Reduction reduction)
@@ -44,8 +47,10 @@ public class GeneratedParityTests
         for (var i = 0; i < ps.Length; i++)
         {
             var p = ps[i];
-            IEnumerable<object> values = p.ParameterType == typeof(bool) ? new object[] { !(bool)p.DefaultValue! }
-                : p.ParameterType.IsEnum && p.ParameterType != typeof(Reduction) ? Enum.GetValues(p.ParameterType).Cast<object>().Where(v => !v.Equals(p.DefaultValue))
+            IEnumerable<object> values =
+                p.ParameterType == typeof(bool) ? new object[] { !(bool)p.DefaultValue! }
+                : p.ParameterType.IsEnum && p.ParameterType != typeof(Reduction)
+                    ? Enum.GetValues(p.ParameterType).Cast<object>().Where(v => !v.Equals(p.DefaultValue))
                 : Array.Empty<object>();
             foreach (var v in values)
             {
@@ -54,8 +59,14 @@ public class GeneratedParityTests
                 // A value the spec's Require rules reject (e.g. focalActivation = None) is no variant
                 // (HyperparameterValidationTests covers the rejection).
                 LossModule module;
-                try { module = (LossModule)ctor.Invoke(args); }
-                catch (System.Reflection.TargetInvocationException ex) when (ex.InnerException is ArgumentOutOfRangeException) { continue; }
+                try
+                {
+                    module = (LossModule)ctor.Invoke(args);
+                }
+                catch (System.Reflection.TargetInvocationException ex) when (ex.InnerException is ArgumentOutOfRangeException)
+                {
+                    continue;
+                }
                 yield return ($"{p.Name}={v}", module);
             }
         }
@@ -65,10 +76,19 @@ public class GeneratedParityTests
     internal static Tensor ForModule(LossModule module, Tensor x) =>
         module.GetType().GetProperty("Activation")?.GetValue(module) is Activation.None ? sigmoid(x) : x;
 
-    internal static (Tensor Input, Tensor Target, Tensor? Mask) Inputs(LossTask task, bool indexTarget, bool masked, int seed, double scale = 3)
+    internal static (Tensor Input, Tensor Target, Tensor? Mask) Inputs(
+        LossTask task,
+        bool indexTarget,
+        bool masked,
+        int seed,
+        double scale = 3
+    )
     {
         var g = new Generator((ulong)seed);
-        long n = 2, c = task == LossTask.Binary ? 1 : 4, h = 5, w = 6;
+        long n = 2,
+            c = task == LossTask.Binary ? 1 : 4,
+            h = 5,
+            w = 6;
         var input = (torch.rand(new[] { n, c, h, w }, dtype: float64, generator: g) * 2 - 1) * scale;
         Tensor target;
         if (task == LossTask.Multiclass && indexTarget)
@@ -88,29 +108,29 @@ public class GeneratedParityTests
         var type = GeneratedLossTypes().Single(t => t.FullName == typeName);
         var seed = 10;
         foreach (var reduction in new[] { Reduction.Mean, Reduction.Sum, Reduction.None })
-            foreach (var (label, module) in Variants(type, reduction))
-                using (module)
-                    foreach (var masked in new[] { false, true })
-                        foreach (var indexTarget in module.Task == LossTask.Multiclass ? new[] { true, false } : new[] { false })
-                        {
-                            using var scope = NewDisposeScope();
-                            var (x, t, m) = Inputs(module.Task, indexTarget, masked, seed++);
-                            x = ForModule(module, x);
-                            if (module.Task == LossTask.Multiclass && module.UsesClassWeights)
-                                module.With(classWeights: torch.tensor(new[] { 0.5, 2.0, 1.0, 3.0 }, float64));
-                            var what = $"{type.Name} [{label}] reduction={reduction} masked={masked} indexTarget={indexTarget}";
+        foreach (var (label, module) in Variants(type, reduction))
+            using (module)
+                foreach (var masked in new[] { false, true })
+                foreach (var indexTarget in module.Task == LossTask.Multiclass ? new[] { true, false } : new[] { false })
+                {
+                    using var scope = NewDisposeScope();
+                    var (x, t, m) = Inputs(module.Task, indexTarget, masked, seed++);
+                    x = ForModule(module, x);
+                    if (module.Task == LossTask.Multiclass && module.UsesClassWeights)
+                        module.With(classWeights: torch.tensor(new[] { 0.5, 2.0, 1.0, 3.0 }, float64));
+                    var what = $"{type.Name} [{label}] reduction={reduction} masked={masked} indexTarget={indexTarget}";
 
-                            var xg = x.detach().requires_grad_(true);
-                            var generated = module.forward(xg, t, m);
-                            var xr = x.detach().requires_grad_(true);
-                            var reference = module.Reference(xr, t, m);
-                            Assert.Equal(reference.shape, generated.shape);
-                            AssertClose(reference, generated, 1e-10, what + " value");
+                    var xg = x.detach().requires_grad_(true);
+                    var generated = module.forward(xg, t, m);
+                    var xr = x.detach().requires_grad_(true);
+                    var reference = module.Reference(xr, t, m);
+                    Assert.Equal(reference.shape, generated.shape);
+                    AssertClose(reference, generated, 1e-10, what + " value");
 
-                            generated.sum().backward();
-                            reference.sum().backward();
-                            AssertClose(xr.grad!, xg.grad!, 1e-8, what + " gradient");
-                        }
+                    generated.sum().backward();
+                    reference.sum().backward();
+                    AssertClose(xr.grad!, xg.grad!, 1e-8, what + " gradient");
+                }
     }
 
     /// <summary>
@@ -126,7 +146,8 @@ public class GeneratedParityTests
         for (var i = 0; i < e.Length; i++)
         {
             Assert.False(double.IsNaN(a[i]), $"{what}: NaN at {i}");
-            if (stableWins && !double.IsFinite(e[i])) continue;
+            if (stableWins && !double.IsFinite(e[i]))
+                continue;
             var tol = rel * Math.Max(1, Math.Abs(e[i]));
             Assert.True(Math.Abs(e[i] - a[i]) <= tol, $"{what}: at {i} expected {e[i]:R}, got {a[i]:R}");
         }

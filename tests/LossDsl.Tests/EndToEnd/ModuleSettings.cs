@@ -9,14 +9,18 @@ namespace LossDsl.Tests.EndToEnd;
 /// </summary>
 internal static class ModuleSettings
 {
-    public static T With<T>(this T module, ExecutionMode? mode = null, Tensor? classWeights = null) where T : LossModule
+    public static T With<T>(this T module, ExecutionMode? mode = null, Tensor? classWeights = null)
+        where T : LossModule
     {
-        if (mode is { } m) Set(module, nameof(LossModule.Mode), m);
-        if (classWeights is not null) Set(module, nameof(LossModule.ClassWeights), classWeights);
+        if (mode is { } m)
+            Set(module, nameof(LossModule.Mode), m);
+        if (classWeights is not null)
+            Set(module, nameof(LossModule.ClassWeights), classWeights);
         return module;
     }
 
-    public static T WithoutClassWeights<T>(this T module) where T : LossModule
+    public static T WithoutClassWeights<T>(this T module)
+        where T : LossModule
     {
         Set(module, nameof(LossModule.ClassWeights), null);
         return module;

@@ -11,12 +11,17 @@ namespace LossDsl.Tests.EndToEnd;
 /// <summary>The README's Tversky example, generated, against a float64 computation by hand.</summary>
 public class TverskyTests
 {
-    private const int N = 3, H = 4, W = 5;
+    private const int N = 3,
+        H = 4,
+        W = 5;
 
     private static double[] Random(int count, int seed, double scale, bool binary = false)
     {
         var rng = new Random(seed);
-        return Enumerable.Range(0, count).Select(_ => binary ? (rng.NextDouble() < 0.4 ? 1.0 : 0.0) : (rng.NextDouble() * 2 - 1) * scale).ToArray();
+        return Enumerable
+            .Range(0, count)
+            .Select(_ => binary ? (rng.NextDouble() < 0.4 ? 1.0 : 0.0) : (rng.NextDouble() * 2 - 1) * scale)
+            .ToArray();
     }
 
     // Per-sample Tversky index from plain arrays: the definition, nothing shared with LossDsl.
@@ -25,11 +30,14 @@ public class TverskyTests
         var result = new double[N];
         for (var n = 0; n < N; n++)
         {
-            double tp = 0, fp = 0, fn = 0;
+            double tp = 0,
+                fp = 0,
+                fn = 0;
             for (var i = 0; i < H * W; i++)
             {
                 var k = n * H * W + i;
-                if (m is not null && m[k] == 0) continue;
+                if (m is not null && m[k] == 0)
+                    continue;
                 var p = 1 / (1 + Math.Exp(-x[k]));
                 tp += p * t[k];
                 fp += p * (1 - t[k]);
@@ -44,9 +52,9 @@ public class TverskyTests
     {
         var data = new TheoryData<bool, bool, Reduction>();
         foreach (var withClassAxis in new[] { true, false })
-            foreach (var masked in new[] { false, true })
-                foreach (var r in new[] { Reduction.Mean, Reduction.Sum, Reduction.None })
-                    data.Add(withClassAxis, masked, r);
+        foreach (var masked in new[] { false, true })
+        foreach (var r in new[] { Reduction.Mean, Reduction.Sum, Reduction.None })
+            data.Add(withClassAxis, masked, r);
         return data;
     }
 
@@ -79,7 +87,8 @@ public class TverskyTests
             default:
                 Assert.Equal(new long[] { N, 1 }, value.shape);
                 var got = value.data<double>().ToArray();
-                for (var n = 0; n < N; n++) AssertClose(expected[n], got[n]);
+                for (var n = 0; n < N; n++)
+                    AssertClose(expected[n], got[n]);
                 break;
         }
     }
@@ -101,7 +110,6 @@ public class TverskyTests
     private static void AssertClose(double expected, double actual)
     {
         // 1e-6 relative, as float64 sums of a few dozen terms agree far closer than this.
-        Assert.True(Math.Abs(expected - actual) <= 1e-6 * Math.Max(1, Math.Abs(expected)),
-            $"expected {expected:R}, got {actual:R}");
+        Assert.True(Math.Abs(expected - actual) <= 1e-6 * Math.Max(1, Math.Abs(expected)), $"expected {expected:R}, got {actual:R}");
     }
 }

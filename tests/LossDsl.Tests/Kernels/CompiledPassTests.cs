@@ -21,17 +21,21 @@ public class CompiledPassTests
         foreach (var (label, module) in GeneratedParityTests.Variants(type, Reduction.Mean))
             using (module)
             {
-                if (!module.HasCpuKernel) continue;
+                if (!module.HasCpuKernel)
+                    continue;
                 foreach (var masked in new[] { false, true })
                 {
                     var kernel = module.KernelFor(masked)!;
                     Assert.InRange(kernel.PassCount, 1, 2);
                     var classes = module.Task == LossTask.Binary ? new long[] { 1 } : new long[] { 2, 5, 16 };
                     foreach (var c in classes)
-                        foreach (var index in module.Task == LossTask.Binary ? new[] { false } : new[] { false, true })
-                            for (var pass = 1; pass <= kernel.PassCount; pass++)
-                                foreach (var check in new[] { false, true })
-                                    Assert.True(kernel.IsCompiled(pass, c, index, check), $"{type.Name} [{label}] masked={masked} C={c} index={index} check={check} pass {pass}");
+                    foreach (var index in module.Task == LossTask.Binary ? new[] { false } : new[] { false, true })
+                        for (var pass = 1; pass <= kernel.PassCount; pass++)
+                            foreach (var check in new[] { false, true })
+                                Assert.True(
+                                    kernel.IsCompiled(pass, c, index, check),
+                                    $"{type.Name} [{label}] masked={masked} C={c} index={index} check={check} pass {pass}"
+                                );
                 }
             }
     }

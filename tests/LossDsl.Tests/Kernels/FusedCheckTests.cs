@@ -22,12 +22,13 @@ public class FusedCheckTests
         return (randn(new long[] { 3, 1, 8, 37 }, generator: g), (rand(new long[] { 3, 1, 8, 37 }, generator: g) > 0.8).to(float32));
     }
 
-    public static TheoryData<int, int> Positions() => new()
-    {
-        { 0, 0 },    // first vector
-        { 7, 20 },   // middle of the compiled part
-        { 7, 36 },   // the buffered tail
-    };
+    public static TheoryData<int, int> Positions() =>
+        new()
+        {
+            { 0, 0 }, // first vector
+            { 7, 20 }, // middle of the compiled part
+            { 7, 36 }, // the buffered tail
+        };
 
     [Theory]
     [MemberData(nameof(Positions))]
@@ -129,23 +130,30 @@ public class FusedCheckTests
     {
         using var loss = new DiceLoss();
         var inputs = Enumerable.Range(0, 4).Select(i => Binary(10 + i)).ToArray();
-        var expected = inputs.Select(p =>
-        {
-            var x = p.X.detach().requires_grad_(true);
-            var v = loss.forward(x, p.T);
-            v.backward();
-            return (Value: v.ToSingle(), Grad: x.grad!.clone());
-        }).ToArray();
+        var expected = inputs
+            .Select(p =>
+            {
+                var x = p.X.detach().requires_grad_(true);
+                var v = loss.forward(x, p.T);
+                v.backward();
+                return (Value: v.ToSingle(), Grad: x.grad!.clone());
+            })
+            .ToArray();
         for (var round = 0; round < 25; round++)
         {
             var results = new (float Value, Tensor Grad)[4];
-            Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
-            {
-                var x = inputs[i].X.detach().requires_grad_(true);
-                var v = loss.forward(x, inputs[i].T);
-                v.backward();
-                results[i] = (v.ToSingle(), x.grad!);
-            });
+            Parallel.For(
+                0,
+                4,
+                new ParallelOptions { MaxDegreeOfParallelism = 4 },
+                i =>
+                {
+                    var x = inputs[i].X.detach().requires_grad_(true);
+                    var v = loss.forward(x, inputs[i].T);
+                    v.backward();
+                    results[i] = (v.ToSingle(), x.grad!);
+                }
+            );
             for (var i = 0; i < 4; i++)
             {
                 Assert.Equal(expected[i].Value, results[i].Value);

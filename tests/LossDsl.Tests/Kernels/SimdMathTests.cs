@@ -18,19 +18,47 @@ public class SimdMathTests
     // Log-spaced magnitudes from 1e-40 (subnormal) to 1e38, both signs, plus the special values.
     private static float[] Sweep()
     {
-        var values = new List<float> { 0f, -0f, 1f, -1f, float.Epsilon, float.MaxValue, -float.MaxValue,
-            float.PositiveInfinity, float.NegativeInfinity, float.NaN, 88.7f, 88.72f, 88.73f, -87.3f, -87.29f, -103f, -104f, 0.5f, 2f };
+        var values = new List<float>
+        {
+            0f,
+            -0f,
+            1f,
+            -1f,
+            float.Epsilon,
+            float.MaxValue,
+            -float.MaxValue,
+            float.PositiveInfinity,
+            float.NegativeInfinity,
+            float.NaN,
+            88.7f,
+            88.72f,
+            88.73f,
+            -87.3f,
+            -87.29f,
+            -103f,
+            -104f,
+            0.5f,
+            2f,
+        };
         for (var e = -40.0; e <= 38; e += 0.0137)
         {
             values.Add((float)Math.Pow(10, e));
             values.Add(-(float)Math.Pow(10, e));
         }
-        for (var x = -120.0; x <= 120; x += 0.0173) values.Add((float)x);
-        while (values.Count % Vector512<float>.Count != 0) values.Add(0.25f);
+        for (var x = -120.0; x <= 120; x += 0.0173)
+            values.Add((float)x);
+        while (values.Count % Vector512<float>.Count != 0)
+            values.Add(0.25f);
         return values.ToArray();
     }
 
-    private static void Check(Func<Vector512<float>, Vector512<float>> f, Func<double, double> reference, double relative, double absolute, Func<float, bool>? domain = null)
+    private static void Check(
+        Func<Vector512<float>, Vector512<float>> f,
+        Func<double, double> reference,
+        double relative,
+        double absolute,
+        Func<float, bool>? domain = null
+    )
     {
         var xs = Sweep().Where(x => domain?.Invoke(x) ?? true).ToArray();
         var padded = xs.Concat(Enumerable.Repeat(0.5f, (16 - xs.Length % 16) % 16)).ToArray();
@@ -44,11 +72,14 @@ public class SimdMathTests
                 var expected = reference(x);
                 double actual = v.GetElement(k);
                 bool ok;
-                if (double.IsNaN(expected)) ok = double.IsNaN(actual);
+                if (double.IsNaN(expected))
+                    ok = double.IsNaN(actual);
                 else if (double.IsInfinity(expected) || Math.Abs(expected) > float.MaxValue)
                     ok = double.IsInfinity(actual) && Math.Sign(actual) == Math.Sign(expected);
-                else ok = Math.Abs(actual - expected) <= relative * Math.Abs(expected) + absolute;
-                if (!ok && failures.Count < 10) failures.Add($"x = {x:R}: {actual:R} vs {expected:R}");
+                else
+                    ok = Math.Abs(actual - expected) <= relative * Math.Abs(expected) + absolute;
+                if (!ok && failures.Count < 10)
+                    failures.Add($"x = {x:R}: {actual:R} vs {expected:R}");
             }
         }
         Assert.True(failures.Count == 0, string.Join("\n", failures));
@@ -65,7 +96,11 @@ public class SimdMathTests
     public void LogIsWithinAFewUlps()
     {
         Check(Simd.Log, x => x < 0 ? double.NaN : Math.Log(x), 3e-7, 1e-7, x => !float.IsNaN(x));
-        var special = Simd.Log(Vector512.Create(new[] { 0f, -1f, float.NaN, float.PositiveInfinity, float.Epsilon, 1f, 2f, 0.5f, 1e-30f, 3f, 4f, 5f, 6f, 7f, 8f, 9f }));
+        var special = Simd.Log(
+            Vector512.Create(
+                new[] { 0f, -1f, float.NaN, float.PositiveInfinity, float.Epsilon, 1f, 2f, 0.5f, 1e-30f, 3f, 4f, 5f, 6f, 7f, 8f, 9f }
+            )
+        );
         Assert.Equal(float.NegativeInfinity, special.GetElement(0));
         Assert.True(float.IsNaN(special.GetElement(1)));
         Assert.True(float.IsNaN(special.GetElement(2)));
@@ -77,7 +112,16 @@ public class SimdMathTests
     [Fact]
     public void Log1pIsAccurateNearZero()
     {
-        Check(Simd.Log1p, x => x < -1 ? double.NaN : x == -1 ? double.NegativeInfinity : LogOnePlus(x), 4e-7, 0, x => x >= -1);
+        Check(
+            Simd.Log1p,
+            x =>
+                x < -1 ? double.NaN
+                : x == -1 ? double.NegativeInfinity
+                : LogOnePlus(x),
+            4e-7,
+            0,
+            x => x >= -1
+        );
     }
 
     [Fact]
@@ -94,12 +138,18 @@ public class SimdMathTests
     public void PowMatchesForEveryBaseSign()
     {
         foreach (var b in new[] { 0f, 0.5f, 1f, 1.5f, 2f, 3f, -1f })
-            Check(x => Simd.Pow(x, Vector512.Create(b)), x => Math.Pow(x, b), 2e-6, 1e-37,
-                x => Math.Abs(x) < 1e15 && Math.Abs(x) > 1e-15 || x == 0);
+            Check(
+                x => Simd.Pow(x, Vector512.Create(b)),
+                x => Math.Pow(x, b),
+                2e-6,
+                1e-37,
+                x => Math.Abs(x) < 1e15 && Math.Abs(x) > 1e-15 || x == 0
+            );
     }
 
     // log(1 + x) in float64, accurate for small x.
     private static double LogOnePlus(double x) => Math.Abs(x) < 1e-4 ? x - x * x / 2 + x * x * x / 3 : Math.Log(1 + x);
+
     [Fact]
     public void TanhIsWithinAFewUlps()
     {
@@ -146,4 +196,3 @@ public class SimdMathTests
             Assert.Equal(Simd.Tanh(Vector512.Create(padded, i / 16 * 16)).GetElement(i % 16), dst[i]);
     }
 }
-

@@ -33,7 +33,15 @@ public class ThreadTeamTests
     public void RethrowsTheBodysException()
     {
         var ex = Assert.Throws<InvalidOperationException>(() =>
-            ThreadTeam.For(100, k => { if (k == 37) throw new InvalidOperationException("chunk 37"); }));
+            ThreadTeam.For(
+                100,
+                k =>
+                {
+                    if (k == 37)
+                        throw new InvalidOperationException("chunk 37");
+                }
+            )
+        );
         Assert.Equal("chunk 37", ex.Message);
     }
 }

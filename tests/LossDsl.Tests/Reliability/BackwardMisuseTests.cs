@@ -36,12 +36,13 @@ public class BackwardMisuseTests
         return xg.grad!.detach().clone();
     }
 
-    public static TheoryData<string, string> Paths() => new()
-    {
-        { "kernel", "float32" },
-        { "torchsharp", "float64" },
-        { "torchsharp", "float32" },
-    };
+    public static TheoryData<string, string> Paths() =>
+        new()
+        {
+            { "kernel", "float32" },
+            { "torchsharp", "float64" },
+            { "torchsharp", "float32" },
+        };
 
     private static LossModule Bce(string path)
     {
@@ -111,12 +112,13 @@ public class BackwardMisuseTests
     {
         // A gradient penalty: ||d loss / d x||² differentiated again. The reference is the interpreter's
         // autograd (float64) through the same spec.
-        LossModule Make() => which switch
-        {
-            "bce" => new BceLoss(posWeight: 2.0),
-            "dice" => new DiceLoss(),
-            _ => new BinaryFocalLoss(gamma: 2.0),
-        };
+        LossModule Make() =>
+            which switch
+            {
+                "bce" => new BceLoss(posWeight: 2.0),
+                "dice" => new DiceLoss(),
+                _ => new BinaryFocalLoss(gamma: 2.0),
+            };
         using var loss = Make().With(mode: ExecutionMode.TorchSharp);
         var (x, t) = Binary(float64, seed: 7);
 
@@ -174,7 +176,8 @@ public class BackwardMisuseTests
         var h = leaf * 1.0;
         var l = loss.forward(h, t);
         l.backward(retain_graph: true);
-        using (no_grad()) h.add_(1.0);
+        using (no_grad())
+            h.add_(1.0);
         Assert.ThrowsAny<Exception>(() => l.backward());
         Assert.Contains("inplace", FusedLossFunction.LastBackwardError ?? "");
     }
@@ -189,7 +192,7 @@ public class BackwardMisuseTests
         var expected = GradOnce(loss, x, t.clone());
 
         var wide = x.detach().transpose(2, 3).contiguous().requires_grad_(true); // N, 1, W, H storage
-        var strided = wide.transpose(2, 3);                                     // N, 1, H, W view
+        var strided = wide.transpose(2, 3); // N, 1, H, W view
         Assert.False(strided.is_contiguous());
         var target = t.clone();
         var l = loss.forward(strided, target);
@@ -240,7 +243,8 @@ public class BackwardMisuseTests
         var node = typeof(autograd).GetNestedTypes(BindingFlags.NonPublic | BindingFlags.Public).Single(t => t.Name == "Node");
         var field = node.GetField("AliveNodes", BindingFlags.NonPublic | BindingFlags.Static)!;
         var list = (ICollection)field.GetValue(null)!;
-        lock (list) return list.Count;
+        lock (list)
+            return list.Count;
     }
 
     [Fact]

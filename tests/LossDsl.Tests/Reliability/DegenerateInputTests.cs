@@ -11,13 +11,14 @@ public class DegenerateInputTests
 {
     public static TheoryData<string> Losses() => new() { "bce", "dice", "ce", "lovasz" };
 
-    private static LossFunction Make(string name) => name switch
-    {
-        "bce" => new BceLoss(),
-        "dice" => new DiceLoss(),
-        "ce" => new CrossEntropyLoss(),
-        _ => new LovaszHingeLoss(),
-    };
+    private static LossFunction Make(string name) =>
+        name switch
+        {
+            "bce" => new BceLoss(),
+            "dice" => new DiceLoss(),
+            "ce" => new CrossEntropyLoss(),
+            _ => new LovaszHingeLoss(),
+        };
 
     [Theory]
     [MemberData(nameof(Losses))]

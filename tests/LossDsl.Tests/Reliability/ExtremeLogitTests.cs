@@ -30,8 +30,8 @@ public class ExtremeLogitTests
     {
         var data = new TheoryData<string, double>();
         foreach (var name in new[] { "ce", "focal", "dice-ce", "dice-focal" })
-            foreach (var scale in new[] { 1e4, 1e8 })
-                data.Add(name, scale);
+        foreach (var scale in new[] { 1e4, 1e8 })
+            data.Add(name, scale);
         return data;
     }
 
@@ -39,13 +39,14 @@ public class ExtremeLogitTests
     [MemberData(nameof(Cases))]
     public void SoftmaxLossesAreExactAtHugeLogits(string name, double scale)
     {
-        LossModule Make() => name switch
-        {
-            "ce" => new CrossEntropyLoss(),
-            "focal" => new FocalLoss(gamma: 2.0),
-            "dice-ce" => new DiceCeLoss(),
-            _ => new DiceFocalLoss(),
-        };
+        LossModule Make() =>
+            name switch
+            {
+                "ce" => new CrossEntropyLoss(),
+                "focal" => new FocalLoss(gamma: 2.0),
+                "dice-ce" => new DiceCeLoss(),
+                _ => new DiceFocalLoss(),
+            };
         using var loss = Make();
         var g = new Generator(42UL);
         // Integer-valued logits times the scale: many ties and exact float32 values.
@@ -67,6 +68,7 @@ public class ExtremeLogitTests
     private sealed class Close(double tol) : System.Collections.Generic.IEqualityComparer<double>
     {
         public bool Equals(double a, double b) => Math.Abs(a - b) <= tol;
+
         public int GetHashCode(double d) => 0;
     }
 }

@@ -58,7 +58,8 @@ public class HyperparameterValidationTests
     public static TheoryData<int> OutOfRangeCases()
     {
         var data = new TheoryData<int>();
-        for (var i = 0; i < OutOfRange.Length; i++) data.Add(i);
+        for (var i = 0; i < OutOfRange.Length; i++)
+            data.Add(i);
         return data;
     }
 
@@ -66,8 +67,8 @@ public class HyperparameterValidationTests
     {
         var data = new TheoryData<string, string>();
         foreach (var e in LossCatalog.All)
-            foreach (var o in e.Options.Where(o => o.Type == typeof(double)))
-                data.Add(e.Name, o.Name);
+        foreach (var o in e.Options.Where(o => o.Type == typeof(double)))
+            data.Add(e.Name, o.Name);
         return data;
     }
 
@@ -120,7 +121,8 @@ public class HyperparameterValidationTests
         using var module = entry.Create(Options(option, ok, with));
         var c = entry.Task == LossTask.Binary ? 1 : 3;
         var x = randn(2, c, 4, 4, dtype: float64);
-        var t = entry.Task == LossTask.Binary ? (rand(2, 1, 4, 4, dtype: float64) > 0.5).to(float64) : randint(0, 3, new long[] { 2, 4, 4 });
+        var t =
+            entry.Task == LossTask.Binary ? (rand(2, 1, 4, 4, dtype: float64) > 0.5).to(float64) : randint(0, 3, new long[] { 2, 4, 4 });
         var value = module.forward(x, t).item<double>();
         Assert.True(double.IsFinite(value), $"{loss} with {option} = {ok}: {value}");
     }
@@ -166,7 +168,8 @@ public class HyperparameterValidationTests
     public void AGuardedRuleAppliesOnlyUnderItsCondition()
     {
         // tversky: smoothDr = 0 is fine while alpha + beta > 0, rejected when alpha = beta = 0.
-        using (var ok = new TverskyLoss(smoothDr: 0, smoothNr: 0)) Assert.Equal(0.0, ok.SmoothDr);
+        using (var ok = new TverskyLoss(smoothDr: 0, smoothNr: 0))
+            Assert.Equal(0.0, ok.SmoothDr);
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new TverskyLoss(alpha: 0, beta: 0, smoothDr: 0));
         Assert.Contains("alpha = 0", ex.Message);
         Assert.Contains("smoothDr = 0", ex.Message);

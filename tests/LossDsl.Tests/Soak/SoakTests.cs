@@ -54,7 +54,8 @@ public class SoakTests
 
         // Warm up: first calls allocate caches (autograd engine, thread pools) that are not leaks.
         foreach (var module in modules)
-            for (var i = 0; i < 20; i++) Step(module, i);
+            for (var i = 0; i < 20; i++)
+                Step(module, i);
         GC.Collect();
         GC.WaitForPendingFinalizers();
         var liveBefore = LiveTensors;
@@ -62,24 +63,29 @@ public class SoakTests
         // Two equal halves: allocator pools, JIT and GC heap sizing settle in the first; a leak grows
         // the second as much as the first.
         foreach (var module in modules)
-            for (var i = 0; i < Steps / 2; i++) Step(module, i);
+            for (var i = 0; i < Steps / 2; i++)
+                Step(module, i);
         GC.Collect();
         GC.WaitForPendingFinalizers();
         var rssMiddle = RssBytes();
         foreach (var module in modules)
-            for (var i = Steps / 2; i < Steps; i++) Step(module, i);
+            for (var i = Steps / 2; i < Steps; i++)
+                Step(module, i);
 
         GC.Collect();
         GC.WaitForPendingFinalizers();
         var liveAfter = LiveTensors;
         var rssAfter = RssBytes();
-        foreach (var m in modules) m.Dispose();
+        foreach (var m in modules)
+            m.Dispose();
 
         Assert.Equal(liveBefore, liveAfter);
         // Each step allocates a few KB of tensors; leaking even one small tensor per step would add
         // more than 16 MB over the second half's steps (Steps / 2 x modules, about 10 000).
-        Assert.True(rssAfter - rssMiddle < 16L << 20,
-            $"resident memory grew by {(rssAfter - rssMiddle) >> 20} MB over the second {Steps / 2 * modules.Count} steps");
+        Assert.True(
+            rssAfter - rssMiddle < 16L << 20,
+            $"resident memory grew by {(rssAfter - rssMiddle) >> 20} MB over the second {Steps / 2 * modules.Count} steps"
+        );
     }
 
     [Fact]
@@ -90,14 +96,22 @@ public class SoakTests
         {
             using var scope = NewDisposeScope();
             var x = randn(2, 1, 4, 4);
-            var t = ones(2, 1, 4, 5);  // wrong shape: throws after normalising the input
-            Assert.Throws<ArgumentException>(() => { loss.forward(x, t); });
+            var t = ones(2, 1, 4, 5); // wrong shape: throws after normalising the input
+            Assert.Throws<ArgumentException>(() =>
+            {
+                loss.forward(x, t);
+            });
             var nan = full(new long[] { 2, 1, 4, 4 }, double.NaN);
-            Assert.Throws<ArgumentException>(() => { loss.forward(nan, ones(2, 1, 4, 4)); });
+            Assert.Throws<ArgumentException>(() =>
+            {
+                loss.forward(nan, ones(2, 1, 4, 4));
+            });
         }
-        for (var i = 0; i < 10; i++) Fail();
+        for (var i = 0; i < 10; i++)
+            Fail();
         var before = LiveTensors;
-        for (var i = 0; i < 500; i++) Fail();
+        for (var i = 0; i < 500; i++)
+            Fail();
         Assert.Equal(before, LiveTensors);
     }
 }

@@ -7,8 +7,7 @@ public static partial class TestSpecs
 {
     /// <summary>Tversky loss: alpha weighs false positives, beta false negatives.</summary>
     [Loss(LossTask.Binary)]
-    public static Expr UserTversky(Expr logits, Expr target,
-                               double alpha = 0.3, double beta = 0.7, double smooth = 1.0)
+    public static Expr UserTversky(Expr logits, Expr target, double alpha = 0.3, double beta = 0.7, double smooth = 1.0)
     {
         var p = Sigmoid(logits);
         var tp = Sum(p * target, Over.Spatial);
@@ -19,8 +18,7 @@ public static partial class TestSpecs
 
     /// <summary>Pixel-wise BCE written naively: the simplifier makes it stable.</summary>
     [Loss(LossTask.Binary)]
-    public static Expr NaiveBce(Expr logits, Expr target) =>
-        -(target * Log(Sigmoid(logits)) + (1 - target) * Log(1 - Sigmoid(logits)));
+    public static Expr NaiveBce(Expr logits, Expr target) => -(target * Log(Sigmoid(logits)) + (1 - target) * Log(1 - Sigmoid(logits)));
 
     /// <summary>A per-sample term plus a mean over everything (a scalar added to an N, 1 value).</summary>
     [Loss(LossTask.Binary)]
@@ -29,8 +27,7 @@ public static partial class TestSpecs
 
     /// <summary>A tensor exponent whose base reaches 0 (empty targets): d/dp p^t at p = 0, t = 0 is 0 by convention.</summary>
     [Loss(LossTask.Binary)]
-    public static Expr TensorExponent(Expr logits, Expr target) =>
-        Mean(Pow(target, Sigmoid(logits)) * Sigmoid(logits), Over.All);
+    public static Expr TensorExponent(Expr logits, Expr target) => Mean(Pow(target, Sigmoid(logits)) * Sigmoid(logits), Over.All);
 
     /// <summary>Softmax cross-entropy with class weights (PyTorch's weighted mean).</summary>
     [Loss(LossTask.Multiclass)]
@@ -79,7 +76,8 @@ public static partial class TestSpecs
             p = Sigmoid(2 * logits);
         }
         var dice = SoftDice(p, target, 1.0);
-        if (!blend) return dice;
+        if (!blend)
+            return dice;
         var bce = Mean(-(target * LogSigmoid(logits) + (1 - target) * LogSigmoid(-logits)), Over.Spatial);
         bce *= power;
         return 0.5 * dice + 0.5 * bce;

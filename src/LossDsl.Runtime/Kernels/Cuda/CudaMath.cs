@@ -16,11 +16,25 @@ internal static class CudaMath
     public static string FunctionName(ElementFunction function) => "ld_" + function.Kernel.ToLowerInvariant();
 
     /// <summary>The function names the header defines (for the test that every table entry has one).</summary>
-    public static IReadOnlyList<string> Defined { get; } = new[]
-    {
-        "ld_sigmoid", "ld_logsigmoid", "ld_softplus", "ld_log", "ld_log1p", "ld_exp", "ld_sqrt", "ld_abs", "ld_logcosh",
-        "ld_tanh", "ld_erf", "ld_step", "ld_pow", "ld_min", "ld_max",
-    };
+    public static IReadOnlyList<string> Defined { get; } =
+        new[]
+        {
+            "ld_sigmoid",
+            "ld_logsigmoid",
+            "ld_softplus",
+            "ld_log",
+            "ld_log1p",
+            "ld_exp",
+            "ld_sqrt",
+            "ld_abs",
+            "ld_logcosh",
+            "ld_tanh",
+            "ld_erf",
+            "ld_step",
+            "ld_pow",
+            "ld_min",
+            "ld_max",
+        };
 
     /// <summary>The header, included at the top of every printed kernel.</summary>
     public const string Header = """
@@ -68,6 +82,5 @@ internal static class CudaMath
         """;
 
     /// <summary>Every element-wise function of the operator table that has no device function (empty when complete).</summary>
-    public static IEnumerable<string> Missing() =>
-        Operators.ElementFunctions.Select(FunctionName).Where(n => !Defined.Contains(n));
+    public static IEnumerable<string> Missing() => Operators.ElementFunctions.Select(FunctionName).Where(n => !Defined.Contains(n));
 }

@@ -19,16 +19,22 @@ internal static unsafe class Nvrtc
     /// <summary>The names tried, newest CUDA first.</summary>
     internal static readonly string[] LibraryNames =
     {
-        "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so", "nvrtc64_120_0.dll", "nvrtc64_112_0.dll",
+        "libnvrtc.so.13",
+        "libnvrtc.so.12",
+        "libnvrtc.so.11.2",
+        "libnvrtc.so",
+        "nvrtc64_120_0.dll",
+        "nvrtc64_112_0.dll",
     };
 
     /// <summary>Whether NVRTC could be loaded.</summary>
     public static bool IsAvailable => Loaded.Value is not null;
 
     /// <summary>Where NVRTC was loaded from and its version, or why it could not be.</summary>
-    public static string Describe() => Loaded.Value is { } api
-        ? $"NVRTC {api.Version.Major}.{api.Version.Minor} ({api.Path})"
-        : "NVRTC not found (tried LOSSDSL_NVRTC, " + string.Join(", ", LibraryNames) + " on the loader path and next to libtorch)";
+    public static string Describe() =>
+        Loaded.Value is { } api
+            ? $"NVRTC {api.Version.Major}.{api.Version.Minor} ({api.Path})"
+            : "NVRTC not found (tried LOSSDSL_NVRTC, " + string.Join(", ", LibraryNames) + " on the loader path and next to libtorch)";
 
     /// <summary>
     /// Compiles <paramref name="source"/> to PTX for <paramref name="architecture"/> (e.g. <c>compute_80</c>).
@@ -50,19 +56,24 @@ internal static unsafe class Nvrtc
             try
             {
                 var pointers = stackalloc byte*[options.Length];
-                for (var i = 0; i < options.Length; i++) pointers[i] = (byte*)handles[i].AddrOfPinnedObject();
+                for (var i = 0; i < options.Length; i++)
+                    pointers[i] = (byte*)handles[i].AddrOfPinnedObject();
                 var result = api.Compile(program, options.Length, pointers);
                 if (result != 0)
-                    throw new InvalidOperationException($"NVRTC could not compile {name} for {architecture} ({ErrorString(api, result)}):\n{Log(api, program)}");
+                    throw new InvalidOperationException(
+                        $"NVRTC could not compile {name} for {architecture} ({ErrorString(api, result)}):\n{Log(api, program)}"
+                    );
             }
             finally
             {
-                foreach (var h in handles) h.Free();
+                foreach (var h in handles)
+                    h.Free();
             }
             nuint size;
             Check(api, api.PtxSize(program, &size), "nvrtcGetPTXSize");
             var ptx = new byte[(int)size];
-            fixed (byte* p = ptx) Check(api, api.Ptx(program, p), "nvrtcGetPTX");
+            fixed (byte* p = ptx)
+                Check(api, api.Ptx(program, p), "nvrtcGetPTX");
             return Encoding.UTF8.GetString(ptx, 0, Math.Max(0, ptx.Length - 1));
         }
         finally
@@ -74,36 +85,43 @@ internal static unsafe class Nvrtc
     private static string Log(Api api, IntPtr program)
     {
         nuint size;
-        if (api.LogSize(program, &size) != 0 || size == 0) return "";
+        if (api.LogSize(program, &size) != 0 || size == 0)
+            return "";
         var log = new byte[(int)size];
-        fixed (byte* l = log) api.Log(program, l);
+        fixed (byte* l = log)
+            api.Log(program, l);
         return Encoding.UTF8.GetString(log, 0, Math.Max(0, log.Length - 1));
     }
 
     private static void Check(Api api, int result, string what)
     {
-        if (result != 0) throw new InvalidOperationException($"{what} failed: {ErrorString(api, result)}");
+        if (result != 0)
+            throw new InvalidOperationException($"{what} failed: {ErrorString(api, result)}");
     }
 
-    private static string ErrorString(Api api, int result) =>
-        Marshal.PtrToStringUTF8((IntPtr)api.ErrorString(result)) ?? $"error {result}";
+    private static string ErrorString(Api api, int result) => Marshal.PtrToStringUTF8((IntPtr)api.ErrorString(result)) ?? $"error {result}";
 
     private static byte[] Utf8(string s) => Encoding.UTF8.GetBytes(s + "\0");
 
     private static IEnumerable<string> Candidates()
     {
-        if (Environment.GetEnvironmentVariable("LOSSDSL_NVRTC") is { Length: > 0 } explicitPath) yield return explicitPath;
-        foreach (var name in LibraryNames) yield return name;
+        if (Environment.GetEnvironmentVariable("LOSSDSL_NVRTC") is { Length: > 0 } explicitPath)
+            yield return explicitPath;
+        foreach (var name in LibraryNames)
+            yield return name;
         // Next to libtorch (TorchSharp-cuda bundles its CUDA libraries there) and in a PyTorch wheel's layout.
         var folders = new List<string>();
-        if (Environment.GetEnvironmentVariable("LD_LIBRARY_PATH") is { } ld) folders.AddRange(ld.Split(':', StringSplitOptions.RemoveEmptyEntries));
+        if (Environment.GetEnvironmentVariable("LD_LIBRARY_PATH") is { } ld)
+            folders.AddRange(ld.Split(':', StringSplitOptions.RemoveEmptyEntries));
         folders.Add(AppContext.BaseDirectory);
         folders.Add(Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native"));
         foreach (var folder in folders.Distinct())
         {
-            foreach (var name in LibraryNames) yield return Path.Combine(folder, name);
+            foreach (var name in LibraryNames)
+                yield return Path.Combine(folder, name);
             var wheel = Path.GetFullPath(Path.Combine(folder, "..", "..", "nvidia", "cuda_nvrtc", "lib"));
-            foreach (var name in LibraryNames) yield return Path.Combine(wheel, name);
+            foreach (var name in LibraryNames)
+                yield return Path.Combine(wheel, name);
         }
     }
 
@@ -111,7 +129,8 @@ internal static unsafe class Nvrtc
     {
         foreach (var candidate in Candidates())
         {
-            if (!NativeLibrary.TryLoad(candidate, out var handle)) continue;
+            if (!NativeLibrary.TryLoad(candidate, out var handle))
+                continue;
             try
             {
                 return new Api(handle, candidate);
@@ -140,7 +159,8 @@ internal static unsafe class Nvrtc
         public Api(IntPtr lib, string path)
         {
             Path = path;
-            Create = (delegate* unmanaged<IntPtr*, byte*, byte*, int, byte**, byte**, int>)NativeLibrary.GetExport(lib, "nvrtcCreateProgram");
+            Create = (delegate* unmanaged<IntPtr*, byte*, byte*, int, byte**, byte**, int>)
+                NativeLibrary.GetExport(lib, "nvrtcCreateProgram");
             Compile = (delegate* unmanaged<IntPtr, int, byte**, int>)NativeLibrary.GetExport(lib, "nvrtcCompileProgram");
             PtxSize = (delegate* unmanaged<IntPtr, nuint*, int>)NativeLibrary.GetExport(lib, "nvrtcGetPTXSize");
             Ptx = (delegate* unmanaged<IntPtr, byte*, int>)NativeLibrary.GetExport(lib, "nvrtcGetPTX");
@@ -149,7 +169,8 @@ internal static unsafe class Nvrtc
             Destroy = (delegate* unmanaged<IntPtr*, int>)NativeLibrary.GetExport(lib, "nvrtcDestroyProgram");
             ErrorString = (delegate* unmanaged<int, byte*>)NativeLibrary.GetExport(lib, "nvrtcGetErrorString");
             var version = (delegate* unmanaged<int*, int*, int>)NativeLibrary.GetExport(lib, "nvrtcVersion");
-            int major, minor;
+            int major,
+                minor;
             version(&major, &minor);
             Version = (major, minor);
         }
