@@ -93,58 +93,6 @@ internal sealed record RunResult(
     public ImmutableArray<ClassScores> TunedScores => TestTuned.AllScores();
 }
 
-/// <summary>A split as tensors on the training device, created once and shared by every run.</summary>
-internal sealed class SplitTensors : IDisposable
-{
-    /// <summary>Copies <paramref name="set"/> into tensors on <paramref name="device"/>.</summary>
-    public SplitTensors(SegmentationSet set, Device device)
-    {
-        Set = set;
-        using var images = set.ImageTensor();
-        using var labels = set.LabelTensor();
-        using var valid = set.ValidTensor();
-        Images = images.to(device);
-        Labels = labels.to(device);
-        Valid = valid.to(device);
-        Count = set.Count;
-    }
-
-    /// <summary>The split itself (host arrays).</summary>
-    public SegmentationSet Set { get; }
-
-    /// <summary>Float32 N, C, H, W.</summary>
-    public Tensor Images { get; }
-
-    /// <summary>Int64 class indices N, H, W.</summary>
-    public Tensor Labels { get; }
-
-    /// <summary>Bool validity mask N, H, W.</summary>
-    public Tensor Valid { get; }
-
-    /// <summary>N.</summary>
-    public int Count { get; }
-
-    /// <inheritdoc />
-    public void Dispose()
-    {
-        Images.Dispose();
-        Labels.Dispose();
-        Valid.Dispose();
-    }
-}
-
-/// <summary>The three splits of a task as tensors.</summary>
-internal sealed record TaskTensors(SplitTensors Train, SplitTensors Validation, SplitTensors Test) : IDisposable
-{
-    /// <inheritdoc />
-    public void Dispose()
-    {
-        Train.Dispose();
-        Validation.Dispose();
-        Test.Dispose();
-    }
-}
-
 /// <summary>
 /// Trains the U-Net with one loss. Everything that could differ between losses is fixed by the
 /// seed: the initial weights (torch.manual_seed before construction), the batch order, the crops

@@ -1146,7 +1146,12 @@ internal static class Emitter
                 var (step, choice) = _items[i];
                 if (choice is not null)
                     // The names defined outside the choice that its branches read.
-                    return choice.Uses ??= choice.Then.OuterUses().Concat(choice.Else.OuterUses()).Where(u => u != choice.Result).Distinct().ToArray();
+                    return choice.Uses ??= choice
+                        .Then.OuterUses()
+                        .Concat(choice.Else.OuterUses())
+                        .Where(u => u != choice.Result)
+                        .Distinct()
+                        .ToArray();
                 return step switch
                 {
                     Step.Let l => l.Value.Operands.SelectMany(Locals),
