@@ -40,12 +40,10 @@ internal sealed partial class SpecParser
         .Concat(new Dictionary<string, UnaryOp> { ["Softmax"] = UnaryOp.Softmax, ["LogSoftmax"] = UnaryOp.LogSoftmax })
         .ToDictionary(p => p.Key, p => p.Value);
 
-    private static readonly Dictionary<string, BinaryOp> BinaryFunctions = new()
-    {
-        ["Pow"] = BinaryOp.Pow,
-        ["Min"] = BinaryOp.Min,
-        ["Max"] = BinaryOp.Max,
-    };
+    // The arithmetic operations of the operator table that specs write as Dsl calls (Pow, Min, Max).
+    private static readonly Dictionary<string, BinaryOp> BinaryFunctions = Operators
+        .BinaryFunctions.Where(f => f.IsCall)
+        .ToDictionary(f => f.Name, f => f.Op);
 
     private readonly Compilation _compilation;
     private readonly CancellationToken _ct;

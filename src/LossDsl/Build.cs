@@ -48,4 +48,12 @@ internal static class Build
         };
 
     public static Expr Step(Expr a) => new Unary(UnaryOp.Step, a);
+
+    public static Expr Pow(Expr a, Expr k) =>
+        k switch
+        {
+            Const { Value: 0 } => new Const(1),
+            Const { Value: 1 } => a,
+            _ => new Binary(BinaryOp.Pow, a, k),
+        };
 }

@@ -106,29 +106,8 @@ internal static class Differentiate
                     _ => null,
                 };
             }
-            case Binary b:
-            {
-                var (a, c) = (b.Left, b.Right);
-                return (b.Op, i) switch
-                {
-                    (BinaryOp.Add, _) => g,
-                    (BinaryOp.Sub, 0) => g,
-                    (BinaryOp.Sub, 1) => Neg(g),
-                    (BinaryOp.Mul, 0) => Mul(g, c),
-                    (BinaryOp.Mul, 1) => Mul(g, a),
-                    (BinaryOp.Div, 0) => Div(g, c),
-                    (BinaryOp.Div, 1) => Neg(Div(Mul(g, node), c)),
-                    (BinaryOp.Pow, 0) => Mul(g, Mul(c, Pow(a, Sub(c, new Const(1))))),
-                    // a^c log a, taken as 0 where a = 0 (as torch's pow backward does): log(a + 1 - step(a)).
-                    (BinaryOp.Pow, 1) => Mul(g, Mul(node, new Unary(UnaryOp.Log, Add(a, Sub(new Const(1), Step(a)))))),
-                    // Ties go to the right operand.
-                    (BinaryOp.Min, 0) => Mul(g, Step(Sub(c, a))),
-                    (BinaryOp.Min, 1) => Mul(g, Sub(new Const(1), Step(Sub(c, a)))),
-                    (BinaryOp.Max, 0) => Mul(g, Step(Sub(a, c))),
-                    (BinaryOp.Max, 1) => Mul(g, Sub(new Const(1), Step(Sub(a, c)))),
-                    _ => null,
-                };
-            }
+            case Binary b when Operators.Of(b.Op) is { } function:
+                return i == 0 ? function.Left(g, b.Left, b.Right, node) : function.Right(g, b.Left, b.Right, node);
             case PlainSum:
                 return g;
             case Masked:
@@ -152,14 +131,6 @@ internal static class Differentiate
     private static Expr Mul(Expr a, Expr b) => Build.Mul(a, b);
 
     private static Expr Div(Expr a, Expr b) => Build.Div(a, b);
-
-    private static Expr Pow(Expr a, Expr k) =>
-        k switch
-        {
-            Const { Value: 0 } => new Const(1),
-            Const { Value: 1 } => a,
-            _ => new Binary(BinaryOp.Pow, a, k),
-        };
 
     private static Expr Neg(Expr a) => Build.Neg(a);
 

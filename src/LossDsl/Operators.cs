@@ -1,9 +1,11 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 
 namespace LossDsl;
 
 /// <summary>
+/// The operator table: the element-wise functions and the arithmetic operations (<see cref="BinaryFunction"/>).
 /// The table of element-wise functions: adding one is an entry here, a <see cref="UnaryOp"/> member, a
 /// <see cref="Dsl"/> method, its <c>Simd</c> vector function and its tensor function in the runtime's
 /// interpreter (<c>Interpreter.Apply</c>): the table plus four places. Structural operations (negation, softmax over classes, the step of generated
@@ -119,6 +121,125 @@ internal static class Operators
             "Erf"
         ),
     };
+
+    private static readonly BinaryFunction[] Arithmetic =
+    {
+        new(
+            BinaryOp.Add,
+            "+",
+            "+",
+            4,
+            true,
+            (a, b) => a + b,
+            Ranges.Add,
+            (g, a, b, f) => g,
+            (g, a, b, f) => g,
+            "global::LossDsl.TensorMath.Add({0}, {1})",
+            "({0} + {1})",
+            "Add",
+            "{0} + {1}"
+        ),
+        new(
+            BinaryOp.Sub,
+            "-",
+            "-",
+            4,
+            false,
+            (a, b) => a - b,
+            (a, b) => Ranges.Add(a, Interval.Negate(b)),
+            (g, a, b, f) => g,
+            (g, a, b, f) => Build.Neg(g),
+            "{0} - {1}",
+            "({0} - {1})",
+            "Subtract",
+            "{0} - {1}"
+        ),
+        new(
+            BinaryOp.Mul,
+            "*",
+            "*",
+            5,
+            true,
+            (a, b) => a * b,
+            Ranges.Mul,
+            (g, a, b, f) => Build.Mul(g, b),
+            (g, a, b, f) => Build.Mul(g, a),
+            "{0} * {1}",
+            "({0} * {1})",
+            "Multiply",
+            "{0} * {1}"
+        ),
+        new(
+            BinaryOp.Div,
+            "/",
+            "/",
+            5,
+            false,
+            (a, b) => a / b,
+            Ranges.Div,
+            (g, a, b, f) => Build.Div(g, b),
+            (g, a, b, f) => Build.Neg(Build.Div(Build.Mul(g, f), b)),
+            "{0} / {1}",
+            "({0} / {1})",
+            "Divide",
+            "{0} / {1}"
+        ),
+        // d/da a^b = b a^(b-1); d/db a^b = a^b log a, taken as 0 where a = 0 (as torch's pow backward does).
+        new(
+            BinaryOp.Pow,
+            "Pow",
+            "^",
+            7,
+            false,
+            Math.Pow,
+            Ranges.Pow,
+            (g, a, b, f) => Build.Mul(g, Build.Mul(b, Build.Pow(a, Build.Sub(b, new Const(1))))),
+            (g, a, b, f) => Build.Mul(g, Build.Mul(f, new Unary(UnaryOp.Log, Build.Add(a, Build.Sub(new Const(1), Build.Step(a)))))),
+            "global::TorchSharp.torch.pow({0}, {1})",
+            "global::System.Math.Pow({0}, {1})",
+            "Pow",
+            "ld_pow({0}, {1})"
+        ),
+        // Min and Max propagate NaN (as torch.minimum/maximum); ties send the gradient to the right operand.
+        new(
+            BinaryOp.Min,
+            "Min",
+            null,
+            8,
+            false,
+            (a, b) => double.IsNaN(a) || double.IsNaN(b) ? double.NaN : Math.Min(a, b),
+            Ranges.Min,
+            (g, a, b, f) => Build.Mul(g, Build.Step(Build.Sub(b, a))),
+            (g, a, b, f) => Build.Mul(g, Build.Sub(new Const(1), Build.Step(Build.Sub(b, a)))),
+            "global::TorchSharp.torch.minimum({0}, {1})",
+            "global::System.Math.Min({0}, {1})",
+            "Min",
+            "ld_min({0}, {1})"
+        ),
+        new(
+            BinaryOp.Max,
+            "Max",
+            null,
+            8,
+            false,
+            (a, b) => double.IsNaN(a) || double.IsNaN(b) ? double.NaN : Math.Max(a, b),
+            Ranges.Max,
+            (g, a, b, f) => Build.Mul(g, Build.Step(Build.Sub(a, b))),
+            (g, a, b, f) => Build.Mul(g, Build.Sub(new Const(1), Build.Step(Build.Sub(a, b)))),
+            "global::TorchSharp.torch.maximum({0}, {1})",
+            "global::System.Math.Max({0}, {1})",
+            "Max",
+            "ld_max({0}, {1})"
+        ),
+    };
+
+    private static readonly Dictionary<BinaryOp, BinaryFunction> ByBinaryOp = Arithmetic.ToDictionary(f => f.Op);
+
+    /// <summary>Every arithmetic operation, in table order.</summary>
+    public static IReadOnlyList<BinaryFunction> BinaryFunctions => Arithmetic;
+
+    /// <summary>The entry of an arithmetic operation, or null for comparisons and logic.</summary>
+    public static BinaryFunction? Of(BinaryOp op) => ByBinaryOp.TryGetValue(op, out var f) ? f : null;
 
     private static readonly Dictionary<UnaryOp, ElementFunction> ByOp = Index(f => f.Op);
     private static readonly Dictionary<string, ElementFunction> ByName = Index(f => f.Name);

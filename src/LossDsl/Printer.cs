@@ -42,8 +42,6 @@ internal static class Printer
         {
             Const c => c.Value < 0 ? 6 : 8,
             Unary { Op: UnaryOp.Neg or UnaryOp.Not } => 6,
-            Binary { Op: BinaryOp.Min or BinaryOp.Max } => 8,
-            Binary { Op: BinaryOp.Pow } => 7,
             Binary b => Infix(b.Op).Prec,
             Cond => 0,
             _ => 8,
@@ -52,22 +50,21 @@ internal static class Printer
     /// <summary>The C# operator of a comparison or logical operation (the infix form printed and emitted).</summary>
     internal static string Symbol(BinaryOp op) => Infix(op).Symbol;
 
+    // Arithmetic from the operator table (a call prints at precedence 8), comparisons and logic here.
     private static (string Symbol, int Prec, bool Associative) Infix(BinaryOp op) =>
-        op switch
-        {
-            BinaryOp.Add => ("+", 4, true),
-            BinaryOp.Sub => ("-", 4, false),
-            BinaryOp.Mul => ("*", 5, true),
-            BinaryOp.Div => ("/", 5, false),
-            BinaryOp.Eq => ("==", 3, false),
-            BinaryOp.Ne => ("!=", 3, false),
-            BinaryOp.Lt => ("<", 3, false),
-            BinaryOp.Le => ("<=", 3, false),
-            BinaryOp.Gt => (">", 3, false),
-            BinaryOp.Ge => (">=", 3, false),
-            BinaryOp.And => ("&&", 2, true),
-            _ => ("||", 1, true),
-        };
+        Operators.Of(op) is { } arithmetic
+            ? (arithmetic.Infix ?? arithmetic.Name, arithmetic.Precedence, arithmetic.Associative)
+            : op switch
+            {
+                BinaryOp.Eq => ("==", 3, false),
+                BinaryOp.Ne => ("!=", 3, false),
+                BinaryOp.Lt => ("<", 3, false),
+                BinaryOp.Le => ("<=", 3, false),
+                BinaryOp.Gt => (">", 3, false),
+                BinaryOp.Ge => (">=", 3, false),
+                BinaryOp.And => ("&&", 2, true),
+                _ => ("||", 1, true),
+            };
 
     private sealed class Writer(StringBuilder sb, int limit, IReadOnlyDictionary<Expr, string>? names = null, bool specTerms = false)
     {
@@ -143,12 +140,13 @@ internal static class Printer
                 case Unary u:
                     Call(u.Op.ToString(), u.Arg);
                     break;
-                case Binary { Op: BinaryOp.Min or BinaryOp.Max } b:
-                    Call(b.Op.ToString(), b.Left, b.Right);
+                case Binary b when Operators.Of(b.Op) is { Infix: null } call:
+                    Call(call.Name, b.Left, b.Right);
                     break;
                 case Binary { Op: BinaryOp.Pow } b:
+                    // Right-associative and binding tighter than unary minus: both operands as atoms.
                     Write(b.Left, 8);
-                    sb.Append('^');
+                    sb.Append(Infix(b.Op).Symbol);
                     Write(b.Right, 8);
                     break;
                 case Binary b:

@@ -226,28 +226,30 @@ internal static class Ranges
     private static Interval Abs(Interval x) => Interval.AbsOf(x);
 
     private static Interval Binary(BinaryOp op, Interval a, Interval b) =>
-        op switch
-        {
-            BinaryOp.Add => Interval.Make(a.Lo + b.Lo, a.Hi + b.Hi, a.LoOpen || b.LoOpen, a.HiOpen || b.HiOpen),
-            BinaryOp.Sub => Binary(BinaryOp.Add, a, Negate(b)),
-            BinaryOp.Mul => Mul(a, b),
-            BinaryOp.Div => Div(a, b),
-            BinaryOp.Pow => Pow(a, b),
-            BinaryOp.Min => Interval.Make(
-                Math.Min(a.Lo, b.Lo),
-                Math.Min(a.Hi, b.Hi),
-                Pick(a.Lo, b.Lo, a.LoOpen, b.LoOpen, lower: true),
-                Pick(a.Hi, b.Hi, a.HiOpen, b.HiOpen, lower: true)
-            ),
-            BinaryOp.Max => Interval.Make(
-                Math.Max(a.Lo, b.Lo),
-                Math.Max(a.Hi, b.Hi),
-                Pick(a.Lo, b.Lo, a.LoOpen, b.LoOpen, lower: false),
-                Pick(a.Hi, b.Hi, a.HiOpen, b.HiOpen, lower: false)
-            ),
-            // Comparisons and logic are construction-time conditions: 0 or 1.
-            _ => Interval.UnitClosed,
-        };
+        // Comparisons and logic are construction-time conditions: 0 or 1.
+        Operators.Of(op)
+            is { } function
+            ? function.Range(a, b)
+            : Interval.UnitClosed;
+
+    internal static Interval Add(Interval a, Interval b) =>
+        Interval.Make(a.Lo + b.Lo, a.Hi + b.Hi, a.LoOpen || b.LoOpen, a.HiOpen || b.HiOpen);
+
+    internal static Interval Min(Interval a, Interval b) =>
+        Interval.Make(
+            Math.Min(a.Lo, b.Lo),
+            Math.Min(a.Hi, b.Hi),
+            Pick(a.Lo, b.Lo, a.LoOpen, b.LoOpen, lower: true),
+            Pick(a.Hi, b.Hi, a.HiOpen, b.HiOpen, lower: true)
+        );
+
+    internal static Interval Max(Interval a, Interval b) =>
+        Interval.Make(
+            Math.Max(a.Lo, b.Lo),
+            Math.Max(a.Hi, b.Hi),
+            Pick(a.Lo, b.Lo, a.LoOpen, b.LoOpen, lower: false),
+            Pick(a.Hi, b.Hi, a.HiOpen, b.HiOpen, lower: false)
+        );
 
     // Openness of min(x, y) (lower) or max(x, y): the chosen end's, both must be open on a tie.
     private static bool Pick(double x, double y, bool xOpen, bool yOpen, bool lower) =>
@@ -255,7 +257,7 @@ internal static class Ranges
         : (x < y) == lower ? xOpen
         : yOpen;
 
-    private static Interval Mul(Interval a, Interval b)
+    internal static Interval Mul(Interval a, Interval b)
     {
         // The extremes of a product lie at products of ends. 0 · inf counts as 0 here: a closed 0
         // times anything is 0, and an open 0 times a bounded-away value only approaches 0.
@@ -280,7 +282,7 @@ internal static class Ranges
         return Interval.Make(lo, hi, loOpen, hiOpen);
     }
 
-    private static Interval Div(Interval a, Interval b)
+    internal static Interval Div(Interval a, Interval b)
     {
         if (b.CanBeZero)
             // x / 0 is ±inf (or NaN): only the sign survives when both sides have one.
@@ -300,7 +302,7 @@ internal static class Ranges
     private static double Reciprocal(double v, bool negative) =>
         v == 0 ? (negative ? double.NegativeInfinity : double.PositiveInfinity) : 1 / v;
 
-    private static Interval Pow(Interval x, Interval k)
+    internal static Interval Pow(Interval x, Interval k)
     {
         if (!k.IsPoint)
         {

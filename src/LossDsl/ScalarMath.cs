@@ -7,7 +7,7 @@ namespace LossDsl;
 /// compute, in one place. Constant folding, interval bounds, the kernel's per-sample statistics and generated
 /// code for hyperparameter-only sub-expressions all use these.
 /// </summary>
-internal static class ScalarMath
+public static class ScalarMath
 {
     /// <summary>1 / (1 + e^-x).</summary>
     public static double Sigmoid(double x) => x >= 0 ? 1 / (1 + Math.Exp(-x)) : Math.Exp(x) / (1 + Math.Exp(x));

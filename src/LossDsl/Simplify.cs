@@ -244,13 +244,7 @@ internal static class Simplifier
     private static double? FoldBinary(BinaryOp op, double a, double b) =>
         op switch
         {
-            BinaryOp.Add => Finite(a + b),
-            BinaryOp.Sub => Finite(a - b),
-            BinaryOp.Mul => Finite(a * b),
-            BinaryOp.Div => Finite(a / b),
-            BinaryOp.Pow => Finite(Math.Pow(a, b)),
-            BinaryOp.Min => Finite(double.IsNaN(a) || double.IsNaN(b) ? double.NaN : Math.Min(a, b)),
-            BinaryOp.Max => Finite(double.IsNaN(a) || double.IsNaN(b) ? double.NaN : Math.Max(a, b)),
+            _ when Operators.Of(op) is { } function => Finite(function.Scalar(a, b)),
             BinaryOp.Eq => Truth(a == b),
             BinaryOp.Ne => Truth(a != b),
             BinaryOp.Lt => Truth(a < b),

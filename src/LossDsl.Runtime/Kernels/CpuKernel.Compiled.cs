@@ -392,17 +392,10 @@ internal sealed partial class CpuKernel
                             return Multiply(Arg(0, c), Arg(0, c));
                     }
                     var (l, r) = (Arg(0, c), Arg(1, c));
-                    return b.Op switch
-                    {
-                        BinaryOp.Add => LinqExpr.Add(l, r),
-                        BinaryOp.Sub => Subtract(l, r),
-                        BinaryOp.Mul => Multiply(l, r),
-                        BinaryOp.Div => Divide(l, r),
-                        BinaryOp.Pow => Simd2(nameof(Simd.Pow), l, r),
-                        BinaryOp.Min => Simd2(nameof(Simd.Min), l, r),
-                        BinaryOp.Max => Simd2(nameof(Simd.Max), l, r),
-                        _ => throw new NotSupportedException(b.Op.ToString()),
-                    };
+                    // The Simd function the operator table names for the operation.
+                    return Operators.Of(b.Op) is { } function
+                        ? Simd2(function.Kernel, l, r)
+                        : throw new NotSupportedException(b.Op.ToString());
                 }
                 default:
                     throw new NotSupportedException(node.Expr.GetType().Name);

@@ -375,17 +375,7 @@ internal sealed partial class CpuKernel
             };
 
     private static double ScalarBinary(BinaryOp op, double a, double b) =>
-        op switch
-        {
-            BinaryOp.Add => a + b,
-            BinaryOp.Sub => a - b,
-            BinaryOp.Mul => a * b,
-            BinaryOp.Div => a / b,
-            BinaryOp.Pow => Math.Pow(a, b),
-            BinaryOp.Min => Math.Min(a, b),
-            BinaryOp.Max => Math.Max(a, b),
-            _ => throw new InvalidOperationException(op.ToString()),
-        };
+        (Operators.Of(op) ?? throw new InvalidOperationException(op.ToString())).Scalar(a, b);
 
     // ---------------------------------------------------------------- one pass over memory
 
@@ -756,98 +746,25 @@ internal sealed partial class CpuKernel
         }
     }
 
+    // An arithmetic operation on buffers, with the operator table's Simd function (the compiled pass's
+    // formula), so the pixels of a run's tail get the same arithmetic as the rest.
     private static void ApplyBinary(BinaryOp op, Operand a, Operand b, Span<float> dst)
     {
-        if (!a.IsScalar && !b.IsScalar)
+        if (a.IsScalar && b.IsScalar)
+            throw new InvalidOperationException($"{op} of two scalars in a per-pixel node");
+        // x^1 and x^2 as the compiled pass writes them.
+        if (op == BinaryOp.Pow && b.IsScalar && b.Scalar == 1f)
         {
-            switch (op)
-            {
-                case BinaryOp.Add:
-                    TensorPrimitives.Add(a.Span, b.Span, dst);
-                    return;
-                case BinaryOp.Sub:
-                    TensorPrimitives.Subtract(a.Span, b.Span, dst);
-                    return;
-                case BinaryOp.Mul:
-                    TensorPrimitives.Multiply(a.Span, b.Span, dst);
-                    return;
-                case BinaryOp.Div:
-                    TensorPrimitives.Divide(a.Span, b.Span, dst);
-                    return;
-                case BinaryOp.Pow:
-                    TensorPrimitives.Pow(a.Span, b.Span, dst);
-                    return;
-                case BinaryOp.Min:
-                    TensorPrimitives.Min(a.Span, b.Span, dst);
-                    return;
-                case BinaryOp.Max:
-                    TensorPrimitives.Max(a.Span, b.Span, dst);
-                    return;
-            }
+            a.Span.CopyTo(dst);
+            return;
         }
-        else if (!a.IsScalar)
+        if (op == BinaryOp.Pow && b.IsScalar && b.Scalar == 2f)
         {
-            var s = b.Scalar;
-            switch (op)
-            {
-                case BinaryOp.Add:
-                    TensorPrimitives.Add(a.Span, s, dst);
-                    return;
-                case BinaryOp.Sub:
-                    TensorPrimitives.Subtract(a.Span, s, dst);
-                    return;
-                case BinaryOp.Mul:
-                    TensorPrimitives.Multiply(a.Span, s, dst);
-                    return;
-                case BinaryOp.Div:
-                    TensorPrimitives.Divide(a.Span, s, dst);
-                    return;
-                case BinaryOp.Pow when s == 2f:
-                    TensorPrimitives.Multiply(a.Span, a.Span, dst);
-                    return;
-                case BinaryOp.Pow when s == 1f:
-                    a.Span.CopyTo(dst);
-                    return;
-                case BinaryOp.Pow:
-                    TensorPrimitives.Pow(a.Span, s, dst);
-                    return;
-                case BinaryOp.Min:
-                    TensorPrimitives.Min(a.Span, s, dst);
-                    return;
-                case BinaryOp.Max:
-                    TensorPrimitives.Max(a.Span, s, dst);
-                    return;
-            }
+            TensorPrimitives.Multiply(a.Span, a.Span, dst);
+            return;
         }
-        else if (!b.IsScalar)
-        {
-            var s = a.Scalar;
-            switch (op)
-            {
-                case BinaryOp.Add:
-                    TensorPrimitives.Add(b.Span, s, dst);
-                    return;
-                case BinaryOp.Sub:
-                    TensorPrimitives.Subtract(s, b.Span, dst);
-                    return;
-                case BinaryOp.Mul:
-                    TensorPrimitives.Multiply(b.Span, s, dst);
-                    return;
-                case BinaryOp.Div:
-                    TensorPrimitives.Divide(s, b.Span, dst);
-                    return;
-                case BinaryOp.Pow:
-                    TensorPrimitives.Pow(s, b.Span, dst);
-                    return;
-                case BinaryOp.Min:
-                    TensorPrimitives.Min(b.Span, s, dst);
-                    return;
-                case BinaryOp.Max:
-                    TensorPrimitives.Max(b.Span, s, dst);
-                    return;
-            }
-        }
-        throw new InvalidOperationException($"{op} of two scalars in a per-pixel node");
+        var function = Operators.Of(op) ?? throw new InvalidOperationException(op.ToString());
+        SimdFunctions.Apply(function, a.Span, a.Scalar, a.IsScalar, b.Span, b.Scalar, b.IsScalar, dst);
     }
 
     // Fused element-wise primitives that TensorPrimitives composes from several passes.

@@ -173,6 +173,22 @@ internal static unsafe class Simd
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VF Abs(VF x) => Vector512.Abs(x);
 
+    /// <summary>a + b (the operator table's kernel function for +).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF Add(VF a, VF b) => a + b;
+
+    /// <summary>a - b.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF Subtract(VF a, VF b) => a - b;
+
+    /// <summary>a · b.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF Multiply(VF a, VF b) => a * b;
+
+    /// <summary>a / b.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF Divide(VF a, VF b) => a / b;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VF Min(VF a, VF b) => Vector512.Min(a, b);
 

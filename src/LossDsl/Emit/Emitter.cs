@@ -606,17 +606,13 @@ internal static class Emitter
                     UnaryOp.Not => $"(!{Condition(u.Arg)})",
                     _ => $"global::LossDsl.ScalarMath.{u.Op}({Scalar(u.Arg)})",
                 },
-                Binary b => b.Op switch
-                {
-                    BinaryOp.Add => $"({Scalar(b.Left)} + {Scalar(b.Right)})",
-                    BinaryOp.Sub => $"({Scalar(b.Left)} - {Scalar(b.Right)})",
-                    BinaryOp.Mul => $"({Scalar(b.Left)} * {Scalar(b.Right)})",
-                    BinaryOp.Div => $"({Scalar(b.Left)} / {Scalar(b.Right)})",
-                    BinaryOp.Pow => $"global::System.Math.Pow({Scalar(b.Left)}, {Scalar(b.Right)})",
-                    BinaryOp.Min => $"global::System.Math.Min({Scalar(b.Left)}, {Scalar(b.Right)})",
-                    BinaryOp.Max => $"global::System.Math.Max({Scalar(b.Left)}, {Scalar(b.Right)})",
-                    _ => Condition(b),
-                },
+                Binary b when Operators.Of(b.Op) is { } function => string.Format(
+                    CultureInfo.InvariantCulture,
+                    function.CSharp,
+                    Scalar(b.Left),
+                    Scalar(b.Right)
+                ),
+                Binary b => Condition(b),
                 _ => throw new InvalidOperationException($"{e.GetType().Name} is not a scalar"),
             };
         }
@@ -1304,17 +1300,13 @@ internal static class Emitter
                 // Scalars: one broadcast op each (TorchSharp computes `double - tensor` as two), and no
                 // native Scalar whose lifetime ends before the call that uses it (TensorMath.Add
                 // also passes an alpha that outlives the call, unlike TorchSharp's +).
-                Binary b => b.Op switch
-                {
-                    BinaryOp.Add => $"global::LossDsl.TensorMath.Add({T(0)}, {T(1)})",
-                    BinaryOp.Sub => $"{T(0)} - {T(1)}",
-                    BinaryOp.Mul => $"{T(0)} * {T(1)}",
-                    BinaryOp.Div => $"{T(0)} / {T(1)}",
-                    BinaryOp.Pow => $"global::TorchSharp.torch.pow({T(0)}, {T(1)})",
-                    BinaryOp.Min => $"global::TorchSharp.torch.minimum({T(0)}, {T(1)})",
-                    BinaryOp.Max => $"global::TorchSharp.torch.maximum({T(0)}, {T(1)})",
-                    _ => throw new InvalidOperationException($"{b.Op} is a condition, not a tensor operation"),
-                },
+                Binary b when Operators.Of(b.Op) is { } function => string.Format(
+                    CultureInfo.InvariantCulture,
+                    function.TorchSharp,
+                    T(0),
+                    T(1)
+                ),
+                Binary b => throw new InvalidOperationException($"{b.Op} is a condition, not a tensor operation"),
                 PlainSum p => $"ctx.Sum({T(0)}, {OverCode(p.Over)})",
                 Masked => $"ctx.Masked({T(0)})",
                 SelectTarget => $"ctx.SelectTarget({T(0)})",

@@ -95,6 +95,17 @@ public static partial class TestSpecs
         return 1 - (2 * Sum(p * target, Over.Spatial) + 1) / (Sum(p + target, Over.Spatial) + 1);
     }
 
+    /// <summary>
+    /// A logistic loss whose logit scale is a hyperparameter-only expression: exercises the generated C# forms
+    /// (doubles) of the operator table's functions and arithmetic, and their folding.
+    /// </summary>
+    [Loss(LossTask.Binary)]
+    public static Expr ScaledLogistic(Expr logits, Expr target, double gamma = 2.0, double alpha = 0.25)
+    {
+        var scale = Max(Exp(-gamma) + Pow(alpha, 2), 0.1) / Min(Sqrt(gamma + 1), 3) + Log1p(alpha) * Tanh(gamma);
+        return Mean(Softplus(-scale * logits) * target + Softplus(scale * logits) * (1 - target), Over.All);
+    }
+
     /// <summary>A probit-link squared error, p = Φ(x) = (1 + erf(x / √2)) / 2: exercises Erf on every path.</summary>
     [Loss(LossTask.Binary)]
     public static Expr ProbitBrier(Expr logits, Expr target)

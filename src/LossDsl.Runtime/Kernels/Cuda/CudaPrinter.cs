@@ -598,17 +598,9 @@ internal static class CudaPrinter
             };
 
         private static string BinaryText(BinaryOp op, string l, string r) =>
-            op switch
-            {
-                BinaryOp.Add => $"{l} + {r}",
-                BinaryOp.Sub => $"{l} - {r}",
-                BinaryOp.Mul => $"{l} * {r}",
-                BinaryOp.Div => $"{l} / {r}",
-                BinaryOp.Pow => $"ld_pow({l}, {r})",
-                BinaryOp.Min => $"ld_min({l}, {r})",
-                BinaryOp.Max => $"ld_max({l}, {r})",
-                _ => throw new NotSupportedException(op.ToString()),
-            };
+            Operators.Of(op) is { } function
+                ? string.Format(CultureInfo.InvariantCulture, function.Cuda, l, r)
+                : throw new NotSupportedException(op.ToString());
 
         // LossContext.Count: the entries a mean divides by, valid pixels only where asked and masked; at least 1.
         private string CountExpression(Over over, bool valid, string n)
