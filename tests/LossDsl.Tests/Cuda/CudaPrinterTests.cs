@@ -248,7 +248,7 @@ public class CudaPrinterTests
         return Math.Abs(actual - expected) <= Math.Max(absolute, relative * Math.Abs(expected));
     }
 
-    private static string FindCompiler()
+    internal static string FindCompiler()
     {
         foreach (var candidate in new[] { "g++", "c++", "clang++" })
         foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':'))
@@ -259,10 +259,11 @@ public class CudaPrinterTests
         );
     }
 
-    private static (int Code, string Output) Run(string file, string arguments, string? input)
+    internal static (int Code, string Output) Run(string file, string arguments, string? input, string? workingDirectory = null)
     {
         var info = new ProcessStartInfo(file, arguments)
         {
+            WorkingDirectory = workingDirectory ?? "",
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = input is not null,
