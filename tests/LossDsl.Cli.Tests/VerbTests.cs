@@ -48,6 +48,17 @@ public class VerbTests
 
     private static double Sigmoid(double x) => 1 / (1 + Math.Exp(-x));
 
+    // No GPU here (CI has none): gpu-check says what it found and exits 3, without a crash or a stack trace.
+    [Fact]
+    public void GpuCheckWithoutADeviceSaysSoAndExitsThree()
+    {
+        var r = Cli.Run("", "gpu-check", "--steps", "3");
+        Assert.Equal(3, r.ExitCode);
+        Assert.Contains("cuda available: False", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("nothing to check", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", r.Stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void EvalComputesBceAndItsGradient()
     {

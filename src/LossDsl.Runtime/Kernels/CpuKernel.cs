@@ -807,7 +807,7 @@ internal sealed partial class CpuKernel
         }
     }
 
-    private static class Native
+    internal static class Native
     {
         [DllImport("LibTorchSharp")]
         public static extern IntPtr THSTensor_data(IntPtr handle);

@@ -112,6 +112,21 @@ public class CudaPrinterTests
     }
 
     [Fact]
+    public void TheExecutorRefusesTensorsItCannotRunOnWithAReason()
+    {
+        using var dice = (LossModule)LossCatalog.Find("dice")!.Create();
+        var plan = dice.KernelFor(masked: false)!.Plan;
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var x = TorchSharp.torch.zeros(2, 3, 8, 8);
+        var t = TorchSharp.torch.zeros(new long[] { 2, 8, 8 }, dtype: TorchSharp.torch.int64);
+        var e = Assert.Throws<ArgumentException>(() => CudaExecutor.Run(plan, x, null, t, null, null, -100, sum: false, check: true));
+        Assert.Contains("needs a CUDA tensor", e.Message, StringComparison.Ordinal);
+        // Without the driver the loader says so instead of throwing from a P/Invoke.
+        if (!CudaDriver.IsAvailable)
+            Assert.Contains("CUDA driver not found", CudaDriver.Describe(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void EveryOperatorTableFunctionHasADeviceFunction() => Assert.Empty(CudaMath.Missing());
 
     // ------------------------------------------------------------ snapshots
