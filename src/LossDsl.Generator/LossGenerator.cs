@@ -111,37 +111,15 @@ public sealed class LossGenerator : IIncrementalGenerator
         }
         catch (Exception ex) when (DeepStack.IsTooDeep(ex))
         {
-            return new GeneratedFile(
-                null,
-                null,
-                EquatableArray.From(
-                    new[]
-                    {
-                        new DiagnosticInfo(
-                            DiagnosticCatalog.NestedTooDeeply.Id,
-                            EquatableArray.From(new[] { model.Spec.MethodName }),
-                            null
-                        ),
-                    }
-                )
-            );
+            return Failed(DiagnosticCatalog.NestedTooDeeply, model.Spec.MethodName);
         }
         catch (Exception ex)
         {
-            return new GeneratedFile(
-                null,
-                null,
-                EquatableArray.From(
-                    new[]
-                    {
-                        new DiagnosticInfo(
-                            DiagnosticCatalog.InternalError.Id,
-                            EquatableArray.From(new[] { model.Spec.MethodName, ex.GetType().Name + ": " + ex.Message }),
-                            null
-                        ),
-                    }
-                )
-            );
+            return Failed(DiagnosticCatalog.InternalError, model.Spec.MethodName, ex.GetType().Name + ": " + ex.Message);
         }
     }
+
+    // No file, and one diagnostic naming the spec (the emit model carries no location).
+    private static GeneratedFile Failed(DiagnosticDescriptor descriptor, params string[] arguments) =>
+        new(null, null, EquatableArray.From(new[] { new DiagnosticInfo(descriptor.Id, EquatableArray.From(arguments), null) }));
 }

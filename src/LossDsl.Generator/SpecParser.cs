@@ -37,7 +37,14 @@ internal sealed partial class SpecParser
     // The element-wise functions of the operator table, and the class-axis ones.
     private static readonly Dictionary<string, UnaryOp> UnaryFunctions = Operators
         .ElementFunctions.ToDictionary(f => f.Name, f => f.Op)
-        .Concat(new Dictionary<string, UnaryOp> { ["Softmax"] = UnaryOp.Softmax, ["LogSoftmax"] = UnaryOp.LogSoftmax })
+        .Concat(
+            new Dictionary<string, UnaryOp>
+            {
+                ["Softmax"] = UnaryOp.Softmax,
+                ["LogSoftmax"] = UnaryOp.LogSoftmax,
+                ["Step"] = UnaryOp.Step,
+            }
+        )
         .ToDictionary(p => p.Key, p => p.Value);
 
     // The arithmetic operations of the operator table that specs write as Dsl calls (Pow, Min, Max).

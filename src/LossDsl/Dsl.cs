@@ -64,6 +64,9 @@ public static class Dsl
     /// <summary>x raised to the power k.</summary>
     public static Expr Pow(Expr x, Expr k) => new Binary(BinaryOp.Pow, x, k);
 
+    /// <summary>1 where <paramref name="x"/> &gt; 0, else 0, elementwise (its derivative is taken as 0): a per-element choice, <c>s·a + (1 - s)·b</c>.</summary>
+    public static Expr Step(Expr x) => new Unary(UnaryOp.Step, x);
+
     /// <summary>Element-wise minimum.</summary>
     public static Expr Min(Expr a, Expr b) => new Binary(BinaryOp.Min, a, b);
 

@@ -7,21 +7,44 @@ public static partial class Losses
     /// <summary>
     /// Sigmoid focal loss (Lin et al.): BCE · (1 - p_t)^γ, optionally α-balanced (α for positives,
     /// 1 - α for negatives; off when <paramref name="alpha"/> is negative). Computed in log space, with
-    /// 1 - p_t = q·y + p·(1 - y) so that no probability near 1 is subtracted from 1.
+    /// 1 - p_t = q·y + p·(1 - y) so that no probability near 1 is subtracted from 1. smp's options:
+    /// <paramref name="reducedThreshold"/> &gt; 0 is the reduced focal loss (Sergievskiy and Ponamarev): the
+    /// modulator is ((1 - p_t) / threshold)^γ where p_t ≥ threshold and 1 below it; <paramref name="normalized"/>
+    /// divides every term by the batch's total modulator Σ (1 - p_t)^γ (at least 1e-6), as smp's
+    /// <c>normalized=True</c> (Lin et al. 2019, arXiv:1909.07829).
     /// </summary>
     [Loss(LossTask.Binary, Name = "BinaryFocalLoss")]
-    public static Expr BinaryFocal(Expr input, Expr target, double gamma = 2.0, double alpha = -1.0, bool fromLogits = true)
+    public static Expr BinaryFocal(
+        Expr input,
+        Expr target,
+        double gamma = 2.0,
+        double alpha = -1.0,
+        bool fromLogits = true,
+        bool normalized = false,
+        double reducedThreshold = 0.0
+    )
     {
         Require(gamma >= 0, "gamma must be >= 0");
         Require(alpha <= 1, "alpha must be in [0, 1] (or negative for no α-balancing)");
+        Require(reducedThreshold >= 0 && reducedThreshold < 1, "reducedThreshold must be in [0, 1) (0 for the plain focal loss)");
         var logP = LogProbability(input, fromLogits);
         var logQ = LogComplement(input, fromLogits);
         var p = Exp(logP);
         var q = Exp(logQ);
         var ce = -(target * logP + (1 - target) * logQ);
-        var modulator = Pow(q * target + p * (1 - target), gamma);
+        var oneMinusPt = q * target + p * (1 - target);
+        Expr modulator = Pow(oneMinusPt, gamma);
+        if (reducedThreshold > 0)
+        {
+            // 1 where p_t < threshold, i.e. 1 - p_t > 1 - threshold. The divisor is finite in both branches of the
+            // construction-time choice, so the generated backward (which carries both) never divides by 0.
+            var easy = Step(oneMinusPt - (1 - reducedThreshold));
+            var threshold = reducedThreshold > 0 ? reducedThreshold : 1.0;
+            modulator = easy + (1 - easy) * Pow(oneMinusPt / threshold, gamma);
+        }
         var loss = ce * modulator;
-        return alpha >= 0 ? (alpha * target + (1 - alpha) * (1 - target)) * loss : loss;
+        var weighted = alpha >= 0 ? (alpha * target + (1 - alpha) * (1 - target)) * loss : loss;
+        return normalized ? weighted / Max(Sum(modulator, Over.All), 1e-6) : weighted;
     }
 
     /// <summary>

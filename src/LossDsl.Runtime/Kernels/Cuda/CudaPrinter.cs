@@ -730,35 +730,27 @@ internal static class CudaPrinter
                 _out.Append(text).Append('\n');
         }
 
-        private string Literal(double v) => _r == "double" ? DoubleLiteral(v) : FloatLiteral(v);
+        private string Literal(double v) => CLiteral(v, single: _r != "double");
 
-        private static string DoubleLiteral(double v)
-        {
-            if (double.IsNaN(v))
-                return "(0.0 / 0.0)";
-            if (double.IsPositiveInfinity(v))
-                return "(1.0 / 0.0)";
-            if (double.IsNegativeInfinity(v))
-                return "(-1.0 / 0.0)";
-            var s = v.ToString("R", CultureInfo.InvariantCulture).Replace("E-0", "e-").Replace("E+0", "e+").Replace('E', 'e');
-            if (!s.Contains('.') && !s.Contains('e'))
-                s += ".0";
-            return v < 0 ? $"({s})" : s;
-        }
+        private static string DoubleLiteral(double v) => CLiteral(v, single: false);
 
-        private static string FloatLiteral(double v)
+        // A C literal: the shortest round-tripping text of the double (or of the float, with an f suffix),
+        // written as Printer.Number writes numbers; NaN and the infinities as quotients.
+        private static string CLiteral(double v, bool single)
         {
-            var f = (float)v;
-            if (float.IsNaN(f))
-                return "(0.0f / 0.0f)";
-            if (float.IsPositiveInfinity(f))
-                return "(1.0f / 0.0f)";
-            if (float.IsNegativeInfinity(f))
-                return "(-1.0f / 0.0f)";
-            var s = f.ToString("R", CultureInfo.InvariantCulture).Replace("E-0", "e-").Replace("E+0", "e+").Replace('E', 'e');
-            if (!s.Contains('.') && !s.Contains('e'))
-                s += ".0";
-            return v < 0 ? $"({s}f)" : s + "f";
+            var suffix = single ? "f" : "";
+            var value = single ? (float)v : v;
+            if (double.IsNaN(value))
+                return $"(0.0{suffix} / 0.0{suffix})";
+            if (double.IsInfinity(value))
+                return $"({(value > 0 ? "" : "-")}1.0{suffix} / 0.0{suffix})";
+            var text = single ? ((float)v).ToString("R", CultureInfo.InvariantCulture) : v.ToString("R", CultureInfo.InvariantCulture);
+            var e = text.IndexOf('E');
+            if (e >= 0)
+                text = text[..e] + "e" + int.Parse(text[(e + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture);
+            if (text.IndexOfAny(new[] { '.', 'e' }) < 0)
+                text += ".0";
+            return value < 0 ? $"({text}{suffix})" : text + suffix;
         }
 
         // Helpers the statistics read, emitted once the kernels are known (region sums are named per node).
