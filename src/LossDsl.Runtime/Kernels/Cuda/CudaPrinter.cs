@@ -747,7 +747,11 @@ internal static class CudaPrinter
             var text = single ? ((float)v).ToString("R", CultureInfo.InvariantCulture) : v.ToString("R", CultureInfo.InvariantCulture);
             var e = text.IndexOf('E');
             if (e >= 0)
-                text = text[..e] + "e" + int.Parse(text[(e + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture);
+                text =
+                    text[..e]
+                    + "e"
+                    + int.Parse(text[(e + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture)
+                        .ToString(CultureInfo.InvariantCulture);
             if (text.IndexOfAny(new[] { '.', 'e' }) < 0)
                 text += ".0";
             return value < 0 ? $"({text}{suffix})" : text + suffix;
