@@ -59,7 +59,7 @@ public static class GpuCheckCommand
             : rand(new[] { n, c, h, w }, dtype: float64, generator: g).gt(0.6).to(float64);
         var m = masked ? rand(new[] { n, h, w }, dtype: float64, generator: g).gt(0.3) : null;
         var weights = multiclass && module.UsesClassWeights ? tensor(new[] { 0.5, 2.0, 1.5 }) : null;
-        var reference = new LossModuleReference(entry, weights).Evaluate(x, t, m);
+        var reference = Reference(entry, weights, x, t, m);
 
         var device = CUDA;
         var (value, gradient, check) = CudaExecutor.Run(
@@ -85,16 +85,13 @@ public static class GpuCheckCommand
     }
 
     // The reference: the interpreter in float64 on the CPU, and its autograd.
-    private sealed record LossModuleReference(CatalogEntry Entry, Tensor? Weights)
+    private static (double Value, Tensor Gradient) Reference(CatalogEntry entry, Tensor? weights, Tensor x, Tensor t, Tensor? m)
     {
-        public (double Value, Tensor Gradient) Evaluate(Tensor x, Tensor t, Tensor? m)
-        {
-            using var module = (LossModule)Entry.Create(classWeights: Weights);
-            var x64 = x.detach().requires_grad_(true);
-            var value = module.Reference(x64, t, m);
-            value.backward();
-            return (value.ToDouble(), x64.grad!.detach().clone());
-        }
+        using var module = (LossModule)entry.Create(classWeights: weights);
+        var x64 = x.detach().requires_grad_(true);
+        var value = module.Reference(x64, t, m);
+        value.backward();
+        return (value.ToDouble(), x64.grad!.detach().clone());
     }
 
     private static void Time(TextWriter stdout, int steps)

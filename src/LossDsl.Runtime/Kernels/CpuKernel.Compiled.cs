@@ -96,9 +96,6 @@ internal sealed partial class CpuKernel
         }
     }
 
-    /// <summary>Passes over memory (1 for pixel-wise losses, 2 for region losses).</summary>
-    internal int PassCount => _passes;
-
     /// <summary>True when the pass runs as one compiled loop for C classes and this target layout.</summary>
     internal bool IsCompiled(int pass, long classes, bool index, bool check = false) =>
         CompiledFor(pass, classes, index, check) is not null;

@@ -101,6 +101,27 @@ public class CudaEmulationTests
 
     private const int Blocks = 2;
 
+    // The driver's expression for each kernel parameter, by the printed name.
+    private static readonly Dictionary<string, string> Arguments = new()
+    {
+        ["x"] = "x.data()",
+        ["t"] = "t.data()",
+        ["idx"] = "idx.data()",
+        ["mask"] = "mask.data()",
+        ["grad"] = "grad.data()",
+        ["stats"] = "stats.data()",
+        ["partials"] = "partials.data()",
+        ["check"] = "check",
+        ["classWeights"] = "classWeights.data()",
+        ["valid"] = "valid.data()",
+        ["value"] = "value",
+        ["scale"] = "scale",
+        ["blocks"] = "blocks",
+        ["N"] = "N",
+        ["S"] = "S",
+        ["ignore"] = "ignore",
+    };
+
     // The host program: reads the inputs, launches every kernel in the printed order, writes value, gradient, check.
     private static string Driver(CudaProgram program, int n, int c, long s, bool index)
     {
@@ -125,17 +146,7 @@ public class CudaEmulationTests
         foreach (var kernel in program.Kernels)
         {
             var name = kernel.Name;
-            var call = name switch
-            {
-                "lossdsl_valid_counts" => $"{name}(mask.data(), valid.data(), S)",
-                "lossdsl_finish" => $"{name}(stats.data(), valid.data(), value, scale, N, S)",
-                "lossdsl_scale" => $"{name}(grad.data(), scale, N, S)",
-                _ when name.StartsWith("lossdsl_stats", StringComparison.Ordinal) =>
-                    $"{name}(stats.data(), partials.data(), classWeights.data(), valid.data(), blocks, N, S)",
-                _ when name.StartsWith("lossdsl_pass", StringComparison.Ordinal) =>
-                    $"{name}(x.data(), t.data(), idx.data(), mask.data(), grad.data(), stats.data(), partials.data(), check, N, S, ignore)",
-                _ => throw new InvalidOperationException(name),
-            };
+            var call = $"{name}({string.Join(", ", kernel.Parameters.Select(p => Arguments[p]))})";
             var (gx, gy, block) = kernel.Grid switch
             {
                 CudaGrid.Pixels => ($"{Blocks}", "N", CudaPrinter.BlockSize),

@@ -28,11 +28,11 @@ public class CompiledPassTests
                     var kernel = module.KernelFor(masked)!;
                     // One pass for pixel-wise losses, two for region losses, three where every term is divided
                     // by a batch total whose derivative needs another total (BinaryFocalLoss normalized).
-                    Assert.InRange(kernel.PassCount, 1, 3);
+                    Assert.InRange(kernel.Passes, 1, 3);
                     var classes = module.Task == LossTask.Binary ? new long[] { 1 } : new long[] { 2, 5, 16 };
                     foreach (var c in classes)
                     foreach (var index in module.Task == LossTask.Binary ? new[] { false } : new[] { false, true })
-                        for (var pass = 1; pass <= kernel.PassCount; pass++)
+                        for (var pass = 1; pass <= kernel.Passes; pass++)
                             foreach (var check in new[] { false, true })
                                 Assert.True(
                                     kernel.IsCompiled(pass, c, index, check),

@@ -23,9 +23,11 @@ namespace LossDsl.Kernels.Cuda;
 /// </remarks>
 internal static unsafe class CudaExecutor
 {
-    private sealed record Loaded(IntPtr Context, ImmutableFunctions Functions, CudaProgram Program);
-
-    private sealed record ImmutableFunctions(System.Collections.Immutable.ImmutableDictionary<string, IntPtr> ByName);
+    private sealed record Loaded(
+        IntPtr Context,
+        System.Collections.Immutable.ImmutableDictionary<string, IntPtr> Functions,
+        CudaProgram Program
+    );
 
     private static readonly ConcurrentDictionary<(KernelPlan Plan, CudaKey Key, int Device), Lazy<Loaded>> Modules = new();
 
@@ -93,41 +95,32 @@ internal static unsafe class CudaExecutor
         CudaDriver.Check(api.CtxPushCurrent(loaded.Context), "cuCtxPushCurrent");
         try
         {
+            // Every kernel parameter by its printed name.
+            var arguments = new System.Collections.Generic.Dictionary<string, long>
+            {
+                ["x"] = (long)P(x),
+                ["t"] = (long)P(t),
+                ["idx"] = (long)P(idx),
+                ["mask"] = (long)P(m),
+                ["grad"] = (long)P(gradient),
+                ["stats"] = (long)P(stats),
+                ["partials"] = (long)P(partials),
+                ["check"] = (long)P(checkBuffer),
+                ["classWeights"] = (long)P(w),
+                ["valid"] = (long)P(valid),
+                ["value"] = (long)P(value),
+                ["scale"] = (long)P(scale),
+                ["blocks"] = blocks,
+                ["N"] = n,
+                ["S"] = s,
+                ["ignore"] = ignoreIndex,
+            };
             // Kernel parameters: each a pointer to its value.
             var values = stackalloc long[12];
             var pointers = stackalloc void*[12];
             foreach (var kernel in program.Kernels)
             {
-                long[] args = kernel.Name switch
-                {
-                    "lossdsl_valid_counts" => new[] { (long)P(m), (long)P(valid), s },
-                    "lossdsl_finish" => new[] { (long)P(stats), (long)P(valid), (long)P(value), (long)P(scale), n, s },
-                    "lossdsl_scale" => new[] { (long)P(gradient), (long)P(scale), n, s },
-                    _ when kernel.Name.StartsWith("lossdsl_stats", StringComparison.Ordinal) => new[]
-                    {
-                        (long)P(stats),
-                        (long)P(partials),
-                        (long)P(w),
-                        (long)P(valid),
-                        blocks,
-                        n,
-                        s,
-                    },
-                    _ => new[]
-                    {
-                        (long)P(x),
-                        (long)P(t),
-                        (long)P(idx),
-                        (long)P(m),
-                        (long)P(gradient),
-                        (long)P(stats),
-                        (long)P(partials),
-                        (long)P(checkBuffer),
-                        n,
-                        s,
-                        ignoreIndex,
-                    },
-                };
+                var args = kernel.Parameters.Select(p => arguments[p]).ToArray();
                 for (var i = 0; i < args.Length; i++)
                 {
                     values[i] = args[i];
@@ -140,7 +133,7 @@ internal static unsafe class CudaExecutor
                     _ => (1u, 1u, 1u),
                 };
                 CudaDriver.Check(
-                    api.LaunchKernel(loaded.Functions.ByName[kernel.Name], gx, gy, 1, block, 1, 1, 0, IntPtr.Zero, pointers, null),
+                    api.LaunchKernel(loaded.Functions[kernel.Name], gx, gy, 1, block, 1, 1, 0, IntPtr.Zero, pointers, null),
                     "cuLaunchKernel " + kernel.Name
                 );
             }
@@ -190,7 +183,7 @@ internal static unsafe class CudaExecutor
                     CudaDriver.Check(api.ModuleGetFunction(&function, module, p), "cuModuleGetFunction " + kernel.Name);
                 functions[kernel.Name] = function;
             }
-            return new Loaded(context, new ImmutableFunctions(functions.ToImmutable()), program);
+            return new Loaded(context, functions.ToImmutable(), program);
         }
         finally
         {

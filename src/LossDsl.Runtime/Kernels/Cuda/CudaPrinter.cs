@@ -712,7 +712,9 @@ internal static class CudaPrinter
 
         private void Begin(string name, CudaGrid grid, string parameters)
         {
-            _kernels.Add(new CudaLaunch(name, grid));
+            // The name is the last word of each "type name" declaration.
+            var names = parameters.Split(',').Select(p => p.Trim().Split(' ')[^1]).ToImmutableArray();
+            _kernels.Add(new CudaLaunch(name, grid, names));
             Line();
             var bounds = grid == CudaGrid.Single ? "" : $"__launch_bounds__({BlockSize}) ";
             Line($"extern \"C\" __global__ void {bounds}{name}({parameters})");

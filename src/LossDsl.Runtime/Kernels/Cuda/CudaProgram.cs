@@ -41,7 +41,9 @@ internal sealed record CudaProgram(string Source, ImmutableArray<CudaLaunch> Ker
 /// <summary>One kernel of a program.</summary>
 /// <param name="Name">Its extern "C" name.</param>
 /// <param name="Grid">How it is launched: over pixels (blocks × N), one block per sample, or a single thread.</param>
-internal sealed record CudaLaunch(string Name, CudaGrid Grid);
+/// <param name="Parameters">Its parameters' names in order (<c>x</c>, <c>stats</c>, <c>N</c> …), one vocabulary for
+/// every kernel, so a launcher binds arguments by name.</param>
+internal sealed record CudaLaunch(string Name, CudaGrid Grid, ImmutableArray<string> Parameters);
 
 /// <summary>A kernel's launch shape.</summary>
 internal enum CudaGrid
