@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Test prerequisite: NVRTC (CUDA's runtime compiler), with which the tests compile every catalog kernel's
 # CUDA source to PTX. NVRTC needs no GPU. When no libnvrtc is on the loader path, on Debian 12 as root this
-# adds the `non-free` component of the Debian archive (signed by the archive key already on the machine) and
-# installs `libnvrtc11.2` (CUDA 11.8). Elsewhere it says what to install; the CUDA tests then fail with
+# adds bookworm's `non-free` component of the Debian archive (signed by the archive key already on the machine) and
+# installs `libnvrtc11.2` (CUDA 11.8); also on Debian 13. Elsewhere it says what to install; the CUDA tests then fail with
 # that message rather than being skipped. Idempotent.
 set -euo pipefail
 say() { printf 'setup-nvrtc: %s\n' "$*" >&2; }
@@ -15,7 +15,9 @@ if [[ -n ${LOSSDSL_NVRTC:-} && -e ${LOSSDSL_NVRTC} ]]; then
 fi
 
 . /etc/os-release 2>/dev/null || true
-if [[ ${ID:-} != debian || ${VERSION_ID:-} != 12 || $(id -u) -ne 0 ]]; then
+# Debian 12, or a Debian 12 whose libc and base-files setup.sh took from Debian 13 (its os-release then says 13):
+# bookworm's libnvrtc11.2 installs on both.
+if [[ ${ID:-} != debian || ! ${VERSION_ID:-} =~ ^1[23]$ || $(id -u) -ne 0 ]]; then
   say "no libnvrtc found. Install NVRTC (the CUDA toolkit's libnvrtc, any version from 11.2) or set"
   say "LOSSDSL_NVRTC to the library's path; on Debian 12: apt install libnvrtc11.2 from the non-free component."
   exit 1
