@@ -65,8 +65,85 @@ internal static class Differentiate
         var prediction = order.FirstOrDefault(n => n is Input { Kind: InputKind.Prediction });
         if (prediction is null || !adjoints.TryGetValue(prediction, out var final))
             return (null, "a result that does not depend on the prediction");
-        return (Sum(final), null);
+        return (LiftChoices(Sum(final)), null);
     }
+
+    // A construction-time choice's adjoint is Cond(test, g, 0) for its first branch (and the mirror for the
+    // second); the branch's own derivatives then multiply or divide that adjoint by quantities that may only be
+    // finite when the branch is taken (x / h with h = 0 when it is not): 0 · ∞ is NaN even though the branch is
+    // never chosen. Moving every product, quotient, negation, sum and mask of a choice inside the choice makes
+    // the untaken branch's derivative code unreachable, as its forward code is.
+    private static Expr LiftChoices(Expr gradient) => Structure.MapBottomUp(gradient, Lift);
+
+    // g where the construction-time condition holds, 0 elsewhere: one choice with a zero branch, whose
+    // condition is the conjunction of every enclosing choice's (nested choices do not nest their adjoints).
+    private static Expr Guarded(Expr condition, Expr g) =>
+        g switch
+        {
+            Const { Value: 0 } => g,
+            Cond { Else: Const { Value: 0 } } k => new Cond(Conjoin(k.Test, condition), k.Then, k.Else),
+            Cond { Then: Const { Value: 0 } } k => new Cond(Conjoin(Negate(k.Test), condition), k.Else, k.Then),
+            _ => new Cond(condition, g, new Const(0)),
+        };
+
+    // guard ∧ condition. An if-chain on one option (if (k == 0) … if (k == 1) …) reaches branch i under
+    // k != 0 ∧ … ∧ k != i-1 ∧ k == i: the equality implies the rest, so the guard stays k == i (short code).
+    private static Expr Conjoin(Expr guard, Expr condition)
+    {
+        if (condition is not Binary { Op: BinaryOp.Eq, Right: Const or EnumValue } eq)
+            return new Binary(BinaryOp.And, guard, condition);
+        var kept = new List<Expr>();
+        var stack = new Stack<Expr>();
+        stack.Push(guard);
+        while (stack.Count > 0)
+        {
+            var g = stack.Pop();
+            if (g is Binary { Op: BinaryOp.And } and)
+            {
+                stack.Push(and.Right);
+                stack.Push(and.Left);
+            }
+            else if (!(g is Binary { Op: BinaryOp.Ne or BinaryOp.Eq } other && other.Left.Equals(eq.Left) && Implied(eq, other)))
+                kept.Add(g);
+        }
+        return Enumerable.Reverse(kept).Aggregate(condition, (acc, g) => new Binary(BinaryOp.And, g, acc));
+    }
+
+    // Whether x == a implies the comparison (x != b for b ≠ a, or x == a itself).
+    private static bool Implied(Binary eq, Binary other) =>
+        other.Right is Const or EnumValue && (other.Op == BinaryOp.Eq ? other.Right.Equals(eq.Right) : !other.Right.Equals(eq.Right));
+
+    // The opposite condition, in the form the generated code reads best (a != b rather than !(a == b)).
+    private static Expr Negate(Expr test) =>
+        test switch
+        {
+            Unary { Op: UnaryOp.Not } u => u.Arg,
+            Binary { Op: BinaryOp.Eq } b => b with { Op = BinaryOp.Ne },
+            Binary { Op: BinaryOp.Ne } b => b with { Op = BinaryOp.Eq },
+            _ => new Unary(UnaryOp.Not, test),
+        };
+
+    private static Expr Lift(Expr e) =>
+        e switch
+        {
+            Binary { Op: BinaryOp.Mul, Left: Cond k } b when IsGuard(k) => Inside(k, Mul(k.Then, b.Right)),
+            Binary { Op: BinaryOp.Mul, Right: Cond k } b when IsGuard(k) => Inside(k, Mul(b.Left, k.Then)),
+            Binary { Op: BinaryOp.Div, Left: Cond k } b when IsGuard(k) => Inside(k, Div(k.Then, b.Right)),
+            Binary { Op: BinaryOp.Add, Left: Cond l, Right: Cond r } when IsGuard(l) && IsGuard(r) && l.Test.Equals(r.Test) => Inside(
+                l,
+                Add(l.Then, r.Then)
+            ),
+            Unary { Op: UnaryOp.Neg, Arg: Cond k } when IsGuard(k) => Inside(k, Neg(k.Then)),
+            PlainSum { Arg: Cond k } s when IsGuard(k) => Inside(k, new PlainSum(k.Then, s.Over)),
+            Masked { Arg: Cond k } when IsGuard(k) => Inside(k, new Masked(k.Then)),
+            _ => e,
+        };
+
+    // A choice of the form Guarded builds: the value where the condition holds, else 0.
+    private static bool IsGuard(Cond k) => k.Else is Const { Value: 0 };
+
+    // The guard around a new inner value (itself lifted once more: a product of two guarded values).
+    private static Expr Inside(Cond k, Expr inner) => Guarded(k.Test, Lift(inner));
 
     private static void Add(Dictionary<Expr, List<Expr>> adjoints, Expr node, Expr part)
     {
@@ -115,7 +192,7 @@ internal static class Differentiate
             case SelectTarget:
                 return Mul(g, new Input(InputKind.Target));
             case Cond k when i > 0:
-                return i == 1 ? new Cond(k.Test, g, new Const(0)) : new Cond(k.Test, new Const(0), g);
+                return Guarded(i == 1 ? k.Test : Negate(k.Test), g);
             default:
                 return null;
         }

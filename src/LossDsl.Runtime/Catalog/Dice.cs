@@ -13,13 +13,26 @@ public static partial class Losses
     /// <summary>
     /// 1 - Dice (or 1 - Jaccard) per sample and class, or per class over the batch when
     /// <paramref name="batch"/>: 1 - (2tp + nr) / (Σp + Σt + dr), with Σp² + Σt² when
-    /// <paramref name="squaredPred"/>, and 1 - (2tp + nr) / (2(Σp + Σt - tp) + dr) for Jaccard.
+    /// <paramref name="squaredPred"/>, and 1 - (2tp + nr) / (2(Σp + Σt - tp) + dr) for Jaccard. With
+    /// <paramref name="softLabel"/> (MONAI's <c>soft_label</c>) the overlap is tp = (Σp + Σt - Σ|p - t|) / 2 =
+    /// Σ min(p, t), which is 1 - loss = 1 only for p = t also for soft targets (Σ p·t is not); squared sums
+    /// are unchanged by it, as in MONAI.
     /// </summary>
-    public static Expr DiceTerm(Expr p, Expr t, bool squaredPred, bool jaccard, bool batch, double smoothNr, double smoothDr)
+    public static Expr DiceTerm(
+        Expr p,
+        Expr t,
+        bool squaredPred,
+        bool jaccard,
+        bool batch,
+        double smoothNr,
+        double smoothDr,
+        bool softLabel
+    )
     {
         Require(smoothNr >= 0, "smoothNr must be >= 0");
         Require(smoothDr >= 0, "smoothDr must be >= 0");
-        var tp = batch ? Sum(p * t, Over.Batch | Over.Spatial) : Sum(p * t, Over.Spatial);
+        var overlap = softLabel && !squaredPred ? Min(p, t) : p * t;
+        var tp = batch ? Sum(overlap, Over.Batch | Over.Spatial) : Sum(overlap, Over.Spatial);
         var pp = squaredPred ? p * p : p;
         var tt = squaredPred ? t * t : t;
         var den = batch ? Sum(pp + tt, Over.Batch | Over.Spatial) : Sum(pp + tt, Over.Spatial);
@@ -33,7 +46,10 @@ public static partial class Losses
     /// Soft Dice loss (Milletari et al.; MONAI's DiceLoss options): per sample and class (or per class
     /// with <paramref name="batch"/>), weighted by the class weights, averaged over the included classes.
     /// With <paramref name="logLoss"/> each class contributes -log(score) instead of 1 - score, the score
-    /// floored at 1e-7 (segmentation_models_pytorch's <c>log_loss</c>).
+    /// floored at 1e-7 (segmentation_models_pytorch's <c>log_loss</c>). With <paramref name="zeroEmptyClasses"/> a
+    /// class without target pixels (in the sample, or in the batch with <paramref name="batch"/>) scores 0 but still
+    /// counts in the class average, as segmentation_models_pytorch's DiceLoss always does.
+    /// <paramref name="softLabel"/> is MONAI's overlap for soft targets (see <see cref="DiceTerm"/>).
     /// </summary>
     [Loss(LossTask.Multiclass, Name = "DiceLoss")]
     public static Expr Dice(
@@ -46,11 +62,16 @@ public static partial class Losses
         bool batch = false,
         double smoothNr = 1e-5,
         double smoothDr = 1e-5,
-        bool logLoss = false
+        bool logLoss = false,
+        bool softLabel = false,
+        bool zeroEmptyClasses = false
     )
     {
-        var f = DiceTerm(Activate(input, activation), OneHot(target), squaredPred, jaccard, batch, smoothNr, smoothDr);
-        var perClass = logLoss ? -Log(Max(1 - f, 1e-7)) : f;
+        var t = OneHot(target);
+        var f = DiceTerm(Activate(input, activation), t, squaredPred, jaccard, batch, smoothNr, smoothDr, softLabel);
+        var score = logLoss ? -Log(Max(1 - f, 1e-7)) : f;
+        var present = batch ? Step(Sum(t, Over.Batch | Over.Spatial)) : Step(Sum(t, Over.Spatial));
+        var perClass = zeroEmptyClasses ? score * present : score;
         var keep = KeepClasses(includeBackground);
         return WeightedMean(perClass * ClassWeights * keep, keep);
     }
@@ -105,7 +126,7 @@ public static partial class Losses
         double smoothDr = 1e-5
     )
     {
-        var f = DiceTerm(Activate(input, activation), OneHot(target), false, false, false, smoothNr, smoothDr);
+        var f = DiceTerm(Activate(input, activation), OneHot(target), false, false, false, smoothNr, smoothDr, false);
         var keep = KeepClasses(includeBackground);
         return WeightedMean(LogCosh(f) * ClassWeights * keep, keep);
     }

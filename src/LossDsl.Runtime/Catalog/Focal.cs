@@ -36,11 +36,9 @@ public static partial class Losses
         Expr modulator = Pow(oneMinusPt, gamma);
         if (reducedThreshold > 0)
         {
-            // 1 where p_t < threshold, i.e. 1 - p_t > 1 - threshold. The divisor is finite in both branches of the
-            // construction-time choice, so the generated backward (which carries both) never divides by 0.
+            // 1 where p_t < threshold, i.e. 1 - p_t > 1 - threshold.
             var easy = Step(oneMinusPt - (1 - reducedThreshold));
-            var threshold = reducedThreshold > 0 ? reducedThreshold : 1.0;
-            modulator = easy + (1 - easy) * Pow(oneMinusPt / threshold, gamma);
+            modulator = easy + (1 - easy) * Pow(oneMinusPt / reducedThreshold, gamma);
         }
         var loss = ce * modulator;
         var weighted = alpha >= 0 ? (alpha * target + (1 - alpha) * (1 - target)) * loss : loss;

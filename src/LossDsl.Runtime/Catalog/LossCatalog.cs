@@ -243,6 +243,12 @@ public static class LossCatalog
                 LossTask.Binary,
                 "Lovász hinge (Berman et al.): a convex surrogate of 1 - IoU (hand-written, sort-based)."
             ),
+            new CatalogEntry(
+                "lovasz-softmax",
+                typeof(LovaszSoftmaxLoss),
+                LossTask.Multiclass,
+                "Lovász-softmax (Berman et al.): a surrogate of the mean IoU over classes (hand-written, sort-based)."
+            ),
         };
 
     /// <summary>The entry with this command-line name, or null.</summary>

@@ -26,6 +26,9 @@ public static partial class Losses
 
     /// <summary>
     /// Tversky loss (Salehi et al.): α weighs false positives, β false negatives; α = β = 0.5 is Dice.
+    /// <paramref name="gamma"/> ≠ 1 raises the class mean of the loss to γ (segmentation_models_pytorch's
+    /// TverskyLoss <c>gamma</c>; FocalTverskyLoss raises each class's term instead): per sample (over the batch
+    /// with <paramref name="batch"/>) the class terms are scaled by m^(γ-1), m their mean, so their mean is m^γ.
     /// </summary>
     [Loss(LossTask.Multiclass, Name = "TverskyLoss")]
     public static Expr Tversky(
@@ -37,12 +40,17 @@ public static partial class Losses
         bool includeBackground = true,
         bool batch = false,
         double smoothNr = 1e-5,
-        double smoothDr = 1e-5
+        double smoothDr = 1e-5,
+        double gamma = 1.0
     )
     {
+        Require(gamma > 0, "gamma must be > 0 (gamma = 0 makes the loss a constant)");
         var f = TverskyTerm(Activate(input, activation), OneHot(target), alpha, beta, batch, smoothNr, smoothDr);
         var keep = KeepClasses(includeBackground);
-        return WeightedMean(f * ClassWeights * keep, keep);
+        var terms = f * ClassWeights * keep;
+        // The floor keeps m^(γ-1) finite at a perfect prediction (m = 0) when γ < 1.
+        var m = Max(Sum(terms, Over.Classes) / (includeBackground ? NumClasses : NumClasses - 1), 1e-12);
+        return WeightedMean(gamma == 1 ? terms : terms * Pow(m, gamma - 1), keep);
     }
 
     /// <summary>

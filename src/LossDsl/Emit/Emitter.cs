@@ -504,6 +504,9 @@ internal static class Emitter
             return code ?? OverCode(constant);
         }
 
+        private static (Over Constant, string? Code) Without((Over Constant, string? Code) inner, Over over) =>
+            inner.Code is null ? (inner.Constant & ~over, null) : (Over.None, $"({inner.Code} & ~({OverCode(over)}))");
+
         private (Over Constant, string? Code) Of(Expr e)
         {
             if (!_varying.Contains(e))
@@ -524,9 +527,21 @@ internal static class Emitter
                     result = Of(u.Arg);
                     break;
                 case PlainSum p:
+                    result = Without(Of(p.Arg), p.Over);
+                    break;
+                case Reduce r:
+                    result = Without(Of(r.Arg), r.Over);
+                    break;
+                // As Axes.Of: a gather at the target class is per pixel whatever its argument's axes, and a
+                // masked value is per pixel too.
+                case SelectTarget:
+                    result = (Over.Batch | Over.Spatial, null);
+                    break;
+                case Masked m:
                 {
-                    var inner = Of(p.Arg);
-                    result = inner.Code is null ? (inner.Constant & ~p.Over, null) : (Over.None, $"({inner.Code} & ~({OverCode(p.Over)}))");
+                    var inner = Of(m.Arg);
+                    const Over pixel = Over.Batch | Over.Spatial;
+                    result = inner.Code is null ? (inner.Constant | pixel, null) : (Over.None, $"({inner.Code} | {OverCode(pixel)})");
                     break;
                 }
                 default:

@@ -61,7 +61,8 @@ internal static class Hand
         bool batch = false,
         double nr = 1e-5,
         double dr = 1e-5,
-        bool[]? valid = null
+        bool[]? valid = null,
+        bool softLabel = false
     )
     {
         var rows = batch ? 1 : N;
@@ -76,7 +77,8 @@ internal static class Hand
                 continue;
             var r = batch ? 0 : n;
             var k = K(n, c, s, C, S);
-            tp[r, c] += p[k] * t[k];
+            // MONAI's soft_label (ord 1): (Σ|p| + Σ|t| - Σ|p - t|) / 2, term by term.
+            tp[r, c] += softLabel && !squared ? (Math.Abs(p[k]) + Math.Abs(t[k]) - Math.Abs(p[k] - t[k])) / 2 : p[k] * t[k];
             ps[r, c] += squared ? p[k] * p[k] : p[k];
             ts[r, c] += squared ? t[k] * t[k] : t[k];
         }

@@ -63,6 +63,27 @@ public class AnalyticBackwardTests
                 }
     }
 
+    /// <summary>
+    /// A construction-time choice whose other branch divides by the hyperparameter: with the branch taken
+    /// (threshold 0.5) and not taken (0, where the other branch's derivative would be 0 · ∞) the analytic
+    /// backward equals autograd of the interpreter and is finite.
+    /// </summary>
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.5)]
+    public void ChoiceBranchDerivativesAreOnlyEvaluatedWhenTaken(double threshold)
+    {
+        using var scope = NewDisposeScope();
+        var (x, t, m) = GeneratedParityTests.Inputs(LossTask.Binary, false, true, 11);
+        using var module = new Specs.ThresholdedLoss(threshold) { Mode = ExecutionMode.TorchSharp };
+        var xg = x.detach().requires_grad_(true);
+        module.forward(xg, t, m).backward();
+        var xr = x.detach().requires_grad_(true);
+        module.Reference(xr, t, m).backward();
+        GeneratedParityTests.AssertClose(xr.grad!, xg.grad!, 1e-10, $"threshold {threshold}");
+        Assert.True(xg.grad!.abs().sum().item<double>() > 0, "the gradient is not identically 0");
+    }
+
     [Fact]
     public void AutogradModeGivesTheSameGradientAsTheAnalyticBackward()
     {

@@ -34,6 +34,8 @@ public class HyperparameterValidationTests
         ("tversky", "alpha", -0.1, new (string, object)[0]),
         ("tversky", "beta", -0.1, new (string, object)[0]),
         ("tversky", "smoothDr", 0, new (string, object)[] { ("alpha", 0.0), ("beta", 0.0) }),
+        ("tversky", "gamma", 0, new (string, object)[0]),
+        ("tversky", "gamma", -1, new (string, object)[0]),
         ("focal-tversky", "gamma", 0, new (string, object)[0]),
         ("focal-tversky", "gamma", -1, new (string, object)[0]),
         ("focal-tversky", "beta", -1, new (string, object)[0]),
@@ -43,8 +45,11 @@ public class HyperparameterValidationTests
         ("dice-ce", "lambdaDice", -1, new (string, object)[0]),
         ("dice-ce", "lambdaCe", -1, new (string, object)[0]),
         ("dice-ce", "smoothDr", -1, new (string, object)[0]),
+        ("dice-ce", "labelSmoothing", 1.5, new (string, object)[0]),
+        ("dice-ce", "labelSmoothing", -0.1, new (string, object)[0]),
         ("dice-focal", "lambdaFocal", -1, new (string, object)[0]),
         ("dice-focal", "gamma", -2, new (string, object)[0]),
+        ("dice-focal", "alpha", 1.5, new (string, object)[0]),
         ("multilabel-bce", "posWeight", -1, new (string, object)[0]),
         ("multilabel-bce", "labelSmoothing", 1.5, new (string, object)[0]),
         ("multilabel-focal", "gamma", -1, new (string, object)[0]),
@@ -111,9 +116,9 @@ public class HyperparameterValidationTests
         var rule = (loss, option);
         double ok = rule switch
         {
-            ("binary-focal" or "multilabel-focal", "alpha") => 1.0,
+            ("binary-focal" or "multilabel-focal" or "dice-focal", "alpha") => 1.0,
             (_, "labelSmoothing") or ("bce-dice", "diceWeight") => bad > 1 ? 1.0 : 0.0,
-            ("focal-tversky", "gamma") or ("mcc", "eps") => 1e-9,
+            ("focal-tversky" or "tversky", "gamma") or ("mcc", "eps") => 1e-9,
             ("topk-cross-entropy", "k") => bad > 100 ? 100 : 1e-9,
             ("tversky", "smoothDr") => 1e-12,
             _ => 0.0,

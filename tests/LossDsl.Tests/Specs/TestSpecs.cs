@@ -106,6 +106,18 @@ public static partial class TestSpecs
         return Mean(Softplus(-scale * logits) * target + Softplus(scale * logits) * (1 - target), Over.All);
     }
 
+    /// <summary>
+    /// A construction-time choice whose untaken branch divides by a hyperparameter that is 0 by default: the
+    /// generated backward must not evaluate that branch's derivative (0 · ∞ would be NaN).
+    /// </summary>
+    [Loss(LossTask.Binary)]
+    public static Expr Thresholded(Expr logits, Expr target, double threshold = 0.0)
+    {
+        var p = Sigmoid(logits);
+        var scaled = threshold > 0 ? Pow(p / threshold, 2) + Log(threshold * p + 1) : p;
+        return (scaled - target) * (scaled - target);
+    }
+
     /// <summary>A probit-link squared error, p = Φ(x) = (1 + erf(x / √2)) / 2: exercises Erf on every path.</summary>
     [Loss(LossTask.Binary)]
     public static Expr ProbitBrier(Expr logits, Expr target)
