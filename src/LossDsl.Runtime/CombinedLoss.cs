@@ -36,13 +36,16 @@ public sealed class CombinedLoss : LossFunction
         f is CombinedLoss c ? c.Parts : ImmutableArray.Create((1.0, f));
 
     /// <inheritdoc />
-    public override Tensor forward(Tensor input, Tensor target, Tensor? mask)
+    public override Tensor forward(Tensor input, Tensor target, Tensor? mask) => forward(input, target, mask, null);
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor input, Tensor target, Tensor? mask, Tensor? weight)
     {
         using var scope = NewDisposeScope();
         Tensor? total = null;
         foreach (var (w, loss) in Parts)
         {
-            var part = TensorMath.Mul(loss.forward(input, target, mask), w);
+            var part = TensorMath.Mul(loss.forward(input, target, mask, weight), w);
             total = total is null ? part : TensorMath.Add(total, part);
         }
         return total!.MoveToOuterDisposeScope();

@@ -123,13 +123,77 @@ public sealed class LossContext : IDisposable
         return dims.Length == 0 ? x.alias() : x.sum(dims, keepdim: true);
     }
 
-    /// <summary>The value with invalid pixels set to zero (a copy of the handle when there is no mask).</summary>
+    /// <summary>
+    /// The per-pixel weight map <c>N, 1, *spatial</c> in the compute dtype, or null. It scales every pixel's
+    /// contribution to a sum over pixels (<see cref="Masked"/>); counts and weighted-mean denominators are not
+    /// scaled (torch's elementwise <c>weight</c>: Mean = Σ w·ℓ / N).
+    /// </summary>
+    public Tensor? PixelWeight { get; private set; }
+
+    /// <summary>
+    /// The value as it enters a sum over pixels: invalid pixels set to zero and, with a weight map, each pixel
+    /// scaled by its weight (a copy of the handle when there is neither).
+    /// </summary>
     public Tensor Masked(Tensor x)
+    {
+        if (PixelWeight is null)
+            return Valid(x);
+        using var weighted = x * PixelWeight;
+        return Valid(weighted);
+    }
+
+    /// <summary>The value with invalid pixels set to zero, never weighted (for denominators).</summary>
+    internal Tensor Valid(Tensor x)
     {
         if (Mask is null)
             return x.alias();
         _zero ??= Adopt(zeros(Array.Empty<long>(), dtype: DType, device: Input.device));
         return where(Mask, x, _zero);
+    }
+
+    /// <summary>
+    /// Validates a per-pixel weight map (shape <c>N, *spatial</c> or <c>N, 1, *spatial</c> of the normalised input,
+    /// floating point, same device; with <paramref name="checkValues"/> finite and ≥ 0, one host read) and attaches
+    /// it in the compute dtype.
+    /// </summary>
+    internal void AttachPixelWeight(string loss, Tensor weight, bool checkValues)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        var shape = Input.shape;
+        var pixelShape = shape.Take(1).Concat(shape.Skip(2)).ToArray();
+        var pixelShape1 = shape.Take(1).Append(1L).Concat(shape.Skip(2)).ToArray();
+        if (weight.device_type != Input.device_type || weight.device_index != Input.device_index)
+            throw new ArgumentException(
+                $"{loss}: weight is on {weight.device}, the input on {Input.device}; move both to one device.",
+                "weight"
+            );
+        if (!weight.is_floating_point())
+            throw new ArgumentException($"{loss}: weight has dtype {weight.dtype}; expected a floating-point weight map.", "weight");
+        if (!(weight.shape.SequenceEqual(pixelShape) || weight.shape.SequenceEqual(pixelShape1)))
+            throw new ArgumentException(
+                $"{loss}: weight has shape {InputValidation.Show(weight.shape)}; expected {InputValidation.Show(pixelShape)} or {InputValidation.Show(pixelShape1)} (N, *spatial: one weight per pixel).",
+                "weight"
+            );
+        var w = weight.detach().to(DType).reshape(pixelShape1).contiguous();
+        if (checkValues)
+        {
+            using var zero = 0.0.ToScalar();
+            using var bad = w.lt(zero).logical_or(w.isfinite().logical_not());
+            using var any = bad.any();
+            if (any.cpu().item<bool>())
+            {
+                using var first = bad.flatten().nonzero()[0, 0];
+                var at = first.item<long>();
+                using var flat = w.flatten();
+                var value = flat[at].to(ScalarType.Float64).cpu().item<double>();
+                w.Dispose();
+                throw new ArgumentException(
+                    $"{loss}: weight holds {value} at flat position {at}; a pixel weight must be finite and >= 0.",
+                    "weight"
+                );
+            }
+        }
+        PixelWeight = Adopt(w);
     }
 
     /// <summary>

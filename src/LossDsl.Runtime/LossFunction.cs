@@ -21,6 +21,19 @@ public abstract class LossFunction : nn.Module<Tensor, Tensor, Tensor>
     /// <summary>The loss with an optional validity mask <c>N, *spatial</c> (non-zero = valid).</summary>
     public abstract Tensor forward(Tensor input, Tensor target, Tensor? mask);
 
+    /// <summary>
+    /// The loss with a validity mask and a per-pixel weight map <paramref name="weight"/> (<c>N, *spatial</c>, finite,
+    /// ≥ 0): every pixel's contribution to the loss's sums is scaled by its weight, while means still divide by the
+    /// number of valid pixels (torch's elementwise <c>weight</c>; boundary-weighted losses such as U-Net's weight
+    /// maps). Losses that cannot take one throw <see cref="NotSupportedException"/>.
+    /// </summary>
+    public virtual Tensor forward(Tensor input, Tensor target, Tensor? mask, Tensor? weight) =>
+        weight is null
+            ? forward(input, target, mask)
+            : throw new NotSupportedException(
+                $"{GetName()} takes no per-pixel weight map (its pixels are selected or sorted, not summed)."
+            );
+
     /// <summary>The weighted sum of two losses.</summary>
     public static LossFunction operator +(LossFunction left, LossFunction right) => CombinedLoss.Of(left, right);
 

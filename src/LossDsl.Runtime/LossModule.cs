@@ -159,6 +159,29 @@ public abstract partial class LossModule : LossFunction
         return Reductions.Apply(ctx, value, ResultAxes, Reduction, weight).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The loss with a per-pixel weight map (see <see cref="LossFunction.forward(Tensor, Tensor, Tensor?, Tensor?)"/>):
+    /// inside the spec every sum over pixels is weighted, and so are the Mean and Sum reductions' sums; the Mean's
+    /// count (and a <c>WeightedMean</c>'s denominator) is not. Weighted calls run the generated forward with
+    /// autograd (the fused kernel does not read weight maps yet); <see cref="ExecutionMode.Kernel"/> refuses them.
+    /// </summary>
+    public override Tensor forward(Tensor input, Tensor target, Tensor? mask, Tensor? weight)
+    {
+        if (weight is null)
+            return forward(input, target, mask);
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(target);
+        CheckUsage();
+        if (Mode == ExecutionMode.Kernel)
+            throw new NotSupportedException($"{GetName()}: the fused kernel does not read a per-pixel weight map; use ExecutionMode.Auto.");
+        using var scope = NewDisposeScope();
+        using var ctx = LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues);
+        ctx.AttachPixelWeight(GetName(), weight, CheckValues);
+        CheckLayout(ctx.C);
+        var (value, meanWeight) = Evaluate(ctx);
+        return Reductions.Apply(ctx, value, ResultAxes, Reduction, meanWeight).MoveToOuterDisposeScope();
+    }
+
     // Options that cannot mean anything for this input's layout.
     private void CheckLayout(long classes)
     {
@@ -410,11 +433,17 @@ public abstract partial class LossModule : LossFunction
     /// </summary>
     public Tensor StableReference(Tensor input, Tensor target, Tensor? mask = null) => Reference(input, target, mask, stable: true);
 
-    private Tensor Reference(Tensor input, Tensor target, Tensor? mask, bool stable)
+    /// <summary>The reference interpreter with a per-pixel weight map (as the weighted <c>forward</c>).</summary>
+    public Tensor Reference(Tensor input, Tensor target, Tensor? mask, Tensor? weight) =>
+        Reference(input, target, mask, stable: false, weight);
+
+    private Tensor Reference(Tensor input, Tensor target, Tensor? mask, bool stable, Tensor? pixelWeight = null)
     {
         using var scope = NewDisposeScope();
         var spec = stable ? Simplifier.Simplify(BuildSpec(), Task) : BuildSpec();
         using var ctx = LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues);
+        if (pixelWeight is not null)
+            ctx.AttachPixelWeight(GetName(), pixelWeight, CheckValues);
         var (value, weight) = Interpreter.EvaluateResult(spec, ctx);
         return Reductions.Apply(ctx, value, LossDsl.Axes.Of(spec), Reduction, weight).MoveToOuterDisposeScope();
     }

@@ -57,7 +57,7 @@ public static class Reductions
     internal static Tensor WeightTotal(LossContext ctx, Tensor weight, Tensor value, bool pixelwise)
     {
         using var expanded = weight.expand_as(value);
-        using var masked = pixelwise ? ctx.Masked(expanded) : expanded.alias();
+        using var masked = pixelwise ? ctx.Valid(expanded) : expanded.alias();
         using var total = masked.sum();
         using var zero = 0.0.ToScalar();
         using var one = 1.0.ToScalar();

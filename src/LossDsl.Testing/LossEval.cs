@@ -66,7 +66,7 @@ public static class LossEval
         return (Copy(output.detach()), grad);
     }
 
-    /// <summary>The reference interpreter's output (<see cref="LossModule.Reference"/>) and its autograd gradient, in float64.</summary>
+    /// <summary>The reference interpreter's output (<see cref="LossModule.Reference(TorchSharp.torch.Tensor, TorchSharp.torch.Tensor, TorchSharp.torch.Tensor?)"/>) and its autograd gradient, in float64.</summary>
     public static (LossOutput Output, double[] Gradient) ReferenceWithGradient(LossModule module, LossCase c) =>
         ReferenceWithGradient(module, c, stable: false);
 

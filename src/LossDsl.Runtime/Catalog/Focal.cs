@@ -26,23 +26,32 @@ public static partial class Losses
     {
         Require(gamma >= 0, "gamma must be >= 0");
         Require(alpha <= 1, "alpha must be in [0, 1] (or negative for no α-balancing)");
-        Require(reducedThreshold >= 0 && reducedThreshold < 1, "reducedThreshold must be in [0, 1) (0 for the plain focal loss)");
         var logP = LogProbability(input, fromLogits);
         var logQ = LogComplement(input, fromLogits);
         var p = Exp(logP);
         var q = Exp(logQ);
         var ce = -(target * logP + (1 - target) * logQ);
-        var oneMinusPt = q * target + p * (1 - target);
-        Expr modulator = Pow(oneMinusPt, gamma);
+        var modulator = FocalModulator(q * target + p * (1 - target), gamma, reducedThreshold);
+        var loss = ce * modulator;
+        var weighted = alpha >= 0 ? (alpha * target + (1 - alpha) * (1 - target)) * loss : loss;
+        return normalized ? weighted / Max(Sum(modulator, Over.All), 1e-6) : weighted;
+    }
+
+    /// <summary>
+    /// The focal modulator (1 - p_t)^γ, or with <paramref name="reducedThreshold"/> &gt; 0 the reduced focal loss's
+    /// ((1 - p_t) / threshold)^γ where p_t ≥ threshold and 1 below it (Sergievskiy and Ponamarev; smp's
+    /// <c>reduced_threshold</c>).
+    /// </summary>
+    public static Expr FocalModulator(Expr oneMinusPt, double gamma, double reducedThreshold)
+    {
+        Require(reducedThreshold >= 0 && reducedThreshold < 1, "reducedThreshold must be in [0, 1) (0 for the plain focal loss)");
         if (reducedThreshold > 0)
         {
             // 1 where p_t < threshold, i.e. 1 - p_t > 1 - threshold.
             var easy = Step(oneMinusPt - (1 - reducedThreshold));
-            modulator = easy + (1 - easy) * Pow(oneMinusPt / reducedThreshold, gamma);
+            return easy + (1 - easy) * Pow(oneMinusPt / reducedThreshold, gamma);
         }
-        var loss = ce * modulator;
-        var weighted = alpha >= 0 ? (alpha * target + (1 - alpha) * (1 - target)) * loss : loss;
-        return normalized ? weighted / Max(Sum(modulator, Over.All), 1e-6) : weighted;
+        return Pow(oneMinusPt, gamma);
     }
 
     /// <summary>
@@ -75,15 +84,28 @@ public static partial class Losses
     /// Multi-label sigmoid focal loss (MONAI's FocalLoss without softmax, smp's multilabel FocalLoss): every
     /// channel its own sigmoid focal loss against its one-hot, multi-hot or soft target, α-balanced when
     /// <paramref name="alpha"/> ≥ 0, weighted per class by the class weights, averaged over the (included)
-    /// classes and the valid pixels.
+    /// classes and the valid pixels. smp's <paramref name="normalized"/> and <paramref name="reducedThreshold"/> as
+    /// in <see cref="BinaryFocal"/>: the normalizer is the total modulator over the batch, its pixels and classes.
     /// </summary>
     [Loss(LossTask.Multiclass, Name = "MultiLabelFocalLoss")]
-    public static Expr MultiLabelFocal(Expr input, Expr target, double gamma = 2.0, double alpha = -1.0, bool includeBackground = true)
+    public static Expr MultiLabelFocal(
+        Expr input,
+        Expr target,
+        double gamma = 2.0,
+        double alpha = -1.0,
+        bool includeBackground = true,
+        bool normalized = false,
+        double reducedThreshold = 0.0
+    )
     {
         Require(gamma >= 0, "gamma must be >= 0");
         Require(alpha <= 1, "alpha must be in [0, 1] (or negative for no α-balancing)");
         var y = OneHot(target);
-        var focal = SigmoidFocalTerm(input, y, gamma);
+        var logP = LogSigmoid(input);
+        var logQ = LogSigmoid(-input);
+        var modulator = FocalModulator(Exp(logQ) * y + Exp(logP) * (1 - y), gamma, reducedThreshold);
+        var term = -(y * logP + (1 - y) * logQ) * modulator;
+        var focal = normalized ? term / Max(Sum(modulator * KeepClasses(includeBackground), Over.All), 1e-6) : term;
         var balanced = alpha >= 0 ? (alpha * y + (1 - alpha) * (1 - y)) * focal : focal;
         return includeBackground
             ? Mean(ClassWeights * balanced, Over.Classes)

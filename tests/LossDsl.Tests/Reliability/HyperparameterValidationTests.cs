@@ -54,6 +54,8 @@ public class HyperparameterValidationTests
         ("multilabel-bce", "labelSmoothing", 1.5, new (string, object)[0]),
         ("multilabel-focal", "gamma", -1, new (string, object)[0]),
         ("multilabel-focal", "alpha", 1.5, new (string, object)[0]),
+        ("multilabel-focal", "reducedThreshold", 1, new (string, object)[0]),
+        ("multilabel-focal", "reducedThreshold", -0.1, new (string, object)[0]),
         ("topk-cross-entropy", "k", 0, new (string, object)[0]),
         ("topk-cross-entropy", "k", 150, new (string, object)[0]),
         ("mcc", "eps", 0, new (string, object)[0]),
@@ -121,6 +123,7 @@ public class HyperparameterValidationTests
             ("focal-tversky" or "tversky", "gamma") or ("mcc", "eps") => 1e-9,
             ("topk-cross-entropy", "k") => bad > 100 ? 100 : 1e-9,
             ("tversky", "smoothDr") => 1e-12,
+            (_, "reducedThreshold") => bad >= 1 ? 0.999 : 0.0,
             _ => 0.0,
         };
         using var module = entry.Create(Options(option, ok, with));
