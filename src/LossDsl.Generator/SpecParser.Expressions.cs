@@ -214,6 +214,7 @@ internal sealed partial class SpecParser
                 "Prediction" => Dsl.Prediction,
                 "Target" => Dsl.Target,
                 "ClassWeights" => Dsl.ClassWeights,
+                "PosWeights" => Dsl.PosWeights,
                 "ClassIndex" => Dsl.ClassIndex,
                 "NumClasses" => Dsl.NumClasses,
                 _ => UnsupportedExpr(syntax),

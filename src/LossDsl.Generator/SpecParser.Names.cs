@@ -25,6 +25,7 @@ internal sealed partial class SpecParser
         ["mask"] = "is a parameter of the generated functional form",
         ["reduction"] = "is a parameter of the generated constructor and functional form",
         ["classWeights"] = "is a parameter of the generated constructor and functional form",
+        ["posWeights"] = "is a parameter of the generated constructor and functional form",
         ["ignoreIndex"] = "is a parameter of the generated constructor and functional form",
         ["loss"] = "is the name of the module local in the generated functional form",
     };
@@ -44,6 +45,7 @@ internal sealed partial class SpecParser
         "Task",
         "Reduction",
         "ClassWeights",
+        "PosWeights",
         "IgnoreIndex",
         "CheckValues",
         "Mode",
@@ -51,6 +53,7 @@ internal sealed partial class SpecParser
         "Reference",
         "StableReference",
         "UsesClassWeights",
+        "UsesPosWeights",
         // torch.nn.Module (names a property can take: the capitalised ones, and those not starting with a letter).
         "ClearModules",
         "ConditionallyRegisterBuffer",

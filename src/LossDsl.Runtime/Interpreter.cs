@@ -44,6 +44,7 @@ public static class Interpreter
                 Input { Kind: InputKind.Prediction } => ctx.Input,
                 Input { Kind: InputKind.Target } => ctx.Target,
                 Input { Kind: InputKind.ClassIndex } => ctx.ClassIndex,
+                Input { Kind: InputKind.PositiveWeights } => ctx.PosWeights,
                 Input => ctx.ClassWeights,
                 OneHot => ctx.Target,
                 Const c => Scalar(c.Value),

@@ -96,6 +96,27 @@ public sealed class LossContext : IDisposable
     /// <summary>Class weights shaped <c>1, C, 1…</c> (ones when the module has none).</summary>
     public Tensor ClassWeights => _classWeights ?? ones(ClassShape(), dtype: DType, device: Input.device);
 
+    /// <summary>The per-class positive weights shaped <c>1, C, 1…</c> in the compute dtype (all ones when not given).</summary>
+    public Tensor PosWeights => _posWeights ?? ones(ClassShape(), dtype: DType, device: Input.device);
+
+    private Tensor? _posWeights;
+
+    /// <summary>Attaches positive weights (a vector of length C, values checked by the module at construction).</summary>
+    internal void AttachPosWeights(string loss, Tensor weights)
+    {
+        if (weights.dim() != 1 || weights.shape[0] != C)
+            throw new ArgumentException(
+                $"{loss}: posWeights has shape {InputValidation.Show(weights.shape)}; expected [{C}] (one positive weight per class, C = {C})",
+                "posWeights"
+            );
+        if (weights.device_type != Input.device_type || weights.device_index != Input.device_index)
+            throw new ArgumentException(
+                $"{loss}: posWeights is on {weights.device}, the input on {Input.device}; move the module with .to(device).",
+                "posWeights"
+            );
+        _posWeights = Adopt(weights.to(DType).reshape(ClassShape()));
+    }
+
     /// <summary>The class indices 0…C-1 shaped <c>1, C, 1…</c>, in the compute dtype.</summary>
     public Tensor ClassIndex => arange(C, dtype: DType, device: Input.device).reshape(ClassShape());
 

@@ -49,7 +49,7 @@ public abstract partial class LossModule
         ArgumentNullException.ThrowIfNull(target);
         var plan = PlanStatistics();
         using var scope = NewDisposeScope();
-        using var ctx = LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues);
+        using var ctx = WithPosWeights(LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues));
         CheckLayout(ctx.C);
         if (plan.Kind == StatisticsKind.Pooled)
         {
@@ -128,7 +128,9 @@ public abstract partial class LossModule
             Task == LossTask.Binary
                 ? zeros(new long[] { 1, 1, 1 }, dtype: s.dtype, device: s.device)
                 : zeros(new long[] { 1, classes, 1 }, dtype: s.dtype, device: s.device);
-        using var ctx = LossContext.Create(GetName(), Task, input, target, null, ClassWeights, IgnoreIndex, checkValues: false);
+        using var ctx = WithPosWeights(
+            LossContext.Create(GetName(), Task, input, target, null, ClassWeights, IgnoreIndex, checkValues: false)
+        );
         var known = new Dictionary<Expr, Tensor>();
         long at = 0;
         foreach (var r in plan.Pooled)

@@ -55,6 +55,57 @@ public abstract partial class LossModule : LossFunction
         _hasClassWeights = true;
     }
 
+    private const string PosWeightsBuffer = "pos_weights";
+
+    /// <summary>
+    /// Optional positive weights per class, a vector of length C (for specs that read <c>PosWeights</c>: torch's
+    /// <c>pos_weight</c> of shape C), fixed at construction and checked then (finite, ≥ 0). A registered buffer
+    /// (<c>pos_weights</c>): <c>loss.to(device)</c> moves them and <c>state_dict()</c> holds them.
+    /// </summary>
+    public Tensor? PosWeights
+    {
+        get => _hasPosWeights ? get_buffer(PosWeightsBuffer) : null;
+        init
+        {
+            if (value is null)
+                return;
+            if (value.dim() != 1 || !value.is_floating_point())
+                throw new ArgumentException(
+                    $"{GetName()}: posWeights has shape {InputValidation.Show(value.shape)} and dtype {value.dtype}; expected a floating-point vector [C] (one positive weight per class)",
+                    "posWeights"
+                );
+            using (var bad = value.lt(0.0).logical_or(value.isfinite().logical_not()))
+            using (var any = bad.any())
+                if (any.cpu().item<bool>())
+                    throw new ArgumentException(
+                        $"{GetName()}: posWeights must be finite and >= 0; got [{string.Join(", ", value.to(ScalarType.Float64).cpu().data<double>().ToArray())}]",
+                        "posWeights"
+                    );
+            register_buffer(PosWeightsBuffer, value);
+            _hasPosWeights = true;
+        }
+    }
+
+    private bool _hasPosWeights;
+
+    // The context with this module's positive weights attached (their length checked against C).
+    private LossContext WithPosWeights(LossContext ctx)
+    {
+        if (PosWeights is { } pw)
+        {
+            try
+            {
+                ctx.AttachPosWeights(GetName(), pw);
+            }
+            catch
+            {
+                ctx.Dispose();
+                throw;
+            }
+        }
+        return ctx;
+    }
+
     // The testing kit evaluates one module on cases with different class weights: it swaps them for the
     // duration of a call (not part of the public surface, where weights are fixed at construction).
     internal Tensor? SwapClassWeights(Tensor? weights)
@@ -153,7 +204,7 @@ public abstract partial class LossModule : LossFunction
             return output.MoveToOuterDisposeScope();
         }
         using var scope = NewDisposeScope();
-        using var ctx = LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues);
+        using var ctx = WithPosWeights(LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues));
         CheckLayout(ctx.C);
         var (value, weight) = Evaluate(ctx);
         return Reductions.Apply(ctx, value, ResultAxes, Reduction, weight).MoveToOuterDisposeScope();
@@ -175,16 +226,21 @@ public abstract partial class LossModule : LossFunction
         if (Mode == ExecutionMode.Kernel)
             throw new NotSupportedException($"{GetName()}: the fused kernel does not read a per-pixel weight map; use ExecutionMode.Auto.");
         using var scope = NewDisposeScope();
-        using var ctx = LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues);
+        using var ctx = WithPosWeights(LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues));
         ctx.AttachPixelWeight(GetName(), weight, CheckValues);
         CheckLayout(ctx.C);
         var (value, meanWeight) = Evaluate(ctx);
         return Reductions.Apply(ctx, value, ResultAxes, Reduction, meanWeight).MoveToOuterDisposeScope();
     }
 
+    /// <summary>A check of the class count a spec's options need beyond the common ones (none by default).</summary>
+    /// <param name="classes">The input's channel count C.</param>
+    private protected virtual void CheckClassCount(long classes) { }
+
     // Options that cannot mean anything for this input's layout.
     private void CheckLayout(long classes)
     {
+        CheckClassCount(classes);
         if (classes == 1 && this is IClassSelection { IncludeBackground: false })
             throw new ArgumentException(
                 $"{GetName()}: includeBackground is false, but the input has a single channel (C = 1): dropping channel 0 leaves no class to score (the loss would be 0, or NaN). Keep includeBackground: true (the default) for one-channel binary segmentation; MONAI ignores the option here with a warning.",
@@ -210,17 +266,19 @@ public abstract partial class LossModule : LossFunction
         if (Mode != ExecutionMode.TorchSharp && Reduction is Reduction.Mean or Reduction.Sum && detached.device_type == DeviceType.CPU)
         {
             // Ignored pixels are left for the kernel to find only when it checks (CheckValues).
-            var deferred = LossContext.Create(
-                GetName(),
-                Task,
-                detached,
-                target,
-                mask,
-                ClassWeights,
-                IgnoreIndex,
-                CheckValues,
-                deferToKernel: true,
-                deferIgnore: CheckValues && !_expectIgnored
+            var deferred = WithPosWeights(
+                LossContext.Create(
+                    GetName(),
+                    Task,
+                    detached,
+                    target,
+                    mask,
+                    ClassWeights,
+                    IgnoreIndex,
+                    CheckValues,
+                    deferToKernel: true,
+                    deferIgnore: CheckValues && !_expectIgnored
+                )
             );
             if (Kernels.CpuKernel.Accepts(deferred, Reduction) && KernelFor(deferred.Mask is not null) is { } kernel)
             {
@@ -231,7 +289,9 @@ public abstract partial class LossModule : LossFunction
                 gradient.Dispose();
                 deferred.Dispose();
                 // Throws the precise error for a bad value; otherwise (ignored pixels) prepares them.
-                var checkedCtx = LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, CheckValues);
+                var checkedCtx = WithPosWeights(
+                    LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, CheckValues)
+                );
                 if (found == Kernels.CheckFlags.Index)
                     _expectIgnored = true;
                 if (Kernels.CpuKernel.Accepts(checkedCtx, Reduction) && KernelFor(checkedCtx.Mask is not null) is { } again)
@@ -244,7 +304,7 @@ public abstract partial class LossModule : LossFunction
             deferred.Dispose();
         }
         return new FusedCall(
-            LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, CheckValues),
+            WithPosWeights(LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, CheckValues)),
             null,
             null
         );
@@ -254,6 +314,11 @@ public abstract partial class LossModule : LossFunction
 
     /// <summary>Whether the spec reads <c>ClassWeights</c> (a module whose spec does not rejects them).</summary>
     public bool UsesClassWeights => _usesClassWeights ??= Structure.Any(BuildSpec(), e => e is Input { Kind: InputKind.ClassWeights });
+
+    private bool? _usesPosWeights;
+
+    /// <summary>Whether the spec reads <c>PosWeights</c> (a module whose spec does not rejects them).</summary>
+    public bool UsesPosWeights => _usesPosWeights ??= Structure.Any(BuildSpec(), e => e is Input { Kind: InputKind.PositiveWeights });
 
     private bool? _softmaxOfPrediction;
 
@@ -273,6 +338,11 @@ public abstract partial class LossModule : LossFunction
             throw new ArgumentException(
                 $"{GetName()}: classWeights were given, but this loss does not use class weights (its spec never reads ClassWeights); remove them or choose a loss that weights classes",
                 nameof(ClassWeights)
+            );
+        if (PosWeights is not null && !UsesPosWeights)
+            throw new ArgumentException(
+                $"{GetName()}: posWeights were given, but this loss does not use them (its spec never reads PosWeights); remove them or choose a loss with per-class positive weights",
+                nameof(PosWeights)
             );
     }
 
@@ -346,7 +416,9 @@ public abstract partial class LossModule : LossFunction
             // so it is taken by autograd through the generated forward on the saved (attached) input.
             using var scope2 = NewDisposeScope();
             var (input2, target2, mask2) = saved();
-            using var ctx2 = LossContext.Create(GetName(), Task, input2, target2, mask2, ClassWeights, IgnoreIndex, checkValues: false);
+            using var ctx2 = WithPosWeights(
+                LossContext.Create(GetName(), Task, input2, target2, mask2, ClassWeights, IgnoreIndex, checkValues: false)
+            );
             var (value2, weight2) = Evaluate(ctx2);
             var loss2 = Reductions.Apply(ctx2, value2, ResultAxes, Reduction, weight2);
             var grads = autograd.grad(
@@ -372,7 +444,9 @@ public abstract partial class LossModule : LossFunction
         var detached = input.detach();
         if (!detached.is_contiguous())
             detached = detached.contiguous();
-        using var ctx = LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, checkValues: false);
+        using var ctx = WithPosWeights(
+            LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, checkValues: false)
+        );
         if (s.UsedKernel && KernelFor(ctx.Mask is not null) is { } kernel)
         {
             using var again = kernel.Forward(ctx, Reduction, out var gradient);
@@ -441,7 +515,7 @@ public abstract partial class LossModule : LossFunction
     {
         using var scope = NewDisposeScope();
         var spec = stable ? Simplifier.Simplify(BuildSpec(), Task) : BuildSpec();
-        using var ctx = LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues);
+        using var ctx = WithPosWeights(LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues));
         if (pixelWeight is not null)
             ctx.AttachPixelWeight(GetName(), pixelWeight, CheckValues);
         var (value, weight) = Interpreter.EvaluateResult(spec, ctx);

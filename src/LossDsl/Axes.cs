@@ -38,7 +38,7 @@ public static class Axes
     private static Over Compute(Expr e) =>
         e switch
         {
-            Input { Kind: InputKind.ClassWeights or InputKind.ClassIndex } => Over.Classes,
+            Input { Kind: InputKind.ClassWeights or InputKind.PositiveWeights or InputKind.ClassIndex } => Over.Classes,
             Input => Over.All,
             OneHot => Over.All,
             Const or Param or EnumValue => Over.None,

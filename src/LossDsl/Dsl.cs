@@ -16,6 +16,12 @@ public static class Dsl
     /// <summary>The class-weight vector (class axis only; all ones when the module has none).</summary>
     public static Expr ClassWeights { get; } = new Input(InputKind.ClassWeights);
 
+    /// <summary>
+    /// The per-class positive weights (torch's <c>pos_weight</c> of shape C), a class-axis input of length C given to
+    /// the module as <c>posWeights</c>; all ones when not given.
+    /// </summary>
+    public static Expr PosWeights { get; } = new Input(InputKind.PositiveWeights);
+
     /// <summary>The class index 0, 1, …, C-1 as a class-axis vector; <c>Min(ClassIndex, 1)</c> is 0 for the background class only.</summary>
     public static Expr ClassIndex { get; } = new Input(InputKind.ClassIndex);
 

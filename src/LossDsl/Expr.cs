@@ -93,6 +93,12 @@ public enum InputKind
     /// <summary>The class-weight vector, a class-axis input of length C (ones when not given).</summary>
     ClassWeights,
 
+    /// <summary>
+    /// The per-class positive weights, a class-axis input of length C (torch's <c>pos_weight</c> of shape C; ones
+    /// when not given): the weight of a positive target in a sigmoid loss of each class.
+    /// </summary>
+    PositiveWeights,
+
     /// <summary>The class index 0, 1, …, C-1 along the class axis (e.g. <c>Min(ClassIndex, 1)</c> drops the background class).</summary>
     ClassIndex,
 }

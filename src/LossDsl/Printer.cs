@@ -110,6 +110,7 @@ internal static class Printer
                             InputKind.Prediction => "prediction",
                             InputKind.Target => "target",
                             InputKind.ClassIndex => "classIndex",
+                            InputKind.PositiveWeights => "posWeights",
                             _ => "classWeights",
                         }
                     );

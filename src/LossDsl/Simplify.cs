@@ -127,6 +127,13 @@ internal static class Simplifier
             Unary { Op: UnaryOp.Exp, Arg: Unary { Op: UnaryOp.LogSigmoid } x } => new Unary(UnaryOp.Sigmoid, x.Arg),
             Unary { Op: UnaryOp.Exp, Arg: Unary { Op: UnaryOp.LogSoftmax } x } => new Unary(UnaryOp.Softmax, x.Arg),
 
+            // Conditions with a known part (a helper called with a literal flag: softLabel && !squaredPred with
+            // softLabel = false) reduce to the rest, so generated code does not test `false && ...`.
+            Binary { Op: BinaryOp.And, Left: Const c } b => c.Value != 0 ? b.Right : c,
+            Binary { Op: BinaryOp.And, Right: Const c } b => c.Value != 0 ? b.Left : c,
+            Binary { Op: BinaryOp.Or, Left: Const c } b => c.Value != 0 ? new Const(1) : b.Right,
+            Binary { Op: BinaryOp.Or, Right: Const c } b => c.Value != 0 ? new Const(1) : b.Left,
+
             // Construction-time choices with a known outcome disappear (no code for the dead branch).
             Cond { Test: Const t } k => t.Value != 0 ? k.Then : k.Else,
             Cond k when k.Then.Equals(k.Else) => k.Then,

@@ -97,6 +97,25 @@ public class VerbTests
     }
 
     [Fact]
+    public void EvalTakesAPerClassPosWeightAsAnArray()
+    {
+        // Two classes, one pixel each: x = [0.5, -1], t = [1, 1]; per-class pos weights 3 and 0.5.
+        var json =
+            "{\"loss\": \"multilabel-bce\", \"options\": {\"posWeight\": [3, 0.5]},"
+            + "\"input\": {\"shape\": [1, 2, 1], \"data\": [0.5, -1.0], \"dtype\": \"float64\"},"
+            + "\"target\": {\"shape\": [1, 2, 1], \"data\": [1, 1], \"dtype\": \"float64\"}}";
+        var r = Cli.Run(json, "eval", "-");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var expected = (-3 * Math.Log(Sigmoid(0.5)) - 0.5 * Math.Log(Sigmoid(-1.0))) / 2;
+        Assert.Equal(expected, Json(r.Stdout).GetProperty("loss").GetDouble(), 12);
+        var bad = Cli.Run(json.Replace("multilabel-bce", "dice").Replace("posWeight", "smoothNr"), "eval", "-");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("takes no per-class array", bad.Stderr);
+        var list = Cli.Run("", "list");
+        Assert.Contains("posWeight: double = 1 (or an array: one per class)", list.Stdout);
+    }
+
+    [Fact]
     public void EvalComputesWeightedCrossEntropyWithIndexTargets()
     {
         var json = """

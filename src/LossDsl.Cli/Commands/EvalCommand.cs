@@ -128,7 +128,13 @@ public static class EvalCommand
                     JsonValueKind.True => true,
                     JsonValueKind.False => false,
                     JsonValueKind.String => p.Value.GetString(),
-                    _ => throw new CaseException($"field 'options.{p.Name}' must be a number, a bool or a string"),
+                    JsonValueKind.Array when p.Value.EnumerateArray().All(x => x.ValueKind == JsonValueKind.Number) => p
+                        .Value.EnumerateArray()
+                        .Select(x => x.GetDouble())
+                        .ToArray(),
+                    _ => throw new CaseException(
+                        $"field 'options.{p.Name}' must be a number, a bool, a string or (for a per-class option) an array of numbers"
+                    ),
                 };
         }
 

@@ -14,7 +14,11 @@ public static class ListCommand
         {
             stdout.WriteLine($"{e.Name}  ({e.Task.ToString().ToLowerInvariant()}, {e.Type.Name})");
             stdout.WriteLine($"    {e.Description}");
-            var options = e.Options.Select(o => $"{o.Name}: {o.TypeText} = {o.DefaultText}").ToList();
+            var options = e
+                .Options.Select(o =>
+                    $"{o.Name}: {o.TypeText} = {o.DefaultText}" + (e.VectorOptions.Contains(o.Name) ? " (or an array: one per class)" : "")
+                )
+                .ToList();
             if (e.TakesClassWeights)
                 options.Add("classWeights: vector of length C (optional)");
             if (e.Task == LossTask.Multiclass && e.Type != typeof(LovaszHingeLoss))

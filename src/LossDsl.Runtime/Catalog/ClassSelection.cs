@@ -22,3 +22,16 @@ public sealed partial class DiceCeLoss : IClassSelection;
 public sealed partial class DiceFocalLoss : IClassSelection;
 
 public sealed partial class MultiLabelFocalLoss : IClassSelection;
+
+public sealed partial class FocalLoss : IClassSelection
+{
+    /// <inheritdoc />
+    private protected override void CheckClassCount(long classes)
+    {
+        if (!IncludeBackground && classes == 2)
+            throw new System.ArgumentException(
+                $"{GetName()}: includeBackground is false and the input has two channels: channel 0 leaves the softmax, and a softmax over the one class left is 1, so the loss is 0 with a zero gradient. Keep includeBackground: true, or use MultiLabelFocalLoss (a sigmoid per channel).",
+                "input"
+            );
+    }
+}

@@ -63,7 +63,8 @@ public static partial class Losses
     /// Multi-label BCE on logits (torch's BCEWithLogitsLoss on N, C, *spatial with a per-class weight): every
     /// channel its own sigmoid against its one-hot, multi-hot or soft target, -(w⁺ y log p + (1 - y) log(1 - p))
     /// weighted per class by the class weights, with label smoothing y(1 - ls) + ls/2, averaged over classes and
-    /// valid pixels.
+    /// valid pixels. The positive weight of class c is <paramref name="posWeight"/> · posWeights[c] (torch's
+    /// <c>pos_weight</c> of shape C is the vector with the scalar left at 1).
     /// </summary>
     [Loss(LossTask.Multiclass, Name = "MultiLabelBceLoss")]
     public static Expr MultiLabelBce(Expr input, Expr target, double posWeight = 1.0, double labelSmoothing = 0.0)
@@ -72,6 +73,6 @@ public static partial class Losses
         Require(labelSmoothing >= 0 && labelSmoothing <= 1, "labelSmoothing must be in [0, 1]");
         var y0 = OneHot(target);
         var y = labelSmoothing > 0 ? y0 * (1 - labelSmoothing) + labelSmoothing / 2 : y0;
-        return Mean(ClassWeights * -(posWeight * y * LogSigmoid(input) + (1 - y) * LogSigmoid(-input)), Over.Classes);
+        return Mean(ClassWeights * -(posWeight * PosWeights * y * LogSigmoid(input) + (1 - y) * LogSigmoid(-input)), Over.Classes);
     }
 }

@@ -11,7 +11,8 @@ public static partial class Losses
     /// <paramref name="reducedThreshold"/> &gt; 0 is the reduced focal loss (Sergievskiy and Ponamarev): the
     /// modulator is ((1 - p_t) / threshold)^γ where p_t ≥ threshold and 1 below it; <paramref name="normalized"/>
     /// divides every term by the batch's total modulator Σ (1 - p_t)^γ (at least 1e-6), as smp's
-    /// <c>normalized=True</c> (Lin et al. 2019, arXiv:1909.07829).
+    /// <c>normalized=True</c> (Lin et al. 2019, arXiv:1909.07829). <paramref name="posWeight"/> weighs the positive
+    /// term of the cross-entropy, as kornia's <c>pos_weight</c>.
     /// </summary>
     [Loss(LossTask.Binary, Name = "BinaryFocalLoss")]
     public static Expr BinaryFocal(
@@ -21,16 +22,18 @@ public static partial class Losses
         double alpha = -1.0,
         bool fromLogits = true,
         bool normalized = false,
-        double reducedThreshold = 0.0
+        double reducedThreshold = 0.0,
+        double posWeight = 1.0
     )
     {
         Require(gamma >= 0, "gamma must be >= 0");
         Require(alpha <= 1, "alpha must be in [0, 1] (or negative for no α-balancing)");
+        Require(posWeight >= 0, "posWeight must be >= 0");
         var logP = LogProbability(input, fromLogits);
         var logQ = LogComplement(input, fromLogits);
         var p = Exp(logP);
         var q = Exp(logQ);
-        var ce = -(target * logP + (1 - target) * logQ);
+        var ce = -(posWeight * target * logP + (1 - target) * logQ);
         var modulator = FocalModulator(q * target + p * (1 - target), gamma, reducedThreshold);
         var loss = ce * modulator;
         var weighted = alpha >= 0 ? (alpha * target + (1 - alpha) * (1 - target)) * loss : loss;
@@ -56,17 +59,22 @@ public static partial class Losses
 
     /// <summary>
     /// Softmax focal loss: Σ_c α_c (1 - p_c)^γ (-y_c log p_c), α from the class weights, with label
-    /// smoothing; hard (index) or soft targets.
+    /// smoothing; hard (index) or soft targets. With <paramref name="includeBackground"/> false, channel 0 is left
+    /// out before the softmax, as MONAI's FocalLoss does: its logit is lowered by 10⁴, so its probability is exactly 0
+    /// in floating point (unless it exceeds every other logit by more than about 9,000) and it gets no gradient; the
+    /// sum and the smoothing run over classes 1…C-1, and a pixel of class 0 contributes nothing.
     /// </summary>
     [Loss(LossTask.Multiclass, Name = "FocalLoss")]
-    public static Expr Focal(Expr input, Expr target, double gamma = 2.0, double labelSmoothing = 0.0)
+    public static Expr Focal(Expr input, Expr target, double gamma = 2.0, double labelSmoothing = 0.0, bool includeBackground = true)
     {
         Require(gamma >= 0, "gamma must be >= 0");
         Require(labelSmoothing >= 0 && labelSmoothing <= 1, "labelSmoothing must be in [0, 1]");
-        var logp = LogSoftmax(input);
+        var keep = KeepClasses(includeBackground);
+        var logp = LogSoftmax(includeBackground ? input : input - (1 - keep) * 1e4);
         var p = Exp(logp);
-        var y = labelSmoothing > 0 ? (1 - labelSmoothing) * OneHot(target) + labelSmoothing / NumClasses : OneHot(target);
-        return Sum(ClassWeights * y * Pow(1 - p, gamma) * -logp, Over.Classes);
+        var kept = includeBackground ? NumClasses : NumClasses - 1;
+        var y = labelSmoothing > 0 ? (1 - labelSmoothing) * OneHot(target) + labelSmoothing / kept : OneHot(target);
+        return Sum(keep * ClassWeights * y * Pow(1 - p, gamma) * -logp, Over.Classes);
     }
 
     /// <summary>
@@ -86,6 +94,7 @@ public static partial class Losses
     /// <paramref name="alpha"/> ≥ 0, weighted per class by the class weights, averaged over the (included)
     /// classes and the valid pixels. smp's <paramref name="normalized"/> and <paramref name="reducedThreshold"/> as
     /// in <see cref="BinaryFocal"/>: the normalizer is the total modulator over the batch, its pixels and classes.
+    /// The positive term of class c is weighted by <paramref name="posWeight"/> · posWeights[c] (kornia's <c>pos_weight</c>).
     /// </summary>
     [Loss(LossTask.Multiclass, Name = "MultiLabelFocalLoss")]
     public static Expr MultiLabelFocal(
@@ -95,16 +104,18 @@ public static partial class Losses
         double alpha = -1.0,
         bool includeBackground = true,
         bool normalized = false,
-        double reducedThreshold = 0.0
+        double reducedThreshold = 0.0,
+        double posWeight = 1.0
     )
     {
         Require(gamma >= 0, "gamma must be >= 0");
         Require(alpha <= 1, "alpha must be in [0, 1] (or negative for no α-balancing)");
+        Require(posWeight >= 0, "posWeight must be >= 0");
         var y = OneHot(target);
         var logP = LogSigmoid(input);
         var logQ = LogSigmoid(-input);
         var modulator = FocalModulator(Exp(logQ) * y + Exp(logP) * (1 - y), gamma, reducedThreshold);
-        var term = -(y * logP + (1 - y) * logQ) * modulator;
+        var term = -(posWeight * PosWeights * y * logP + (1 - y) * logQ) * modulator;
         var focal = normalized ? term / Max(Sum(modulator * KeepClasses(includeBackground), Over.All), 1e-6) : term;
         var balanced = alpha >= 0 ? (alpha * y + (1 - alpha) * (1 - y)) * focal : focal;
         return includeBackground

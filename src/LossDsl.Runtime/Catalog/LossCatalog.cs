@@ -44,12 +44,26 @@ public sealed record CatalogEntry(string Name, Type Type, LossTask Task, string 
 {
     private ConstructorInfo Constructor => Type.GetConstructors().OrderByDescending(c => c.GetParameters().Length).First();
 
-    /// <summary>The options (constructor parameters except reduction, class weights and ignore index).</summary>
+    /// <summary>
+    /// The options (constructor parameters except reduction, class weights, ignore index and per-class vectors: a
+    /// vector parameter such as <c>posWeights</c> is the array form of its scalar option, see <see cref="VectorOptions"/>).
+    /// </summary>
     public IReadOnlyList<LossOption> Options =>
         Constructor
             .GetParameters()
-            .Where(p => p.Name is not ("reduction" or "classWeights" or "ignoreIndex"))
+            .Where(p => p.Name is not ("reduction" or "classWeights" or "ignoreIndex") && p.ParameterType != typeof(Tensor))
             .Select(p => new LossOption(p.Name!, p.ParameterType, p.HasDefaultValue ? p.DefaultValue : null))
+            .ToList();
+
+    /// <summary>
+    /// The scalar options that also take a per-class vector (given as an array: <c>"posWeight": [1, 2, 3]</c>), through
+    /// the constructor parameter named as the option with an <c>s</c> (<c>posWeights</c>).
+    /// </summary>
+    public IReadOnlyList<string> VectorOptions =>
+        Constructor
+            .GetParameters()
+            .Where(p => p.ParameterType == typeof(Tensor) && p.Name is not "classWeights" && p.Name!.EndsWith('s'))
+            .Select(p => p.Name![..^1])
             .ToList();
 
     /// <summary>Whether the loss takes a class-weight vector.</summary>
@@ -71,6 +85,21 @@ public sealed record CatalogEntry(string Name, Type Type, LossTask Task, string 
         var args = ps.Select(p => p.HasDefaultValue ? p.DefaultValue : null).ToArray();
         foreach (var (key, value) in options ?? new Dictionary<string, object?>())
         {
+            if (value is double[] vector)
+            {
+                // The per-class form of a scalar option: its vector parameter, the scalar left at its default.
+                var v = Array.FindIndex(
+                    ps,
+                    p => p.ParameterType == typeof(Tensor) && string.Equals(p.Name, key + "s", StringComparison.OrdinalIgnoreCase)
+                );
+                if (v < 0)
+                    throw new ArgumentException(
+                        $"option '{key}' of loss '{Name}' takes no per-class array"
+                            + (VectorOptions.Count > 0 ? $"; these do: {string.Join(", ", VectorOptions)}" : "")
+                    );
+                args[v] = tensor(vector, float64);
+                continue;
+            }
             var i = Array.FindIndex(
                 ps,
                 p =>
@@ -242,6 +271,18 @@ public static class LossCatalog
                 typeof(LovaszHingeLoss),
                 LossTask.Binary,
                 "Lovász hinge (Berman et al.): a convex surrogate of 1 - IoU (hand-written, sort-based)."
+            ),
+            new CatalogEntry(
+                "boundary",
+                typeof(BoundaryLoss),
+                LossTask.Multiclass,
+                "Boundary loss (Kervadec et al.): probabilities times the target's signed distance map; combine with Dice."
+            ),
+            new CatalogEntry(
+                "hausdorff-dt",
+                typeof(HausdorffDtLoss),
+                LossTask.Multiclass,
+                "Hausdorff distance-transform loss (MONAI's HausdorffDTLoss): squared error weighted by boundary distances."
             ),
             new CatalogEntry(
                 "lovasz-softmax",

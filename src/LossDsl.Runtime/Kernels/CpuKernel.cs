@@ -307,9 +307,11 @@ internal sealed partial class CpuKernel
                 for (var c = 0; c < classes; c++)
                     result[c] = c;
                 return result;
-            case Input { Kind: InputKind.ClassWeights }:
+            case Input { Kind: InputKind.ClassWeights or InputKind.PositiveWeights } input:
             {
-                using var w = r.Ctx.ClassWeights.to(ScalarType.Float64).flatten();
+                using var w = (input.Kind == InputKind.ClassWeights ? r.Ctx.ClassWeights : r.Ctx.PosWeights)
+                    .to(ScalarType.Float64)
+                    .flatten();
                 var data = w.data<double>().ToArray();
                 for (var c = 0; c < classes; c++)
                     result[c] = data[c];

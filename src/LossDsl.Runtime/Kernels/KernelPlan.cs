@@ -343,7 +343,7 @@ internal sealed class KernelPlan
                     node.Kind = NodeKind.Pixel;
                     node.Classes = true;
                     break;
-                case Input { Kind: InputKind.ClassWeights or InputKind.ClassIndex }:
+                case Input { Kind: InputKind.ClassWeights or InputKind.PositiveWeights or InputKind.ClassIndex }:
                     node.Kind = NodeKind.Stat;
                     node.Classes = true;
                     break;

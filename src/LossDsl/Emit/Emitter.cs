@@ -61,6 +61,8 @@ internal static class Emitter
 
     private static bool UsesClassWeights(LossSpec spec) => Structure.Any(spec.Body, e => e is Input { Kind: InputKind.ClassWeights });
 
+    private static bool UsesPosWeights(LossSpec spec) => Structure.Any(spec.Body, e => e is Input { Kind: InputKind.PositiveWeights });
+
     internal static string Pascal(string name) => name.Length == 0 ? name : char.ToUpperInvariant(name[0]) + name.Substring(1);
 
     /// <summary>A name as a C# identifier: keywords are written verbatim (<c>@fixed</c>).</summary>
@@ -156,6 +158,7 @@ internal static class Emitter
     {
         var hypers = Hypers(spec).ToList();
         var weights = UsesClassWeights(spec);
+        var posWeights = UsesPosWeights(spec);
         var multiclass = spec.Task == LossTask.Multiclass;
         var compiled = compiledSpec.Body;
         var validated = ValidatedParameters(spec);
@@ -183,6 +186,8 @@ internal static class Emitter
         w.Line("/// <param name=\"reduction\">How values are reduced: Mean (default; over valid elements), Sum or None.</param>");
         if (weights)
             w.Line("/// <param name=\"classWeights\">Optional class weights, a vector of length C (default: all ones).</param>");
+        if (posWeights)
+            w.Line("/// <param name=\"posWeights\">Optional positive weights per class, a vector of length C (default: all ones).</param>");
         if (multiclass)
             w.Line("/// <param name=\"ignoreIndex\">Class index marking void pixels, which are masked out (default -100).</param>");
         if (validated.Count > 0)
@@ -192,6 +197,8 @@ internal static class Emitter
         var ctorParams = hypers.Select(p => $"{p.TypeName} {Id(p.Name)}{Default(p)}").Append($"{Reduction} reduction = {Reduction}.Mean");
         if (weights)
             ctorParams = ctorParams.Append($"{Tensor}? classWeights = null");
+        if (posWeights)
+            ctorParams = ctorParams.Append($"{Tensor}? posWeights = null");
         if (multiclass)
             ctorParams = ctorParams.Append("long ignoreIndex = -100");
         w.Line($"public {spec.LossName}({string.Join(", ", ctorParams)})");
@@ -203,6 +210,8 @@ internal static class Emitter
             w.Line(Pascal(p.Name) == p.Name ? $"this.{p.Name} = {Id(p.Name)};" : $"{Pascal(p.Name)} = {Id(p.Name)};");
         if (weights)
             w.Line("ClassWeights = classWeights;");
+        if (posWeights)
+            w.Line("PosWeights = posWeights;");
         if (multiclass)
             w.Line("IgnoreIndex = ignoreIndex;");
         w.Close();
@@ -377,6 +386,7 @@ internal static class Emitter
     {
         var hypers = Hypers(spec).ToList();
         var weights = UsesClassWeights(spec);
+        var posWeights = UsesPosWeights(spec);
         var multiclass = spec.Task == LossTask.Multiclass;
         var validated = ValidatedParameters(spec).Count > 0;
         foreach (var t in spec.ContainingTypes)
@@ -393,6 +403,8 @@ internal static class Emitter
         w.Line("/// <param name=\"reduction\">Mean (default), Sum or None.</param>");
         if (weights)
             w.Line("/// <param name=\"classWeights\">Optional class weights of length C.</param>");
+        if (posWeights)
+            w.Line("/// <param name=\"posWeights\">Optional positive weights per class, of length C.</param>");
         if (multiclass)
             w.Line("/// <param name=\"ignoreIndex\">Class index of void pixels (default -100).</param>");
         w.Line("/// <returns>The reduced loss.</returns>");
@@ -405,11 +417,15 @@ internal static class Emitter
         ps.Add($"{Reduction} reduction = {Reduction}.Mean");
         if (weights)
             ps.Add($"{Tensor}? classWeights = null");
+        if (posWeights)
+            ps.Add($"{Tensor}? posWeights = null");
         if (multiclass)
             ps.Add("long ignoreIndex = -100");
         var args = hypers.Select(p => Id(p.Name)).Append("reduction").ToList();
         if (weights)
             args.Add("classWeights");
+        if (posWeights)
+            args.Add("posWeights");
         if (multiclass)
             args.Add("ignoreIndex");
         w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"LossDsl.Generator\", \"{Version}\")]")
@@ -1296,6 +1312,7 @@ internal static class Emitter
             return e switch
             {
                 Input { Kind: InputKind.ClassWeights } => "ctx.ClassWeights",
+                Input { Kind: InputKind.PositiveWeights } => "ctx.PosWeights",
                 Input { Kind: InputKind.ClassIndex } => "ctx.ClassIndex",
                 Count c => $"ctx.Count({OverCode(c.Over)}, valid: {(c.Valid ? "true" : "false")})",
                 Unary u when Operators.Of(u.Op) is { } function => string.Format(

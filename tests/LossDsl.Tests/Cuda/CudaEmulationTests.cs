@@ -113,6 +113,7 @@ public class CudaEmulationTests
         ["partials"] = "partials.data()",
         ["check"] = "check",
         ["classWeights"] = "classWeights.data()",
+        ["posWeights"] = "posWeights.data()",
         ["valid"] = "valid.data()",
         ["value"] = "value",
         ["scale"] = "scale",
@@ -136,6 +137,7 @@ public class CudaEmulationTests
         );
         sb.AppendLine($"    std::vector<unsigned char> mask = ld_read<unsigned char>(\"mask.bin\", {n * s});");
         sb.AppendLine($"    std::vector<double> classWeights = ld_read<double>(\"w.bin\", {c});");
+        sb.AppendLine($"    std::vector<double> posWeights = ld_read<double>(\"pw.bin\", {c});");
         sb.AppendLine($"    std::vector<float> grad({n * c * s});");
         sb.AppendLine($"    std::vector<double> stats({Math.Max(1, program.StatNodes) * n * c}, 0.0);");
         sb.AppendLine($"    std::vector<double> partials({n * Blocks * Math.Max(1, program.Slots)}, 0.0);");
@@ -198,6 +200,9 @@ public class CudaEmulationTests
         var weights = multiclass && module.UsesClassWeights ? new[] { 0.5, 2.0, 1.5 } : Enumerable.Repeat(1.0, c).ToArray();
         if (multiclass && module.UsesClassWeights)
             module.With(classWeights: tensor(weights));
+        var posWeights = multiclass && module.UsesPosWeights ? new[] { 1.5, 0.5, 3.0 } : Enumerable.Repeat(1.0, c).ToArray();
+        if (multiclass && module.UsesPosWeights)
+            module.With(posWeights: tensor(posWeights));
 
         // The reference: the interpreter in float64 and its autograd.
         var x64 = x.detach().requires_grad_(true);
@@ -205,7 +210,7 @@ public class CudaEmulationTests
         reference.backward();
 
         var program = CudaPrinter.Print(kernel.Plan, new CudaKey(c, index, CudaDType.Float32, Sum: false, Check: true), name);
-        var (value, grad, check) = Run(program, n, c, s, index, x, t, m, weights);
+        var (value, grad, check) = Run(program, n, c, s, index, x, t, m, weights, posWeights);
 
         Assert.Equal(0ul, check[0]);
         var rv = reference.ToDouble();
@@ -229,7 +234,7 @@ public class CudaEmulationTests
         var t = zeros(new long[] { 2, 1, s }, dtype: float64);
         t[0, 0, 5] = tensor(1.5);
         var program = CudaPrinter.Print(plan, new CudaKey(1, false, CudaDType.Float32, Sum: false, Check: true), "bce");
-        var (_, _, check) = Run(program, 2, 1, s, false, x, t, null, new[] { 1.0 });
+        var (_, _, check) = Run(program, 2, 1, s, false, x, t, null, new[] { 1.0 }, new[] { 1.0 });
         Assert.Equal(1ul | 2ul, check[0]); // a non-finite prediction and a target outside [0, 1]
         Assert.Equal(5ul, check[1]); // the smallest flat index of the offending elements: t[0, 0, 5]
     }
@@ -243,7 +248,8 @@ public class CudaEmulationTests
         Tensor x,
         Tensor t,
         Tensor? m,
-        double[] weights
+        double[] weights,
+        double[] posWeights
     )
     {
         var gxx = CudaPrinterTests.FindCompiler();
@@ -266,6 +272,7 @@ public class CudaEmulationTests
                 m is null ? Enumerable.Repeat((byte)1, (int)(n * s)).ToArray() : m.to(ScalarType.Byte).flatten().data<byte>().ToArray()
             );
             Write("w.bin", weights);
+            Write("pw.bin", posWeights);
             var source = Path.Combine(work.FullName, "program.cpp");
             var body = program.Source.Replace("extern \"C\" ", "", StringComparison.Ordinal);
             File.WriteAllText(source, Shim + "\n" + body + "\n" + Driver(program, n, c, s, index));

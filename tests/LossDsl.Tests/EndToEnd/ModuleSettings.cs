@@ -9,9 +9,11 @@ namespace LossDsl.Tests.EndToEnd;
 /// </summary>
 internal static class ModuleSettings
 {
-    public static T With<T>(this T module, ExecutionMode? mode = null, Tensor? classWeights = null)
+    public static T With<T>(this T module, ExecutionMode? mode = null, Tensor? classWeights = null, Tensor? posWeights = null)
         where T : LossModule
     {
+        if (posWeights is not null)
+            Set(module, nameof(LossModule.PosWeights), posWeights);
         if (mode is { } m)
             Set(module, nameof(LossModule.Mode), m);
         if (classWeights is not null)

@@ -61,7 +61,8 @@ internal static unsafe class CudaExecutor
         Tensor? classWeights,
         long ignoreIndex,
         bool sum,
-        bool check
+        bool check,
+        Tensor? posWeights = null
     )
     {
         if (input.device_type != DeviceType.CUDA)
@@ -82,6 +83,7 @@ internal static unsafe class CudaExecutor
         var idx = targetIndex?.to(ScalarType.Int64).contiguous();
         var m = mask?.to(ScalarType.Bool).contiguous();
         var w = (classWeights ?? ones(c, dtype: float64, device: device)).to(float64).to(device).contiguous();
+        var pw = (posWeights ?? ones(c, dtype: float64, device: device)).to(float64).to(device).contiguous();
         var gradient = empty_like(x);
         var stats = zeros(Math.Max(1, program.StatNodes) * n * c, dtype: float64, device: device);
         var partials = zeros(n * blocks * Math.Max(1, program.Slots), dtype: float64, device: device);
@@ -107,6 +109,7 @@ internal static unsafe class CudaExecutor
                 ["partials"] = (long)P(partials),
                 ["check"] = (long)P(checkBuffer),
                 ["classWeights"] = (long)P(w),
+                ["posWeights"] = (long)P(pw),
                 ["valid"] = (long)P(valid),
                 ["value"] = (long)P(value),
                 ["scale"] = (long)P(scale),

@@ -528,10 +528,10 @@ internal static class CudaPrinter
                 $"lossdsl_stats{level}",
                 CudaGrid.Single,
                 "double* __restrict__ stats, const double* __restrict__ partials, const double* __restrict__ classWeights, "
-                    + "const double* __restrict__ valid, long long blocks, long long N, long long S"
+                    + "const double* __restrict__ posWeights, const double* __restrict__ valid, long long blocks, long long N, long long S"
             );
             Line("    const long long NC = N * LD_C;");
-            Line("    (void)partials; (void)classWeights; (void)valid; (void)blocks; (void)S;");
+            Line("    (void)partials; (void)classWeights; (void)posWeights; (void)valid; (void)blocks; (void)S;");
             foreach (var id in ids)
             {
                 var node = _plan.Nodes[id];
@@ -563,6 +563,8 @@ internal static class CudaPrinter
                     return "(double)c";
                 case LossDsl.Input { Kind: InputKind.ClassWeights }:
                     return "classWeights[c]";
+                case LossDsl.Input { Kind: InputKind.PositiveWeights }:
+                    return "posWeights[c]";
                 case Count count:
                     return CountExpression(count.Over, count.Valid, "n");
                 case Seed seed:

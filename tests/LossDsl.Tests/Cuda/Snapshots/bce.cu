@@ -73,11 +73,11 @@ __device__ __forceinline__ void ld_flag(unsigned long long* check, unsigned long
 __device__ __forceinline__ double ld_nonzero(double v) { return v == 0.0 ? 1.0 : v; }
 __device__ __forceinline__ double ld_total(const double* v, long long n) { double s = 0.0; for (long long i = 0; i < n; ++i) s += v[i]; return s; }
 
-extern "C" __global__ void lossdsl_stats0(double* __restrict__ stats, const double* __restrict__ partials, const double* __restrict__ classWeights, const double* __restrict__ valid, long long blocks, long long N, long long S)
+extern "C" __global__ void lossdsl_stats0(double* __restrict__ stats, const double* __restrict__ partials, const double* __restrict__ classWeights, const double* __restrict__ posWeights, const double* __restrict__ valid, long long blocks, long long N, long long S)
 {
     if (blockIdx.x != 0 || threadIdx.x != 0) return;
     const long long NC = N * LD_C;
-    (void)partials; (void)classWeights; (void)valid; (void)blocks; (void)S;
+    (void)partials; (void)classWeights; (void)posWeights; (void)valid; (void)blocks; (void)S;
     // dLoss
     for (long long n = 0; n < 1; ++n)
         for (int c = 0; c < 1; ++c)
@@ -132,11 +132,11 @@ extern "C" __global__ void __launch_bounds__(256) lossdsl_pass1(const ld_in_t* _
     if (threadIdx.x == 0) partials[((n * gridDim.x) + blockIdx.x) * LD_SLOTS + 0] = sum11_0;
 }
 
-extern "C" __global__ void lossdsl_stats1(double* __restrict__ stats, const double* __restrict__ partials, const double* __restrict__ classWeights, const double* __restrict__ valid, long long blocks, long long N, long long S)
+extern "C" __global__ void lossdsl_stats1(double* __restrict__ stats, const double* __restrict__ partials, const double* __restrict__ classWeights, const double* __restrict__ posWeights, const double* __restrict__ valid, long long blocks, long long N, long long S)
 {
     if (blockIdx.x != 0 || threadIdx.x != 0) return;
     const long long NC = N * LD_C;
-    (void)partials; (void)classWeights; (void)valid; (void)blocks; (void)S;
+    (void)partials; (void)classWeights; (void)posWeights; (void)valid; (void)blocks; (void)S;
     // PlainSum(Masked(-(target * LogSigmoid(prediction) + (1 - target) * LogSigmoid(-prediction))), Over.All)
     for (long long n = 0; n < 1; ++n)
         for (int c = 0; c < 1; ++c)

@@ -89,11 +89,11 @@ __device__ __forceinline__ double ld_region_sum_18(const double* stats, long lon
     return s;
 }
 
-extern "C" __global__ void lossdsl_stats0(double* __restrict__ stats, const double* __restrict__ partials, const double* __restrict__ classWeights, const double* __restrict__ valid, long long blocks, long long N, long long S)
+extern "C" __global__ void lossdsl_stats0(double* __restrict__ stats, const double* __restrict__ partials, const double* __restrict__ classWeights, const double* __restrict__ posWeights, const double* __restrict__ valid, long long blocks, long long N, long long S)
 {
     if (blockIdx.x != 0 || threadIdx.x != 0) return;
     const long long NC = N * LD_C;
-    (void)partials; (void)classWeights; (void)valid; (void)blocks; (void)S;
+    (void)partials; (void)classWeights; (void)posWeights; (void)valid; (void)blocks; (void)S;
     // classWeights
     for (long long n = 0; n < 1; ++n)
         for (int c = 0; c < LD_C; ++c)
@@ -166,11 +166,11 @@ extern "C" __global__ void __launch_bounds__(256) lossdsl_pass1(const ld_in_t* _
     if (threadIdx.x == 0) partials[((n * gridDim.x) + blockIdx.x) * LD_SLOTS + 5] = sum13_2;
 }
 
-extern "C" __global__ void lossdsl_stats1(double* __restrict__ stats, const double* __restrict__ partials, const double* __restrict__ classWeights, const double* __restrict__ valid, long long blocks, long long N, long long S)
+extern "C" __global__ void lossdsl_stats1(double* __restrict__ stats, const double* __restrict__ partials, const double* __restrict__ classWeights, const double* __restrict__ posWeights, const double* __restrict__ valid, long long blocks, long long N, long long S)
 {
     if (blockIdx.x != 0 || threadIdx.x != 0) return;
     const long long NC = N * LD_C;
-    (void)partials; (void)classWeights; (void)valid; (void)blocks; (void)S;
+    (void)partials; (void)classWeights; (void)posWeights; (void)valid; (void)blocks; (void)S;
     // PlainSum(Masked(Sigmoid(prediction) * target), Over.Spatial)
     for (long long n = 0; n < N; ++n)
         for (int c = 0; c < LD_C; ++c)

@@ -83,11 +83,11 @@ extern "C" __global__ void __launch_bounds__(256) lossdsl_valid_counts(const uns
     if (threadIdx.x == 0) valid[n] = count;
 }
 
-extern "C" __global__ void lossdsl_stats0(double* __restrict__ stats, const double* __restrict__ partials, const double* __restrict__ classWeights, const double* __restrict__ valid, long long blocks, long long N, long long S)
+extern "C" __global__ void lossdsl_stats0(double* __restrict__ stats, const double* __restrict__ partials, const double* __restrict__ classWeights, const double* __restrict__ posWeights, const double* __restrict__ valid, long long blocks, long long N, long long S)
 {
     if (blockIdx.x != 0 || threadIdx.x != 0) return;
     const long long NC = N * LD_C;
-    (void)partials; (void)classWeights; (void)valid; (void)blocks; (void)S;
+    (void)partials; (void)classWeights; (void)posWeights; (void)valid; (void)blocks; (void)S;
     // classWeights
     for (long long n = 0; n < 1; ++n)
         for (int c = 0; c < LD_C; ++c)
@@ -259,11 +259,11 @@ extern "C" __global__ void __launch_bounds__(256) lossdsl_pass1(const ld_in_t* _
     if (threadIdx.x == 0) partials[((n * gridDim.x) + blockIdx.x) * LD_SLOTS + 0] = sum13_0;
 }
 
-extern "C" __global__ void lossdsl_stats1(double* __restrict__ stats, const double* __restrict__ partials, const double* __restrict__ classWeights, const double* __restrict__ valid, long long blocks, long long N, long long S)
+extern "C" __global__ void lossdsl_stats1(double* __restrict__ stats, const double* __restrict__ partials, const double* __restrict__ classWeights, const double* __restrict__ posWeights, const double* __restrict__ valid, long long blocks, long long N, long long S)
 {
     if (blockIdx.x != 0 || threadIdx.x != 0) return;
     const long long NC = N * LD_C;
-    (void)partials; (void)classWeights; (void)valid; (void)blocks; (void)S;
+    (void)partials; (void)classWeights; (void)posWeights; (void)valid; (void)blocks; (void)S;
     // PlainSum(Masked(SelectTarget(-(classWeights * (1 - Softmax(prediction))^2 * LogSoftmax(prediction)))), Over.All)
     for (long long n = 0; n < 1; ++n)
         for (int c = 0; c < 1; ++c)

@@ -1,0 +1,159 @@
+using System;
+using static TorchSharp.torch;
+using Reduction = TorchSharp.torch.nn.Reduction;
+
+namespace LossDsl;
+
+/// <summary>
+/// Shared parts of the losses that read distance maps of the target (or prediction): the activation, the class
+/// selection, and the mean over valid pixels, kept classes and samples. Distance maps are computed on the CPU from
+/// the target as given each call (pixels at the ignore index count as not belonging to any class) and carry no
+/// gradient; the loss itself is differentiated by autograd.
+/// </summary>
+public abstract class DistanceMapLoss : LossFunction, IClassSelection
+{
+    /// <summary>Creates the loss.</summary>
+    protected DistanceMapLoss(string name, Activation activation, bool includeBackground, long ignoreIndex, Reduction reduction)
+        : base(name)
+    {
+        Activation = activation;
+        IncludeBackground = includeBackground;
+        IgnoreIndex = ignoreIndex;
+        Reduction = reduction;
+    }
+
+    /// <summary>How the input becomes probabilities.</summary>
+    public Activation Activation { get; }
+
+    /// <inheritdoc />
+    public bool IncludeBackground { get; }
+
+    /// <summary>Class index of pixels to leave out.</summary>
+    public long IgnoreIndex { get; }
+
+    /// <summary>Mean (default) over valid pixels, kept classes and samples; Sum; None: one mean per sample <c>N</c>.</summary>
+    public Reduction Reduction { get; }
+
+    /// <summary>Whether to check that the input is finite and the targets valid, fixed at construction.</summary>
+    public bool CheckValues { get; init; } = true;
+
+    /// <summary>The per-pixel, per-class loss <c>N, C, *spatial</c> from probabilities and per-class targets.</summary>
+    protected abstract Tensor PerPixel(Tensor probabilities, Tensor target);
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor input, Tensor target, Tensor? mask)
+    {
+        using var scope = NewDisposeScope();
+        using var ctx = LossContext.Create(GetName(), LossTask.Multiclass, input, target, mask, null, IgnoreIndex, CheckValues);
+        if (ctx.C == 1 && !IncludeBackground)
+            throw new ArgumentException(
+                $"{GetName()}: includeBackground is false, but the input has a single channel (C = 1): dropping channel 0 leaves no class to score. Keep includeBackground: true for one-channel binary segmentation.",
+                nameof(input)
+            );
+        if (ctx.C == 1 && Activation == Activation.Softmax)
+            throw new ArgumentException(
+                $"{GetName()}: the input has a single channel (C = 1) and the activation is Softmax, which is 1 there; use activation: Sigmoid for one-channel binary segmentation.",
+                nameof(input)
+            );
+        var p = Activation switch
+        {
+            Activation.Sigmoid => sigmoid(ctx.Input),
+            Activation.Softmax => nn.functional.softmax(ctx.Input, 1),
+            _ => ctx.Input.alias(),
+        };
+        var values = PerPixel(p, ctx.Target);
+        var kept = IncludeBackground ? values : values[.., 1..];
+        var masked = ctx.Mask is { } m ? kept * m.to(kept.dtype) : kept;
+        var classes = kept.shape[1];
+        var dims = new long[kept.dim() - 1];
+        for (var i = 0; i < dims.Length; i++)
+            dims[i] = i + 1;
+        var perSample = masked.sum(dims);
+        var validPerSample = ctx.Mask is { } v
+            ? v.to(kept.dtype).sum(dims) * classes
+            : full(ctx.N, (double)(kept.numel() / ctx.N), dtype: kept.dtype);
+        var result = Reduction switch
+        {
+            Reduction.Sum => perSample.sum(),
+            Reduction.Mean => perSample.sum() / validPerSample.sum().clamp_min(1.0),
+            _ => perSample / validPerSample.clamp_min(1.0),
+        };
+        return result.MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// Boundary loss (Kervadec et al., "Boundary loss for highly unbalanced segmentation"): the mean over pixels and kept
+/// classes of p_c · φ_c, where φ_c is the signed distance map of class c's target (distance to the region outside
+/// it, minus the distance to the outside plus one inside it, 0 for an absent class). It is negative inside the
+/// target, so minimising it moves probability mass into the region; it is usually combined with a region loss
+/// (e.g. <c>dice + 0.01 * boundary</c>, raising the boundary weight during training, as the paper does).
+/// </summary>
+public sealed class BoundaryLoss : DistanceMapLoss
+{
+    /// <summary>Creates the loss.</summary>
+    /// <param name="activation">Softmax (default) over classes, Sigmoid per channel, or None for probabilities.</param>
+    /// <param name="includeBackground">Score channel 0 too (Kervadec et al. score the foreground classes only: false).</param>
+    /// <param name="ignoreIndex">Class index of pixels to leave out.</param>
+    /// <param name="reduction">Mean (default), Sum, or None (one mean per sample).</param>
+    public BoundaryLoss(
+        Activation activation = Activation.Softmax,
+        bool includeBackground = true,
+        long ignoreIndex = -100,
+        Reduction reduction = Reduction.Mean
+    )
+        : base(nameof(BoundaryLoss), activation, includeBackground, ignoreIndex, reduction) { }
+
+    /// <inheritdoc />
+    protected override Tensor PerPixel(Tensor probabilities, Tensor target)
+    {
+        var phi = DistanceTransform
+            .PerChannel(target, (r, s) => DistanceTransform.Signed(r, s))
+            .to(probabilities.dtype)
+            .to(probabilities.device);
+        return probabilities * phi;
+    }
+}
+
+/// <summary>
+/// Hausdorff distance-transform loss (Karimi and Salcudean; MONAI's HausdorffDTLoss): the mean of
+/// (p - t)² · (d_p^α + d_t^α), d_p and d_t the distance-to-boundary fields of the prediction thresholded at 0.5 and of
+/// the target (0 for an empty region), so errors far from either boundary weigh most: a differentiable stand-in for
+/// the Hausdorff distance.
+/// </summary>
+public sealed class HausdorffDtLoss : DistanceMapLoss
+{
+    /// <summary>Creates the loss.</summary>
+    /// <param name="alpha">The power of the distances (2, as MONAI and the paper); ≥ 0.</param>
+    /// <param name="activation">Sigmoid (default) per channel, Softmax over classes, or None for probabilities.</param>
+    /// <param name="includeBackground">Score channel 0 too (MONAI's default is false).</param>
+    /// <param name="ignoreIndex">Class index of pixels to leave out.</param>
+    /// <param name="reduction">Mean (default), Sum, or None (one mean per sample).</param>
+    public HausdorffDtLoss(
+        double alpha = 2.0,
+        Activation activation = Activation.Sigmoid,
+        bool includeBackground = true,
+        long ignoreIndex = -100,
+        Reduction reduction = Reduction.Mean
+    )
+        : base(nameof(HausdorffDtLoss), activation, includeBackground, ignoreIndex, reduction)
+    {
+        Hyperparameters.RequireFinite(nameof(HausdorffDtLoss), nameof(alpha), alpha);
+        if (!(alpha >= 0))
+            throw Hyperparameters.OutOfRange(nameof(HausdorffDtLoss), "alpha must be >= 0", (nameof(alpha), alpha));
+        Alpha = alpha;
+    }
+
+    /// <summary>The power of the distances.</summary>
+    public double Alpha { get; }
+
+    /// <inheritdoc />
+    protected override Tensor PerPixel(Tensor probabilities, Tensor target)
+    {
+        var predicted = DistanceTransform.PerChannel(probabilities, (r, s) => DistanceTransform.ToBoundary(r, s));
+        var truth = DistanceTransform.PerChannel(target, (r, s) => DistanceTransform.ToBoundary(r, s));
+        var distance = (predicted.pow(Alpha) + truth.pow(Alpha)).to(probabilities.dtype).to(probabilities.device);
+        var error = probabilities - target;
+        return error * error * distance;
+    }
+}

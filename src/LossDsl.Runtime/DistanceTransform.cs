@@ -1,0 +1,188 @@
+using System;
+using System.Linq;
+using static TorchSharp.torch;
+
+namespace LossDsl;
+
+/// <summary>
+/// Exact Euclidean distance transforms of binary images and volumes on the CPU (Felzenszwalb and Huttenlocher's
+/// lower envelope of parabolas, one pass per axis: linear in the number of pixels), with unit pixel spacing.
+/// The distance-based losses compute their maps with it; it is public for users who precompute maps.
+/// </summary>
+public static class DistanceTransform
+{
+    /// <summary>
+    /// For every pixel of a binary image of the given shape, the squared Euclidean distance to the nearest pixel where
+    /// <paramref name="feature"/> is true (0 there); +∞ everywhere when there is no such pixel.
+    /// </summary>
+    /// <param name="feature">The image, row-major.</param>
+    /// <param name="shape">Its dimensions (any number of them).</param>
+    public static double[] SquaredDistanceTo(ReadOnlySpan<bool> feature, ReadOnlySpan<long> shape)
+    {
+        var size = 1L;
+        foreach (var d in shape)
+            size *= d;
+        if (size != feature.Length)
+            throw new ArgumentException($"the image has {feature.Length} pixels, the shape {size}", nameof(feature));
+        var f = new double[feature.Length];
+        for (var i = 0; i < f.Length; i++)
+            f[i] = feature[i] ? 0 : double.PositiveInfinity;
+        var longest = shape.Length == 0 ? 1 : (int)shape.ToArray().Max();
+        var line = new double[longest];
+        var result = new double[longest];
+        var v = new int[longest];
+        var z = new double[longest + 1];
+        var stride = 1L;
+        for (var axis = shape.Length - 1; axis >= 0; axis--)
+        {
+            var n = (int)shape[axis];
+            // Every line along this axis: the index with this axis at 0, walking the others.
+            for (long start = 0; start < f.Length; start++)
+            {
+                if (start / stride % n != 0)
+                    continue;
+                for (var q = 0; q < n; q++)
+                    line[q] = f[start + q * stride];
+                Envelope(line, n, result, v, z);
+                for (var q = 0; q < n; q++)
+                    f[start + q * stride] = result[q];
+            }
+            stride *= n;
+        }
+        return f;
+    }
+
+    // Where the parabolas rooted at q and p (p < q) intersect.
+    private static double Intersection(double[] f, int q, int p) => (f[q] + (double)q * q - (f[p] + (double)p * p)) / (2.0 * (q - p));
+
+    // d(q) = min_p (q - p)² + f(p) for one line, f(p) = +∞ allowed (such p are never minima).
+    private static void Envelope(double[] f, int n, double[] d, int[] v, double[] z)
+    {
+        var k = -1;
+        for (var q = 0; q < n; q++)
+        {
+            if (double.IsPositiveInfinity(f[q]))
+                continue;
+            if (k < 0)
+            {
+                k = 0;
+                v[0] = q;
+                z[0] = double.NegativeInfinity;
+                z[1] = double.PositiveInfinity;
+                continue;
+            }
+            // Pop the parabolas the new one hides; z[0] = -∞ stops the loop at the first.
+            var s = Intersection(f, q, v[k]);
+            while (s <= z[k])
+            {
+                k--;
+                s = Intersection(f, q, v[k]);
+            }
+            k++;
+            v[k] = q;
+            z[k] = s;
+            z[k + 1] = double.PositiveInfinity;
+        }
+        if (k < 0)
+        {
+            Array.Fill(d, double.PositiveInfinity, 0, n);
+            return;
+        }
+        var j = 0;
+        for (var q = 0; q < n; q++)
+        {
+            while (z[j + 1] < q)
+                j++;
+            var dq = q - v[j];
+            d[q] = (double)dq * dq + f[v[j]];
+        }
+    }
+
+    /// <summary>
+    /// scipy's <c>distance_transform_edt</c>: for every true pixel the distance to the nearest false one, 0 at false
+    /// pixels; an image without a false pixel gives 0 everywhere (it has no boundary).
+    /// </summary>
+    public static double[] Euclidean(ReadOnlySpan<bool> inside, ReadOnlySpan<long> shape)
+    {
+        var outside = new bool[inside.Length];
+        for (var i = 0; i < inside.Length; i++)
+            outside[i] = !inside[i];
+        var squared = SquaredDistanceTo(outside, shape);
+        for (var i = 0; i < squared.Length; i++)
+            squared[i] = double.IsPositiveInfinity(squared[i]) ? 0 : Math.Sqrt(squared[i]);
+        return squared;
+    }
+
+    /// <summary>
+    /// Kervadec et al.'s signed distance map of a region: outside it the distance to the region, inside it minus
+    /// (the distance to the outside - 1), so the boundary's own pixels are 0; 0 everywhere for an empty region.
+    /// </summary>
+    public static double[] Signed(ReadOnlySpan<bool> region, ReadOnlySpan<long> shape)
+    {
+        var map = new double[region.Length];
+        var any = false;
+        foreach (var r in region)
+            any |= r;
+        if (!any)
+            return map;
+        var outsideDistance = Euclidean(Not(region), shape);
+        var insideDistance = Euclidean(region, shape);
+        for (var i = 0; i < map.Length; i++)
+            map[i] = region[i] ? -(insideDistance[i] - 1) : outsideDistance[i];
+        return map;
+    }
+
+    /// <summary>
+    /// MONAI's distance field of a binary image (HausdorffDTLoss): distance to the boundary both inside and outside
+    /// (the EDT of the region plus the EDT of its complement); 0 everywhere for an empty region.
+    /// </summary>
+    public static double[] ToBoundary(ReadOnlySpan<bool> region, ReadOnlySpan<long> shape)
+    {
+        var map = new double[region.Length];
+        var any = false;
+        foreach (var r in region)
+            any |= r;
+        if (!any)
+            return map;
+        var inside = Euclidean(region, shape);
+        var outside = Euclidean(Not(region), shape);
+        for (var i = 0; i < map.Length; i++)
+            map[i] = inside[i] + outside[i];
+        return map;
+    }
+
+    private static bool[] Not(ReadOnlySpan<bool> x)
+    {
+        var r = new bool[x.Length];
+        for (var i = 0; i < x.Length; i++)
+            r[i] = !x[i];
+        return r;
+    }
+
+    /// <summary>
+    /// A map per (sample, class) of a <c>N, C, *spatial</c> tensor thresholded at 0.5, as a float64 CPU tensor of the
+    /// same shape (no gradient).
+    /// </summary>
+    internal static Tensor PerChannel(Tensor values, Func<bool[], long[], double[]> map)
+    {
+        using var scope = NewDisposeScope();
+        var shape = values.shape;
+        var spatial = shape.Skip(2).ToArray();
+        var pixels = (int)spatial.Aggregate(1L, (a, b) => a * b);
+        var flat = values.detach().to(float64).cpu().contiguous().data<double>().ToArray();
+        var result = new double[flat.Length];
+        var channels = (int)(shape[0] * shape[1]);
+        System.Threading.Tasks.Parallel.For(
+            0,
+            channels,
+            ch =>
+            {
+                var region = new bool[pixels];
+                for (var i = 0; i < pixels; i++)
+                    region[i] = flat[ch * pixels + i] > 0.5;
+                Array.Copy(map(region, spatial), 0, result, ch * pixels, pixels);
+            }
+        );
+        return tensor(result, shape, float64).MoveToOuterDisposeScope();
+    }
+}

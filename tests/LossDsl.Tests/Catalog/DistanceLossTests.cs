@@ -1,0 +1,224 @@
+using System;
+using System.Linq;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+using Reduction = TorchSharp.torch.nn.Reduction;
+
+namespace LossDsl.Tests.Catalog;
+
+/// <summary>
+/// The exact Euclidean distance transform against brute force (every pair of pixels, integer squared distances, so
+/// equality is exact), and the boundary and Hausdorff distance-transform losses against float64 computations on
+/// brute-force maps, values and gradients.
+/// </summary>
+public class DistanceLossTests
+{
+    private static bool[] RandomMask(int count, int seed, double p)
+    {
+        var rng = new Random(seed);
+        return Enumerable.Range(0, count).Select(_ => rng.NextDouble() < p).ToArray();
+    }
+
+    private static int[] Coordinates(long index, long[] shape)
+    {
+        var c = new int[shape.Length];
+        for (var a = shape.Length - 1; a >= 0; a--)
+        {
+            c[a] = (int)(index % shape[a]);
+            index /= shape[a];
+        }
+        return c;
+    }
+
+    // min over feature pixels of the squared distance, by brute force.
+    private static double[] BruteSquared(bool[] feature, long[] shape)
+    {
+        var result = new double[feature.Length];
+        for (var i = 0; i < feature.Length; i++)
+        {
+            var best = double.PositiveInfinity;
+            var ci = Coordinates(i, shape);
+            for (var j = 0; j < feature.Length; j++)
+            {
+                if (!feature[j])
+                    continue;
+                var cj = Coordinates(j, shape);
+                double d = 0;
+                for (var a = 0; a < shape.Length; a++)
+                    d += (double)(ci[a] - cj[a]) * (ci[a] - cj[a]);
+                best = Math.Min(best, d);
+            }
+            result[i] = best;
+        }
+        return result;
+    }
+
+    [Theory]
+    [InlineData(new long[] { 17 }, 0.2)]
+    [InlineData(new long[] { 7, 9 }, 0.1)]
+    [InlineData(new long[] { 7, 9 }, 0.6)]
+    [InlineData(new long[] { 4, 5, 6 }, 0.05)]
+    [InlineData(new long[] { 1, 8, 3 }, 0.3)]
+    public void TheTransformIsExact(long[] shape, double density)
+    {
+        var count = (int)shape.Aggregate(1L, (a, b) => a * b);
+        for (var seed = 0; seed < 5; seed++)
+        {
+            var feature = RandomMask(count, seed * 31 + count, density);
+            Assert.Equal(BruteSquared(feature, shape), DistanceTransform.SquaredDistanceTo(feature, shape));
+        }
+        Assert.All(DistanceTransform.SquaredDistanceTo(new bool[count], shape), d => Assert.True(double.IsPositiveInfinity(d)));
+    }
+
+    private static double[] BruteEuclidean(bool[] inside, long[] shape)
+    {
+        if (inside.All(x => x))
+            return new double[inside.Length];
+        return BruteSquared(inside.Select(x => !x).ToArray(), shape).Select(Math.Sqrt).ToArray();
+    }
+
+    [Fact]
+    public void SignedAndBoundaryMapsFollowTheirDefinitions()
+    {
+        var shape = new long[] { 6, 7 };
+        var region = RandomMask(42, 5, 0.4);
+        var outside = region.Select(x => !x).ToArray();
+        var din = BruteEuclidean(region, shape);
+        var dout = BruteEuclidean(outside, shape);
+        var signed = DistanceTransform.Signed(region, shape);
+        var boundary = DistanceTransform.ToBoundary(region, shape);
+        for (var i = 0; i < region.Length; i++)
+        {
+            Assert.Equal(region[i] ? -(din[i] - 1) : dout[i], signed[i], 12);
+            Assert.Equal(din[i] + dout[i], boundary[i], 12);
+        }
+        Assert.All(DistanceTransform.Signed(new bool[42], shape), v => Assert.Equal(0.0, v));
+        Assert.All(DistanceTransform.ToBoundary(new bool[42], shape), v => Assert.Equal(0.0, v));
+        Assert.All(DistanceTransform.Euclidean(Enumerable.Repeat(true, 42).ToArray(), shape), v => Assert.Equal(0.0, v));
+    }
+
+    private const int N = 2,
+        C = 3,
+        H = 5,
+        W = 6,
+        S = H * W;
+
+    private static readonly long[] Spatial = { H, W };
+
+    private static double[] Maps(double[] values, Func<bool[], double[]> map)
+    {
+        var result = new double[values.Length];
+        for (var ch = 0; ch < N * C; ch++)
+        {
+            var region = Enumerable.Range(0, S).Select(i => values[ch * S + i] > 0.5).ToArray();
+            Array.Copy(map(region), 0, result, ch * S, S);
+        }
+        return result;
+    }
+
+    private static double[] SignedBrute(bool[] region)
+    {
+        if (!region.Any(x => x))
+            return new double[region.Length];
+        var din = BruteEuclidean(region, Spatial);
+        var dout = BruteEuclidean(region.Select(x => !x).ToArray(), Spatial);
+        return region.Select((r, i) => r ? -(din[i] - 1) : dout[i]).ToArray();
+    }
+
+    private static double[] BoundaryBrute(bool[] region)
+    {
+        if (!region.Any(x => x))
+            return new double[region.Length];
+        var din = BruteEuclidean(region, Spatial);
+        var dout = BruteEuclidean(region.Select(x => !x).ToArray(), Spatial);
+        return din.Zip(dout, (a, b) => a + b).ToArray();
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void BoundaryLossIsTheMeanOfProbabilityTimesSignedDistance(bool includeBackground)
+    {
+        var x = Hand.Random(N * C * S, seed: 91);
+        var labels = Hand.Labels(N * S, C, seed: 92);
+        var t = Hand.OneHot(labels, N, C, S);
+        var phi = Maps(t, SignedBrute);
+        double Reference(double[] v)
+        {
+            var p = Hand.Softmax(v, N, C, S);
+            double total = 0;
+            var count = 0;
+            for (var n = 0; n < N; n++)
+            for (var c = includeBackground ? 0 : 1; c < C; c++)
+            for (var s = 0; s < S; s++)
+            {
+                var k = Hand.K(n, c, s, C, S);
+                total += p[k] * phi[k];
+                count++;
+            }
+            return total / count;
+        }
+        using var loss = new BoundaryLoss(includeBackground: includeBackground);
+        var input = Hand.T(x, N, C, H, W).requires_grad_(true);
+        var value = loss.forward(input, Hand.L(labels, N, H, W));
+        Hand.Close(Reference(x), value.ToDouble(), 1e-12);
+        value.backward();
+        Hand.CloseToCentralDifferences(Reference, x, Hand.Flat(input.grad!), new[] { 0, 13, 29, 47, 66, 88, 101, 170 });
+    }
+
+    [Fact]
+    public void HausdorffDtLossWeighsTheSquaredErrorByBothDistanceFields()
+    {
+        var x = Hand.Random(N * C * S, seed: 93);
+        var labels = Hand.Labels(N * S, C, seed: 94);
+        var t = Hand.OneHot(labels, N, C, S);
+        var p = x.Select(Hand.Sigmoid).ToArray();
+        var dp = Maps(p, BoundaryBrute);
+        var dt = Maps(t, BoundaryBrute);
+        // The distance fields carry no gradient: d/dx of (p - t)² (dp² + dt²) with the fields held.
+        double total = 0;
+        var grad = new double[x.Length];
+        for (var k = 0; k < x.Length; k++)
+        {
+            var d = dp[k] * dp[k] + dt[k] * dt[k];
+            total += (p[k] - t[k]) * (p[k] - t[k]) * d;
+            grad[k] = 2 * (p[k] - t[k]) * d * p[k] * (1 - p[k]) / x.Length;
+        }
+        using var loss = new HausdorffDtLoss();
+        var input = Hand.T(x, N, C, H, W).requires_grad_(true);
+        var value = loss.forward(input, Hand.L(labels, N, H, W));
+        Hand.Close(total / x.Length, value.ToDouble(), 1e-12);
+        value.backward();
+        var actual = Hand.Flat(input.grad!);
+        for (var k = 0; k < x.Length; k++)
+            Hand.Close(grad[k], actual[k], 1e-12);
+        Assert.True(value.ToDouble() > 0);
+    }
+
+    [Fact]
+    public void MasksReductionsAndBadOptionsAreHandled()
+    {
+        var x = randn(new long[] { 2, 3, 5, 6 }, dtype: float64, requires_grad: true);
+        var y = randint(0, 3, new long[] { 2, 5, 6 });
+        var keep = rand(new long[] { 2, 5, 6 }) > 0.3;
+        using var perSample = new HausdorffDtLoss(reduction: Reduction.None);
+        using var mean = new HausdorffDtLoss();
+        using var sum = new HausdorffDtLoss(reduction: Reduction.Sum);
+        var samples = perSample.forward(x, y, keep);
+        Assert.Equal(new long[] { 2 }, samples.shape);
+        var valid = keep.sum().ToDouble() * 3;
+        Hand.Close(sum.forward(x, y, keep).ToDouble() / valid, mean.forward(x, y, keep).ToDouble(), 1e-12);
+        mean.forward(x, y, keep).backward();
+        var g = x.grad!.permute(1, 0, 2, 3);
+        Assert.Equal(0.0, g.masked_select(keep.logical_not().unsqueeze(0).expand(3, 2, 5, 6)).abs().sum().ToDouble());
+        using var dropping = new BoundaryLoss(includeBackground: false);
+        Assert.Throws<ArgumentException>(() => dropping.forward(randn(2, 1, 4, 4), zeros(2, 1, 4, 4)));
+        using var softmax = new BoundaryLoss();
+        Assert.Throws<ArgumentException>(() => softmax.forward(randn(2, 1, 4, 4), zeros(2, 1, 4, 4)));
+        Assert.Equal("alpha", Assert.Throws<ArgumentOutOfRangeException>(() => new HausdorffDtLoss(alpha: -1)).ParamName);
+        // One-channel binary segmentation with a sigmoid works.
+        using var binary = new BoundaryLoss(activation: Activation.Sigmoid);
+        Assert.True(double.IsFinite(binary.forward(randn(2, 1, 4, 4), (rand(2, 1, 4, 4) > 0.5).to(float32)).ToDouble()));
+    }
+}
