@@ -7,8 +7,8 @@ namespace LossDsl;
 /// <summary>
 /// Shared parts of the losses that read distance maps of the target (or prediction): the activation, the class
 /// selection, and the mean over valid pixels, kept classes and samples. Distance maps are computed on the CPU from
-/// the target as given each call (pixels at the ignore index count as not belonging to any class) and carry no
-/// gradient; the loss itself is differentiated by autograd.
+/// the target each call, invalid pixels (masked, or at the ignore index) belonging to no class, and carry no
+/// gradient. The loss itself is differentiated by autograd.
 /// </summary>
 public abstract class DistanceMapLoss : LossFunction, IClassSelection
 {
@@ -31,7 +31,10 @@ public abstract class DistanceMapLoss : LossFunction, IClassSelection
     /// <summary>Class index of pixels to leave out.</summary>
     public long IgnoreIndex { get; }
 
-    /// <summary>Mean (default) over valid pixels, kept classes and samples; Sum; None: one mean per sample <c>N</c>.</summary>
+    /// <summary>
+    /// The loss is one mean over the valid pixels per (sample, kept class); Mean (default) averages them, Sum adds
+    /// them, None returns them (<c>N, C</c>, or <c>N, C - 1</c> without the background), as MONAI does.
+    /// </summary>
     public Reduction Reduction { get; }
 
     /// <summary>Whether to check that the input is finite and the targets valid, fixed at construction.</summary>
@@ -61,22 +64,26 @@ public abstract class DistanceMapLoss : LossFunction, IClassSelection
             Activation.Softmax => nn.functional.softmax(ctx.Input, 1),
             _ => ctx.Input.alias(),
         };
-        var values = PerPixel(p, ctx.Target);
+        // Invalid pixels (masked, or at the ignore index, which the context maps to class 0) belong to no class
+        // in the distance maps.
+        var truth = ctx.Mask is { } valid ? ctx.Target * valid.to(ctx.Target.dtype) : ctx.Target;
+        var values = PerPixel(p, truth);
         var kept = IncludeBackground ? values : values[.., 1..];
         var masked = ctx.Mask is { } m ? kept * m.to(kept.dtype) : kept;
-        var classes = kept.shape[1];
-        var dims = new long[kept.dim() - 1];
-        for (var i = 0; i < dims.Length; i++)
-            dims[i] = i + 1;
-        var perSample = masked.sum(dims);
-        var validPerSample = ctx.Mask is { } v
-            ? v.to(kept.dtype).sum(dims) * classes
-            : full(ctx.N, (double)(kept.numel() / ctx.N), dtype: kept.dtype);
+        // One mean over the valid pixels per (sample, kept class), as MONAI's HausdorffDTLoss reduces.
+        var spatial = new long[kept.dim() - 2];
+        for (var i = 0; i < spatial.Length; i++)
+            spatial[i] = i + 2;
+        var sums = masked.sum(spatial);
+        var counts = ctx.Mask is { } v
+            ? v.to(kept.dtype).sum(spatial).clamp_min(1.0)
+            : full(new long[] { 1, 1 }, (double)Math.Max(1, kept[0, 0].numel()), dtype: kept.dtype, device: kept.device);
+        var means = sums / counts;
         var result = Reduction switch
         {
-            Reduction.Sum => perSample.sum(),
-            Reduction.Mean => perSample.sum() / validPerSample.sum().clamp_min(1.0),
-            _ => perSample / validPerSample.clamp_min(1.0),
+            Reduction.Sum => means.sum(),
+            Reduction.Mean => means.mean(),
+            _ => means,
         };
         return result.MoveToOuterDisposeScope();
     }
@@ -95,7 +102,7 @@ public sealed class BoundaryLoss : DistanceMapLoss
     /// <param name="activation">Softmax (default) over classes, Sigmoid per channel, or None for probabilities.</param>
     /// <param name="includeBackground">Score channel 0 too (Kervadec et al. score the foreground classes only: false).</param>
     /// <param name="ignoreIndex">Class index of pixels to leave out.</param>
-    /// <param name="reduction">Mean (default), Sum, or None (one mean per sample).</param>
+    /// <param name="reduction">Mean (default), Sum, or None (the mean per sample and kept class).</param>
     public BoundaryLoss(
         Activation activation = Activation.Softmax,
         bool includeBackground = true,
@@ -128,7 +135,7 @@ public sealed class HausdorffDtLoss : DistanceMapLoss
     /// <param name="activation">Sigmoid (default) per channel, Softmax over classes, or None for probabilities.</param>
     /// <param name="includeBackground">Score channel 0 too (MONAI's default is false).</param>
     /// <param name="ignoreIndex">Class index of pixels to leave out.</param>
-    /// <param name="reduction">Mean (default), Sum, or None (one mean per sample).</param>
+    /// <param name="reduction">Mean (default), Sum, or None (the mean per sample and kept class).</param>
     public HausdorffDtLoss(
         double alpha = 2.0,
         Activation activation = Activation.Sigmoid,

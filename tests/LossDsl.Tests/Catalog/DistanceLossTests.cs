@@ -205,10 +205,12 @@ public class DistanceLossTests
         using var perSample = new HausdorffDtLoss(reduction: Reduction.None);
         using var mean = new HausdorffDtLoss();
         using var sum = new HausdorffDtLoss(reduction: Reduction.Sum);
-        var samples = perSample.forward(x, y, keep);
-        Assert.Equal(new long[] { 2 }, samples.shape);
-        var valid = keep.sum().ToDouble() * 3;
-        Hand.Close(sum.forward(x, y, keep).ToDouble() / valid, mean.forward(x, y, keep).ToDouble(), 1e-12);
+        var perClass = perSample.forward(x, y, keep);
+        Assert.Equal(new long[] { 2, 3 }, perClass.shape);
+        Hand.Close(perClass.sum().ToDouble(), sum.forward(x, y, keep).ToDouble(), 1e-12);
+        Hand.Close(perClass.mean().ToDouble(), mean.forward(x, y, keep).ToDouble(), 1e-12);
+        using var foregroundOnly = new HausdorffDtLoss(includeBackground: false, reduction: Reduction.None);
+        Assert.Equal(new long[] { 2, 2 }, foregroundOnly.forward(x, y).shape);
         mean.forward(x, y, keep).backward();
         var g = x.grad!.permute(1, 0, 2, 3);
         Assert.Equal(0.0, g.masked_select(keep.logical_not().unsqueeze(0).expand(3, 2, 5, 6)).abs().sum().ToDouble());
@@ -220,5 +222,71 @@ public class DistanceLossTests
         // One-channel binary segmentation with a sigmoid works.
         using var binary = new BoundaryLoss(activation: Activation.Sigmoid);
         Assert.True(double.IsFinite(binary.forward(randn(2, 1, 4, 4), (rand(2, 1, 4, 4) > 0.5).to(float32)).ToDouble()));
+    }
+
+    [Fact]
+    public void InvalidPixelsBelongToNoClassInTheMaps()
+    {
+        var x = randn(new long[] { 2, 3, 5, 6 }, dtype: float64);
+        var labels = randint(0, 3, new long[] { 2, 5, 6 });
+        var valid = rand(new long[] { 2, 5, 6 }) > 0.3;
+        var ignored = labels.masked_fill(valid.logical_not(), -100);
+        // The same pixels as a mask, with a per-class target that is 0 in every class there.
+        var perClass = nn.functional.one_hot(labels, 3).permute(0, 3, 1, 2).to(float64) * valid.unsqueeze(1).to(float64);
+        using var boundary = new BoundaryLoss();
+        using var hausdorff = new HausdorffDtLoss(activation: Activation.Softmax);
+        foreach (var loss in new DistanceMapLoss[] { boundary, hausdorff })
+        {
+            var byIndex = loss.forward(x, ignored).ToDouble();
+            Hand.Close(loss.forward(x, perClass, valid).ToDouble(), byIndex, 1e-12);
+            // Whatever the target holds under the mask (here class 0) does not enter the maps.
+            var asBackground = nn.functional.one_hot(labels.masked_fill(valid.logical_not(), 0), 3).permute(0, 3, 1, 2).to(float64);
+            Hand.Close(byIndex, loss.forward(x, asBackground, valid).ToDouble(), 1e-12);
+            Assert.NotEqual(byIndex, loss.forward(x, asBackground).ToDouble());
+        }
+    }
+
+    // MONAI's published values, tests/losses/test_hausdorff_loss.py (Project-MONAI/MONAI), printed to six digits.
+    private static void Published(double expected, double actual) =>
+        Assert.True(Math.Abs(expected - actual) <= 1e-5 * Math.Abs(expected), $"expected {expected}, got {actual}");
+
+    [Fact]
+    public void HausdorffDtLossMatchesMonaisPublishedValues()
+    {
+        using var sigmoid = new HausdorffDtLoss();
+        var x2 = tensor(new[] { 1.0, -1.0, -1.0, 1.0 }, new long[] { 1, 1, 2, 2 });
+        Published(0.509329, sigmoid.forward(x2, tensor(new[] { 1.0, 0.0, 1.0, 1.0 }, new long[] { 1, 1, 2, 2 })).ToDouble());
+        // The same image as a 1 x 2 x 2 volume.
+        Published(
+            0.509329,
+            sigmoid.forward(x2.reshape(1, 1, 1, 2, 2), tensor(new[] { 1.0, 0.0, 1.0, 1.0 }, new long[] { 1, 1, 1, 2, 2 })).ToDouble()
+        );
+        var x3 = tensor(new[] { 1.0, -1.0, 1.0, -1.0, -1.0, 1.0, -1.0, 1.0 }, new long[] { 1, 1, 2, 2, 2 });
+        var t3 = tensor(new[] { 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0 }, new long[] { 1, 1, 2, 2, 2 });
+        Published(0.375718, sigmoid.forward(x3, t3).ToDouble());
+        var xc = tensor(new[] { 1.0, -1.0, -1.0, 1.0, 1.0, -1.0, -1.0, 1.0 }, new long[] { 1, 2, 2, 2 });
+        var tc = tensor(new[] { 1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0 }, new long[] { 1, 2, 2, 2 });
+        Published(0.326994, sigmoid.forward(xc, tc).ToDouble());
+        using var foreground = new HausdorffDtLoss(includeBackground: false);
+        Published(0.144659, foreground.forward(xc, tc).ToDouble());
+        // A batch whose first target covers the whole image (no boundary: its field is 0).
+        var xb = tensor(new[] { 1.0, -1.0, -1.0, 1.0, 1.0, -1.0, -1.0, 1.0 }, new long[] { 2, 1, 2, 2 });
+        var tb = tensor(new[] { 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0 }, new long[] { 2, 1, 2, 2 });
+        Published(0.455082, sigmoid.forward(xb, tb).ToDouble());
+
+        // Two channels against class indices (MONAI's to_onehot_y).
+        var xi = tensor(new[] { -1.0, 0.0, 1.0, 1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0 }, new long[] { 2, 2, 3, 1 });
+        var ti = tensor(new long[] { 1, 0, 0, 1, 1, 0 }, new long[] { 2, 3, 1 });
+        using var perSample = new HausdorffDtLoss(reduction: Reduction.None);
+        var values = perSample.forward(xi, ti);
+        Assert.Equal(new long[] { 2, 2 }, values.shape);
+        Published(0.407765, values[0, 0].ToDouble());
+        Published(0.407765, values[0, 1].ToDouble());
+        Published(0.5, values[1, 0].ToDouble());
+        Published(0.5, values[1, 1].ToDouble());
+        using var softmax = new HausdorffDtLoss(activation: Activation.Softmax);
+        Published(0.357016, softmax.forward(xi, ti).ToDouble());
+        using var softmaxSum = new HausdorffDtLoss(activation: Activation.Softmax, reduction: Reduction.Sum);
+        Published(1.428062, softmaxSum.forward(xi, ti).ToDouble());
     }
 }
