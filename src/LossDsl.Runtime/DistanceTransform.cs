@@ -104,10 +104,7 @@ public static class DistanceTransform
     /// </summary>
     public static double[] Euclidean(ReadOnlySpan<bool> inside, ReadOnlySpan<long> shape)
     {
-        var outside = new bool[inside.Length];
-        for (var i = 0; i < inside.Length; i++)
-            outside[i] = !inside[i];
-        var squared = SquaredDistanceTo(outside, shape);
+        var squared = SquaredDistanceTo(Not(inside), shape);
         for (var i = 0; i < squared.Length; i++)
             squared[i] = double.IsPositiveInfinity(squared[i]) ? 0 : Math.Sqrt(squared[i]);
         return squared;
@@ -117,38 +114,28 @@ public static class DistanceTransform
     /// Kervadec et al.'s signed distance map of a region: outside it the distance to the region, inside it minus
     /// (the distance to the outside - 1), so the boundary's own pixels are 0; 0 everywhere for an empty region.
     /// </summary>
-    public static double[] Signed(ReadOnlySpan<bool> region, ReadOnlySpan<long> shape)
-    {
-        var map = new double[region.Length];
-        var any = false;
-        foreach (var r in region)
-            any |= r;
-        if (!any)
-            return map;
-        var outsideDistance = Euclidean(Not(region), shape);
-        var insideDistance = Euclidean(region, shape);
-        for (var i = 0; i < map.Length; i++)
-            map[i] = region[i] ? -(insideDistance[i] - 1) : outsideDistance[i];
-        return map;
-    }
+    public static double[] Signed(ReadOnlySpan<bool> region, ReadOnlySpan<long> shape) =>
+        Combine(region, shape, (isInside, inside, outside) => isInside ? -(inside - 1) : outside);
 
     /// <summary>
     /// MONAI's distance field of a binary image (HausdorffDTLoss): distance to the boundary both inside and outside
     /// (the EDT of the region plus the EDT of its complement); 0 everywhere for an empty region.
     /// </summary>
-    public static double[] ToBoundary(ReadOnlySpan<bool> region, ReadOnlySpan<long> shape)
+    public static double[] ToBoundary(ReadOnlySpan<bool> region, ReadOnlySpan<long> shape) =>
+        Combine(region, shape, (_, inside, outside) => inside + outside);
+
+    // A map from each pixel's membership and its distances to the outside (inside the region) and to the region
+    // (outside it); 0 everywhere for an empty region.
+    private static double[] Combine(ReadOnlySpan<bool> region, ReadOnlySpan<long> shape, Func<bool, double, double, double> map)
     {
-        var map = new double[region.Length];
-        var any = false;
-        foreach (var r in region)
-            any |= r;
-        if (!any)
-            return map;
+        var result = new double[region.Length];
+        if (!region.Contains(true))
+            return result;
         var inside = Euclidean(region, shape);
         var outside = Euclidean(Not(region), shape);
-        for (var i = 0; i < map.Length; i++)
-            map[i] = inside[i] + outside[i];
-        return map;
+        for (var i = 0; i < result.Length; i++)
+            result[i] = map(region[i], inside[i], outside[i]);
+        return result;
     }
 
     private static bool[] Not(ReadOnlySpan<bool> x)

@@ -97,6 +97,23 @@ public class VerbTests
     }
 
     [Fact]
+    public void EvalTakesAPerPixelWeightMap()
+    {
+        // Mean of w·BCE over the 2 pixels: (2·softplus(-0.5) + 0.5·softplus(-1)) / 2 for targets 1, 0 at x = 0.5, -1.
+        var json =
+            "{\"loss\": \"bce\", \"input\": {\"shape\": [1, 1, 2], \"data\": [0.5, -1.0], \"dtype\": \"float64\"},"
+            + "\"target\": {\"shape\": [1, 1, 2], \"data\": [1, 0], \"dtype\": \"float64\"},"
+            + "\"weight\": {\"shape\": [1, 2], \"data\": [2, 0.5], \"dtype\": \"float64\"}}";
+        var r = Cli.Run(json, "eval", "-");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var expected = (2 * Math.Log(1 + Math.Exp(-0.5)) + 0.5 * Math.Log(1 + Math.Exp(-1.0))) / 2;
+        Assert.Equal(expected, Json(r.Stdout).GetProperty("loss").GetDouble(), 12);
+        var negative = Cli.Run(json.Replace("[2, 0.5]", "[2, -0.5]"), "eval", "-");
+        Assert.Equal(2, negative.ExitCode);
+        Assert.Contains("weight", negative.Stderr);
+    }
+
+    [Fact]
     public void EvalTakesAPerClassPosWeightAsAnArray()
     {
         // Two classes, one pixel each: x = [0.5, -1], t = [1, 1]; per-class pos weights 3 and 0.5.

@@ -86,9 +86,12 @@ public static class EvalCommand
         if (root.ValueKind != JsonValueKind.Object)
             throw new CaseException("the case must be a JSON object");
         foreach (var p in root.EnumerateObject())
-            if (p.Name is not ("loss" or "options" or "reduction" or "input" or "target" or "mask" or "classWeights" or "ignoreIndex"))
+            if (
+                p.Name
+                is not ("loss" or "options" or "reduction" or "input" or "target" or "mask" or "weight" or "classWeights" or "ignoreIndex")
+            )
                 throw new CaseException(
-                    $"unknown field '{p.Name}'; expected loss, options, reduction, input, target, mask, classWeights, ignoreIndex"
+                    $"unknown field '{p.Name}'; expected loss, options, reduction, input, target, mask, weight, classWeights, ignoreIndex"
                 );
 
         var name =
@@ -142,6 +145,7 @@ public static class EvalCommand
         var input = ReadTensor(root, "input", required: true, defaultType: ScalarType.Float32)!;
         var target = ReadTensor(root, "target", required: true, defaultType: input.dtype)!;
         var mask = ReadTensor(root, "mask", required: false, defaultType: ScalarType.Float32);
+        var pixelWeight = ReadTensor(root, "weight", required: false, defaultType: input.dtype);
         Tensor? weights = null;
         if (root.TryGetProperty("classWeights", out var w))
         {
@@ -175,7 +179,7 @@ public static class EvalCommand
 
         using var loss = entry.Create(options, reduction, weights, ignoreIndex ?? -100);
         var x = grad ? input.detach().requires_grad_(true) : input;
-        var value = loss.forward(x, target, mask);
+        var value = loss.forward(x, target, mask, pixelWeight);
         var sb = new StringBuilder();
         sb.Append("{\"loss\": ")
             .Append(Json(value, "value", entry.Name))

@@ -10,16 +10,14 @@ namespace LossDsl;
 /// the target each call, invalid pixels (masked, or at the ignore index) belonging to no class, and carry no
 /// gradient. The loss itself is differentiated by autograd.
 /// </summary>
-public abstract class DistanceMapLoss : LossFunction, IClassSelection
+public abstract class DistanceMapLoss : HandWrittenLoss, IClassSelection
 {
     /// <summary>Creates the loss.</summary>
     protected DistanceMapLoss(string name, Activation activation, bool includeBackground, long ignoreIndex, Reduction reduction)
-        : base(name)
+        : base(name, reduction, ignoreIndex)
     {
         Activation = activation;
         IncludeBackground = includeBackground;
-        IgnoreIndex = ignoreIndex;
-        Reduction = reduction;
     }
 
     /// <summary>How the input becomes probabilities.</summary>
@@ -27,18 +25,6 @@ public abstract class DistanceMapLoss : LossFunction, IClassSelection
 
     /// <inheritdoc />
     public bool IncludeBackground { get; }
-
-    /// <summary>Class index of pixels to leave out.</summary>
-    public long IgnoreIndex { get; }
-
-    /// <summary>
-    /// The loss is one mean over the valid pixels per (sample, kept class); Mean (default) averages them, Sum adds
-    /// them, None returns them (<c>N, C</c>, or <c>N, C - 1</c> without the background), as MONAI does.
-    /// </summary>
-    public Reduction Reduction { get; }
-
-    /// <summary>Whether to check that the input is finite and the targets valid, fixed at construction.</summary>
-    public bool CheckValues { get; init; } = true;
 
     /// <summary>The per-pixel, per-class loss <c>N, C, *spatial</c> from probabilities and per-class targets.</summary>
     protected abstract Tensor PerPixel(Tensor probabilities, Tensor target);

@@ -105,10 +105,8 @@ internal static class Lovasz
 /// <c>per_image=False</c>) or per image, then reduced. Masked and ignored pixels are left out; a set with no
 /// valid pixel, or no present class, contributes 0. It sorts, so it is written by hand (autograd differentiates it).
 /// </summary>
-public sealed class LovaszSoftmaxLoss : LossFunction
+public sealed class LovaszSoftmaxLoss : HandWrittenLoss
 {
-    private const string WeightsBuffer = "class_weights";
-
     /// <summary>Creates the loss.</summary>
     /// <param name="perImage">One loss per image (kornia), or one over all pixels of the batch (smp's default).</param>
     /// <param name="onlyPresent">Average over the classes present in the target of each set (smp), or over all classes (kornia).</param>
@@ -122,14 +120,10 @@ public sealed class LovaszSoftmaxLoss : LossFunction
         long ignoreIndex = -100,
         Reduction reduction = Reduction.Mean
     )
-        : base(nameof(LovaszSoftmaxLoss))
+        : base(nameof(LovaszSoftmaxLoss), reduction, ignoreIndex, classWeights)
     {
         PerImage = perImage;
         OnlyPresent = onlyPresent;
-        IgnoreIndex = ignoreIndex;
-        Reduction = reduction;
-        if (classWeights is not null)
-            register_buffer(WeightsBuffer, classWeights.detach().clone());
     }
 
     /// <summary>One loss per image (true) or one over the whole batch.</summary>
@@ -137,18 +131,6 @@ public sealed class LovaszSoftmaxLoss : LossFunction
 
     /// <summary>Whether only the classes present in the target are averaged.</summary>
     public bool OnlyPresent { get; }
-
-    /// <summary>Class index of pixels left out.</summary>
-    public long IgnoreIndex { get; }
-
-    /// <summary>How the per-image losses are reduced.</summary>
-    public Reduction Reduction { get; }
-
-    /// <summary>The class weights (moved by <c>.to(device)</c>, saved in <c>state_dict()</c>), or null.</summary>
-    public Tensor? ClassWeights => get_buffer(WeightsBuffer);
-
-    /// <summary>Whether to check that the input is finite and the targets valid, fixed at construction.</summary>
-    public bool CheckValues { get; init; } = true;
 
     /// <inheritdoc />
     public override Tensor forward(Tensor input, Tensor target, Tensor? mask)

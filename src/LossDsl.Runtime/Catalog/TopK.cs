@@ -12,10 +12,8 @@ namespace LossDsl;
 /// (nnU-Net counts them with loss 0). Selecting the pixels needs a top-k, which the DSL cannot express, so
 /// the loss is written by hand; autograd differentiates it (through the selected pixels only).
 /// </summary>
-public sealed class TopKCrossEntropyLoss : LossFunction
+public sealed class TopKCrossEntropyLoss : HandWrittenLoss
 {
-    private const string WeightsBuffer = "class_weights";
-
     /// <summary>Creates the loss.</summary>
     /// <param name="k">The percentage of valid pixels kept, the largest losses first: 0 &lt; k ≤ 100 (100 is plain cross-entropy).</param>
     /// <param name="classWeights">Optional weight per class (C values), a registered buffer.</param>
@@ -23,7 +21,7 @@ public sealed class TopKCrossEntropyLoss : LossFunction
     /// <param name="reduction">Mean (default) over the kept pixels, or their Sum.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is not in (0, 100], or the reduction is None.</exception>
     public TopKCrossEntropyLoss(double k = 10, Tensor? classWeights = null, long ignoreIndex = -100, Reduction reduction = Reduction.Mean)
-        : base(nameof(TopKCrossEntropyLoss))
+        : base(nameof(TopKCrossEntropyLoss), reduction, ignoreIndex, classWeights)
     {
         Hyperparameters.RequireFinite(nameof(TopKCrossEntropyLoss), nameof(k), k);
         if (!(k > 0 && k <= 100))
@@ -39,26 +37,10 @@ public sealed class TopKCrossEntropyLoss : LossFunction
                 $"{nameof(TopKCrossEntropyLoss)}: Reduction.None has no per-pixel meaning here (the kept pixels are chosen over the batch); use Mean or Sum"
             );
         K = k;
-        IgnoreIndex = ignoreIndex;
-        Reduction = reduction;
-        if (classWeights is not null)
-            register_buffer(WeightsBuffer, classWeights.detach().clone());
     }
 
     /// <summary>The percentage of valid pixels kept.</summary>
     public double K { get; }
-
-    /// <summary>Class index of pixels left out.</summary>
-    public long IgnoreIndex { get; }
-
-    /// <summary>Mean or Sum over the kept pixels.</summary>
-    public Reduction Reduction { get; }
-
-    /// <summary>The class weights (moved by <c>.to(device)</c>, saved in <c>state_dict()</c>), or null.</summary>
-    public Tensor? ClassWeights => get_buffer(WeightsBuffer);
-
-    /// <summary>Whether to check that the input is finite and the class indices in range.</summary>
-    public bool CheckValues { get; init; } = true;
 
     /// <inheritdoc />
     public override Tensor forward(Tensor input, Tensor target, Tensor? mask)

@@ -220,4 +220,28 @@ internal static class Hand
             r[i++] = x;
         return r;
     }
+
+    /// <summary>
+    /// The Lovász extension of the Jaccard loss at the given errors (Berman et al., eq. 9 and Alg. 1): the errors
+    /// sorted in decreasing order (negative ones count as 0), weighted by the increments of the Jaccard loss of the
+    /// ground truth in that order.
+    /// </summary>
+    public static double LovaszExtension(double[] errors, double[] truth)
+    {
+        var order = Enumerable.Range(0, errors.Length).OrderByDescending(i => errors[i]).ToArray();
+        var total = truth.Sum();
+        double fg = 0,
+            bg = 0,
+            previous = 0,
+            loss = 0;
+        foreach (var i in order)
+        {
+            fg += truth[i];
+            bg += 1 - truth[i];
+            var jaccard = 1 - (total - fg) / (total + bg);
+            loss += Math.Max(errors[i], 0) * (jaccard - previous);
+            previous = jaccard;
+        }
+        return loss;
+    }
 }

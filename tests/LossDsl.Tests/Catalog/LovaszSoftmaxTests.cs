@@ -19,25 +19,6 @@ public class LovaszSoftmaxTests
         C = 3,
         S = 15;
 
-    private static double LovaszOfClass(double[] errors, double[] truth)
-    {
-        var order = Enumerable.Range(0, errors.Length).OrderByDescending(i => errors[i]).ToArray();
-        var total = truth.Sum();
-        double fg = 0,
-            bg = 0,
-            previous = 0,
-            loss = 0;
-        foreach (var i in order)
-        {
-            fg += truth[i];
-            bg += 1 - truth[i];
-            var jaccard = 1 - (total - fg) / (total + bg);
-            loss += errors[i] * (jaccard - previous);
-            previous = jaccard;
-        }
-        return loss;
-    }
-
     // The loss of one set of pixels: (n, s) pairs.
     private static double Set(double[] p, double[] t, IReadOnlyList<(int N, int S)> pixels, bool onlyPresent, double[] w)
     {
@@ -48,7 +29,7 @@ public class LovaszSoftmaxTests
             if (onlyPresent && truth.Sum() == 0)
                 continue;
             var errors = pixels.Select(q => Math.Abs(t[Hand.K(q.N, c, q.S, C, S)] - p[Hand.K(q.N, c, q.S, C, S)])).ToArray();
-            terms.Add(w[c] * LovaszOfClass(errors, truth));
+            terms.Add(w[c] * Hand.LovaszExtension(errors, truth));
         }
         return terms.Count == 0 ? 0 : terms.Average();
     }

@@ -50,30 +50,9 @@ public class MccLovaszTests
             Assert.Equal(Mcc(n * 20, n * 20 + 20), values[n], 10);
     }
 
-    // The Lovász hinge of one image by its definition (Berman et al., eq. 9 and Alg. 1): errors sorted in
-    // decreasing order, weighted by the increments of the Jaccard loss of the sorted labels.
-    private static double Lovasz(double[] logits, double[] labels)
-    {
-        var n = logits.Length;
-        if (n == 0)
-            return 0;
-        var errors = logits.Select((x, i) => 1 - x * (2 * labels[i] - 1)).ToArray();
-        var order = Enumerable.Range(0, n).OrderByDescending(i => errors[i]).ToArray();
-        var gts = labels.Sum();
-        double loss = 0,
-            previous = 0,
-            cumulativeGt = 0,
-            cumulativeNeg = 0;
-        foreach (var i in order)
-        {
-            cumulativeGt += labels[i];
-            cumulativeNeg += 1 - labels[i];
-            var jaccard = 1 - (gts - cumulativeGt) / (gts + cumulativeNeg);
-            loss += Math.Max(errors[i], 0) * (jaccard - previous);
-            previous = jaccard;
-        }
-        return loss;
-    }
+    // The Lovász hinge of one image by its definition: the Lovász extension at the hinge errors 1 - x·(2y - 1).
+    private static double Lovasz(double[] logits, double[] labels) =>
+        Hand.LovaszExtension(logits.Select((x, i) => 1 - x * (2 * labels[i] - 1)).ToArray(), labels);
 
     [Fact]
     public void LovaszHingeMatchesItsDefinitionPerImageWithAMask()
@@ -96,5 +75,23 @@ public class MccLovaszTests
         using var whole = new LovaszHingeLoss(perImage: false);
         var all = Enumerable.Range(0, 42).Where(i => ms[i]).ToArray();
         Assert.Equal(Lovasz(all.Select(i => xs[i]).ToArray(), all.Select(i => ts[i]).ToArray()), whole.forward(x, t, m).ToDouble(), 10);
+    }
+
+    [Fact]
+    public void LovaszHingeOfSeveralChannelsIsSmpsMultiLabelLovasz()
+    {
+        // smp's LovaszLoss(mode="multilabel"): the hinge over every channel and pixel of an image together.
+        using var scope = NewDisposeScope();
+        manual_seed(7);
+        var x = randn(new long[] { 2, 3, 4, 5 }, dtype: float64) * 2;
+        var t = rand(new long[] { 2, 3, 4, 5 }, dtype: float64).gt(0.5).to(float64);
+        var xs = Flat(x);
+        var ts = Flat(t);
+        using var loss = new LovaszHingeLoss(perImage: true, reduction: Reduction.None);
+        var values = Flat(loss.forward(x, t));
+        for (var n = 0; n < 2; n++)
+            Assert.Equal(Lovasz(xs[(n * 60)..((n + 1) * 60)], ts[(n * 60)..((n + 1) * 60)]), values[n], 10);
+        using var whole = new LovaszHingeLoss(perImage: false);
+        Assert.Equal(Lovasz(xs, ts), whole.forward(x, t).ToDouble(), 10);
     }
 }
