@@ -160,6 +160,22 @@ internal sealed partial class SpecParser
             }
             case "Count" when method.Parameters.Length == 1:
                 return Axes(0) is { } o ? new Count(o) : null;
+            case "PixelMap" or "ClassMap" when method.Parameters.Length == 1:
+            {
+                var syntax = args[0];
+                var c = syntax is null ? default : ConstantOf(model, syntax);
+                if (syntax is null || !c.HasValue || c.Value is not string mapName || !Dsl.IsMapName(mapName))
+                {
+                    Report(
+                        DiagnosticCatalog.InvalidMapName,
+                        (syntax ?? (SyntaxNode)call).GetLocation(),
+                        syntax is null ? "(missing)" : Diagnostics.Snippet(syntax)
+                    );
+                    _failed = true;
+                    return null;
+                }
+                return name == "PixelMap" ? Dsl.PixelMap(mapName) : Dsl.ClassMap(mapName);
+            }
             case "WeightedMean" when method.Parameters.Length == 2:
                 return Arg(0) is { } v && Arg(1) is { } w ? new WeightedMean(v, w) : null;
         }

@@ -54,6 +54,7 @@ internal sealed partial class SpecParser
         "StableReference",
         "UsesClassWeights",
         "UsesPosWeights",
+        "Maps",
         // torch.nn.Module (names a property can take: the capitalised ones, and those not starting with a letter).
         "ClearModules",
         "ConditionallyRegisterBuffer",

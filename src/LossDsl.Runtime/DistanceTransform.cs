@@ -118,6 +118,23 @@ public static class DistanceTransform
         Combine(region, shape, (isInside, inside, outside) => isInside ? -(inside - 1) : outside);
 
     /// <summary>
+    /// The signed distance map (<see cref="Signed(ReadOnlySpan{bool}, ReadOnlySpan{long})"/>) of every (sample, class) of a
+    /// per-class target <c>N, C, *spatial</c> thresholded at 0.5, as a float64 CPU tensor of the same shape: the map a
+    /// boundary loss declared with <c>ClassMap("distance")</c> reads (compute it once per target, e.g. in the data loader).
+    /// </summary>
+    /// <param name="target">Per-class target values <c>N, C, *spatial</c>.</param>
+    public static Tensor Signed(Tensor target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        if (target.dim() < 3)
+            throw new ArgumentException(
+                $"target has shape [{string.Join(", ", target.shape)}]; expected N, C, *spatial with at least one spatial axis.",
+                nameof(target)
+            );
+        return PerChannel(target, (r, s) => Signed(r, s));
+    }
+
+    /// <summary>
     /// MONAI's distance field of a binary image (HausdorffDTLoss): distance to the boundary both inside and outside
     /// (the EDT of the region plus the EDT of its complement); 0 everywhere for an empty region.
     /// </summary>

@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
 using Reduction = TorchSharp.torch.nn.Reduction;
@@ -30,8 +31,13 @@ internal sealed class FusedLossFunction : autograd.SingleTensorFunction<FusedLos
         var input = (Tensor)vars[1];
         var call = (FusedCall)vars[4];
         var output = module.FusedForward(call, input.shape, input.dtype, out var state);
-        ctx.save_for_backward(new() { input, (Tensor)vars[2], (vars[3] as Tensor)! });
+        // The mask slot is always there (null without a mask), then the named maps in the module's order.
+        var saved = new System.Collections.Generic.List<Tensor> { input, (Tensor)vars[2], (vars[3] as Tensor)! };
+        foreach (var (_, map) in call.Maps)
+            saved.Add(map);
+        ctx.save_for_backward(saved);
         ctx.save_data("state", state);
+        ctx.save_data("maps", call.Maps.Count);
         return output;
     }
 
@@ -45,7 +51,17 @@ internal sealed class FusedLossFunction : autograd.SingleTensorFunction<FusedLos
                 () =>
                 {
                     var saved = ctx.get_saved_variables();
-                    return (saved[0], saved[1], saved.Count > 2 ? saved[2] : null);
+                    var count = (int)ctx.get_data("maps");
+                    var names = state.Module.Maps.Keys.ToArray();
+                    System.Collections.Generic.Dictionary<string, Tensor>? maps = null;
+                    if (count > 0)
+                    {
+                        maps = new(StringComparer.Ordinal);
+                        for (var i = 0; i < count; i++)
+                            maps[names[i]] = saved[saved.Count - count + i];
+                    }
+                    var mask = saved.Count - count > 2 ? saved[2] : null;
+                    return new SavedInputs(saved[0], saved[1], mask, maps);
                 },
                 grad_output
             );

@@ -45,6 +45,7 @@ public static class Interpreter
                 Input { Kind: InputKind.Target } => ctx.Target,
                 Input { Kind: InputKind.ClassIndex } => ctx.ClassIndex,
                 Input { Kind: InputKind.PositiveWeights } => ctx.PosWeights,
+                Input { IsMap: true } map => ctx.Map(map.Name!),
                 Input => ctx.ClassWeights,
                 OneHot => ctx.Target,
                 Const c => Scalar(c.Value),

@@ -217,6 +217,83 @@ public sealed class LossContext : IDisposable
         PixelWeight = Adopt(w);
     }
 
+    private readonly Dictionary<string, Tensor> _maps = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The named map <paramref name="name"/> a spec reads (<see cref="Dsl.PixelMap"/>: <c>N, 1, *spatial</c>;
+    /// <see cref="Dsl.ClassMap"/>: <c>N, C, *spatial</c>), in the compute dtype, detached.
+    /// </summary>
+    /// <param name="name">The map's name in the spec.</param>
+    public Tensor Map(string name) =>
+        _maps.TryGetValue(name, out var map)
+            ? map
+            : throw new ArgumentException(
+                $"the spec reads the map '{name}', which this call did not pass (maps: {{ [\"{name}\"] = ... }}).",
+                "maps"
+            );
+
+    /// <summary>
+    /// Validates a named map (same device; floating point; a per-pixel map <c>N, *spatial</c> or <c>N, 1, *spatial</c>
+    /// of the normalised input, a per-class map <c>N, C, *spatial</c> (or <c>N, *spatial</c> for one channel); with
+    /// <paramref name="checkValues"/> finite, one host read) and attaches it in the compute dtype.
+    /// </summary>
+    internal void AttachMap(string loss, string name, bool perClass, Tensor map, bool checkValues)
+    {
+        ArgumentNullException.ThrowIfNull(map, name);
+        var label = $"maps[\"{name}\"]";
+        var shape = Input.shape;
+        var pixelShape = shape.Take(1).Concat(shape.Skip(2)).ToArray();
+        var pixelShape1 = shape.Take(1).Append(1L).Concat(shape.Skip(2)).ToArray();
+        if (map.device_type != Input.device_type || map.device_index != Input.device_index)
+            throw new ArgumentException(
+                $"{loss}: {label} is on {map.device}, the input on {Input.device}; move both to one device.",
+                "maps"
+            );
+        if (!map.is_floating_point())
+            throw new ArgumentException($"{loss}: {label} has dtype {map.dtype}; expected a floating-point map.", "maps");
+        long[] target;
+        if (perClass)
+        {
+            if (map.shape.SequenceEqual(shape))
+                target = shape;
+            else if (C == 1 && map.shape.SequenceEqual(pixelShape))
+                target = shape;
+            else
+                throw new ArgumentException(
+                    $"{loss}: {label} has shape {InputValidation.Show(map.shape)}; expected {InputValidation.Show(shape)} (N, C, *spatial: one value per pixel and class, the input's layout).",
+                    "maps"
+                );
+        }
+        else if (map.shape.SequenceEqual(pixelShape) || map.shape.SequenceEqual(pixelShape1))
+            target = pixelShape1;
+        else
+            throw new ArgumentException(
+                $"{loss}: {label} has shape {InputValidation.Show(map.shape)}; expected {InputValidation.Show(pixelShape)} or {InputValidation.Show(pixelShape1)} (N, *spatial: one value per pixel).",
+                "maps"
+            );
+        var m = map.detach().to(DType).reshape(target).contiguous();
+        if (checkValues)
+        {
+            using var bad = m.isfinite().logical_not();
+            using var any = bad.any();
+            if (any.cpu().item<bool>())
+            {
+                using var first = bad.flatten().nonzero()[0, 0];
+                var at = first.item<long>();
+                using var flat = m.flatten();
+                var value = flat[at].to(ScalarType.Float64).cpu().item<double>();
+                m.Dispose();
+                throw new ArgumentException(
+                    $"{loss}: {label} holds {value} at [{string.Join(", ", InputValidation.Unravel(at, target))}] ({(perClass ? "N, C" : "N, 1")}, *spatial); a map's values must be finite.",
+                    "maps"
+                );
+            }
+        }
+        if (_maps.ContainsKey(name))
+            throw new ArgumentException($"{loss}: {label} is attached twice.", "maps");
+        _maps[name] = Adopt(m);
+    }
+
     /// <summary>
     /// The number of elements over the named axes, kept as size-1 axes: valid pixels only when
     /// <paramref name="valid"/>, every position otherwise. Never below 1, so a mean over no valid
@@ -285,6 +362,7 @@ public sealed class LossContext : IDisposable
         foreach (var t in _owned)
             t.Dispose();
         _owned.Clear();
+        _maps.Clear();
         _denseTarget = null;
         _zero = null;
     }

@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
 using Reduction = TorchSharp.torch.nn.Reduction;
@@ -33,6 +35,24 @@ public abstract class LossFunction : nn.Module<Tensor, Tensor, Tensor>
             : throw new NotSupportedException(
                 $"{GetName()} takes no per-pixel weight map (its pixels are selected or sorted, not summed)."
             );
+
+    /// <summary>
+    /// The loss with a validity mask, a per-pixel weight map and the named maps a spec reads (<see cref="Dsl.PixelMap"/>,
+    /// <see cref="Dsl.ClassMap"/>, e.g. a distance map): <c>maps</c> holds each by its name in the spec. Losses that read
+    /// no maps reject any given.
+    /// </summary>
+    public virtual Tensor forward(Tensor input, Tensor target, Tensor? mask, Tensor? weight, IReadOnlyDictionary<string, Tensor>? maps) =>
+        maps is null || maps.Count == 0
+            ? forward(input, target, mask, weight)
+            : throw new ArgumentException(
+                $"{GetName()}: a map '{maps.Keys.First()}' was given, but this loss reads no maps; remove it.",
+                nameof(maps)
+            );
+
+    /// <summary>The names of the maps this loss reads, with whether each is per class (empty for most losses).</summary>
+    public virtual IReadOnlyDictionary<string, bool> Maps => EmptyMaps;
+
+    private protected static readonly IReadOnlyDictionary<string, bool> EmptyMaps = new Dictionary<string, bool>();
 
     /// <summary>The weighted sum of two losses.</summary>
     public static LossFunction operator +(LossFunction left, LossFunction right) => CombinedLoss.Of(left, right);

@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
 using Reduction = TorchSharp.torch.nn.Reduction;
@@ -184,6 +186,14 @@ public abstract partial class LossModule : LossFunction
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(target);
+        if (Maps.Count > 0)
+            CheckMaps(null);
+        return Forward(input, target, mask, null);
+    }
+
+    // The unweighted forward, with the spec's maps (checked by the caller).
+    private Tensor Forward(Tensor input, Tensor target, Tensor? mask, IReadOnlyDictionary<string, Tensor>? maps)
+    {
         CheckUsage();
         if (UsesFusedPath(input))
         {
@@ -198,13 +208,13 @@ public abstract partial class LossModule : LossFunction
             // (An input without a class axis is rejected, naming its shape, by the validation in Prepare.)
             if (Task == LossTask.Multiclass && detached.dim() >= 2)
                 CheckLayout(detached.shape[1]);
-            var call = Prepare(detached, target, mask);
+            var call = Prepare(detached, target, mask, maps);
             using var lctx = call.Context;
             var output = FusedLossFunction.apply(this, input, target, mask!, call);
             return output.MoveToOuterDisposeScope();
         }
         using var scope = NewDisposeScope();
-        using var ctx = WithPosWeights(LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues));
+        using var ctx = Context(input, target, mask, null, maps);
         CheckLayout(ctx.C);
         var (value, weight) = Evaluate(ctx);
         return Reductions.Apply(ctx, value, ResultAxes, Reduction, weight).MoveToOuterDisposeScope();
@@ -216,22 +226,108 @@ public abstract partial class LossModule : LossFunction
     /// count (and a <c>WeightedMean</c>'s denominator) is not. Weighted calls run the generated forward with
     /// autograd (the fused kernel does not read weight maps yet); <see cref="ExecutionMode.Kernel"/> refuses them.
     /// </summary>
-    public override Tensor forward(Tensor input, Tensor target, Tensor? mask, Tensor? weight)
+    public override Tensor forward(Tensor input, Tensor target, Tensor? mask, Tensor? weight) => forward(input, target, mask, weight, null);
+
+    /// <summary>
+    /// The loss with the named maps its spec reads (<see cref="Dsl.PixelMap"/>, <see cref="Dsl.ClassMap"/>; see
+    /// <see cref="Maps"/>) and an optional per-pixel weight map. Each map is checked (device, floating point, layout,
+    /// finite values when <see cref="CheckValues"/>); a map the spec does not read is rejected, naming it, and so is a
+    /// missing one. Maps take the generated analytic backward (saved like the input, so changing one in place before
+    /// <c>backward()</c> is caught); the fused CPU kernel does not read maps yet, so <see cref="ExecutionMode.Kernel"/>
+    /// refuses a spec with maps, and a weight map runs the generated forward with autograd.
+    /// </summary>
+    public override Tensor forward(Tensor input, Tensor target, Tensor? mask, Tensor? weight, IReadOnlyDictionary<string, Tensor>? maps)
     {
-        if (weight is null)
-            return forward(input, target, mask);
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(target);
+        CheckMaps(maps);
+        if (weight is null)
+            return Forward(input, target, mask, maps);
         CheckUsage();
         if (Mode == ExecutionMode.Kernel)
-            throw new NotSupportedException($"{GetName()}: the fused kernel does not read a per-pixel weight map; use ExecutionMode.Auto.");
+            throw new NotSupportedException(
+                $"{GetName()}: the fused kernel reads neither a per-pixel weight map nor named maps; use ExecutionMode.Auto."
+            );
         using var scope = NewDisposeScope();
-        using var ctx = WithPosWeights(LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues));
-        ctx.AttachPixelWeight(GetName(), weight, CheckValues);
+        using var ctx = Context(input, target, mask, weight, maps);
         CheckLayout(ctx.C);
         var (value, meanWeight) = Evaluate(ctx);
         return Reductions.Apply(ctx, value, ResultAxes, Reduction, meanWeight).MoveToOuterDisposeScope();
     }
+
+    // The validated inputs of an autograd or reference call, with the weight map and the maps attached.
+    private LossContext Context(
+        Tensor input,
+        Tensor target,
+        Tensor? mask,
+        Tensor? weight,
+        IReadOnlyDictionary<string, Tensor>? maps,
+        bool? checkValues = null
+    )
+    {
+        var check = checkValues ?? CheckValues;
+        var ctx = WithPosWeights(LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, check));
+        try
+        {
+            if (weight is not null)
+                ctx.AttachPixelWeight(GetName(), weight, check);
+            foreach (var (name, perClass) in Maps)
+                ctx.AttachMap(GetName(), name, perClass, maps![name], check);
+            return ctx;
+        }
+        catch
+        {
+            ctx.Dispose();
+            throw;
+        }
+    }
+
+    private IReadOnlyDictionary<string, bool>? _maps;
+
+    /// <summary>
+    /// The named maps the spec reads, each with whether it is per class (<see cref="Dsl.ClassMap"/>, <c>N, C, *spatial</c>)
+    /// or per pixel (<see cref="Dsl.PixelMap"/>, <c>N, 1, *spatial</c>); empty for most losses.
+    /// </summary>
+    public override IReadOnlyDictionary<string, bool> Maps => _maps ??= MapsOf(BuildSpec(), GetName());
+
+    internal static IReadOnlyDictionary<string, bool> MapsOf(Expr spec, string loss)
+    {
+        var maps = new SortedDictionary<string, bool>(StringComparer.Ordinal);
+        foreach (var e in Structure.PostOrder(spec))
+            if (e is Input { IsMap: true } map)
+            {
+                var perClass = map.Kind == InputKind.ClassMap;
+                if (maps.TryGetValue(map.Name!, out var known) && known != perClass)
+                    throw new InvalidOperationException(
+                        $"{loss}: its spec reads '{map.Name}' both as a PixelMap and as a ClassMap; give the two maps different names."
+                    );
+                maps[map.Name!] = perClass;
+            }
+        return maps;
+    }
+
+    // Every map the spec reads is given, and nothing else.
+    private void CheckMaps(IReadOnlyDictionary<string, Tensor>? maps)
+    {
+        var given = maps ?? new Dictionary<string, Tensor>();
+        foreach (var name in given.Keys)
+            if (!Maps.ContainsKey(name))
+                throw new ArgumentException(
+                    Maps.Count == 0
+                        ? $"{GetName()}: a map '{name}' was given, but this loss reads no maps (its spec has no PixelMap or ClassMap); remove it."
+                        : $"{GetName()}: a map '{name}' was given, but this loss reads only {Describe(Maps)}; check the name.",
+                    nameof(maps)
+                );
+        var missing = Maps.Keys.Where(n => !given.ContainsKey(n)).ToList();
+        if (missing.Count > 0)
+            throw new ArgumentException(
+                $"{GetName()}: this loss reads {Describe(Maps)}, and {string.Join(", ", missing.Select(n => $"'{n}'"))} was not given; pass it: loss.forward(input, target, mask, weight: null, maps: new Dictionary<string, Tensor> {{ [\"{missing[0]}\"] = ... }}).",
+                nameof(maps)
+            );
+    }
+
+    private static string Describe(IReadOnlyDictionary<string, bool> maps) =>
+        string.Join(", ", maps.Select(m => $"the map '{m.Key}' ({(m.Value ? "N, C" : "N, 1")}, *spatial)"));
 
     /// <summary>A check of the class count a spec's options need beyond the common ones (none by default).</summary>
     /// <param name="classes">The input's channel count C.</param>
@@ -261,8 +357,16 @@ public abstract partial class LossModule : LossFunction
     // value checks run inside the kernel's last pass; only when that pass flags something are the inputs
     // checked again the slow way, which names the tensor, the value and its position, or (when the only
     // finding was ignored pixels) prepares them and runs the kernel once more.
-    private FusedCall Prepare(Tensor detached, Tensor target, Tensor? mask)
+    private FusedCall Prepare(Tensor detached, Tensor target, Tensor? mask, IReadOnlyDictionary<string, Tensor>? maps)
     {
+        if (Maps.Count > 0)
+        {
+            // The kernel does not read maps: the generated forward and analytic backward run on the checked inputs.
+            if (Mode == ExecutionMode.Kernel)
+                throw new NotSupportedException($"{GetName()}: the fused kernel does not read named maps; use ExecutionMode.Auto.");
+            var context = Context(detached, target, mask, null, maps);
+            return new FusedCall(context, null, null) { Maps = Maps.Keys.Select(n => (n, maps![n])).ToArray() };
+        }
         if (Mode != ExecutionMode.TorchSharp && Reduction is Reduction.Mean or Reduction.Sum && detached.device_type == DeviceType.CPU)
         {
             // Ignored pixels are left for the kernel to find only when it checks (CheckValues).
@@ -408,17 +512,15 @@ public abstract partial class LossModule : LossFunction
     private static Tensor Scaled(Tensor gradient, Tensor upstream) =>
         upstream.numel() == 1 && upstream.ToDouble() == 1.0 ? gradient.alias() : gradient * upstream.to(gradient.dtype);
 
-    internal Tensor FusedBackward(FusedState s, Func<(Tensor Input, Tensor Target, Tensor? Mask)> saved, Tensor grad)
+    internal Tensor FusedBackward(FusedState s, Func<SavedInputs> saved, Tensor grad)
     {
         if (is_grad_enabled())
         {
             // create_graph: the gradient must itself be differentiable (gradient penalties, meta-learning),
             // so it is taken by autograd through the generated forward on the saved (attached) input.
             using var scope2 = NewDisposeScope();
-            var (input2, target2, mask2) = saved();
-            using var ctx2 = WithPosWeights(
-                LossContext.Create(GetName(), Task, input2, target2, mask2, ClassWeights, IgnoreIndex, checkValues: false)
-            );
+            var (input2, target2, mask2, maps2) = saved();
+            using var ctx2 = Context(input2, target2, mask2, null, maps2, checkValues: false);
             var (value2, weight2) = Evaluate(ctx2);
             var loss2 = Reductions.Apply(ctx2, value2, ResultAxes, Reduction, weight2);
             var grads = autograd.grad(
@@ -440,13 +542,11 @@ public abstract partial class LossModule : LossFunction
                 return Scaled(computed, grad);
         }
         using var scope = NewDisposeScope();
-        var (input, target, mask) = saved();
+        var (input, target, mask, maps) = saved();
         var detached = input.detach();
         if (!detached.is_contiguous())
             detached = detached.contiguous();
-        using var ctx = WithPosWeights(
-            LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, checkValues: false)
-        );
+        using var ctx = Context(detached, target, mask, null, maps, checkValues: false);
         if (s.UsedKernel && KernelFor(ctx.Mask is not null) is { } kernel)
         {
             using var again = kernel.Forward(ctx, Reduction, out var gradient);
@@ -511,13 +611,23 @@ public abstract partial class LossModule : LossFunction
     public Tensor Reference(Tensor input, Tensor target, Tensor? mask, Tensor? weight) =>
         Reference(input, target, mask, stable: false, weight);
 
-    private Tensor Reference(Tensor input, Tensor target, Tensor? mask, bool stable, Tensor? pixelWeight = null)
+    /// <summary>The reference interpreter with a per-pixel weight map and the named maps (as that <c>forward</c>).</summary>
+    public Tensor Reference(Tensor input, Tensor target, Tensor? mask, Tensor? weight, IReadOnlyDictionary<string, Tensor>? maps) =>
+        Reference(input, target, mask, stable: false, weight, maps);
+
+    private Tensor Reference(
+        Tensor input,
+        Tensor target,
+        Tensor? mask,
+        bool stable,
+        Tensor? pixelWeight = null,
+        IReadOnlyDictionary<string, Tensor>? maps = null
+    )
     {
+        CheckMaps(maps);
         using var scope = NewDisposeScope();
         var spec = stable ? Simplifier.Simplify(BuildSpec(), Task) : BuildSpec();
-        using var ctx = WithPosWeights(LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues));
-        if (pixelWeight is not null)
-            ctx.AttachPixelWeight(GetName(), pixelWeight, CheckValues);
+        using var ctx = Context(input, target, mask, pixelWeight, maps);
         var (value, weight) = Interpreter.EvaluateResult(spec, ctx);
         return Reductions.Apply(ctx, value, LossDsl.Axes.Of(spec), Reduction, weight).MoveToOuterDisposeScope();
     }

@@ -39,6 +39,7 @@ public static class Axes
         e switch
         {
             Input { Kind: InputKind.ClassWeights or InputKind.PositiveWeights or InputKind.ClassIndex } => Over.Classes,
+            Input { Kind: InputKind.PixelMap } => Over.Batch | Over.Spatial,
             Input => Over.All,
             OneHot => Over.All,
             Const or Param or EnumValue => Over.None,

@@ -223,6 +223,14 @@ public static class DiagnosticCatalog
         Severity.Error
     );
 
+    /// <summary>LD0023: a map whose name is not a constant C# identifier.</summary>
+    public static readonly DiagnosticDescriptor InvalidMapName = new(
+        "LD0023",
+        "Map name must be a constant identifier",
+        "'{0}' does not name a map: write a string literal or constant holding a C# identifier, e.g. PixelMap(\"weight\") or ClassMap(\"distance\")",
+        Severity.Error
+    );
+
     /// <summary>Every descriptor, in id order.</summary>
     public static ImmutableArray<DiagnosticDescriptor> All { get; } =
         ImmutableArray.Create(
@@ -247,6 +255,7 @@ public static class DiagnosticCatalog
             GenericContainingType,
             AmbiguousName,
             PowOfZero,
-            DefaultsBreakRequirement
+            DefaultsBreakRequirement,
+            InvalidMapName
         );
 }

@@ -1,3 +1,5 @@
+using System.Linq;
+
 namespace LossDsl;
 
 /// <summary>
@@ -24,6 +26,35 @@ public static class Dsl
 
     /// <summary>The class index 0, 1, …, C-1 as a class-axis vector; <c>Min(ClassIndex, 1)</c> is 0 for the background class only.</summary>
     public static Expr ClassIndex { get; } = new Input(InputKind.ClassIndex);
+
+    /// <summary>
+    /// A named per-pixel map <c>N, 1, *spatial</c> (one value per pixel, shared by the classes) that the caller passes
+    /// with the inputs: <c>loss.forward(input, target, mask, weight: null, maps: new() { ["name"] = map })</c>. Its
+    /// layout is checked like the mask's (<c>N, *spatial</c> or <c>N, 1, *spatial</c>), its values finite; the loss is not
+    /// differentiated with respect to it.
+    /// </summary>
+    /// <param name="name">The map's name: a C# identifier, constant in a spec.</param>
+    public static Expr PixelMap(string name) => new Input(InputKind.PixelMap, MapName(name));
+
+    /// <summary>
+    /// A named per-class map <c>N, C, *spatial</c> that the caller passes with the inputs, e.g. the signed distance map
+    /// of the target in a boundary loss (see <see cref="PixelMap"/> for how it is passed and checked).
+    /// </summary>
+    /// <param name="name">The map's name: a C# identifier, constant in a spec.</param>
+    public static Expr ClassMap(string name) => new Input(InputKind.ClassMap, MapName(name));
+
+    /// <summary>Whether <paramref name="name"/> can name a map: a C# identifier (letters, digits, '_', not starting with a digit).</summary>
+    /// <param name="name">The name.</param>
+    public static bool IsMapName(string? name) =>
+        name is { Length: > 0 } && (char.IsLetter(name[0]) || name[0] == '_') && name.All(ch => char.IsLetterOrDigit(ch) || ch == '_');
+
+    private static string MapName(string name) =>
+        IsMapName(name)
+            ? name
+            : throw new System.ArgumentException(
+                $"A map's name must be a C# identifier (letters, digits and '_', not starting with a digit); got \"{name}\".",
+                nameof(name)
+            );
 
     /// <summary>The number of classes C, a scalar.</summary>
     public static Expr NumClasses { get; } = new Count(Over.Classes);

@@ -101,11 +101,29 @@ public enum InputKind
 
     /// <summary>The class index 0, 1, …, C-1 along the class axis (e.g. <c>Min(ClassIndex, 1)</c> drops the background class).</summary>
     ClassIndex,
+
+    /// <summary>
+    /// A named per-pixel map <c>N, 1, *spatial</c> the caller passes with the inputs (a weight map, a prior): one
+    /// value per pixel, shared by every class.
+    /// </summary>
+    PixelMap,
+
+    /// <summary>
+    /// A named per-class map <c>N, C, *spatial</c> the caller passes with the inputs (e.g. the signed distance map of
+    /// the target that a boundary loss multiplies the prediction with).
+    /// </summary>
+    ClassMap,
 }
 
-/// <summary>One of the loss's input tensors.</summary>
-public sealed record Input(InputKind Kind) : Expr
+/// <summary>
+/// One of the loss's input tensors; <paramref name="Name"/> names a map (<see cref="InputKind.PixelMap"/>,
+/// <see cref="InputKind.ClassMap"/>) and is null for the other kinds.
+/// </summary>
+public sealed record Input(InputKind Kind, string? Name = null) : Expr
 {
+    /// <summary>Whether this input is a named map the caller passes (<see cref="InputKind.PixelMap"/> or <see cref="InputKind.ClassMap"/>).</summary>
+    public bool IsMap => Kind is InputKind.PixelMap or InputKind.ClassMap;
+
     /// <inheritdoc />
     public bool Equals(Input? other) => base.Equals(other);
 

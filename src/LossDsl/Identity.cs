@@ -149,7 +149,7 @@ internal static class ExprIdentity
     private static int Shallow(Expr e) =>
         e switch
         {
-            Input i => Mix(1, (int)i.Kind),
+            Input i => i.Name is null ? Mix(1, (int)i.Kind) : Mix(Mix(1, (int)i.Kind), StringHash(i.Name)),
             Const c => Mix(2, Number(c.Value)),
             Param p => Mix(Mix(3, StringHash(p.Name)), (int)p.Kind),
             EnumValue v => Mix(Mix(Mix(4, StringHash(v.TypeName)), StringHash(v.Member)), v.Value.GetHashCode()),
@@ -170,7 +170,7 @@ internal static class ExprIdentity
     private static bool ShallowEquals(Expr a, Expr b) =>
         (a, b) switch
         {
-            (Input x, Input y) => x.Kind == y.Kind,
+            (Input x, Input y) => x.Kind == y.Kind && x.Name == y.Name,
             (Const x, Const y) => x.Value.Equals(y.Value),
             (Param x, Param y) => x.Name == y.Name && x.Kind == y.Kind,
             (EnumValue x, EnumValue y) => x.TypeName == y.TypeName && x.Member == y.Member && x.Value == y.Value,

@@ -103,6 +103,9 @@ internal static class Printer
                 case Const c:
                     sb.Append(Number(c.Value));
                     break;
+                case Input { IsMap: true } map:
+                    sb.Append(map.Name);
+                    break;
                 case Input i:
                     sb.Append(
                         i.Kind switch

@@ -131,6 +131,8 @@ internal static class Ranges
             {
                 Input { Kind: InputKind.Prediction } => Interval.Unknown,
                 Input { Kind: InputKind.Target } => Interval.UnitClosed,
+                // A map holds any finite value (checked at the call when CheckValues is on).
+                Input { IsMap: true } => Interval.Unknown,
                 Input => Interval.NonNegative,
                 OneHot => Interval.UnitClosed,
                 Const c => Interval.Point(c.Value),

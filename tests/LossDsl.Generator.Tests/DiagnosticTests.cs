@@ -185,6 +185,23 @@ public class DiagnosticTests
                     """
             },
             {
+                "LD0023",
+                "a map named by a hyperparameter-dependent string",
+                """
+                        [Loss(LossTask.Binary)]
+                        public static Expr Named(Expr logits, Expr target, bool other = false) =>
+                            Mean(PixelMap([|other ? "a" : "b"|]) * Softplus(logits), Over.All);
+                    """
+            },
+            {
+                "LD0023",
+                "a map name that is not an identifier",
+                """
+                        [Loss(LossTask.Binary)]
+                        public static Expr Spaced(Expr logits, Expr target) => Mean(ClassMap([|"my map"|]) * Sigmoid(logits), Over.All);
+                    """
+            },
+            {
                 "LD0006",
                 "a Require on a tensor",
                 """

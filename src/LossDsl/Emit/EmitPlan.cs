@@ -17,8 +17,8 @@ internal abstract record Operand
     /// <summary>A tensor local of the generated method.</summary>
     public sealed record Local(string Name) : Operand;
 
-    /// <summary>A normalised input of the context (<c>ctx.Input</c>, <c>ctx.Target</c>).</summary>
-    public sealed record Input(InputKind Kind) : Operand;
+    /// <summary>A normalised input of the context (<c>ctx.Input</c>, <c>ctx.Target</c>, a named map <c>ctx.Map("name")</c>).</summary>
+    public sealed record Input(InputKind Kind, string? Name = null) : Operand;
 
     /// <summary>The backward's adjoint of the value (0) or of the weight (1).</summary>
     public sealed record Adjoint(int Index) : Operand;

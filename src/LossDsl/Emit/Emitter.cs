@@ -837,8 +837,8 @@ internal static class Emitter
                 return new Operand.Scalar(PlanScalar(e, block, scope));
             switch (e)
             {
-                case Input { Kind: InputKind.Prediction or InputKind.Target } input:
-                    return new Operand.Input(input.Kind);
+                case Input { Kind: InputKind.Prediction or InputKind.Target or InputKind.PixelMap or InputKind.ClassMap } input:
+                    return new Operand.Input(input.Kind, input.Name);
                 case Seed seed:
                     return new Operand.Adjoint(seed.Index);
             }
@@ -1298,7 +1298,8 @@ internal static class Emitter
             {
                 Operand.Local l => l.Name,
                 Operand.Input { Kind: InputKind.Prediction } => "ctx.Input",
-                Operand.Input => "ctx.Target",
+                Operand.Input { Kind: InputKind.Target } => "ctx.Target",
+                Operand.Input { Name: { } map } => $"ctx.Map(\"{map}\")",
                 Operand.Adjoint a => a.Index == 0 ? "seed" : "weightSeed!",
                 Operand.Scalar s => Scalar(s.Value),
                 _ => throw new InvalidOperationException(o.GetType().Name),

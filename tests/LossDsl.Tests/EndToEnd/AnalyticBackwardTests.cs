@@ -50,10 +50,11 @@ public class AnalyticBackwardTests
                     module.With(mode: ExecutionMode.TorchSharp); // float64: the analytic TorchSharp path
                     var what = $"{type.Name} [{label}] reduction={reduction} scale={scale} mask={maskKind}";
 
+                    var maps = GeneratedParityTests.MapsFor(module, x, seed);
                     var xg = x.detach().requires_grad_(true);
-                    var generated = module.forward(xg, t, m);
+                    var generated = GeneratedParityTests.Forward(module, xg, t, m, maps);
                     var xr = x.detach().requires_grad_(true);
-                    var reference = module.Reference(xr, t, m);
+                    var reference = GeneratedParityTests.Reference(module, xr, t, m, maps);
                     // A non-uniform upstream gradient exercises the seed of every reduction.
                     var upstream = rand(generated.shape, dtype: float64) + 0.5;
                     (generated * upstream).sum().backward();

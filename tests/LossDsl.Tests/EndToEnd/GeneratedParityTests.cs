@@ -72,6 +72,32 @@ public class GeneratedParityTests
         }
     }
 
+    /// <summary>
+    /// Random maps for a module whose spec reads named maps (normal values: a map may hold any finite value), shaped
+    /// like the input per class or per pixel; null for a module that reads none.
+    /// </summary>
+    internal static Dictionary<string, Tensor>? MapsFor(LossModule module, Tensor x, int seed)
+    {
+        if (module.Maps.Count == 0)
+            return null;
+        var g = new Generator((ulong)seed + 7919);
+        var pixel = x.shape.ToArray();
+        pixel[1] = 1;
+        return module.Maps.ToDictionary(
+            m => m.Key,
+            m => torch.randn(m.Value ? x.shape : pixel, dtype: float64, generator: g),
+            StringComparer.Ordinal
+        );
+    }
+
+    /// <summary>The module's forward, with the maps its spec reads.</summary>
+    internal static Tensor Forward(LossModule module, Tensor x, Tensor t, Tensor? m, IReadOnlyDictionary<string, Tensor>? maps) =>
+        maps is null ? module.forward(x, t, m) : module.forward(x, t, m, null, maps);
+
+    /// <summary>The module's reference interpreter, with the maps its spec reads.</summary>
+    internal static Tensor Reference(LossModule module, Tensor x, Tensor t, Tensor? m, IReadOnlyDictionary<string, Tensor>? maps) =>
+        maps is null ? module.Reference(x, t, m) : module.Reference(x, t, m, null, maps);
+
     /// <summary>A module whose activation is None takes probabilities: squash the test logits for it.</summary>
     internal static Tensor ForModule(LossModule module, Tensor x) =>
         module.GetType().GetProperty("Activation")?.GetValue(module) is Activation.None ? sigmoid(x) : x;
@@ -120,10 +146,11 @@ public class GeneratedParityTests
                         module.With(classWeights: torch.tensor(new[] { 0.5, 2.0, 1.0, 3.0 }, float64));
                     var what = $"{type.Name} [{label}] reduction={reduction} masked={masked} indexTarget={indexTarget}";
 
+                    var maps = MapsFor(module, x, seed);
                     var xg = x.detach().requires_grad_(true);
-                    var generated = module.forward(xg, t, m);
+                    var generated = Forward(module, xg, t, m, maps);
                     var xr = x.detach().requires_grad_(true);
-                    var reference = module.Reference(xr, t, m);
+                    var reference = Reference(module, xr, t, m, maps);
                     Assert.Equal(reference.shape, generated.shape);
                     AssertClose(reference, generated, 1e-10, what + " value");
 

@@ -48,7 +48,8 @@ public class SoakTests
             var (x, t, m) = GeneratedParityTests.Inputs(module.Task, indexTarget: i % 2 == 0, masked: i % 3 != 0, seed: i);
             var xf = x.to(float32).detach().requires_grad_(true);
             var tf = t.dtype == int64 ? t : t.to(float32);
-            var loss = module.forward(xf, tf, m);
+            var maps = GeneratedParityTests.MapsFor(module, x, i)?.ToDictionary(kv => kv.Key, kv => kv.Value.to(float32));
+            var loss = GeneratedParityTests.Forward(module, xf, tf, m, maps);
             loss.backward();
         }
 

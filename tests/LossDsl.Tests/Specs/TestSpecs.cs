@@ -125,6 +125,27 @@ public static partial class TestSpecs
         var p = (1 + Erf(logits * 0.7071067811865476)) / 2;
         return (p - target) * (p - target);
     }
+
+    /// <summary>Kervadec's boundary loss with the signed distance map of the target passed as a per-class map.</summary>
+    [Loss(LossTask.Multiclass)]
+    public static Expr MapBoundary(Expr logits, Expr target) => Mean(Softmax(logits) * ClassMap("distance"), Over.All);
+
+    /// <summary>BCE with logits, each pixel scaled by a per-pixel map (torch's elementwise weight).</summary>
+    [Loss(LossTask.Binary)]
+    public static Expr MapWeightedBce(Expr logits, Expr target) => PixelMap("weight") * (Softplus(logits) - logits * target);
+
+    /// <summary>A soft Dice whose false positives cost a per-pixel penalty, plus a per-class prior term: two maps.</summary>
+    [Loss(LossTask.Multiclass)]
+    public static Expr MapPenalizedDice(Expr logits, Expr target, double smooth = 1.0)
+    {
+        var p = Softmax(logits);
+        var penalty = PixelMap("penalty") * PixelMap("penalty");
+        var tp = Sum(p * target, Over.Spatial);
+        var fp = Sum(penalty * p * (1 - target), Over.Spatial);
+        var fn = Sum((1 - p) * target, Over.Spatial);
+        var dice = 1 - (2 * tp + smooth) / (2 * tp + fp + fn + smooth);
+        return Mean(dice, Over.Classes) + Mean(ClassMap("prior") * p, Over.Spatial | Over.Classes);
+    }
 }
 
 /// <summary>How <see cref="TestSpecs.Switched"/> squashes its logits.</summary>
