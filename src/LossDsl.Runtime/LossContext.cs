@@ -93,11 +93,14 @@ public sealed class LossContext : IDisposable
         }
     }
 
-    /// <summary>Class weights shaped <c>1, C, 1…</c> (ones when the module has none).</summary>
-    public Tensor ClassWeights => _classWeights ?? ones(ClassShape(), dtype: DType, device: Input.device);
+    /// <summary>
+    /// Class weights shaped <c>1, C, 1…</c> (ones when the module has none): a new handle on each read, which the caller
+    /// owns and may dispose (generated code reads it once per block).
+    /// </summary>
+    public Tensor ClassWeights => _classWeights?.alias() ?? ones(ClassShape(), dtype: DType, device: Input.device);
 
-    /// <summary>The per-class positive weights shaped <c>1, C, 1…</c> in the compute dtype (all ones when not given).</summary>
-    public Tensor PosWeights => _posWeights ?? ones(ClassShape(), dtype: DType, device: Input.device);
+    /// <summary>The per-class positive weights shaped <c>1, C, 1…</c> in the compute dtype (all ones when not given; a new handle on each read).</summary>
+    public Tensor PosWeights => _posWeights?.alias() ?? ones(ClassShape(), dtype: DType, device: Input.device);
 
     private Tensor? _posWeights;
 

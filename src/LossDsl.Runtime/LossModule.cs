@@ -329,6 +329,12 @@ public abstract partial class LossModule : LossFunction
     private static string Describe(IReadOnlyDictionary<string, bool> maps) =>
         string.Join(", ", maps.Select(m => $"the map '{m.Key}' ({(m.Value ? "N, C" : "N, 1")}, *spatial)"));
 
+    /// <summary>
+    /// True for a loss whose spec switches a softmax part to a sigmoid one on a single channel (DiceCeLoss, as MONAI):
+    /// its one-channel inputs are not rejected for the softmax.
+    /// </summary>
+    private protected virtual bool OneChannelIsBinary => false;
+
     /// <summary>A check of the class count a spec's options need beyond the common ones (none by default).</summary>
     /// <param name="classes">The input's channel count C.</param>
     private protected virtual void CheckClassCount(long classes) { }
@@ -342,7 +348,7 @@ public abstract partial class LossModule : LossFunction
                 $"{GetName()}: includeBackground is false, but the input has a single channel (C = 1): dropping channel 0 leaves no class to score (the loss would be 0, or NaN). Keep includeBackground: true (the default) for one-channel binary segmentation; MONAI ignores the option here with a warning.",
                 "input"
             );
-        if (classes == 1 && Task == LossTask.Multiclass && SoftmaxOfPrediction)
+        if (classes == 1 && Task == LossTask.Multiclass && SoftmaxOfPrediction && !OneChannelIsBinary)
             throw new ArgumentException(
                 $"{GetName()}: the input has a single channel (C = 1), and the loss takes a softmax over the channels: the softmax of one channel is 1, so that part of the loss is constant (its gradient is 0 and training learns nothing from it). For one-channel binary segmentation use a sigmoid loss (BceLoss, BceDiceLoss, BinaryFocalLoss, or DiceLoss/TverskyLoss with activation: Sigmoid), or give the background its own channel; MONAI's DiceCELoss switches its cross-entropy to BCE here.",
                 "input"

@@ -151,7 +151,9 @@ public class ScaleTests(Xunit.Abstractions.ITestOutputHelper output)
         Harness.Run(Chain(5));
         var elapsed = Time(() => Harness.Run(source), out var result);
         AssertGenerated(result, "ifs");
-        Assert.True(elapsed < TimeSpan.FromSeconds(15), $"1,000 ifs took {elapsed.TotalSeconds:F2} s");
+        // About 3 s alone on the 2-core CI machine, 5x that while the other test assemblies load both cores: the bound
+        // is for a blow-up in the nesting depth (quadratic or worse takes many minutes), not for speed.
+        Assert.True(elapsed < TimeSpan.FromSeconds(60), $"1,000 ifs took {elapsed.TotalSeconds:F2} s");
         var generated = result.GeneratedSources.Single();
         Assert.DoesNotContain(generated.SyntaxTree.GetDiagnostics(), d => d.Severity == DiagnosticSeverity.Error);
     }
@@ -176,6 +178,8 @@ public class ScaleTests(Xunit.Abstractions.ITestOutputHelper output)
         Harness.Run(Chain(5));
         var elapsed = Time(() => Harness.Run(source), out var result);
         AssertGenerated(result, "nested ifs");
-        Assert.True(elapsed < TimeSpan.FromSeconds(15), $"1,000 nested ifs took {elapsed.TotalSeconds:F2} s");
+        // About 3 s alone on the 2-core CI machine, 5x that while the other test assemblies load both cores: the bound
+        // is for a blow-up in the nesting depth (quadratic or worse takes many minutes), not for speed.
+        Assert.True(elapsed < TimeSpan.FromSeconds(60), $"1,000 nested ifs took {elapsed.TotalSeconds:F2} s");
     }
 }

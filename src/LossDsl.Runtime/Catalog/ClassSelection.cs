@@ -17,7 +17,21 @@ public sealed partial class TverskyLoss : IClassSelection;
 
 public sealed partial class FocalTverskyLoss : IClassSelection;
 
-public sealed partial class DiceCeLoss : IClassSelection;
+public sealed partial class DiceCeLoss : IClassSelection
+{
+    /// <inheritdoc />
+    private protected override bool OneChannelIsBinary => true;
+
+    /// <inheritdoc />
+    private protected override void CheckClassCount(long classes)
+    {
+        if (classes == 1 && Activation == Activation.Softmax)
+            throw new System.ArgumentException(
+                $"{GetName()}: the input has a single channel (C = 1) and the Dice part's activation is Softmax: the softmax of one channel is 1, so that part would be constant. On one channel DiceCeLoss is MONAI's binary case: use activation: Sigmoid (the cross-entropy part becomes BCE with logits, the class weight its pos_weight), or None for probabilities.",
+                "input"
+            );
+    }
+}
 
 public sealed partial class DiceFocalLoss : IClassSelection;
 

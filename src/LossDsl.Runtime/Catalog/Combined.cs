@@ -53,9 +53,18 @@ public static partial class Losses
             labelSmoothing > 0 ? (1 - labelSmoothing) * hard + labelSmoothing / NumClasses * Sum(ClassWeights * nll, Over.Classes) : hard;
         var meanWeight = Mean(Sum(Sum(ClassWeights * y, Over.Classes), Over.Spatial), Over.Batch);
         // A batch without valid pixels (or with zero weights only) has Σ w_y = 0 and a cross-entropy of 0.
-        var ce = Sum(perPixel, Over.Spatial) / Max(meanWeight, 1e-12);
+        var softmaxCe = Sum(perPixel, Over.Spatial) / Max(meanWeight, 1e-12);
         var f = DiceTerm(Activate(input, activation), y, squaredPred, jaccard, batch, smoothNr, smoothDr, false);
-        var dice = ClassAverage(f * ClassWeights, includeBackground);
+        if (activation == Activation.Softmax)
+            return lambdaDice * ClassAverage(f * ClassWeights, includeBackground) + lambdaCe * softmaxCe;
+        // With a sigmoid (or no) activation one channel is MONAI's binary case (a softmax Dice needs two channels, so
+        // the default pays nothing for it): the cross-entropy becomes BCE with logits, the class weight its pos_weight,
+        // averaged over the sample's valid pixels (label smoothing is CE's only), and the Dice part is unweighted.
+        // oneChannel is 1 there and 0 for C ≥ 2 (the number of channels is known per call).
+        var oneChannel = 1 - Min(NumClasses - 1, 1);
+        var bce = Mean(ClassWeights * y * Softplus(-input) + (1 - y) * Softplus(input), Over.Sample);
+        var ce = (1 - oneChannel) * softmaxCe + oneChannel * bce;
+        var dice = ClassAverage(f * ((1 - oneChannel) * ClassWeights + oneChannel), includeBackground);
         return lambdaDice * dice + lambdaCe * ce;
     }
 

@@ -129,7 +129,7 @@ public class SingleChannelSoftmaxTests
             "ce" => new CrossEntropyLoss(),
             "focal" => new FocalLoss(),
             "dice-softmax" => new DiceLoss(activation: Activation.Softmax),
-            "dice-ce" => new DiceCeLoss(activation: Activation.Sigmoid), // its cross-entropy part is still a softmax
+            "dice-ce" => new DiceCeLoss(), // with activation Sigmoid one channel is MONAI's binary case (DiceCeOneChannelTests)
             "dice-focal" => new DiceFocalLoss(),
             "gdl" => new GeneralizedDiceLoss(),
             _ => new LossDsl.Tests.Specs.OptionDiceLoss(), // a user spec with a softmax
