@@ -30,7 +30,8 @@ public abstract partial class LossModule
     /// The sums over the batch that this loss is a function of, as one 1-D float64-or-input-dtype tensor on
     /// the input's device, differentiable with respect to <paramref name="input"/>. Adding the statistics of
     /// several replicas element-wise (an all-reduce with sum) gives the statistics of the whole batch; pass
-    /// both to <see cref="FromStatistics"/>.
+    /// both to <see cref="FromStatistics"/>. A spec that reads named maps takes them in <paramref name="maps"/>, as
+    /// <c>forward</c> does.
     /// </summary>
     /// <remarks>
     /// Two kinds of loss have them. A loss pooled over the batch (e.g. <c>DiceLoss(batch: true)</c>,
@@ -43,13 +44,14 @@ public abstract partial class LossModule
     /// </remarks>
     /// <exception cref="InvalidOperationException">The loss has no such sums (Reduction.None, or a spec that mixes
     /// batch-pooled sums with per-sample values).</exception>
-    public Tensor Statistics(Tensor input, Tensor target, Tensor? mask = null)
+    public Tensor Statistics(Tensor input, Tensor target, Tensor? mask = null, IReadOnlyDictionary<string, Tensor>? maps = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(target);
+        CheckMaps(maps);
         var plan = PlanStatistics();
         using var scope = NewDisposeScope();
-        using var ctx = WithPosWeights(LossContext.Create(GetName(), Task, input, target, mask, ClassWeights, IgnoreIndex, CheckValues));
+        using var ctx = Context(input, target, mask, null, maps);
         CheckLayout(ctx.C);
         if (plan.Kind == StatisticsKind.Pooled)
         {

@@ -231,6 +231,25 @@ public class NamedMapTests
     }
 
     [Fact]
+    public void DataParallelStatisticsTakeTheMapsToo()
+    {
+        using var scope = NewDisposeScope();
+        var g = new Generator(45);
+        var x = randn(new long[] { 4, 3, 5, 5 }, dtype: float64, generator: g);
+        var y = randint(0, 3, new long[] { 4, 5, 5 }, generator: g);
+        var m = rand(new long[] { 4, 5, 5 }, dtype: float64, generator: g).gt(0.3);
+        var d = DistanceTransform.Signed(nn.functional.one_hot(y, 3).permute(0, 3, 1, 2));
+        using var loss = new MapBoundaryLoss();
+        var whole = loss.forward(x, y, m, null, Maps(("distance", d)));
+        // Two "replicas" with different numbers of valid pixels: their statistics add up to the whole batch's.
+        var a = loss.Statistics(x[..1], y[..1], m[..1], Maps(("distance", d[..1])));
+        var b = loss.Statistics(x[1..], y[1..], m[1..], Maps(("distance", d[1..])));
+        var global = loss.FromStatistics(a, a + b);
+        GeneratedParityTests.AssertClose(whole, global, 1e-12, "global value");
+        Assert.Throws<ArgumentException>(() => loss.Statistics(x, y, m));
+    }
+
+    [Fact]
     public void MapNamesMustBeIdentifiers()
     {
         Assert.Throws<ArgumentException>(() => Dsl.PixelMap("1st"));
