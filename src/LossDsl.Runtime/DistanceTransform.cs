@@ -17,8 +17,19 @@ public static class DistanceTransform
     /// </summary>
     /// <param name="feature">The image, row-major.</param>
     /// <param name="shape">Its dimensions (any number of them).</param>
-    public static double[] SquaredDistanceTo(ReadOnlySpan<bool> feature, ReadOnlySpan<long> shape)
+    public static double[] SquaredDistanceTo(ReadOnlySpan<bool> feature, ReadOnlySpan<long> shape) =>
+        SquaredDistanceTo(feature, shape, ReadOnlySpan<double>.Empty);
+
+    /// <summary>
+    /// As <see cref="SquaredDistanceTo(ReadOnlySpan{bool}, ReadOnlySpan{long})"/>, with the distance between neighbouring
+    /// pixels along each axis given by <paramref name="spacing"/> (scipy's <c>sampling</c>; empty for unit spacing).
+    /// </summary>
+    /// <param name="feature">The image, row-major.</param>
+    /// <param name="shape">Its dimensions.</param>
+    /// <param name="spacing">One finite, positive spacing per axis, or empty.</param>
+    public static double[] SquaredDistanceTo(ReadOnlySpan<bool> feature, ReadOnlySpan<long> shape, ReadOnlySpan<double> spacing)
     {
+        CheckSpacing(spacing, shape.Length);
         var size = 1L;
         foreach (var d in shape)
             size *= d;
@@ -41,11 +52,13 @@ public static class DistanceTransform
             {
                 if (start / stride % n != 0)
                     continue;
+                // With spacing h the line's distances are h²·min_p ((q - p)² + f(p) / h²).
+                var h2 = spacing.IsEmpty ? 1.0 : spacing[axis] * spacing[axis];
                 for (var q = 0; q < n; q++)
-                    line[q] = f[start + q * stride];
+                    line[q] = f[start + q * stride] / h2;
                 Envelope(line, n, result, v, z);
                 for (var q = 0; q < n; q++)
-                    f[start + q * stride] = result[q];
+                    f[start + q * stride] = result[q] * h2;
             }
             stride *= n;
         }
@@ -102,9 +115,13 @@ public static class DistanceTransform
     /// scipy's <c>distance_transform_edt</c>: for every true pixel the distance to the nearest false one, 0 at false
     /// pixels; an image without a false pixel gives 0 everywhere (it has no boundary).
     /// </summary>
-    public static double[] Euclidean(ReadOnlySpan<bool> inside, ReadOnlySpan<long> shape)
+    public static double[] Euclidean(ReadOnlySpan<bool> inside, ReadOnlySpan<long> shape) =>
+        Euclidean(inside, shape, ReadOnlySpan<double>.Empty);
+
+    /// <summary>As <see cref="Euclidean(ReadOnlySpan{bool}, ReadOnlySpan{long})"/> with a spacing per axis (empty for unit spacing).</summary>
+    public static double[] Euclidean(ReadOnlySpan<bool> inside, ReadOnlySpan<long> shape, ReadOnlySpan<double> spacing)
     {
-        var squared = SquaredDistanceTo(Not(inside), shape);
+        var squared = SquaredDistanceTo(Not(inside), shape, spacing);
         for (var i = 0; i < squared.Length; i++)
             squared[i] = double.IsPositiveInfinity(squared[i]) ? 0 : Math.Sqrt(squared[i]);
         return squared;
@@ -114,8 +131,14 @@ public static class DistanceTransform
     /// Kervadec et al.'s signed distance map of a region: outside it the distance to the region, inside it minus
     /// (the distance to the outside - 1), so the boundary's own pixels are 0; 0 everywhere for an empty region.
     /// </summary>
-    public static double[] Signed(ReadOnlySpan<bool> region, ReadOnlySpan<long> shape) =>
-        Combine(region, shape, (isInside, inside, outside) => isInside ? -(inside - 1) : outside);
+    public static double[] Signed(ReadOnlySpan<bool> region, ReadOnlySpan<long> shape) => Signed(region, shape, ReadOnlySpan<double>.Empty);
+
+    /// <summary>
+    /// As <see cref="Signed(ReadOnlySpan{bool}, ReadOnlySpan{long})"/> with distances in the units of a spacing per axis
+    /// (Kervadec et al.'s <c>one_hot2dist</c> with a <c>resolution</c>: the inside offset stays 1).
+    /// </summary>
+    public static double[] Signed(ReadOnlySpan<bool> region, ReadOnlySpan<long> shape, ReadOnlySpan<double> spacing) =>
+        Combine(region, shape, spacing, (isInside, inside, outside) => isInside ? -(inside - 1) : outside);
 
     /// <summary>
     /// The signed distance map (<see cref="Signed(ReadOnlySpan{bool}, ReadOnlySpan{long})"/>) of every (sample, class) of a
@@ -123,7 +146,8 @@ public static class DistanceTransform
     /// boundary loss declared with <c>ClassMap("distance")</c> reads (compute it once per target, e.g. in the data loader).
     /// </summary>
     /// <param name="target">Per-class target values <c>N, C, *spatial</c>.</param>
-    public static Tensor Signed(Tensor target)
+    /// <param name="spacing">The pixel spacing along each spatial axis (e.g. millimetres per voxel), or null for unit spacing.</param>
+    public static Tensor Signed(Tensor target, double[]? spacing = null)
     {
         ArgumentNullException.ThrowIfNull(target);
         if (target.dim() < 3)
@@ -131,7 +155,27 @@ public static class DistanceTransform
                 $"target has shape [{string.Join(", ", target.shape)}]; expected N, C, *spatial with at least one spatial axis.",
                 nameof(target)
             );
-        return PerChannel(target, (r, s) => Signed(r, s));
+        CheckSpacing(spacing, (int)target.dim() - 2);
+        return PerChannel(target, (r, s) => Signed(r, s, spacing));
+    }
+
+    /// <summary>
+    /// Checks a spacing: null or empty (unit spacing), or one finite, positive value per spatial axis.
+    /// </summary>
+    /// <param name="spacing">The spacing.</param>
+    /// <param name="axes">The number of spatial axes.</param>
+    public static void CheckSpacing(ReadOnlySpan<double> spacing, int axes)
+    {
+        if (spacing.IsEmpty)
+            return;
+        if (spacing.Length != axes)
+            throw new ArgumentException(
+                $"spacing has {spacing.Length} values, the image {axes} spatial axes; give one spacing per spatial axis.",
+                nameof(spacing)
+            );
+        foreach (var h in spacing)
+            if (!(double.IsFinite(h) && h > 0))
+                throw new ArgumentOutOfRangeException(nameof(spacing), h, "every spacing must be finite and > 0");
     }
 
     /// <summary>
@@ -139,17 +183,26 @@ public static class DistanceTransform
     /// (the EDT of the region plus the EDT of its complement); 0 everywhere for an empty region.
     /// </summary>
     public static double[] ToBoundary(ReadOnlySpan<bool> region, ReadOnlySpan<long> shape) =>
-        Combine(region, shape, (_, inside, outside) => inside + outside);
+        ToBoundary(region, shape, ReadOnlySpan<double>.Empty);
+
+    /// <summary>As <see cref="ToBoundary(ReadOnlySpan{bool}, ReadOnlySpan{long})"/> with a spacing per axis.</summary>
+    public static double[] ToBoundary(ReadOnlySpan<bool> region, ReadOnlySpan<long> shape, ReadOnlySpan<double> spacing) =>
+        Combine(region, shape, spacing, (_, inside, outside) => inside + outside);
 
     // A map from each pixel's membership and its distances to the outside (inside the region) and to the region
     // (outside it); 0 everywhere for an empty region.
-    private static double[] Combine(ReadOnlySpan<bool> region, ReadOnlySpan<long> shape, Func<bool, double, double, double> map)
+    private static double[] Combine(
+        ReadOnlySpan<bool> region,
+        ReadOnlySpan<long> shape,
+        ReadOnlySpan<double> spacing,
+        Func<bool, double, double, double> map
+    )
     {
         var result = new double[region.Length];
         if (!region.Contains(true))
             return result;
-        var inside = Euclidean(region, shape);
-        var outside = Euclidean(Not(region), shape);
+        var inside = Euclidean(region, shape, spacing);
+        var outside = Euclidean(Not(region), shape, spacing);
         for (var i = 0; i < result.Length; i++)
             result[i] = map(region[i], inside[i], outside[i]);
         return result;

@@ -133,6 +133,25 @@ public class VerbTests
     }
 
     [Fact]
+    public void EvalTakesASpacingArrayForTheDistanceLosses()
+    {
+        // One channel, one row of 3 pixels, target [1, 0, 0], probabilities (activation none) [0.5, 0.5, 0.5], spacing
+        // h = 0.4 along the row: Kervadec's signed map is [-(h - 1), h, 2h] (the inside offset stays 1), so the
+        // boundary loss is 0.5·(0.6 + 0.4 + 0.8) / 3 = 0.3.
+        var json =
+            "{\"loss\": \"boundary\", \"options\": {\"activation\": \"none\", \"spacing\": [1, 0.4]},"
+            + "\"input\": {\"shape\": [1, 1, 1, 3], \"data\": [0.5, 0.5, 0.5], \"dtype\": \"float64\"},"
+            + "\"target\": {\"shape\": [1, 1, 1, 3], \"data\": [1, 0, 0], \"dtype\": \"float64\"}}";
+        var r = Cli.Run(json, "eval", "-");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(0.3, Json(r.Stdout).GetProperty("loss").GetDouble(), 12);
+        var bad = Cli.Run(json.Replace("[1, 0.4]", "[0.4]"), "eval", "-");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("spacing", bad.Stderr);
+        Assert.Contains("spacing: double[] = null", Cli.Run("", "list").Stdout);
+    }
+
+    [Fact]
     public void EvalComputesWeightedCrossEntropyWithIndexTargets()
     {
         var json = """

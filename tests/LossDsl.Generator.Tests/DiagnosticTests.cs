@@ -105,18 +105,6 @@ public class DiagnosticTests
                     """
             },
             {
-                "LD0008",
-                "a tanh activation (MONAI's other_act) lets the Dice denominator cross 0",
-                """
-                        [Loss(LossTask.Binary)]
-                        public static Expr TanhDice(Expr logits, Expr target)
-                        {
-                            var p = Tanh(logits);
-                            return 1 - (2 * Sum(p * target, Over.Spatial) + 1e-5) / [|Sum(p, Over.Spatial) + Sum(target, Over.Spatial) + 1e-5|];
-                        }
-                    """
-            },
-            {
                 "LD0009",
                 "no dependence on the prediction",
                 """

@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using static TorchSharp.torch;
 using Reduction = TorchSharp.torch.nn.Reduction;
 
@@ -13,12 +15,30 @@ namespace LossDsl;
 public abstract class DistanceMapLoss : HandWrittenLoss, IClassSelection
 {
     /// <summary>Creates the loss.</summary>
-    protected DistanceMapLoss(string name, Activation activation, bool includeBackground, long ignoreIndex, Reduction reduction)
+    protected DistanceMapLoss(
+        string name,
+        Activation activation,
+        bool includeBackground,
+        double[]? spacing,
+        long ignoreIndex,
+        Reduction reduction
+    )
         : base(name, reduction, ignoreIndex)
     {
         Activation = activation;
         IncludeBackground = includeBackground;
+        if (spacing is { Length: > 0 })
+            foreach (var h in spacing)
+                if (!(double.IsFinite(h) && h > 0))
+                    throw Hyperparameters.OutOfRange(name, "every spacing must be finite and > 0", (nameof(spacing), h));
+        Spacing = spacing is { Length: > 0 } ? (double[])spacing.Clone() : null;
     }
+
+    /// <summary>The pixel spacing along each spatial axis the distances are measured in (null: unit spacing).</summary>
+    public IReadOnlyList<double>? Spacing { get; }
+
+    /// <summary>The spacing as the distance transform takes it (empty for unit spacing).</summary>
+    private protected double[] SpacingOrUnit => Spacing is null ? Array.Empty<double>() : Spacing.ToArray();
 
     /// <summary>How the input becomes probabilities.</summary>
     public Activation Activation { get; }
@@ -37,6 +57,11 @@ public abstract class DistanceMapLoss : HandWrittenLoss, IClassSelection
         if (ctx.C == 1 && !IncludeBackground)
             throw new ArgumentException(
                 $"{GetName()}: includeBackground is false, but the input has a single channel (C = 1): dropping channel 0 leaves no class to score. Keep includeBackground: true for one-channel binary segmentation.",
+                nameof(input)
+            );
+        if (Spacing is { } spacing && spacing.Count != ctx.SpatialRank)
+            throw new ArgumentException(
+                $"{GetName()}: spacing has {spacing.Count} values and the input {ctx.SpatialRank} spatial axes (shape {InputValidation.Show(input.shape)}); give one spacing per spatial axis.",
                 nameof(input)
             );
         if (ctx.C == 1 && Activation == Activation.Softmax)
@@ -87,21 +112,24 @@ public sealed class BoundaryLoss : DistanceMapLoss
     /// <summary>Creates the loss.</summary>
     /// <param name="activation">Softmax (default) over classes, Sigmoid per channel, or None for probabilities.</param>
     /// <param name="includeBackground">Score channel 0 too (Kervadec et al. score the foreground classes only: false).</param>
+    /// <param name="spacing">The pixel spacing along each spatial axis (Kervadec's <c>resolution</c>, e.g. millimetres per
+    /// voxel of an anisotropic scan), or null for unit spacing.</param>
     /// <param name="ignoreIndex">Class index of pixels to leave out.</param>
     /// <param name="reduction">Mean (default), Sum, or None (the mean per sample and kept class).</param>
     public BoundaryLoss(
         Activation activation = Activation.Softmax,
         bool includeBackground = true,
+        double[]? spacing = null,
         long ignoreIndex = -100,
         Reduction reduction = Reduction.Mean
     )
-        : base(nameof(BoundaryLoss), activation, includeBackground, ignoreIndex, reduction) { }
+        : base(nameof(BoundaryLoss), activation, includeBackground, spacing, ignoreIndex, reduction) { }
 
     /// <inheritdoc />
     protected override Tensor PerPixel(Tensor probabilities, Tensor target)
     {
         var phi = DistanceTransform
-            .PerChannel(target, (r, s) => DistanceTransform.Signed(r, s))
+            .PerChannel(target, (r, s) => DistanceTransform.Signed(r, s, SpacingOrUnit))
             .to(probabilities.dtype)
             .to(probabilities.device);
         return probabilities * phi;
@@ -120,16 +148,18 @@ public sealed class HausdorffDtLoss : DistanceMapLoss
     /// <param name="alpha">The power of the distances (2, as MONAI and the paper); ≥ 0.</param>
     /// <param name="activation">Sigmoid (default) per channel, Softmax over classes, or None for probabilities.</param>
     /// <param name="includeBackground">Score channel 0 too (MONAI's default is false).</param>
+    /// <param name="spacing">The pixel spacing along each spatial axis, or null for unit spacing (MONAI's).</param>
     /// <param name="ignoreIndex">Class index of pixels to leave out.</param>
     /// <param name="reduction">Mean (default), Sum, or None (the mean per sample and kept class).</param>
     public HausdorffDtLoss(
         double alpha = 2.0,
         Activation activation = Activation.Sigmoid,
         bool includeBackground = true,
+        double[]? spacing = null,
         long ignoreIndex = -100,
         Reduction reduction = Reduction.Mean
     )
-        : base(nameof(HausdorffDtLoss), activation, includeBackground, ignoreIndex, reduction)
+        : base(nameof(HausdorffDtLoss), activation, includeBackground, spacing, ignoreIndex, reduction)
     {
         Hyperparameters.RequireFinite(nameof(HausdorffDtLoss), nameof(alpha), alpha);
         if (!(alpha >= 0))
@@ -143,8 +173,9 @@ public sealed class HausdorffDtLoss : DistanceMapLoss
     /// <inheritdoc />
     protected override Tensor PerPixel(Tensor probabilities, Tensor target)
     {
-        var predicted = DistanceTransform.PerChannel(probabilities, (r, s) => DistanceTransform.ToBoundary(r, s));
-        var truth = DistanceTransform.PerChannel(target, (r, s) => DistanceTransform.ToBoundary(r, s));
+        var spacing = SpacingOrUnit;
+        var predicted = DistanceTransform.PerChannel(probabilities, (r, s) => DistanceTransform.ToBoundary(r, s, spacing));
+        var truth = DistanceTransform.PerChannel(target, (r, s) => DistanceTransform.ToBoundary(r, s, spacing));
         var distance = (predicted.pow(Alpha) + truth.pow(Alpha)).to(probabilities.dtype).to(probabilities.device);
         var error = probabilities - target;
         return error * error * distance;

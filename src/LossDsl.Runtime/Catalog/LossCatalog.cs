@@ -20,6 +20,7 @@ public sealed record LossOption(string Name, Type Type, object? Default)
         : Type == typeof(bool) ? "bool"
         : Type == typeof(int) ? "int"
         : Type.IsEnum ? string.Join("|", Enum.GetNames(Type).Select(n => n.ToLowerInvariant()))
+        : Type == typeof(double[]) ? "double[]"
         : Type.Name;
 
     /// <summary>The default as a user writes it (invariant culture, enums in lower case).</summary>
@@ -85,6 +86,20 @@ public sealed record CatalogEntry(string Name, Type Type, LossTask Task, string 
         var args = ps.Select(p => p.HasDefaultValue ? p.DefaultValue : null).ToArray();
         foreach (var (key, value) in options ?? new Dictionary<string, object?>())
         {
+            if (
+                value is double[] array
+                && Array.FindIndex(
+                    ps,
+                    p => p.ParameterType == typeof(double[]) && string.Equals(p.Name, key, StringComparison.OrdinalIgnoreCase)
+                )
+                    is var a
+                        and >= 0
+            )
+            {
+                // An array option in its own right (e.g. a pixel spacing per axis).
+                args[a] = array;
+                continue;
+            }
             if (value is double[] vector)
             {
                 // The per-class form of a scalar option: its vector parameter, the scalar left at its default.
@@ -162,6 +177,10 @@ public sealed record CatalogEntry(string Name, Type Type, LossTask Task, string 
             }
             if (type == typeof(double))
                 return value is bool ? throw new FormatException() : System.Convert.ToDouble(value, CultureInfo.InvariantCulture);
+            if (type == typeof(double[]))
+                return value is null
+                    ? null
+                    : throw new ArgumentException($"option '{key}' of loss '{Name}' must be an array of numbers, got {Show(value)}");
         }
         catch (Exception ex) when (ex is FormatException or InvalidCastException or OverflowException)
         {

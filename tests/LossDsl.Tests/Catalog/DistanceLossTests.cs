@@ -32,7 +32,7 @@ public class DistanceLossTests
     }
 
     // min over feature pixels of the squared distance, by brute force.
-    private static double[] BruteSquared(bool[] feature, long[] shape)
+    private static double[] BruteSquared(bool[] feature, long[] shape, double[]? spacing = null)
     {
         var result = new double[feature.Length];
         for (var i = 0; i < feature.Length; i++)
@@ -46,7 +46,10 @@ public class DistanceLossTests
                 var cj = Coordinates(j, shape);
                 double d = 0;
                 for (var a = 0; a < shape.Length; a++)
-                    d += (double)(ci[a] - cj[a]) * (ci[a] - cj[a]);
+                {
+                    var h = spacing?[a] ?? 1.0;
+                    d += (ci[a] - cj[a]) * h * ((ci[a] - cj[a]) * h);
+                }
                 best = Math.Min(best, d);
             }
             result[i] = best;
@@ -71,11 +74,39 @@ public class DistanceLossTests
         Assert.All(DistanceTransform.SquaredDistanceTo(new bool[count], shape), d => Assert.True(double.IsPositiveInfinity(d)));
     }
 
-    private static double[] BruteEuclidean(bool[] inside, long[] shape)
+    [Theory]
+    [InlineData(new long[] { 17 }, new[] { 0.3 })]
+    [InlineData(new long[] { 7, 9 }, new[] { 0.5, 2.0 })]
+    [InlineData(new long[] { 4, 5, 6 }, new[] { 3.0, 1.0, 0.7 })]
+    public void TheTransformIsExactWithAnisotropicSpacing(long[] shape, double[] spacing)
+    {
+        var count = (int)shape.Aggregate(1L, (a, b) => a * b);
+        for (var seed = 0; seed < 5; seed++)
+        {
+            var feature = RandomMask(count, seed * 17 + count, 0.15);
+            var expected = BruteSquared(feature, shape, spacing);
+            var actual = DistanceTransform.SquaredDistanceTo(feature, shape, spacing);
+            // Products of non-integer spacings: equal up to rounding.
+            for (var i = 0; i < count; i++)
+                if (double.IsPositiveInfinity(expected[i]))
+                    Assert.True(double.IsPositiveInfinity(actual[i]));
+                else
+                    Assert.True(
+                        Math.Abs(expected[i] - actual[i]) <= 1e-12 * Math.Max(1, expected[i]),
+                        $"at {i}: {expected[i]} vs {actual[i]}"
+                    );
+        }
+        Assert.Throws<ArgumentException>(() => DistanceTransform.SquaredDistanceTo(new bool[count], shape, spacing.Append(1.0).ToArray()));
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            DistanceTransform.SquaredDistanceTo(new bool[count], shape, spacing.Select(_ => 0.0).ToArray())
+        );
+    }
+
+    private static double[] BruteEuclidean(bool[] inside, long[] shape, double[]? spacing = null)
     {
         if (inside.All(x => x))
             return new double[inside.Length];
-        return BruteSquared(inside.Select(x => !x).ToArray(), shape).Select(Math.Sqrt).ToArray();
+        return BruteSquared(inside.Select(x => !x).ToArray(), shape, spacing).Select(Math.Sqrt).ToArray();
     }
 
     [Fact]
@@ -117,12 +148,14 @@ public class DistanceLossTests
         return result;
     }
 
-    private static double[] SignedBrute(bool[] region)
+    private static double[] SignedBrute(bool[] region) => SignedBrute(region, null);
+
+    private static double[] SignedBrute(bool[] region, double[]? spacing)
     {
         if (!region.Any(x => x))
             return new double[region.Length];
-        var din = BruteEuclidean(region, Spatial);
-        var dout = BruteEuclidean(region.Select(x => !x).ToArray(), Spatial);
+        var din = BruteEuclidean(region, Spatial, spacing);
+        var dout = BruteEuclidean(region.Select(x => !x).ToArray(), Spatial, spacing);
         return region.Select((r, i) => r ? -(din[i] - 1) : dout[i]).ToArray();
     }
 
@@ -165,6 +198,34 @@ public class DistanceLossTests
         Hand.Close(Reference(x), value.ToDouble(), 1e-12);
         value.backward();
         Hand.CloseToCentralDifferences(Reference, x, Hand.Flat(input.grad!), new[] { 0, 13, 29, 47, 66, 88, 101, 170 });
+    }
+
+    [Fact]
+    public void BoundaryLossMeasuresDistancesInTheGivenSpacing()
+    {
+        // Kervadec's one_hot2dist with a resolution: distances in physical units, the inside offset 1 unchanged.
+        var spacing = new[] { 2.5, 0.8 };
+        var x = Hand.Random(N * C * S, seed: 95);
+        var labels = Hand.Labels(N * S, C, seed: 96);
+        var t = Hand.OneHot(labels, N, C, S);
+        var phi = Maps(t, r => SignedBrute(r, spacing));
+        var p = Hand.Softmax(x, N, C, S);
+        var expected = p.Zip(phi, (a, b) => a * b).Sum() / p.Length;
+        using var loss = new BoundaryLoss(spacing: spacing);
+        var value = loss.forward(Hand.T(x, N, C, H, W), Hand.L(labels, N, H, W));
+        Hand.Close(expected, value.ToDouble(), 1e-12);
+        using var unit = new BoundaryLoss();
+        Assert.NotEqual(unit.forward(Hand.T(x, N, C, H, W), Hand.L(labels, N, H, W)).ToDouble(), value.ToDouble(), 6);
+        // The tensor form a DSL boundary loss reads gives the same map.
+        var map = DistanceTransform.Signed(Hand.T(t, N, C, H, W), spacing);
+        Hand.Close(phi.Sum(), map.sum().ToDouble(), 1e-12);
+
+        var bad = Assert.Throws<ArgumentException>(() =>
+            new BoundaryLoss(spacing: new[] { 1.0 }).forward(Hand.T(x, N, C, H, W), Hand.L(labels, N, H, W))
+        );
+        Assert.Contains("spacing has 1 values and the input 2 spatial axes", bad.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new HausdorffDtLoss(spacing: new[] { 1.0, -2.0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new BoundaryLoss(spacing: new[] { double.NaN, 1.0 }));
     }
 
     [Fact]

@@ -8,7 +8,7 @@ namespace LossDsl.Tests.EndToEnd;
 
 /// <summary>
 /// MONAI's <c>other_act=torch.tanh</c> as a user spec (<see cref="TestSpecs.MonaiTanhDice"/>): the catalog's Dice losses do
-/// not offer a tanh activation (values in (-1, 1) let the denominator reach 0, LD0008), and a spec declares it.
+/// not offer a tanh activation (values in (-1, 1) let the smoothed denominator reach 0), and a spec declares it.
 /// </summary>
 public class TanhSpecTests
 {
