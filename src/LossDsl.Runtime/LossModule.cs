@@ -191,6 +191,14 @@ public abstract partial class LossModule : LossFunction
         return Forward(input, target, mask, null);
     }
 
+    // The node's input is a view of the caller's tensor, not the tensor itself. The managed side of a
+    // custom autograd node keeps a reference to the gradient it returns, so libtorch, which moves a
+    // gradient into a leaf's .grad only when nothing else holds it, would copy the whole gradient
+    // there. Through the view, the gradient reaching the leaf is the view's backward (a new handle on
+    // the same memory), which libtorch moves in: no copy, half the peak memory. A metadata operation
+    // either way; a non-leaf input simply passes the gradient on through the view.
+    private static Tensor HandOverView(Tensor input) => input.requires_grad ? input.view(input.shape) : input;
+
     // The unweighted forward, with the spec's maps (checked by the caller).
     private Tensor Forward(Tensor input, Tensor target, Tensor? mask, IReadOnlyDictionary<string, Tensor>? maps)
     {
@@ -210,7 +218,7 @@ public abstract partial class LossModule : LossFunction
                 CheckLayout(detached.shape[1]);
             var call = Prepare(detached, target, mask, maps);
             using var lctx = call.Context;
-            var output = FusedLossFunction.apply(this, input, target, mask!, call);
+            var output = FusedLossFunction.apply(this, HandOverView(input), target, mask!, call);
             return output.MoveToOuterDisposeScope();
         }
         using var scope = NewDisposeScope();

@@ -46,6 +46,40 @@ public class GradientPoolTests
     }
 
     [Fact]
+    public void ALeafsGradIsTheKernelsGradientItselfNotACopy()
+    {
+        // The kernel's gradient reaches a leaf's .grad without a copy: the pooled block stays live as
+        // long as .grad does, and goes back when the leaf goes. (Were .grad a copy, the block would be
+        // released as soon as the backward's own handles are gone.)
+        using var loss = new BceLoss();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        GradientPool.Trim();
+        var live = GradientPool.LiveCount;
+        var (x, t) = Case(3);
+        var leaf = x.requires_grad_(true);
+        using (var value = loss.forward(leaf, t))
+            value.backward();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.Equal(live + 1, GradientPool.LiveCount);
+        using (var grad = leaf.grad!)
+        using (var expected = new BceLoss { Mode = ExecutionMode.TorchSharp })
+        {
+            var y = x.detach().requires_grad_(true);
+            expected.forward(y, t).backward();
+            Assert.True(grad.allclose(y.grad!, rtol: 1e-5, atol: 1e-7), "the handed-over gradient is not the loss's gradient");
+        }
+        leaf.Dispose();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.Equal(live, GradientPool.LiveCount);
+    }
+
+    [Fact]
     public void ReleasedBlocksAreReusedAndNotAccumulated()
     {
         using var loss = new DiceLoss();
