@@ -183,16 +183,8 @@ public sealed class LossContext : IDisposable
     internal void AttachPixelWeight(string loss, Tensor weight, bool checkValues)
     {
         ArgumentNullException.ThrowIfNull(weight);
-        var shape = Input.shape;
-        var pixelShape = shape.Take(1).Concat(shape.Skip(2)).ToArray();
-        var pixelShape1 = shape.Take(1).Append(1L).Concat(shape.Skip(2)).ToArray();
-        if (weight.device_type != Input.device_type || weight.device_index != Input.device_index)
-            throw new ArgumentException(
-                $"{loss}: weight is on {weight.device}, the input on {Input.device}; move both to one device.",
-                "weight"
-            );
-        if (!weight.is_floating_point())
-            throw new ArgumentException($"{loss}: weight has dtype {weight.dtype}; expected a floating-point weight map.", "weight");
+        CheckBeside(loss, "weight", "weight", weight, "weight map");
+        var (pixelShape, pixelShape1) = PixelShapes();
         if (!(weight.shape.SequenceEqual(pixelShape) || weight.shape.SequenceEqual(pixelShape1)))
             throw new ArgumentException(
                 $"{loss}: weight has shape {InputValidation.Show(weight.shape)}; expected {InputValidation.Show(pixelShape)} or {InputValidation.Show(pixelShape1)} (N, *spatial: one weight per pixel).",
@@ -203,13 +195,9 @@ public sealed class LossContext : IDisposable
         {
             using var zero = 0.0.ToScalar();
             using var bad = w.lt(zero).logical_or(w.isfinite().logical_not());
-            using var any = bad.any();
-            if (any.cpu().item<bool>())
+            if (FirstOffending(bad, w) is { } found)
             {
-                using var first = bad.flatten().nonzero()[0, 0];
-                var at = first.item<long>();
-                using var flat = w.flatten();
-                var value = flat[at].to(ScalarType.Float64).cpu().item<double>();
+                var (at, value) = found;
                 w.Dispose();
                 throw new ArgumentException(
                     $"{loss}: weight holds {value} at flat position {at}; a pixel weight must be finite and >= 0.",
@@ -218,6 +206,39 @@ public sealed class LossContext : IDisposable
             }
         }
         PixelWeight = Adopt(w);
+    }
+
+    // The shapes of a per-pixel tensor beside the input: N, *spatial and N, 1, *spatial.
+    private (long[] Plain, long[] WithChannel) PixelShapes()
+    {
+        var shape = Input.shape;
+        return (shape.Take(1).Concat(shape.Skip(2)).ToArray(), shape.Take(1).Append(1L).Concat(shape.Skip(2)).ToArray());
+    }
+
+    // A tensor passed beside the input (a weight or a named map): on the input's device and floating point.
+    private void CheckBeside(string loss, string label, string parameter, Tensor tensor, string what)
+    {
+        if (tensor.device_type != Input.device_type || tensor.device_index != Input.device_index)
+            throw new ArgumentException(
+                $"{loss}: {label} is on {tensor.device}, the input on {Input.device}; move both to one device.",
+                parameter
+            );
+        if (!tensor.is_floating_point())
+            throw new ArgumentException($"{loss}: {label} has dtype {tensor.dtype}; expected a floating-point {what}.", parameter);
+    }
+
+    // The flat position and value of the first element flagged in bad, or null when none is (one host
+    // read when none is; a few more to name the offender).
+    private static (long At, double Value)? FirstOffending(Tensor bad, Tensor values)
+    {
+        using var any = bad.any();
+        if (!any.cpu().item<bool>())
+            return null;
+        using var first = bad.flatten().nonzero()[0, 0];
+        var at = first.item<long>();
+        using var flat = values.flatten();
+        using var element = flat[at];
+        return (at, element.to(ScalarType.Float64).cpu().item<double>());
     }
 
     private readonly Dictionary<string, Tensor> _maps = new(StringComparer.Ordinal);
@@ -245,15 +266,8 @@ public sealed class LossContext : IDisposable
         ArgumentNullException.ThrowIfNull(map, name);
         var label = $"maps[\"{name}\"]";
         var shape = Input.shape;
-        var pixelShape = shape.Take(1).Concat(shape.Skip(2)).ToArray();
-        var pixelShape1 = shape.Take(1).Append(1L).Concat(shape.Skip(2)).ToArray();
-        if (map.device_type != Input.device_type || map.device_index != Input.device_index)
-            throw new ArgumentException(
-                $"{loss}: {label} is on {map.device}, the input on {Input.device}; move both to one device.",
-                "maps"
-            );
-        if (!map.is_floating_point())
-            throw new ArgumentException($"{loss}: {label} has dtype {map.dtype}; expected a floating-point map.", "maps");
+        CheckBeside(loss, label, "maps", map, "map");
+        var (pixelShape, pixelShape1) = PixelShapes();
         long[] target;
         if (perClass)
         {
@@ -278,13 +292,9 @@ public sealed class LossContext : IDisposable
         if (checkValues)
         {
             using var bad = m.isfinite().logical_not();
-            using var any = bad.any();
-            if (any.cpu().item<bool>())
+            if (FirstOffending(bad, m) is { } found)
             {
-                using var first = bad.flatten().nonzero()[0, 0];
-                var at = first.item<long>();
-                using var flat = m.flatten();
-                var value = flat[at].to(ScalarType.Float64).cpu().item<double>();
+                var (at, value) = found;
                 m.Dispose();
                 throw new ArgumentException(
                     $"{loss}: {label} holds {value} at [{string.Join(", ", InputValidation.Unravel(at, target))}] ({(perClass ? "N, C" : "N, 1")}, *spatial); a map's values must be finite.",

@@ -86,33 +86,21 @@ public sealed record CatalogEntry(string Name, Type Type, LossTask Task, string 
         var args = ps.Select(p => p.HasDefaultValue ? p.DefaultValue : null).ToArray();
         foreach (var (key, value) in options ?? new Dictionary<string, object?>())
         {
-            if (
-                value is double[] array
-                && Array.FindIndex(
-                    ps,
-                    p => p.ParameterType == typeof(double[]) && string.Equals(p.Name, key, StringComparison.OrdinalIgnoreCase)
-                )
-                    is var a
-                        and >= 0
-            )
+            if (value is double[] array)
             {
-                // An array option in its own right (e.g. a pixel spacing per axis).
-                args[a] = array;
-                continue;
-            }
-            if (value is double[] vector)
-            {
-                // The per-class form of a scalar option: its vector parameter, the scalar left at its default.
-                var v = Array.FindIndex(
-                    ps,
-                    p => p.ParameterType == typeof(Tensor) && string.Equals(p.Name, key + "s", StringComparison.OrdinalIgnoreCase)
-                );
-                if (v < 0)
+                // An array option in its own right (e.g. a pixel spacing per axis), or else the per-class form
+                // of a scalar option: its vector parameter, the scalar left at its default.
+                int Find(string name, Type type) =>
+                    Array.FindIndex(ps, p => p.ParameterType == type && string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
+                if (Find(key, typeof(double[])) is var own and >= 0)
+                    args[own] = array;
+                else if (Find(key + "s", typeof(Tensor)) is var perClass and >= 0)
+                    args[perClass] = tensor(array, float64);
+                else
                     throw new ArgumentException(
                         $"option '{key}' of loss '{Name}' takes no per-class array"
                             + (VectorOptions.Count > 0 ? $"; these do: {string.Join(", ", VectorOptions)}" : "")
                     );
-                args[v] = tensor(vector, float64);
                 continue;
             }
             var i = Array.FindIndex(
