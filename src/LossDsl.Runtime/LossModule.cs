@@ -221,12 +221,38 @@ public abstract partial class LossModule : LossFunction
             var output = FusedLossFunction.apply(this, HandOverView(input), target, mask!, call);
             return output.MoveToOuterDisposeScope();
         }
+        if (UsesValueKernel(input))
+        {
+            // No gradient wanted (no_grad, or an input that does not require one: validation, metrics): the
+            // kernel's value-only passes, with the same checks, instead of the generated forward's eager ops.
+            using var outer = NewDisposeScope();
+            var detached = input.detach();
+            if (!detached.is_contiguous())
+                detached = detached.contiguous();
+            if (Task == LossTask.Multiclass && detached.dim() >= 2)
+                CheckLayout(detached.shape[1]);
+            var call = Prepare(detached, target, mask, maps, valueOnly: true);
+            using var lctx = call.Context;
+            if (call.Loss is { } loss)
+                return loss.MoveToOuterDisposeScope();
+            var (v, w) = Evaluate(lctx);
+            return Reductions.Apply(lctx, v, ResultAxes, Reduction, w).MoveToOuterDisposeScope();
+        }
         using var scope = NewDisposeScope();
         using var ctx = Context(input, target, mask, null, maps);
         CheckLayout(ctx.C);
         var (value, weight) = Evaluate(ctx);
         return Reductions.Apply(ctx, value, ResultAxes, Reduction, weight).MoveToOuterDisposeScope();
     }
+
+    // A call that wants no gradient, on inputs the CPU kernel reads, in a mode that lets it run.
+    private bool UsesValueKernel(Tensor input) =>
+        (!input.requires_grad || !is_grad_enabled())
+        && Mode is ExecutionMode.Auto or ExecutionMode.Kernel
+        && Maps.Count == 0
+        && Reduction is Reduction.Mean or Reduction.Sum
+        && input.device_type == DeviceType.CPU
+        && input.dtype == ScalarType.Float32;
 
     /// <summary>
     /// The loss with a per-pixel weight map (see <see cref="LossFunction.forward(Tensor, Tensor, Tensor?, Tensor?)"/>):
@@ -371,7 +397,13 @@ public abstract partial class LossModule : LossFunction
     // value checks run inside the kernel's last pass; only when that pass flags something are the inputs
     // checked again the slow way, which names the tensor, the value and its position, or (when the only
     // finding was ignored pixels) prepares them and runs the kernel once more.
-    private FusedCall Prepare(Tensor detached, Tensor target, Tensor? mask, IReadOnlyDictionary<string, Tensor>? maps)
+    private FusedCall Prepare(
+        Tensor detached,
+        Tensor target,
+        Tensor? mask,
+        IReadOnlyDictionary<string, Tensor>? maps,
+        bool valueOnly = false
+    )
     {
         if (Maps.Count > 0)
         {
@@ -400,11 +432,15 @@ public abstract partial class LossModule : LossFunction
             );
             if (Kernels.CpuKernel.Accepts(deferred, Reduction) && KernelFor(deferred.Mask is not null) is { } kernel)
             {
-                var loss = kernel.Forward(deferred, Reduction, CheckValues, out var gradient, out var found);
+                Tensor? gradient = null;
+                Kernels.CheckFlags found;
+                var loss = valueOnly
+                    ? kernel.Value(deferred, Reduction, CheckValues, out found)
+                    : kernel.Forward(deferred, Reduction, CheckValues, out gradient, out found);
                 if (found == Kernels.CheckFlags.None)
                     return new FusedCall(deferred, loss, gradient);
                 loss.Dispose();
-                gradient.Dispose();
+                gradient?.Dispose();
                 deferred.Dispose();
                 // Throws the precise error for a bad value; otherwise (ignored pixels) prepares them.
                 var checkedCtx = WithPosWeights(
@@ -414,6 +450,8 @@ public abstract partial class LossModule : LossFunction
                     _expectIgnored = true;
                 if (Kernels.CpuKernel.Accepts(checkedCtx, Reduction) && KernelFor(checkedCtx.Mask is not null) is { } again)
                 {
+                    if (valueOnly)
+                        return new FusedCall(checkedCtx, again.Value(checkedCtx, Reduction, check: false, out _), null);
                     var loss2 = again.Forward(checkedCtx, Reduction, out var gradient2);
                     return new FusedCall(checkedCtx, loss2, gradient2);
                 }

@@ -71,34 +71,38 @@ internal sealed partial class CpuKernel
     /// <summary>A compiled pass and the statistics (node, class) it reads, in its table's order.</summary>
     private sealed record PassCode(CompiledPass Body, (int Node, int Class)[] Stats);
 
-    private readonly Dictionary<(int Pass, long C, bool Index, bool Check), PassCode?> _compiled = new();
+    private readonly Dictionary<(int Pass, long C, bool Index, bool Check, bool ValueOnly), PassCode?> _compiled = new();
 
     // The compiled form of a pass for C classes and this target layout (with the value checks fused in,
-    // or not); null where the loop does not cover it (too many classes, a construct without a vector
-    // form), and the buffered path runs.
-    private PassCode? CompiledFor(int pass, long classes, bool index, bool check = false)
+    // or not; storing the gradient, or for the value only); null where the loop does not cover it (too many
+    // classes, a construct without a vector form), and the buffered path runs.
+    private PassCode? CompiledFor(int pass, long classes, bool index, bool check = false, bool valueOnly = false)
     {
+        var key = (pass, classes, index, check, valueOnly);
         lock (_compiled)
         {
-            if (!_compiled.TryGetValue((pass, classes, index, check), out var code))
+            if (!_compiled.TryGetValue(key, out var code))
             {
                 try
                 {
-                    code = classes <= MaxUnrolledClasses ? new PassCompiler(this, pass, (int)classes, index, check).Compile() : null;
+                    code =
+                        classes <= MaxUnrolledClasses
+                            ? new PassCompiler(this, pass, (int)classes, index, check, valueOnly).Compile()
+                            : null;
                 }
                 catch (NotSupportedException)
                 {
                     code = null;
                 }
-                _compiled[(pass, classes, index, check)] = code;
+                _compiled[key] = code;
             }
             return code;
         }
     }
 
     /// <summary>True when the pass runs as one compiled loop for C classes and this target layout.</summary>
-    internal bool IsCompiled(int pass, long classes, bool index, bool check = false) =>
-        CompiledFor(pass, classes, index, check) is not null;
+    internal bool IsCompiled(int pass, long classes, bool index, bool check = false, bool valueOnly = false) =>
+        CompiledFor(pass, classes, index, check, valueOnly) is not null;
 
     // The partial-sum slot of every reduction node for C classes (the layout Forward uses).
     private int[] SlotLayout(long classes, out int slots) => _plan.SlotLayout(classes, out slots);
@@ -126,6 +130,7 @@ internal sealed partial class CpuKernel
         private readonly ParameterExpression _chunk = Parameter(typeof(long), "chunk");
         private readonly ParameterExpression _ignore = Parameter(typeof(long), "ignore");
         private readonly bool _check;
+        private readonly bool _valueOnly;
         private readonly ParameterExpression _i = Variable(typeof(long), "i");
 
         // Loop-invariant vectors (constants, statistics) and the accumulators, set up before the loop.
@@ -141,9 +146,10 @@ internal sealed partial class CpuKernel
         private ParameterExpression? _maskBits;
         private readonly Dictionary<int, ParameterExpression> _classBits = new();
 
-        public PassCompiler(CpuKernel kernel, int pass, int classes, bool index, bool check)
+        public PassCompiler(CpuKernel kernel, int pass, int classes, bool index, bool check, bool valueOnly)
         {
             _check = check;
+            _valueOnly = valueOnly;
             _k = kernel;
             _pass = pass;
             _c = classes;
@@ -152,7 +158,7 @@ internal sealed partial class CpuKernel
 
         public PassCode Compile()
         {
-            var sinks = _k._sinks.Where(s => s.Pass == _pass).ToList();
+            var sinks = _k.SinksOf(_pass, _valueOnly);
             var slotOf = _k.SlotLayout(_c, out _);
             var epilogue = new List<LinqExpr>();
             foreach (var sink in sinks)

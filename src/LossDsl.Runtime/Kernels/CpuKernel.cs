@@ -108,6 +108,8 @@ internal sealed partial class CpuKernel
         public int Slots;
         public double[] Partials = Array.Empty<double>();
         public bool Check;
+        public bool ValueOnly;
+        public int LastPass;
         public long Ignore;
         public int[] Flags = Array.Empty<int>();
     }
@@ -127,7 +129,41 @@ internal sealed partial class CpuKernel
     /// context defers it) a pixel at the ignore index. When <paramref name="found"/> is not
     /// <see cref="CheckFlags.None"/> the value and gradient are meaningless and the caller must not use them.
     /// </summary>
-    public unsafe Tensor Forward(LossContext ctx, Reduction reduction, bool check, out Tensor gradient, out CheckFlags found)
+    public Tensor Forward(LossContext ctx, Reduction reduction, bool check, out Tensor gradient, out CheckFlags found)
+    {
+        var value = Execute(ctx, reduction, check, valueOnly: false, out var written, out found);
+        gradient = written!;
+        return value;
+    }
+
+    /// <summary>
+    /// The value alone, for a call that wants no gradient: only the passes the value reads from run (a
+    /// region loss skips its gradient pass), and no gradient is written. The checks are fused into the last
+    /// of them, as in <see cref="Forward(LossContext, Reduction, bool, out Tensor, out CheckFlags)"/>.
+    /// </summary>
+    public Tensor Value(LossContext ctx, Reduction reduction, bool check, out CheckFlags found)
+    {
+        System.Threading.Interlocked.Increment(ref _valueCalls);
+        return Execute(ctx, reduction, check, valueOnly: true, out _, out found);
+    }
+
+    private long _valueCalls;
+
+    /// <summary>How many value-only calls this kernel has run (for tests and profiling).</summary>
+    internal long ValueCalls => System.Threading.Interlocked.Read(ref _valueCalls);
+
+    // What a pass accumulates and writes (a value-only pass writes no gradient).
+    private List<Sink> SinksOf(int pass, bool valueOnly) =>
+        _sinks.Where(s => s.Pass == pass && !(valueOnly && s.Kind == SinkKind.Gradient)).ToList();
+
+    private unsafe Tensor Execute(
+        LossContext ctx,
+        Reduction reduction,
+        bool check,
+        bool valueOnly,
+        out Tensor? gradient,
+        out CheckFlags found
+    )
     {
         var r = new Run
         {
@@ -149,15 +185,17 @@ internal sealed partial class CpuKernel
         if (ctx.Mask is { } m)
             r.Mask = (byte*)Native.THSTensor_data(m.Handle);
         // Every element is written by the last pass; the block is reused once libtorch releases the tensor.
-        gradient = GradientPool.Float32(ctx.Input.shape);
-        r.Grad = (float*)Native.THSTensor_data(gradient.Handle);
+        gradient = valueOnly ? null : GradientPool.Float32(ctx.Input.shape);
+        r.Grad = gradient is null ? null : (float*)Native.THSTensor_data(gradient.Handle);
+        r.ValueOnly = valueOnly;
+        r.LastPass = valueOnly ? _plan.ValuePasses : _passes;
 
         // Slots: one per reduction and kept class.
         r.SlotOf = SlotLayout(r.C, out r.Slots);
         r.Stats = new double[_nodes.Length][];
         EvaluateStats(r, level: 0, reduction);
         r.Flags = new int[check ? r.N * r.ChunksPerSample : 0];
-        for (var pass = 1; pass <= _passes; pass++)
+        for (var pass = 1; pass <= r.LastPass; pass++)
         {
             RunPass(r, pass);
             EvaluateStats(r, pass, reduction);
@@ -165,7 +203,7 @@ internal sealed partial class CpuKernel
         found = CheckFlags.None;
         foreach (var f in r.Flags)
             found |= (CheckFlags)f;
-        if (_deferSeed && reduction == Reduction.Mean && found == CheckFlags.None)
+        if (gradient is not null && _deferSeed && reduction == Reduction.Mean && found == CheckFlags.None)
         {
             using var scale = (1 / WeightTotal(r)).ToScalar();
             gradient.mul_(scale);
@@ -391,7 +429,7 @@ internal sealed partial class CpuKernel
 
     private unsafe void RunPass(Run r, int pass)
     {
-        var sinks = _sinks.Where(s => s.Pass == pass).ToList();
+        var sinks = SinksOf(pass, r.ValueOnly);
         if (sinks.Count == 0)
             return;
         var needed = new bool[_nodes.Length];
@@ -405,8 +443,8 @@ internal sealed partial class CpuKernel
 
         // The compiled loop covers each chunk's whole vectors; the buffered evaluation the rest (and
         // whole passes the loop does not cover).
-        var checking = r.Check && pass == _passes;
-        var code = CompiledFor(pass, r.C, r.Index != null, checking);
+        var checking = r.Check && pass == r.LastPass;
+        var code = CompiledFor(pass, r.C, r.Index != null, checking, r.ValueOnly);
         var tables = code is null ? null : StatTables(r, code);
 
         ThreadTeam.For(

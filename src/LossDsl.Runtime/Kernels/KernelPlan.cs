@@ -75,6 +75,7 @@ internal sealed class KernelPlan
             .ToImmutableArray();
         Sinks = b.Sinks.ToImmutableArray();
         Passes = b.Passes;
+        ValuePasses = b.ValuePasses;
         Gradient = b.Gradient;
         Value = b.Value;
         Weight = b.Weight;
@@ -97,6 +98,12 @@ internal sealed class KernelPlan
 
     /// <summary>How many passes over the inputs one call makes.</summary>
     public int Passes { get; }
+
+    /// <summary>
+    /// How many passes the value alone needs: a call that wants no gradient (an input that does not require
+    /// one, or <c>no_grad</c>) runs these and writes no gradient (a region loss skips its gradient pass).
+    /// </summary>
+    public int ValuePasses { get; }
 
     /// <summary>The gradient node (per pixel).</summary>
     public int Gradient { get; }
@@ -198,6 +205,7 @@ internal sealed class KernelPlan
         private readonly Dictionary<Expr, int> _ids = new();
         public readonly List<PlanSink> Sinks = new();
         public readonly int Passes;
+        public readonly int ValuePasses;
         public readonly int Gradient;
         public readonly int ValueSum = -1,
             WeightSum = -1,
@@ -300,6 +308,13 @@ internal sealed class KernelPlan
                     Sinks[i] = Sinks[i] with { Pass = Passes };
                     Nodes[Sinks[i].Node].Level = Passes;
                 }
+
+            // The passes the value reads from: the last one that accumulates a reduction it is computed from.
+            var forValue = new bool[Nodes.Count];
+            foreach (var root in new[] { Value, Weight, ValueSum, WeightSum })
+                if (root >= 0)
+                    MarkRead(root, forValue);
+            ValuePasses = Sinks.Where(s => s.Kind == SinkKind.Reduce && forValue[s.Node]).Select(s => s.Pass).DefaultIfEmpty(1).Max();
         }
 
         private int[] SeedInputs(Seed seed) =>

@@ -91,6 +91,16 @@ public class CpuKernelTests(ITestOutputHelper output)
 
                     var v = value.ToDouble();
                     var rv = reference.ToDouble();
+                    // The same value when no gradient is wanted (the kernel's value-only passes): the same
+                    // float32 arithmetic and chunk-order sums, so to float32 rounding of the result.
+                    using (no_grad())
+                    {
+                        var valueOnly = module.forward(x32.detach(), t32, m).ToDouble();
+                        Assert.True(
+                            Math.Abs(valueOnly - v) <= 1e-6 * Math.Max(1, Math.Abs(v)),
+                            $"{what}: value without a gradient {valueOnly} vs {v}"
+                        );
+                    }
                     Assert.True(double.IsFinite(v) && x32.grad!.isfinite().all().item<bool>(), $"{what}: non-finite value or gradient");
                     // Where a naive test spec overflows in the reference at extreme logits, the
                     // stable compiled form wins: only finite reference entries are compared.
