@@ -347,6 +347,37 @@ public class FusedVsEager : LossBenchmarkBase
     public void FusedUnchecked() => Step(x => Unchecked.forward(x, Case.Multiclass ? Index : Target));
 }
 
+/// <summary>
+/// The value alone, under <c>no_grad</c> (a validation loss, a metric): the catalog module in its default
+/// configuration against the same eager formula, for a binary, a multiclass and an out-of-cache case.
+/// </summary>
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByParams)]
+public class NoGrad : LossBenchmarkBase
+{
+    public IEnumerable<LossCase> NoGradCases =>
+        Cases.All().Where(c => c.ToString() is "dice 8x1x512x512" or "cross-entropy 8x5x256x256" or "dice (softmax) 4x5x512x512");
+
+    [ParamsSource(nameof(NoGradCases))]
+    public LossCase Loss
+    {
+        get => Case;
+        set => Case = value;
+    }
+
+    [Benchmark(Baseline = true)]
+    public double EagerValue() => Value(() => Case.Eager(X, Target, Weights));
+
+    [Benchmark]
+    public double FusedValue() => Value(() => Fused.forward(X, Case.Multiclass ? Index : Target));
+
+    private static double Value(Func<Tensor> loss)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        return loss().ToDouble();
+    }
+}
+
 /// <summary>TorchSharp's built-ins where they exist.</summary>
 public class BuiltIn : LossBenchmarkBase
 {
