@@ -169,10 +169,11 @@ internal static unsafe class Simd
     public static VF Log1p(VF x)
     {
         var u = x + VF.One;
-        var corrected = Log(u) - ((u - VF.One) - x) / u;
+        var logU = Log(u);
+        var corrected = logU - ((u - VF.One) - x) / u;
         // At u = ∞ (x = ∞) and u = 0 (x = -1) the correction is NaN; log u is the answer there.
         var ends = Vector512.Equals(u, Vector512.Create(float.PositiveInfinity)) | Vector512.Equals(u, VF.Zero);
-        return Vector512.ConditionalSelect(ends, Log(u), corrected);
+        return Vector512.ConditionalSelect(ends, logU, corrected);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
