@@ -208,15 +208,7 @@ public abstract partial class LossModule : LossFunction
             // Inputs are validated before the autograd node exists: a rejected input leaves nothing
             // half-built behind.
             using var outer = NewDisposeScope();
-            var detached = input.detach();
-            // The kernel reads contiguous memory; a strided view is copied once rather than sent down
-            // the slower path that recomputes in the backward.
-            if (!detached.is_contiguous())
-                detached = detached.contiguous();
-            // (An input without a class axis is rejected, naming its shape, by the validation in Prepare.)
-            if (Task == LossTask.Multiclass && detached.dim() >= 2)
-                CheckLayout(detached.shape[1]);
-            var call = Prepare(detached, target, mask, maps);
+            var call = Prepare(ForKernel(input), target, mask, maps);
             using var lctx = call.Context;
             var output = FusedLossFunction.apply(this, HandOverView(input), target, mask!, call);
             return output.MoveToOuterDisposeScope();
@@ -226,12 +218,7 @@ public abstract partial class LossModule : LossFunction
             // No gradient wanted (no_grad, or an input that does not require one: validation, metrics): the
             // kernel's value-only passes, with the same checks, instead of the generated forward's eager ops.
             using var outer = NewDisposeScope();
-            var detached = input.detach();
-            if (!detached.is_contiguous())
-                detached = detached.contiguous();
-            if (Task == LossTask.Multiclass && detached.dim() >= 2)
-                CheckLayout(detached.shape[1]);
-            var call = Prepare(detached, target, mask, maps, valueOnly: true);
+            var call = Prepare(ForKernel(input), target, mask, maps, valueOnly: true);
             using var lctx = call.Context;
             if (call.Loss is { } loss)
                 return loss.MoveToOuterDisposeScope();
@@ -243,6 +230,19 @@ public abstract partial class LossModule : LossFunction
         CheckLayout(ctx.C);
         var (value, weight) = Evaluate(ctx);
         return Reductions.Apply(ctx, value, ResultAxes, Reduction, weight).MoveToOuterDisposeScope();
+    }
+
+    // The input as the kernel reads it: detached and contiguous (a strided view is copied once rather than
+    // sent down the slower path that recomputes in the backward), its class count checked. (An input
+    // without a class axis is rejected, naming its shape, by the validation in Prepare.)
+    private Tensor ForKernel(Tensor input)
+    {
+        var detached = input.detach();
+        if (!detached.is_contiguous())
+            detached = detached.contiguous();
+        if (Task == LossTask.Multiclass && detached.dim() >= 2)
+            CheckLayout(detached.shape[1]);
+        return detached;
     }
 
     // A call that wants no gradient, on inputs the CPU kernel reads, in a mode that lets it run.

@@ -45,6 +45,14 @@ public class GradientPoolTests
         Assert.True(direct.allclose(directCopy, rtol: 0, atol: 0), "a kept autograd.grad result changed after later steps");
     }
 
+    // Finalizes unreachable tensor handles, so the pool's live count is what is still referenced.
+    private static void Settle()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+    }
+
     [Fact]
     public void ALeafsGradIsTheKernelsGradientItselfNotACopy()
     {
@@ -52,18 +60,14 @@ public class GradientPoolTests
         // long as .grad does, and goes back when the leaf goes. (Were .grad a copy, the block would be
         // released as soon as the backward's own handles are gone.)
         using var loss = new BceLoss();
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
+        Settle();
         GradientPool.Trim();
         var live = GradientPool.LiveCount;
         var (x, t) = Case(3);
         var leaf = x.requires_grad_(true);
         using (var value = loss.forward(leaf, t))
             value.backward();
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
+        Settle();
         Assert.Equal(live + 1, GradientPool.LiveCount);
         using (var grad = leaf.grad!)
         using (var expected = new BceLoss { Mode = ExecutionMode.TorchSharp })
@@ -73,9 +77,7 @@ public class GradientPoolTests
             Assert.True(grad.allclose(y.grad!, rtol: 1e-5, atol: 1e-7), "the handed-over gradient is not the loss's gradient");
         }
         leaf.Dispose();
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
+        Settle();
         Assert.Equal(live, GradientPool.LiveCount);
     }
 
@@ -84,9 +86,7 @@ public class GradientPoolTests
     {
         using var loss = new DiceLoss();
         // Gradients of earlier tests that are no longer reachable go back first; then the pool starts empty.
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
+        Settle();
         GradientPool.Trim();
         var live = GradientPool.LiveCount;
         for (var step = 0; step < 30; step++)
@@ -96,8 +96,7 @@ public class GradientPoolTests
             var leaf = x.requires_grad_(true);
             loss.forward(leaf, t).backward();
         }
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
+        Settle();
         // Every gradient went back: nothing live beyond what was live before, and at most two free
         // blocks of this size kept (8 KiB of float32 each).
         Assert.Equal(live, GradientPool.LiveCount);
