@@ -96,6 +96,22 @@ public class VerbTests
         }
     }
 
+    // The loss `lossdsl eval` prints for a case it accepts (exit code 0).
+    private static double EvalLoss(string json)
+    {
+        var r = Cli.Run(json, "eval", "-");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        return Json(r.Stdout).GetProperty("loss").GetDouble();
+    }
+
+    // A case `lossdsl eval` rejects as malformed (exit code 2), naming what is wrong.
+    private static void EvalRejects(string json, string mentions)
+    {
+        var r = Cli.Run(json, "eval", "-");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(mentions, r.Stderr);
+    }
+
     [Fact]
     public void EvalTakesAPerPixelWeightMap()
     {
@@ -104,13 +120,9 @@ public class VerbTests
             "{\"loss\": \"bce\", \"input\": {\"shape\": [1, 1, 2], \"data\": [0.5, -1.0], \"dtype\": \"float64\"},"
             + "\"target\": {\"shape\": [1, 1, 2], \"data\": [1, 0], \"dtype\": \"float64\"},"
             + "\"weight\": {\"shape\": [1, 2], \"data\": [2, 0.5], \"dtype\": \"float64\"}}";
-        var r = Cli.Run(json, "eval", "-");
-        Assert.True(r.ExitCode == 0, r.Stderr);
         var expected = (2 * Math.Log(1 + Math.Exp(-0.5)) + 0.5 * Math.Log(1 + Math.Exp(-1.0))) / 2;
-        Assert.Equal(expected, Json(r.Stdout).GetProperty("loss").GetDouble(), 12);
-        var negative = Cli.Run(json.Replace("[2, 0.5]", "[2, -0.5]"), "eval", "-");
-        Assert.Equal(2, negative.ExitCode);
-        Assert.Contains("weight", negative.Stderr);
+        Assert.Equal(expected, EvalLoss(json), 12);
+        EvalRejects(json.Replace("[2, 0.5]", "[2, -0.5]"), "weight");
     }
 
     [Fact]
@@ -121,13 +133,9 @@ public class VerbTests
             "{\"loss\": \"multilabel-bce\", \"options\": {\"posWeight\": [3, 0.5]},"
             + "\"input\": {\"shape\": [1, 2, 1], \"data\": [0.5, -1.0], \"dtype\": \"float64\"},"
             + "\"target\": {\"shape\": [1, 2, 1], \"data\": [1, 1], \"dtype\": \"float64\"}}";
-        var r = Cli.Run(json, "eval", "-");
-        Assert.True(r.ExitCode == 0, r.Stderr);
         var expected = (-3 * Math.Log(Sigmoid(0.5)) - 0.5 * Math.Log(Sigmoid(-1.0))) / 2;
-        Assert.Equal(expected, Json(r.Stdout).GetProperty("loss").GetDouble(), 12);
-        var bad = Cli.Run(json.Replace("multilabel-bce", "dice").Replace("posWeight", "smoothNr"), "eval", "-");
-        Assert.Equal(2, bad.ExitCode);
-        Assert.Contains("takes no per-class array", bad.Stderr);
+        Assert.Equal(expected, EvalLoss(json), 12);
+        EvalRejects(json.Replace("multilabel-bce", "dice").Replace("posWeight", "smoothNr"), "takes no per-class array");
         var list = Cli.Run("", "list");
         Assert.Contains("posWeight: double = 1 (or an array: one per class)", list.Stdout);
     }
@@ -142,12 +150,8 @@ public class VerbTests
             "{\"loss\": \"boundary\", \"options\": {\"activation\": \"none\", \"spacing\": [1, 0.4]},"
             + "\"input\": {\"shape\": [1, 1, 1, 3], \"data\": [0.5, 0.5, 0.5], \"dtype\": \"float64\"},"
             + "\"target\": {\"shape\": [1, 1, 1, 3], \"data\": [1, 0, 0], \"dtype\": \"float64\"}}";
-        var r = Cli.Run(json, "eval", "-");
-        Assert.True(r.ExitCode == 0, r.Stderr);
-        Assert.Equal(0.3, Json(r.Stdout).GetProperty("loss").GetDouble(), 12);
-        var bad = Cli.Run(json.Replace("[1, 0.4]", "[0.4]"), "eval", "-");
-        Assert.Equal(2, bad.ExitCode);
-        Assert.Contains("spacing", bad.Stderr);
+        Assert.Equal(0.3, EvalLoss(json), 12);
+        EvalRejects(json.Replace("[1, 0.4]", "[0.4]"), "spacing");
         Assert.Contains("spacing: double[] = null", Cli.Run("", "list").Stdout);
     }
 
@@ -242,11 +246,9 @@ public class VerbTests
             + ","
             + "\"input\": {\"shape\": [1, 3, 3], \"data\": [2, 0, -1, 0, 1, 1, 1, 0, 3], \"dtype\": \"float64\"},"
             + "\"target\": {\"shape\": [1, 3], \"data\": [0, 1, 2], \"dtype\": \"int64\"}}";
-        var r = Cli.Run(json, "eval", "-");
-        Assert.True(r.ExitCode == 0, r.Stderr);
         double Nll(double[] z, int y) => -(z[y] - Math.Log(z.Sum(Math.Exp)));
         var expected = (Nll(new[] { 2.0, 0, 1 }, 0) + Nll(new[] { -1.0, 1, 3 }, 2)) / 2;
-        Assert.Equal(expected, Json(r.Stdout).GetProperty("loss").GetDouble(), 12);
+        Assert.Equal(expected, EvalLoss(json), 12);
     }
 
     [Theory]

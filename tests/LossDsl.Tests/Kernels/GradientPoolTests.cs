@@ -45,12 +45,25 @@ public class GradientPoolTests
         Assert.True(direct.allclose(directCopy, rtol: 0, atol: 0), "a kept autograd.grad result changed after later steps");
     }
 
-    // Finalizes unreachable tensor handles, so the pool's live count is what is still referenced.
+    // Finalizes unreachable tensor handles, so the pool's live count is what is still referenced. Two
+    // rounds: a finalized graph node releases managed tensors that only the next round finalizes.
     private static void Settle()
     {
+        for (var round = 0; round < 2; round++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
         GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
+    }
+
+    // The pool's live blocks once gradients of earlier tests that are no longer reachable have gone back
+    // (and the free ones are dropped, so the pool starts empty).
+    internal static int SettledLiveCount()
+    {
+        Settle();
+        GradientPool.Trim();
+        return GradientPool.LiveCount;
     }
 
     [Fact]
@@ -60,9 +73,7 @@ public class GradientPoolTests
         // long as .grad does, and goes back when the leaf goes. (Were .grad a copy, the block would be
         // released as soon as the backward's own handles are gone.)
         using var loss = new BceLoss();
-        Settle();
-        GradientPool.Trim();
-        var live = GradientPool.LiveCount;
+        var live = SettledLiveCount();
         var (x, t) = Case(3);
         var leaf = x.requires_grad_(true);
         using (var value = loss.forward(leaf, t))
@@ -85,10 +96,7 @@ public class GradientPoolTests
     public void ReleasedBlocksAreReusedAndNotAccumulated()
     {
         using var loss = new DiceLoss();
-        // Gradients of earlier tests that are no longer reachable go back first; then the pool starts empty.
-        Settle();
-        GradientPool.Trim();
-        var live = GradientPool.LiveCount;
+        var live = SettledLiveCount();
         for (var step = 0; step < 30; step++)
         {
             using var scope = NewDisposeScope();

@@ -40,10 +40,15 @@ public class ValueOnlyKernelTests
         using var loss = new TverskyLoss(alpha: 0.3, beta: 0.7);
         var (x, t) = Binary(1);
         var leaf = x.detach().requires_grad_(true);
-        var training = loss.forward(leaf, t).ToDouble();
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        var live = GradientPool.LiveCount;
+        double training;
+        // The training step runs to its end (its gradient in leaf.grad), so no graph is left for a finalizer
+        // to release while the pool is counted.
+        using (var step = loss.forward(leaf, t))
+        {
+            training = step.ToDouble();
+            step.backward();
+        }
+        var live = GradientPoolTests.SettledLiveCount();
         var kernel = loss.KernelFor(masked: false)!;
         var calls = kernel.ValueCalls;
         double evaluated,
