@@ -152,6 +152,17 @@ public abstract partial class LossModule : LossFunction
     private CompiledSpec? _compiled;
     private readonly Kernels.CpuKernel?[] _kernels = new Kernels.CpuKernel?[2];
     private readonly bool[] _kernelBuilt = new bool[2];
+    private Kernels.ISimd? _kernelWidth;
+
+    // Tests compare the vector widths: the kernels are built again at this one.
+    internal void UseKernelWidth(Kernels.ISimd simd)
+    {
+        lock (_kernels)
+        {
+            _kernelWidth = simd;
+            Array.Clear(_kernelBuilt);
+        }
+    }
 
     // The fused CPU kernel for this module's spec and hyperparameters, with or without a mask, built
     // on first use (null when its schedule does not cover the spec).
@@ -163,7 +174,7 @@ public abstract partial class LossModule : LossFunction
             if (!_kernelBuilt[i])
             {
                 _compiled ??= Compiler.Compile(BuildSpec(), Task);
-                _kernels[i] = Kernels.CpuKernel.TryCreate(_compiled, masked);
+                _kernels[i] = Kernels.CpuKernel.TryCreate(_compiled, masked, _kernelWidth);
                 _kernelBuilt[i] = true;
             }
             return _kernels[i];

@@ -12,8 +12,8 @@ using Sink = LossDsl.Kernels.PlanSink;
 namespace LossDsl.Kernels;
 
 /// <summary>
-/// One pass of a kernel over a run of pixels of one sample, compiled to a single loop: per
-/// <see cref="System.Runtime.Intrinsics.Vector512{T}"/> of pixels it loads the inputs, evaluates every per-pixel node the pass
+/// One pass of a kernel over a run of pixels of one sample, compiled to a single loop: per vector of pixels
+/// (the kernel's <see cref="ISimd"/> width) it loads the inputs, evaluates every per-pixel node the pass
 /// needs (all classes unrolled) in registers, adds the pass's reductions into vector accumulators and
 /// stores the gradient. No intermediate buffer, one read of each input and one write of the gradient.
 /// </summary>
@@ -109,7 +109,9 @@ internal sealed partial class CpuKernel
 
     private sealed class PassCompiler
     {
-        private static readonly Type V = typeof(System.Runtime.Intrinsics.Vector512<float>);
+        // The vector type and the Simd class of the kernel's width (every width names its functions alike).
+        private readonly Type _vector;
+        private readonly Type _functions;
 
         private readonly CpuKernel _k;
         private readonly int _pass,
@@ -151,6 +153,8 @@ internal sealed partial class CpuKernel
             _check = check;
             _valueOnly = valueOnly;
             _k = kernel;
+            _vector = kernel._simd.Vector;
+            _functions = kernel._simd.GetType();
             _pass = pass;
             _c = classes;
             _index = index;
@@ -167,7 +171,7 @@ internal sealed partial class CpuKernel
                 if (sink.Kind == SinkKind.Gradient)
                 {
                     for (var c = 0; c < _c; c++)
-                        _body.Add(Call(Method(nameof(Simd.Store)), _grad, Offset(c), Value(sink.Node, node.Classes ? c : 0)));
+                        _body.Add(Call(Method(nameof(Simd512.Store)), _grad, Offset(c), Value(sink.Node, node.Classes ? c : 0)));
                     continue;
                 }
                 // A reduction: one accumulator per slot (the argument's classes fold into one slot
@@ -179,12 +183,12 @@ internal sealed partial class CpuKernel
                     var slot = slotOf[sink.Node] + (node.Classes ? c : 0);
                     if (!accumulators.TryGetValue(slot, out var acc))
                     {
-                        acc = Variable(V, $"sum{sink.Node}_{c}");
+                        acc = Variable(_vector, $"sum{sink.Node}_{c}");
                         accumulators[slot] = acc;
                         _outerVars.Add(acc);
-                        _prologue.Add(Assign(acc, LinqExpr.Default(V)));
+                        _prologue.Add(Assign(acc, LinqExpr.Default(_vector)));
                         var target = ArrayAccess(_partials, Convert(LinqExpr.Add(_slotBase, Constant((long)slot)), typeof(int)));
-                        epilogue.Add(AddAssign(target, Call(Method(nameof(Simd.Sum)), acc)));
+                        epilogue.Add(AddAssign(target, Call(Method(nameof(Simd512.Sum)), acc)));
                     }
                     _body.Add(AddAssign(acc, Value(node.Args[0], c)));
                 }
@@ -194,7 +198,7 @@ internal sealed partial class CpuKernel
                 AddChecks(epilogue);
 
             var done = Label("done");
-            var width = Constant((long)Simd.Width);
+            var width = Constant((long)_k._simd.Lanes);
             var loop = Loop(
                 IfThenElse(GreaterThanOrEqual(_i, _count), Break(done), Block(_bodyVars, _body.Append(AddAssign(_i, width)))),
                 done
@@ -215,9 +219,9 @@ internal sealed partial class CpuKernel
         {
             ParameterExpression Accumulator(string name)
             {
-                var acc = Variable(V, name);
+                var acc = Variable(_vector, name);
                 _outerVars.Add(acc);
-                _prologue.Add(Assign(acc, LinqExpr.Default(V)));
+                _prologue.Add(Assign(acc, LinqExpr.Default(_vector)));
                 return acc;
             }
             var badX = Accumulator("badInput");
@@ -227,9 +231,9 @@ internal sealed partial class CpuKernel
             {
                 var x = _values.TryGetValue((InputNode(InputKind.Prediction), c), out var known)
                     ? (LinqExpr)known
-                    : Call(Method(nameof(Simd.Load)), _x, Offset(c));
+                    : Call(Method(nameof(Simd512.Load)), _x, Offset(c));
                 // x·0 is NaN exactly where x is NaN or ±∞, and NaN sticks in a sum: one FMA per element.
-                _body.Add(Assign(badX, Call(Method(nameof(Simd.MultiplyAdd)), x, LinqExpr.Default(V), badX)));
+                _body.Add(Assign(badX, Call(Method(nameof(Simd512.MultiplyAdd)), x, LinqExpr.Default(_vector), badX)));
             }
             if (_index)
             {
@@ -238,7 +242,7 @@ internal sealed partial class CpuKernel
                 _body.Add(
                     Assign(
                         badI,
-                        Simd2(nameof(Simd.Or), badI, Call(Method(nameof(Simd.IndexSuspect)), _idx, _i, Constant((long)_c), _ignore))
+                        Simd2(nameof(Simd512.Or), badI, Call(Method(nameof(Simd512.IndexSuspect)), _idx, _i, Constant((long)_c), _ignore))
                     )
                 );
             }
@@ -248,12 +252,16 @@ internal sealed partial class CpuKernel
                     _body.Add(
                         Assign(
                             badT,
-                            Simd2(nameof(Simd.Or), badT, Simd1(nameof(Simd.OutsideUnit), Call(Method(nameof(Simd.Load)), _t, Offset(c))))
+                            Simd2(
+                                nameof(Simd512.Or),
+                                badT,
+                                Simd1(nameof(Simd512.OutsideUnit), Call(Method(nameof(Simd512.Load)), _t, Offset(c)))
+                            )
                         )
                     );
             }
             var slot = ArrayAccess(_flags, Convert(_chunk, typeof(int)));
-            epilogue.Add(Assign(slot, Or(slot, Call(Method(nameof(Simd.Flags)), badX, badT, badI))));
+            epilogue.Add(Assign(slot, Or(slot, Call(Method(nameof(Simd512.Flags)), badX, badT, badI))));
         }
 
         private int InputNode(InputKind kind)
@@ -264,12 +272,13 @@ internal sealed partial class CpuKernel
             return -1;
         }
 
-        private static MethodInfo Method(string name) =>
-            typeof(Simd).GetMethod(name, BindingFlags.Public | BindingFlags.Static) ?? throw new InvalidOperationException(name);
+        private MethodInfo Method(string name) =>
+            _functions.GetMethod(name, BindingFlags.Public | BindingFlags.Static)
+            ?? throw new InvalidOperationException($"{_functions.Name}.{name}");
 
-        private static MethodCallExpression Simd1(string name, LinqExpr a) => Call(Method(name), a);
+        private MethodCallExpression Simd1(string name, LinqExpr a) => Call(Method(name), a);
 
-        private static MethodCallExpression Simd2(string name, LinqExpr a, LinqExpr b) => Call(Method(name), a, b);
+        private MethodCallExpression Simd2(string name, LinqExpr a, LinqExpr b) => Call(Method(name), a, b);
 
         // Element offset of class c at the current pixel: c * stride + i.
         private LinqExpr Offset(int c) => c == 0 ? _i : LinqExpr.Add(Multiply(Constant((long)c), _stride), _i);
@@ -284,20 +293,20 @@ internal sealed partial class CpuKernel
 
         private ParameterExpression Invariant(int id, int c, LinqExpr value)
         {
-            var v = Variable(V, $"k{id}_{c}");
+            var v = Variable(_vector, $"k{id}_{c}");
             _outerVars.Add(v);
             _prologue.Add(Assign(v, value));
             _invariant[(id, c)] = v;
             return v;
         }
 
-        private ParameterExpression MaskBits() => _maskBits ??= Local("valid", Call(Method(nameof(Simd.MaskBits)), _mask, _i));
+        private ParameterExpression MaskBits() => _maskBits ??= Local("valid", Call(Method(nameof(Simd512.MaskBits)), _mask, _i));
 
         private ParameterExpression ClassBits(int c)
         {
             if (!_classBits.TryGetValue(c, out var bits))
             {
-                bits = Local($"is{c}", Call(Method(nameof(Simd.IndexEquals)), _idx, _i, Constant((long)c)));
+                bits = Local($"is{c}", Call(Method(nameof(Simd512.IndexEquals)), _idx, _i, Constant((long)c)));
                 _classBits[c] = bits;
             }
             return bits;
@@ -314,12 +323,12 @@ internal sealed partial class CpuKernel
             switch (node.Kind)
             {
                 case Kind.Const:
-                    return Invariant(id, c, Call(Method(nameof(Simd.Splat)), Constant((float)node.Value)));
+                    return Invariant(id, c, Call(Method(nameof(Simd512.Splat)), Constant((float)node.Value)));
                 case Kind.Stat:
                 {
                     var slot = _statOrder.Count;
                     _statOrder.Add((id, c));
-                    return Invariant(id, c, Call(Method(nameof(Simd.Splat)), ArrayIndex(_stats, Constant(slot))));
+                    return Invariant(id, c, Call(Method(nameof(Simd512.Splat)), ArrayIndex(_stats, Constant(slot))));
                 }
             }
 
@@ -339,7 +348,7 @@ internal sealed partial class CpuKernel
             switch (node.Expr)
             {
                 case Input { Kind: InputKind.Prediction }:
-                    return Call(Method(nameof(Simd.Load)), _x, Offset(c));
+                    return Call(Method(nameof(Simd512.Load)), _x, Offset(c));
                 case Input { Kind: InputKind.Target }:
                     return Target(c);
                 case PlainSum:
@@ -355,15 +364,15 @@ internal sealed partial class CpuKernel
                 {
                     if (!_k._nodes[node.Args[0]].Classes)
                         throw new NotSupportedException("select of a value without classes");
-                    LinqExpr acc = LinqExpr.Default(V);
+                    LinqExpr acc = LinqExpr.Default(_vector);
                     for (var cc = 0; cc < _c; cc++)
                         acc = _index
-                            ? Call(Method(nameof(Simd.Select)), ClassBits(cc), Arg(0, cc), acc)
-                            : Call(Method(nameof(Simd.MultiplyAdd)), Arg(0, cc), Target(cc), acc);
+                            ? Call(Method(nameof(Simd512.Select)), ClassBits(cc), Arg(0, cc), acc)
+                            : Call(Method(nameof(Simd512.MultiplyAdd)), Arg(0, cc), Target(cc), acc);
                     return acc;
                 }
                 case Masked:
-                    return Call(Method(nameof(Simd.Select)), MaskBits(), Arg(0, c), LinqExpr.Default(V));
+                    return Call(Method(nameof(Simd512.Select)), MaskBits(), Arg(0, c), LinqExpr.Default(_vector));
                 case LossDsl.Unary u:
                 {
                     var a = Arg(0, c);
@@ -371,14 +380,14 @@ internal sealed partial class CpuKernel
                     {
                         UnaryOp.Neg => Negate(a),
                         UnaryOp.Sigmoid => Call(
-                            Method(nameof(Simd.SigmoidFrom)),
+                            Method(nameof(Simd512.SigmoidFrom)),
                             a,
                             ExpNegAbs(node.Args[0], c),
                             ReciprocalOnePlus(node.Args[0], c)
                         ),
-                        UnaryOp.LogSigmoid => Simd2(nameof(Simd.LogSigmoidFrom), a, SoftTail(node.Args[0], c)),
-                        UnaryOp.Softplus => Simd2(nameof(Simd.SoftplusFrom), a, SoftTail(node.Args[0], c)),
-                        UnaryOp.Step => Simd1(nameof(Simd.Step), a),
+                        UnaryOp.LogSigmoid => Simd2(nameof(Simd512.LogSigmoidFrom), a, SoftTail(node.Args[0], c)),
+                        UnaryOp.Softplus => Simd2(nameof(Simd512.SoftplusFrom), a, SoftTail(node.Args[0], c)),
+                        UnaryOp.Step => Simd1(nameof(Simd512.Step), a),
                         // Every other element-wise function: its Simd function, named by the operator table.
                         _ when Operators.Of(u.Op) is { } function => Simd1(function.Kernel, a),
                         _ => throw new NotSupportedException(u.Op.ToString()),
@@ -425,7 +434,7 @@ internal sealed partial class CpuKernel
             var key = Unsigned(id, c);
             if (!_expNegAbs.TryGetValue(key, out var e))
             {
-                e = Local($"expNegAbs{key.Id}_{key.Class}", Simd1(nameof(Simd.ExpNegAbs), Value(key.Id, key.Class)));
+                e = Local($"expNegAbs{key.Id}_{key.Class}", Simd1(nameof(Simd512.ExpNegAbs), Value(key.Id, key.Class)));
                 _expNegAbs[key] = e;
             }
             return e;
@@ -436,7 +445,7 @@ internal sealed partial class CpuKernel
             var key = Unsigned(id, c);
             if (!_reciprocals.TryGetValue(key, out var r))
             {
-                r = Local($"recipOnePlus{key.Id}_{key.Class}", Simd1(nameof(Simd.ReciprocalOnePlus), ExpNegAbs(id, c)));
+                r = Local($"recipOnePlus{key.Id}_{key.Class}", Simd1(nameof(Simd512.ReciprocalOnePlus), ExpNegAbs(id, c)));
                 _reciprocals[key] = r;
             }
             return r;
@@ -447,7 +456,7 @@ internal sealed partial class CpuKernel
             var key = Unsigned(id, c);
             if (!_softTails.TryGetValue(key, out var tail))
             {
-                tail = Local($"softTail{key.Id}_{key.Class}", Simd2(nameof(Simd.SoftTail), ExpNegAbs(id, c), ReciprocalOnePlus(id, c)));
+                tail = Local($"softTail{key.Id}_{key.Class}", Simd2(nameof(Simd512.SoftTail), ExpNegAbs(id, c), ReciprocalOnePlus(id, c)));
                 _softTails[key] = tail;
             }
             return tail;
@@ -459,8 +468,8 @@ internal sealed partial class CpuKernel
             if (!_targets.TryGetValue(c, out var t))
             {
                 t = _index
-                    ? Local($"t{c}", Simd1(nameof(Simd.OneWhere), ClassBits(c)))
-                    : Local($"t{c}", Call(Method(nameof(Simd.Load)), _t, Offset(c)));
+                    ? Local($"t{c}", Simd1(nameof(Simd512.OneWhere), ClassBits(c)))
+                    : Local($"t{c}", Call(Method(nameof(Simd512.Load)), _t, Offset(c)));
                 _targets[c] = t;
             }
             return t;
@@ -472,10 +481,10 @@ internal sealed partial class CpuKernel
             var xs = Enumerable.Range(0, _c).Select(cc => Value(argId, cc)).ToArray();
             LinqExpr max = xs[0];
             for (var cc = 1; cc < _c; cc++)
-                max = Simd2(nameof(Simd.Max), max, xs[cc]);
+                max = Simd2(nameof(Simd512.Max), max, xs[cc]);
             var m = Local($"max{id}", max);
             var shifted = xs.Select((x, cc) => Local($"d{id}_{cc}", Subtract(x, m))).ToArray();
-            var exps = shifted.Select((d, cc) => Local($"e{id}_{cc}", Simd1(nameof(Simd.Exp), d))).ToArray();
+            var exps = shifted.Select((d, cc) => Local($"e{id}_{cc}", Simd1(nameof(Simd512.Exp), d))).ToArray();
             LinqExpr sum = exps[0];
             for (var cc = 1; cc < _c; cc++)
                 sum = LinqExpr.Add(sum, exps[cc]);
@@ -484,13 +493,13 @@ internal sealed partial class CpuKernel
             {
                 // (x - max) - log Σ: exact for any finite logits (x - (max + log Σ) rounds log Σ away when
                 // |max| is large, e.g. tied top classes at 1e8 would give 0 instead of -log 2).
-                var logSum = Local($"logsum{id}", Simd1(nameof(Simd.Log), s));
+                var logSum = Local($"logsum{id}", Simd1(nameof(Simd512.Log), s));
                 for (var cc = 0; cc < _c; cc++)
                     _values[(id, cc)] = Local($"v{id}_{cc}", Subtract(shifted[cc], logSum));
             }
             else
             {
-                var inv = Local($"inv{id}", Simd1(nameof(Simd.Reciprocal), s));
+                var inv = Local($"inv{id}", Simd1(nameof(Simd512.Reciprocal), s));
                 for (var cc = 0; cc < _c; cc++)
                     _values[(id, cc)] = Local($"v{id}_{cc}", Multiply(exps[cc], inv));
             }

@@ -17,8 +17,9 @@ namespace LossDsl.Kernels;
 /// A fused CPU kernel for one spec with fixed hyperparameters: the compiled forward and its symbolic
 /// gradient, scheduled into as few passes over memory as the reductions allow (one for pixel-wise
 /// losses, two for region losses). Each pass walks the tensors in chunks of one sample (all classes
-/// of a run of pixels); a chunk's whole vectors go through the pass compiled to one Vector512 loop
-/// (CpuKernel.Compiled.cs), the few pixels left over through a buffered evaluation with
+/// of a run of pixels); a chunk's whole vectors go through the pass compiled to one vector loop at the
+/// hardware's native width (CpuKernel.Compiled.cs, <see cref="Simd.Native"/>), the few pixels left over
+/// through a buffered evaluation with
 /// <see cref="TensorPrimitives"/>. Per-chunk partial sums are combined in chunk order, so results do
 /// not depend on thread timing; the last pass writes the gradient straight into its output.
 /// </summary>
@@ -56,17 +57,28 @@ internal sealed partial class CpuKernel
     /// <summary>How many passes over the inputs one call makes (for tests and profiling).</summary>
     internal int Passes => _plan.Passes;
 
-    private CpuKernel(KernelPlan plan) => _plan = plan;
+    // The vector width the compiled passes and the buffered evaluation use.
+    private readonly ISimd _simd;
+
+    /// <summary>The vector width this kernel computes with.</summary>
+    internal ISimd Simd => _simd;
+
+    private CpuKernel(KernelPlan plan, ISimd simd)
+    {
+        _plan = plan;
+        _simd = simd;
+    }
 
     /// <summary>The kernel for a compiled spec, or null when the schedule does not cover it.</summary>
     /// <param name="compiled">The compiled spec (hyperparameters as constants).</param>
     /// <param name="masked">Whether the inputs come with a validity mask; without one, masking is the
     /// identity and is compiled away.</param>
-    public static CpuKernel? TryCreate(CompiledSpec compiled, bool masked)
+    /// <param name="simd">The vector width (tests compare them); by default the hardware's native one.</param>
+    public static CpuKernel? TryCreate(CompiledSpec compiled, bool masked, ISimd? simd = null)
     {
         try
         {
-            return new CpuKernel(KernelPlan.Build(compiled, masked));
+            return new CpuKernel(KernelPlan.Build(compiled, masked), simd ?? Kernels.Simd.Native);
         }
         catch (NotSupportedException)
         {
@@ -175,7 +187,7 @@ internal sealed partial class CpuKernel
         };
         r.S = ctx.Input.numel() / (r.N * r.C);
         // A whole number of vectors per chunk, so only a sample's last chunk can have a tail.
-        r.L = Math.Max(256, 4096 / r.C / Simd.Width * Simd.Width);
+        r.L = Math.Max(256, 4096 / r.C / _simd.Lanes * _simd.Lanes);
         r.ChunksPerSample = (r.S + r.L - 1) / r.L;
         r.X = (float*)Native.THSTensor_data(ctx.Input.Handle);
         if (ctx.TargetIndex is { } ti)
@@ -455,7 +467,7 @@ internal sealed partial class CpuKernel
                 var s0 = (k % r.ChunksPerSample) * r.L;
                 var len = (int)Math.Min(r.L, r.S - s0);
                 var done = 0;
-                if (code is not null && (done = len - len % Simd.Width) > 0)
+                if (code is not null && (done = len - len % _simd.Lanes) > 0)
                 {
                     var pixel = n * r.S + s0;
                     var element = n * r.C * r.S + s0;
@@ -764,12 +776,12 @@ internal sealed partial class CpuKernel
         }
     }
 
-    private static void ApplyUnary(UnaryOp op, ReadOnlySpan<float> x, Span<float> dst, Workspace ws)
+    private void ApplyUnary(UnaryOp op, ReadOnlySpan<float> x, Span<float> dst, Workspace ws)
     {
         if (Operators.Of(op) is { } function)
         {
             // The compiled pass's own formula (the operator table's Simd function), tail lanes included.
-            SimdFunctions.Apply(function, x, dst);
+            _simd.Apply(function.Kernel, x, dst);
             return;
         }
         switch (op)
@@ -788,7 +800,7 @@ internal sealed partial class CpuKernel
 
     // An arithmetic operation on buffers, with the operator table's Simd function (the compiled pass's
     // formula), so the pixels of a run's tail get the same arithmetic as the rest.
-    private static void ApplyBinary(BinaryOp op, Operand a, Operand b, Span<float> dst)
+    private void ApplyBinary(BinaryOp op, Operand a, Operand b, Span<float> dst)
     {
         if (a.IsScalar && b.IsScalar)
             throw new InvalidOperationException($"{op} of two scalars in a per-pixel node");
@@ -804,7 +816,7 @@ internal sealed partial class CpuKernel
             return;
         }
         var function = Operators.Of(op) ?? throw new InvalidOperationException(op.ToString());
-        SimdFunctions.Apply(function, a.Span, a.Scalar, a.IsScalar, b.Span, b.Scalar, b.IsScalar, dst);
+        _simd.Apply(function.Kernel, a.Span, a.Scalar, a.IsScalar, b.Span, b.Scalar, b.IsScalar, dst);
     }
 
     // Fused element-wise primitives that TensorPrimitives composes from several passes.

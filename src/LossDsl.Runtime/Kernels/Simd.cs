@@ -1,382 +1,79 @@
 using System;
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
-using VF = System.Runtime.Intrinsics.Vector512<float>;
-using VI = System.Runtime.Intrinsics.Vector512<int>;
+using System.Collections.Immutable;
+using System.Globalization;
 
 namespace LossDsl.Kernels;
 
 /// <summary>
-/// The element-wise vocabulary of compiled kernel passes: one <see cref="Vector512{T}"/> of 16 float32
-/// lanes per call (on hardware without AVX-512 .NET runs it as two 256-bit halves), loads and stores at an element offset from a raw pointer, and the DSL's functions in
-/// forms that are stable over the whole float range (the same formulas as the scalar helpers). Every
-/// member is small and aggressively inlined, so a compiled pass is one straight loop body.
+/// One vector width of the kernel's vocabulary (<see cref="Simd512"/>, <see cref="Simd256"/>,
+/// <see cref="Simd128"/>): the static functions a compiled pass calls, and the same functions over spans for
+/// the buffered evaluation, so every element gets the compiled pass's formula.
 /// </summary>
-internal static unsafe class Simd
+internal interface ISimd
 {
-    public static readonly int Width = VF.Count;
+    /// <summary>Float32 lanes per vector.</summary>
+    int Lanes { get; }
 
-    private static readonly float Ln2 = MathF.Log(2f);
+    /// <summary>Bits per vector.</summary>
+    int Bits { get; }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Load(nint p, long i) => Unsafe.ReadUnaligned<VF>((float*)p + i);
+    /// <summary>Whether the hardware runs vectors of this width natively (not emulated).</summary>
+    bool IsHardwareAccelerated { get; }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Store(nint p, long i, VF v) => Unsafe.WriteUnaligned((float*)p + i, v);
+    /// <summary>The vector type of float32 lanes the compiled passes use.</summary>
+    Type Vector { get; }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Splat(float value) => Vector512.Create(value);
-
-    /// <summary>All bits set in the lanes whose mask byte (bool tensor) is non-zero.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF MaskBits(nint p, long i)
-    {
-        var bytes = (byte*)p + i;
-        if (Avx512F.IsSupported)
-            return Vector512.GreaterThan(Avx512F.ConvertToVector512Int32(Vector128.Load(bytes)), VI.Zero).AsSingle();
-        return MaskBitsLanes(bytes);
-    }
-
-    private static VF MaskBitsLanes(byte* bytes)
-    {
-        var lanes = stackalloc int[VI.Count];
-        for (var k = 0; k < VI.Count; k++)
-            lanes[k] = bytes[k] != 0 ? -1 : 0;
-        return Unsafe.ReadUnaligned<VI>(lanes).AsSingle();
-    }
-
-    /// <summary>All bits set in the lanes whose class index (int64) equals <paramref name="c"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF IndexEquals(nint p, long i, long c)
-    {
-        var index = (long*)p + i;
-        var value = Vector512.Create(c);
-        var lo = Vector512.Equals(Unsafe.ReadUnaligned<Vector512<long>>(index), value);
-        var hi = Vector512.Equals(Unsafe.ReadUnaligned<Vector512<long>>(index + Vector512<long>.Count), value);
-        return Vector512.Narrow(lo, hi).AsSingle();
-    }
-
-    /// <summary>1 in the lanes whose bits are set, else 0.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF OneWhere(VF bits) => bits & VF.One;
-
-    /// <summary>The lanes of <paramref name="a"/> where <paramref name="bits"/> are set, else those of <paramref name="b"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Select(VF bits, VF a, VF b) => Vector512.ConditionalSelect(bits, a, b);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF MultiplyAdd(VF a, VF b, VF c) => Vector512.FusedMultiplyAdd(a, b, c);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Reciprocal(VF x) => VF.One / x;
+    /// <summary>dst[i] = f(x[i]) for the width's unary function named <paramref name="kernel"/>.</summary>
+    void Apply(string kernel, ReadOnlySpan<float> x, Span<float> dst);
 
     /// <summary>
-    /// 1/x for x in [1, 4] (the denominators inside log, σ and softplus): the 14-bit hardware estimate
-    /// refined by one Newton step (about 1 ulp) instead of a division, which costs several times more.
+    /// dst[i] = f(a[i], b[i]) for the width's binary function named <paramref name="kernel"/>; an operand
+    /// given as a scalar (its span empty) is broadcast.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static VF ReciprocalNearOne(VF x)
-    {
-        if (!Avx512F.IsSupported)
-            return VF.One / x;
-        var r = Avx512F.Reciprocal14(x);
-        return Vector512.FusedMultiplyAdd(r, Vector512.FusedMultiplyAdd(-x, r, VF.One), r);
-    }
+    void Apply(
+        string kernel,
+        ReadOnlySpan<float> a,
+        float aScalar,
+        bool aIsScalar,
+        ReadOnlySpan<float> b,
+        float bScalar,
+        bool bIsScalar,
+        Span<float> dst
+    );
+}
+
+/// <summary>The vector widths of the kernels, and the one they use on this machine.</summary>
+internal static class Simd
+{
+    /// <summary>The environment variable that forces a width (512, 256 or 128 bits), for comparisons.</summary>
+    public const string WidthVariable = "LOSSDSL_VECTOR_BITS";
+
+    /// <summary>Every width, widest first.</summary>
+    public static readonly ImmutableArray<ISimd> All = ImmutableArray.Create<ISimd>(Simd512.Instance, Simd256.Instance, Simd128.Instance);
+
+    private static readonly Lazy<ISimd> Chosen = new(() => Choose(Environment.GetEnvironmentVariable(WidthVariable)));
 
     /// <summary>
-    /// e^x in float32 arithmetic: x = n·ln 2 + r with |r| ≤ ln2/2, e^r by its Taylor polynomial to r^7
-    /// (truncation below 6e-9 relative), and 2^n applied by AVX-512's scale instruction (or, without it, put
-    /// into the exponent bits in two halves), so subnormal results come out right. 0 below -103.98, +∞ above
-    /// ln(float.MaxValue), NaN for NaN. About 2 ulp; no float64 detour.
+    /// The width the kernels use: the widest one the hardware runs natively (AVX-512: 512 bits; AVX2: 256;
+    /// otherwise 128, which every 64-bit target runs natively), unless <see cref="WidthVariable"/> names one.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Exp(VF x)
+    public static ISimd Native => Chosen.Value;
+
+    /// <summary>The width named by the environment variable's value, or the widest native one when it is unset.</summary>
+    internal static ISimd Choose(string? bits)
     {
-        var clamped = Vector512.Min(Vector512.Max(x, Vector512.Create(-104f)), Vector512.Create(88.76f));
-        var n = Vector512.Round(clamped * Vector512.Create(1.44269504f));
-        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693145752f), clamped);
-        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-1.42860677e-6f), r);
-        var p = Vector512.Create(1f / 5040f);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 720f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 120f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 24f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 6f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
-        p = Vector512.FusedMultiplyAdd(p, r, VF.One);
-        p = Vector512.FusedMultiplyAdd(p, r, VF.One);
-        if (Avx512F.IsSupported)
+        if (string.IsNullOrWhiteSpace(bits))
         {
-            // p · 2^n in one instruction (vscalefps), correctly rounded: it overflows to +∞ exactly above
-            // ln(float.MaxValue) and goes subnormal below -87.3 on its own.
-            var scaled = Avx512F.Scale(p, n);
-            scaled = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(-103.98f)), VF.Zero, scaled);
-            return Vector512.ConditionalSelect(Vector512.Equals(x, x), scaled, x);
+            foreach (var width in All)
+                if (width.IsHardwareAccelerated)
+                    return width;
+            return Simd128.Instance;
         }
-        // 2^n as 2^h · 2^(n-h) with h = n/2: both stay normal over the clamped range (n in [-150, 128]).
-        var ni = Vector512.ConvertToInt32(n);
-        var h = Vector512.ShiftRightArithmetic(ni, 1);
-        var bias = Vector512.Create(127);
-        var result = p * Vector512.ShiftLeft(h + bias, 23).AsSingle() * Vector512.ShiftLeft(ni - h + bias, 23).AsSingle();
-        result = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(-103.98f)), VF.Zero, result);
-        result = Vector512.ConditionalSelect(
-            Vector512.GreaterThan(x, Vector512.Create(88.7228f)),
-            Vector512.Create(float.PositiveInfinity),
-            result
+        foreach (var width in All)
+            if (bits.Trim() == width.Bits.ToString(CultureInfo.InvariantCulture))
+                return width;
+        throw new InvalidOperationException(
+            $"{WidthVariable}={bits}: expected 512, 256 or 128 (the kernels' vector width in bits), or unset for the widest the hardware runs natively"
         );
-        return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
-    }
-
-    /// <summary>
-    /// log x in float32 arithmetic: x = m·2^e with m in [√½, √2), log m = 2 atanh(s) with
-    /// s = (m-1)/(m+1) (|s| ≤ 0.172, series to s^9, truncation below 1e-9 relative). Subnormals are
-    /// scaled first; log 0 = -∞, log of a negative number or NaN is NaN, log ∞ = ∞.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Log(VF x)
-    {
-        var subnormal = Vector512.LessThan(x, Vector512.Create(1.17549435e-38f));
-        var y = Vector512.ConditionalSelect(subnormal, x * Vector512.Create(8388608f), x);
-        var result = LogOfNormal(y) - Vector512.ConditionalSelect(subnormal, Vector512.Create(23f * 0.693147182f), VF.Zero);
-        result = Vector512.ConditionalSelect(Vector512.Equals(x, VF.Zero), Vector512.Create(float.NegativeInfinity), result);
-        result = Vector512.ConditionalSelect(Vector512.Equals(x, Vector512.Create(float.PositiveInfinity)), x, result);
-        return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, VF.Zero), result, Vector512.Create(float.NaN));
-    }
-
-    /// <summary>log x for a positive, finite, normal x (the core of <see cref="Log"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static VF LogOfNormal(VF x)
-    {
-        var bits = x.AsInt32();
-        var e = Vector512.ShiftRightArithmetic(bits, 23) - Vector512.Create(127);
-        var m = ((bits & Vector512.Create(0x007fffff)) | Vector512.Create(0x3f800000)).AsSingle();
-        var high = Vector512.GreaterThan(m, Vector512.Create(1.41421356f));
-        m = Vector512.ConditionalSelect(high, m * Vector512.Create(0.5f), m);
-        var ef = Vector512.ConvertToSingle(e - high.AsInt32()); // a set mask is -1: e + 1 where m was halved
-        var f = m - VF.One;
-        var s = f * ReciprocalNearOne(m + VF.One);
-        var s2 = s * s;
-        var q = Vector512.Create(2f / 9f);
-        q = Vector512.FusedMultiplyAdd(q, s2, Vector512.Create(2f / 7f));
-        q = Vector512.FusedMultiplyAdd(q, s2, Vector512.Create(2f / 5f));
-        q = Vector512.FusedMultiplyAdd(q, s2, Vector512.Create(2f / 3f));
-        q = Vector512.FusedMultiplyAdd(q, s2, Vector512.Create(2f));
-        return Vector512.FusedMultiplyAdd(ef, Vector512.Create(0.693147182f), q * s);
-    }
-
-    /// <summary>log(1 + x), with the rounding of 1 + x corrected: log u - ((u - 1) - x)/u for u = 1 + x.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Log1p(VF x)
-    {
-        var u = x + VF.One;
-        var logU = Log(u);
-        var corrected = logU - ((u - VF.One) - x) / u;
-        // At u = ∞ (x = ∞) and u = 0 (x = -1) the correction is NaN; log u is the answer there.
-        var ends = Vector512.Equals(u, Vector512.Create(float.PositiveInfinity)) | Vector512.Equals(u, VF.Zero);
-        return Vector512.ConditionalSelect(ends, logU, corrected);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Sqrt(VF x) => Vector512.Sqrt(x);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Abs(VF x) => Vector512.Abs(x);
-
-    /// <summary>a + b (the operator table's kernel function for +).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Add(VF a, VF b) => a + b;
-
-    /// <summary>a - b.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Subtract(VF a, VF b) => a - b;
-
-    /// <summary>a · b.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Multiply(VF a, VF b) => a * b;
-
-    /// <summary>a / b.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Divide(VF a, VF b) => a / b;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Min(VF a, VF b) => Vector512.Min(a, b);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Max(VF a, VF b) => Vector512.Max(a, b);
-
-    // The sigmoid family shares e^-|x| (one exponential per value, however many of σ(x), log σ(x),
-    // softplus(x), softplus(-x) a spec uses) and log(1 + e^-|x|).
-
-    /// <summary>e^-|x|, in (0, 1]: never overflows.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF ExpNegAbs(VF x) => Exp(-Vector512.Abs(x));
-
-    /// <summary>1 / (1 + e) for e = e^-|x|: shared by σ and the softplus tail.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF ReciprocalOnePlus(VF e) => ReciprocalNearOne(VF.One + e);
-
-    /// <summary>log(1 + e^-|x|) from e = e^-|x| and r = 1/(1 + e), with the rounding of 1 + e corrected.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF SoftTail(VF e, VF r)
-    {
-        // u is in [1, 2] (or NaN, kept NaN): the normal-range core of log is enough.
-        var u = VF.One + e;
-        var tail = LogOfNormal(u) - ((u - VF.One) - e) * r;
-        return Vector512.ConditionalSelect(Vector512.Equals(u, u), tail, u);
-    }
-
-    /// <summary>σ(x) from e = e^-|x| and r = 1/(1 + e): r for x ≥ 0, e·r below.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF SigmoidFrom(VF x, VF e, VF r) => Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, VF.Zero), r, e * r);
-
-    /// <summary>log σ(x) = min(x, 0) - log(1 + e^-|x|), from that tail.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF LogSigmoidFrom(VF x, VF tail) => Vector512.Min(x, VF.Zero) - tail;
-
-    /// <summary>softplus(x) = max(x, 0) + log(1 + e^-|x|), from that tail.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF SoftplusFrom(VF x, VF tail) => Vector512.Max(x, VF.Zero) + tail;
-
-    /// <summary>1 / (1 + e^-x).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Sigmoid(VF x)
-    {
-        var e = ExpNegAbs(x);
-        return SigmoidFrom(x, e, ReciprocalOnePlus(e));
-    }
-
-    /// <summary>log σ(x).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF LogSigmoid(VF x)
-    {
-        var e = ExpNegAbs(x);
-        return LogSigmoidFrom(x, SoftTail(e, ReciprocalOnePlus(e)));
-    }
-
-    /// <summary>softplus(x) = log(1 + e^x).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Softplus(VF x)
-    {
-        var e = ExpNegAbs(x);
-        return SoftplusFrom(x, SoftTail(e, ReciprocalOnePlus(e)));
-    }
-
-    /// <summary>log cosh x = |x| + log(1 + e^-2|x|) - log 2.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF LogCosh(VF x)
-    {
-        var a = Vector512.Abs(x);
-        return a + Log1p(Exp(a * -2f)) - Vector512.Create(Ln2);
-    }
-
-    /// <summary>
-    /// tanh x: an odd polynomial below |x| = 0.625 (no cancellation near 0), 1 - 2 / (e^(2|x|) + 1) with the
-    /// sign of x above (float32 accuracy, as Cephes' tanhf).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Tanh(VF x)
-    {
-        var a = Vector512.Abs(x);
-        var s = x * x;
-        var p = Vector512.FusedMultiplyAdd(Vector512.Create(-5.70498872745e-3f), s, Vector512.Create(2.06390887954e-2f));
-        p = Vector512.FusedMultiplyAdd(p, s, Vector512.Create(-5.37397155531e-2f));
-        p = Vector512.FusedMultiplyAdd(p, s, Vector512.Create(1.33314422036e-1f));
-        p = Vector512.FusedMultiplyAdd(p, s, Vector512.Create(-3.33332819422e-1f));
-        var small = Vector512.FusedMultiplyAdd(p * s, x, x);
-        // e^(2a) overflows to ∞ above a ≈ 44: 2 / ∞ = 0 and the result is exactly ±1.
-        var large = VF.One - Vector512.Create(2f) / (Exp(a + a) + VF.One);
-        large = Vector512.ConditionalSelect(Vector512.LessThan(x, VF.Zero), -large, large);
-        return Vector512.ConditionalSelect(Vector512.LessThan(a, Vector512.Create(0.625f)), small, large);
-    }
-
-    /// <summary>
-    /// erf x: below |x| = 0.5 its Taylor series to x¹¹ (relative error below 1e-7, no cancellation near 0);
-    /// above, Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7): 1 - (a₁t + … + a₅t⁵) e^(-x²),
-    /// t = 1 / (1 + p|x|), with the sign of x.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Erf(VF x)
-    {
-        var a = Vector512.Abs(x);
-        // 2/√π (x - x³/3 + x⁵/10 - x⁷/42 + x⁹/216 - x¹¹/1320).
-        var s = x * x;
-        var series = Vector512.FusedMultiplyAdd(Vector512.Create(-1f / 1320), s, Vector512.Create(1f / 216));
-        series = Vector512.FusedMultiplyAdd(series, s, Vector512.Create(-1f / 42));
-        series = Vector512.FusedMultiplyAdd(series, s, Vector512.Create(1f / 10));
-        series = Vector512.FusedMultiplyAdd(series, s, Vector512.Create(-1f / 3));
-        series = Vector512.FusedMultiplyAdd(series, s, VF.One) * x * Vector512.Create(1.1283791670955126f);
-        var t = VF.One / Vector512.FusedMultiplyAdd(Vector512.Create(0.3275911f), a, VF.One);
-        var q = Vector512.FusedMultiplyAdd(Vector512.Create(1.061405429f), t, Vector512.Create(-1.453152027f));
-        q = Vector512.FusedMultiplyAdd(q, t, Vector512.Create(1.421413741f));
-        q = Vector512.FusedMultiplyAdd(q, t, Vector512.Create(-0.284496736f));
-        q = Vector512.FusedMultiplyAdd(q, t, Vector512.Create(0.254829592f));
-        var r = VF.One - q * t * Exp(-(a * a));
-        r = Vector512.ConditionalSelect(Vector512.LessThan(x, VF.Zero), -r, r);
-        return Vector512.ConditionalSelect(Vector512.LessThan(a, Vector512.Create(0.5f)), series, r);
-    }
-
-    /// <summary>1 where x &gt; 0, else 0.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Step(VF x) => Vector512.GreaterThan(x, VF.Zero) & VF.One;
-
-    /// <summary>a^b: e^(b log a) for a ≥ 0 (with 0^0 = 1), lane by lane with <see cref="MathF.Pow"/> otherwise.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Pow(VF a, VF b)
-    {
-        if (Vector512.LessThanAny(a, VF.Zero))
-            return PowLanes(a, b);
-        var r = Exp(b * Log(a));
-        return Vector512.ConditionalSelect(Vector512.Equals(b, VF.Zero), VF.One, r);
-    }
-
-    private static VF PowLanes(VF a, VF b)
-    {
-        var lanes = stackalloc float[VF.Count];
-        for (var k = 0; k < VF.Count; k++)
-            lanes[k] = MathF.Pow(a.GetElement(k), b.GetElement(k));
-        return Unsafe.ReadUnaligned<VF>(lanes);
-    }
-
-    /// <summary>The lanes of both.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF Or(VF a, VF b) => a | b;
-
-    /// <summary>All bits set in the lanes outside [0, 1], NaN included (it fails both comparisons).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF OutsideUnit(VF t) => ~(Vector512.GreaterThanOrEqual(t, VF.Zero) & Vector512.LessThanOrEqual(t, VF.One));
-
-    /// <summary>
-    /// All bits set in the lanes whose class index (int64) is outside [0, C) or equals <paramref name="ignore"/>
-    /// (unsigned compare: a negative index is a huge one).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF IndexSuspect(nint p, long i, long classes, long ignore)
-    {
-        var index = (ulong*)p + i;
-        var c = Vector512.Create((ulong)classes);
-        var g = Vector512.Create((ulong)ignore);
-        var lo = Unsafe.ReadUnaligned<Vector512<ulong>>(index);
-        var hi = Unsafe.ReadUnaligned<Vector512<ulong>>(index + Vector512<ulong>.Count);
-        var badLo = Vector512.GreaterThanOrEqual(lo, c) | Vector512.Equals(lo, g);
-        var badHi = Vector512.GreaterThanOrEqual(hi, c) | Vector512.Equals(hi, g);
-        return Vector512.Narrow(badLo, badHi).AsSingle();
-    }
-
-    /// <summary>
-    /// The check flags of a chunk from its accumulators: the FMA sum of x·0 (NaN where an input was not finite),
-    /// and the bits of targets outside [0, 1] and of suspect class indices.
-    /// </summary>
-    public static int Flags(VF inputSum, VF badTarget, VF suspectIndex) =>
-        (Vector512.EqualsAll(inputSum, inputSum) ? 0 : (int)CheckFlags.Input)
-        | (badTarget != VF.Zero ? (int)CheckFlags.Target : 0)
-        | (suspectIndex != VF.Zero ? (int)CheckFlags.Index : 0);
-
-    /// <summary>The sum of the lanes, in float64.</summary>
-    public static double Sum(VF v)
-    {
-        double total = 0;
-        for (var k = 0; k < VF.Count; k++)
-            total += v.GetElement(k);
-        return total;
     }
 }

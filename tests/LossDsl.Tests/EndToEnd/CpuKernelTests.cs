@@ -66,55 +66,95 @@ public class CpuKernelTests(ITestOutputHelper output)
                 )
                 foreach (var maskKind in new[] { "none", "partial", "empty" })
                 foreach (var index in module.Task == LossTask.Multiclass ? new[] { true, false } : new[] { false })
-                {
-                    using var scope = NewDisposeScope();
-                    var masked = maskKind != "none";
-                    var (x, t, m) = Inputs(module.Task, spatial, index, masked, seed++, scale);
-                    if (maskKind == "empty")
-                        m = zeros(m!.shape, dtype: @bool);
-                    x = GeneratedParityTests.ForModule(module, x);
-                    if (module.Task == LossTask.Multiclass && module.UsesClassWeights)
-                        module.With(classWeights: tensor(new[] { 0.5f, 2.0f, 1.0f, 3.0f }));
-                    var what =
-                        $"{type.Name} [{label}] {reduction} spatial=[{string.Join(",", spatial)}] scale={scale} mask={maskKind} index={index}";
-
-                    var x32 = x.to(float32).requires_grad_(true);
-                    var t32 = t.dtype == ScalarType.Int64 ? t : t.to(float32);
-                    var value = module.forward(x32, t32, m);
-                    value.backward();
-
-                    var x64 = x.detach().requires_grad_(true);
-                    if (module.Task == LossTask.Multiclass && module.UsesClassWeights)
-                        module.With(classWeights: tensor(new[] { 0.5, 2.0, 1.0, 3.0 }));
-                    var reference = module.Reference(x64, t, m);
-                    reference.backward();
-
-                    var v = value.ToDouble();
-                    var rv = reference.ToDouble();
-                    // The same value when no gradient is wanted (the kernel's value-only passes): the same
-                    // float32 arithmetic and chunk-order sums, so to float32 rounding of the result.
-                    using (no_grad())
-                    {
-                        var valueOnly = module.forward(x32.detach(), t32, m).ToDouble();
-                        Assert.True(
-                            Math.Abs(valueOnly - v) <= 1e-6 * Math.Max(1, Math.Abs(v)),
-                            $"{what}: value without a gradient {valueOnly} vs {v}"
-                        );
-                    }
-                    Assert.True(double.IsFinite(v) && x32.grad!.isfinite().all().item<bool>(), $"{what}: non-finite value or gradient");
-                    // Where a naive test spec overflows in the reference at extreme logits, the
-                    // stable compiled form wins: only finite reference entries are compared.
-                    if (double.IsFinite(rv))
-                        Assert.True(Math.Abs(v - rv) <= 2e-4 * Math.Max(1, Math.Abs(rv)), $"{what}: value {v} vs {rv}");
-                    var finite = x64.grad!.isfinite();
-                    var referenceGrad = x64.grad!.nan_to_num(0, 0, 0);
-                    var gradScale = Math.Max(1e-12, referenceGrad.abs().max().ToDouble());
-                    var diff = ((x32.grad!.to(float64) - referenceGrad) * finite.to(float64)).abs().max().ToDouble();
-                    Assert.True(diff <= 2e-4 * gradScale, $"{what}: gradient differs by {diff:E3} (scale {gradScale:E3})");
-                }
+                    CompareWithReference(module, $"{type.Name} [{label}] {reduction}", spatial, scale, maskKind, index, seed++);
             }
         output.WriteLine($"{type.Name}: {covered} variants ran on the kernel");
         Assert.True(covered > 0 || !GeneratedParityTests.Variants(type, Reduction.Mean).First().Module.HasCpuKernel);
+    }
+
+    // One case of the kernel against the float64 reference (value, gradient, and the value without a gradient).
+    private static void CompareWithReference(
+        LossModule module,
+        string variant,
+        long[] spatial,
+        double scale,
+        string maskKind,
+        bool index,
+        int seed
+    )
+    {
+        using var scope = NewDisposeScope();
+        var masked = maskKind != "none";
+        var (x, t, m) = Inputs(module.Task, spatial, index, masked, seed, scale);
+        if (maskKind == "empty")
+            m = zeros(m!.shape, dtype: @bool);
+        x = GeneratedParityTests.ForModule(module, x);
+        if (module.Task == LossTask.Multiclass && module.UsesClassWeights)
+            module.With(classWeights: tensor(new[] { 0.5f, 2.0f, 1.0f, 3.0f }));
+        var what = $"{variant} spatial=[{string.Join(",", spatial)}] scale={scale} mask={maskKind} index={index}";
+
+        var x32 = x.to(float32).requires_grad_(true);
+        var t32 = t.dtype == ScalarType.Int64 ? t : t.to(float32);
+        var value = module.forward(x32, t32, m);
+        value.backward();
+
+        var x64 = x.detach().requires_grad_(true);
+        if (module.Task == LossTask.Multiclass && module.UsesClassWeights)
+            module.With(classWeights: tensor(new[] { 0.5, 2.0, 1.0, 3.0 }));
+        var reference = module.Reference(x64, t, m);
+        reference.backward();
+
+        var v = value.ToDouble();
+        var rv = reference.ToDouble();
+        // The same value when no gradient is wanted (the kernel's value-only passes): the same
+        // float32 arithmetic and chunk-order sums, so to float32 rounding of the result.
+        using (no_grad())
+        {
+            var valueOnly = module.forward(x32.detach(), t32, m).ToDouble();
+            Assert.True(Math.Abs(valueOnly - v) <= 1e-6 * Math.Max(1, Math.Abs(v)), $"{what}: value without a gradient {valueOnly} vs {v}");
+        }
+        Assert.True(double.IsFinite(v) && x32.grad!.isfinite().all().item<bool>(), $"{what}: non-finite value or gradient");
+        // Where a naive test spec overflows in the reference at extreme logits, the
+        // stable compiled form wins: only finite reference entries are compared.
+        if (double.IsFinite(rv))
+            Assert.True(Math.Abs(v - rv) <= 2e-4 * Math.Max(1, Math.Abs(rv)), $"{what}: value {v} vs {rv}");
+        var finite = x64.grad!.isfinite();
+        var referenceGrad = x64.grad!.nan_to_num(0, 0, 0);
+        var gradScale = Math.Max(1e-12, referenceGrad.abs().max().ToDouble());
+        var diff = ((x32.grad!.to(float64) - referenceGrad) * finite.to(float64)).abs().max().ToDouble();
+        Assert.True(diff <= 2e-4 * gradScale, $"{what}: gradient differs by {diff:E3} (scale {gradScale:E3})");
+    }
+
+    public static TheoryData<string, int> LossesAndWidths()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (var row in LossNames())
+        foreach (var simd in global::LossDsl.Kernels.Simd.All)
+            data.Add(row, simd.Bits);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(LossesAndWidths))]
+    public void EveryVectorWidthMatchesTheFloat64Reference(string typeName, int bits)
+    {
+        // The kernels use the widest native width (Simd.Native); the others must give the same results, as on
+        // machines where they are the native one. Spatial 9x70: whole vectors at every width and a tail.
+        var type = GeneratedParityTests.GeneratedLossTypes().Single(t => t.FullName == typeName);
+        var simd = global::LossDsl.Kernels.Simd.All.Single(w => w.Bits == bits);
+        var seed = 1900;
+        foreach (var (label, module) in GeneratedParityTests.Variants(type, Reduction.Mean))
+            using (module)
+            {
+                if (!module.HasCpuKernel)
+                    continue;
+                module.UseKernelWidth(simd);
+                module.With(mode: ExecutionMode.Kernel);
+                Assert.Equal(bits, module.KernelFor(masked: true)!.Simd.Bits);
+                foreach (var maskKind in new[] { "none", "partial" })
+                foreach (var index in module.Task == LossTask.Multiclass ? new[] { true, false } : new[] { false })
+                    CompareWithReference(module, $"{type.Name} [{label}] {bits}-bit", new long[] { 9, 70 }, 4.0, maskKind, index, seed++);
+            }
     }
 
     [Fact]

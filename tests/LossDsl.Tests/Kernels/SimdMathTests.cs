@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using System.Runtime.Intrinsics;
 using LossDsl.Kernels;
 using Xunit;
 
@@ -47,13 +46,24 @@ public class SimdMathTests
         }
         for (var x = -120.0; x <= 120; x += 0.0173)
             values.Add((float)x);
-        while (values.Count % Vector512<float>.Count != 0)
-            values.Add(0.25f);
         return values.ToArray();
     }
 
+    /// <summary>Every vector width (the kernels use the widest native one; the others run here emulated or narrower).</summary>
+    public static TheoryData<int> Widths() => new(Simd.All.Select(w => w.Bits));
+
+    private static ISimd Width(int bits) => Simd.All.Single(w => w.Bits == bits);
+
+    // The width's function over the whole sweep (span form: whole vectors and a padded tail).
+    private static float[] Apply(ISimd simd, string function, float[] xs)
+    {
+        var dst = new float[xs.Length];
+        simd.Apply(function, xs, dst);
+        return dst;
+    }
+
     private static void Check(
-        Func<Vector512<float>, Vector512<float>> f,
+        Func<float[], float[]> f,
         Func<double, double> reference,
         double relative,
         double absolute,
@@ -61,59 +71,68 @@ public class SimdMathTests
     )
     {
         var xs = Sweep().Where(x => domain?.Invoke(x) ?? true).ToArray();
-        var padded = xs.Concat(Enumerable.Repeat(0.5f, (16 - xs.Length % 16) % 16)).ToArray();
+        var values = f(xs);
         var failures = new List<string>();
-        for (var i = 0; i < xs.Length; i += 16)
+        for (var i = 0; i < xs.Length; i++)
         {
-            var v = f(Vector512.Create(padded, i));
-            for (var k = 0; k < 16 && i + k < xs.Length; k++)
-            {
-                var x = xs[i + k];
-                var expected = reference(x);
-                double actual = v.GetElement(k);
-                bool ok;
-                if (double.IsNaN(expected))
-                    ok = double.IsNaN(actual);
-                else if (double.IsInfinity(expected) || Math.Abs(expected) > float.MaxValue)
-                    ok = double.IsInfinity(actual) && Math.Sign(actual) == Math.Sign(expected);
-                else
-                    ok = Math.Abs(actual - expected) <= relative * Math.Abs(expected) + absolute;
-                if (!ok && failures.Count < 10)
-                    failures.Add($"x = {x:R}: {actual:R} vs {expected:R}");
-            }
+            var x = xs[i];
+            var expected = reference(x);
+            double actual = values[i];
+            bool ok;
+            if (double.IsNaN(expected))
+                ok = double.IsNaN(actual);
+            else if (double.IsInfinity(expected) || Math.Abs(expected) > float.MaxValue)
+                ok = double.IsInfinity(actual) && Math.Sign(actual) == Math.Sign(expected);
+            else
+                ok = Math.Abs(actual - expected) <= relative * Math.Abs(expected) + absolute;
+            if (!ok && failures.Count < 10)
+                failures.Add($"x = {x:R}: {actual:R} vs {expected:R}");
         }
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 
-    [Fact]
-    public void ExpIsWithinAFewUlps()
+    private static void Check(
+        ISimd simd,
+        string function,
+        Func<double, double> reference,
+        double relative,
+        double absolute,
+        Func<float, bool>? domain = null
+    ) => Check(xs => Apply(simd, function, xs), reference, relative, absolute, domain);
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void ExpIsWithinAFewUlps(int bits)
     {
         // Subnormal results (x < -87.3) carry fewer bits: an absolute error of one subnormal step.
-        Check(Simd.Exp, Math.Exp, 3e-7, 1.5e-45);
+        Check(Width(bits), "Exp", Math.Exp, 3e-7, 1.5e-45);
     }
 
-    [Fact]
-    public void LogIsWithinAFewUlps()
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void LogIsWithinAFewUlps(int bits)
     {
-        Check(Simd.Log, x => x < 0 ? double.NaN : Math.Log(x), 3e-7, 1e-7, x => !float.IsNaN(x));
-        var special = Simd.Log(
-            Vector512.Create(
-                new[] { 0f, -1f, float.NaN, float.PositiveInfinity, float.Epsilon, 1f, 2f, 0.5f, 1e-30f, 3f, 4f, 5f, 6f, 7f, 8f, 9f }
-            )
+        Check(Width(bits), "Log", x => x < 0 ? double.NaN : Math.Log(x), 3e-7, 1e-7, x => !float.IsNaN(x));
+        var special = Apply(
+            Width(bits),
+            "Log",
+            new[] { 0f, -1f, float.NaN, float.PositiveInfinity, float.Epsilon, 1f, 2f, 0.5f, 1e-30f, 3f, 4f, 5f, 6f, 7f, 8f, 9f }
         );
-        Assert.Equal(float.NegativeInfinity, special.GetElement(0));
-        Assert.True(float.IsNaN(special.GetElement(1)));
-        Assert.True(float.IsNaN(special.GetElement(2)));
-        Assert.Equal(float.PositiveInfinity, special.GetElement(3));
-        Assert.Equal(Math.Log(float.Epsilon), special.GetElement(4), 1e-5);
-        Assert.Equal(0f, special.GetElement(5));
+        Assert.Equal(float.NegativeInfinity, special[0]);
+        Assert.True(float.IsNaN(special[1]));
+        Assert.True(float.IsNaN(special[2]));
+        Assert.Equal(float.PositiveInfinity, special[3]);
+        Assert.Equal(Math.Log(float.Epsilon), special[4], 1e-5);
+        Assert.Equal(0f, special[5]);
     }
 
-    [Fact]
-    public void Log1pIsAccurateNearZero()
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Log1pIsAccurateNearZero(int bits)
     {
         Check(
-            Simd.Log1p,
+            Width(bits),
+            "Log1p",
             x =>
                 x < -1 ? double.NaN
                 : x == -1 ? double.NegativeInfinity
@@ -124,22 +143,30 @@ public class SimdMathTests
         );
     }
 
-    [Fact]
-    public void TheSigmoidFamilyIsStableEverywhere()
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void TheSigmoidFamilyIsStableEverywhere(int bits)
     {
+        var simd = Width(bits);
         static double Softplus(double x) => Math.Max(x, 0) + LogOnePlus(Math.Exp(-Math.Abs(x)));
-        Check(Simd.Sigmoid, x => x >= 0 ? 1 / (1 + Math.Exp(-x)) : Math.Exp(x) / (1 + Math.Exp(x)), 5e-7, 1.5e-45);
-        Check(Simd.Softplus, Softplus, 5e-7, 1.5e-45);
-        Check(Simd.LogSigmoid, x => -Softplus(-x), 5e-7, 1.5e-45);
-        Check(Simd.LogCosh, x => Math.Abs(x) + LogOnePlus(Math.Exp(-2 * Math.Abs(x))) - Math.Log(2), 5e-7, 1e-7);
+        Check(simd, "Sigmoid", x => x >= 0 ? 1 / (1 + Math.Exp(-x)) : Math.Exp(x) / (1 + Math.Exp(x)), 5e-7, 1.5e-45);
+        Check(simd, "Softplus", Softplus, 5e-7, 1.5e-45);
+        Check(simd, "LogSigmoid", x => -Softplus(-x), 5e-7, 1.5e-45);
+        Check(simd, "LogCosh", x => Math.Abs(x) + LogOnePlus(Math.Exp(-2 * Math.Abs(x))) - Math.Log(2), 5e-7, 1e-7);
     }
 
-    [Fact]
-    public void PowMatchesForEveryBaseSign()
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void PowMatchesForEveryBaseSign(int bits)
     {
         foreach (var b in new[] { 0f, 0.5f, 1f, 1.5f, 2f, 3f, -1f })
             Check(
-                x => Simd.Pow(x, Vector512.Create(b)),
+                xs =>
+                {
+                    var dst = new float[xs.Length];
+                    Width(bits).Apply("Pow", xs, 0f, false, default, b, true, dst);
+                    return dst;
+                },
                 x => Math.Pow(x, b),
                 2e-6,
                 1e-37,
@@ -150,21 +177,23 @@ public class SimdMathTests
     // log(1 + x) in float64, accurate for small x.
     private static double LogOnePlus(double x) => Math.Abs(x) < 1e-4 ? x - x * x / 2 + x * x * x / 3 : Math.Log(1 + x);
 
-    [Fact]
-    public void TanhIsWithinAFewUlps()
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void TanhIsWithinAFewUlps(int bits)
     {
         // Relative below |x| = 0.625 (the polynomial, no cancellation near 0), absolute against 1 above.
-        Check(Simd.Tanh, Math.Tanh, relative: 4e-7, absolute: 1e-38);
-        Check(Simd.Tanh, Math.Tanh, relative: 0, absolute: 2.5e-7, domain: x => Math.Abs(x) >= 0.625f);
+        Check(Width(bits), "Tanh", Math.Tanh, relative: 4e-7, absolute: 1e-38);
+        Check(Width(bits), "Tanh", Math.Tanh, relative: 0, absolute: 2.5e-7, domain: x => Math.Abs(x) >= 0.625f);
     }
 
-    [Fact]
-    public void ErfIsWithinItsApproximationError()
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void ErfIsWithinItsApproximationError(int bits)
     {
         // The series below |x| = 0.5: relative; Abramowitz and Stegun 7.1.26 above: |error| <= 1.5e-7, plus
         // float32 rounding of the final 1 - q·t·e^(-x²).
-        Check(Simd.Erf, ScalarMath.Erf, relative: 3e-7, absolute: 1e-38, domain: x => Math.Abs(x) < 0.5f);
-        Check(Simd.Erf, ScalarMath.Erf, relative: 0, absolute: 3e-7);
+        Check(Width(bits), "Erf", ScalarMath.Erf, relative: 3e-7, absolute: 1e-38, domain: x => Math.Abs(x) < 0.5f);
+        Check(Width(bits), "Erf", ScalarMath.Erf, relative: 0, absolute: 3e-7);
     }
 
     [Theory]
@@ -184,15 +213,33 @@ public class SimdMathTests
         Assert.Equal(expected, ScalarMath.Erf(x), 1e-14);
     }
 
-    [Fact]
-    public void TheBufferedPathUsesTheVectorFormulaForEveryElement()
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void TheBufferedPathUsesTheVectorFormulaForEveryElement(int bits)
     {
-        // 37 elements: two whole vectors and a 5-lane tail, all through Simd.Tanh.
+        // 37 elements: whole vectors and a tail of 5 lanes (16 or 8 per vector) or 1 (4 per vector), all
+        // through the vector tanh: the same values as the first 37 of 48 elements (whole vectors only).
+        var simd = Width(bits);
         var xs = Enumerable.Range(0, 37).Select(i => (float)(i * 0.37 - 6)).ToArray();
         var dst = new float[xs.Length];
-        SimdFunctions.Apply(Operators.Of(UnaryOp.Tanh)!, xs, dst);
+        simd.Apply(Operators.Of(UnaryOp.Tanh)!.Kernel, xs, dst);
         var padded = xs.Concat(Enumerable.Repeat(0f, 11)).ToArray();
+        var whole = new float[padded.Length];
+        simd.Apply(Operators.Of(UnaryOp.Tanh)!.Kernel, padded, whole);
         for (var i = 0; i < xs.Length; i++)
-            Assert.Equal(Simd.Tanh(Vector512.Create(padded, i / 16 * 16)).GetElement(i % 16), dst[i]);
+            Assert.Equal(whole[i], dst[i]);
+    }
+
+    [Fact]
+    public void TheWidthFollowsTheHardwareUnlessTheEnvironmentNamesOne()
+    {
+        var native = Simd.Choose(null);
+        Assert.True(native.IsHardwareAccelerated);
+        Assert.Equal(Simd.All.First(w => w.IsHardwareAccelerated), native);
+        Assert.Equal(256, Simd.Choose(" 256 ").Bits);
+        Assert.Equal(128, Simd.Choose("128").Bits);
+        var e = Assert.Throws<InvalidOperationException>(() => Simd.Choose("300"));
+        Assert.Contains(Simd.WidthVariable + "=300", e.Message);
+        Assert.Contains("512, 256 or 128", e.Message);
     }
 }
