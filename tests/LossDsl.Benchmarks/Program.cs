@@ -310,6 +310,8 @@ public abstract class LossBenchmarkBase
 
     internal Tensor XForProfile() => X.detach().requires_grad_(true);
 
+    internal LossFunction FusedForProfile => Fused;
+
     internal Tensor TargetForProfile() => Case.Multiclass ? Index : Target;
 
     internal Tensor WeightsForProfile() => Weights;
@@ -560,8 +562,15 @@ public static class Profile
             var builtin = c.Builtin is null
                 ? ""
                 : $"   built-in {Median(() => { using var s = NewDisposeScope(); var x = bench.XForProfile(); c.Builtin(x, bench.TargetForProfile(), bench.WeightsForProfile()).backward(); }), 8:F2} ms";
+            // The forward alone without a gradient (the kernel's value-only passes): with the step, where the time goes.
+            var valueOnly = Median(() =>
+            {
+                using var s = NewDisposeScope();
+                using var _ = no_grad();
+                bench.FusedForProfile.forward(bench.XForProfile(), bench.TargetForProfile());
+            });
             Console.WriteLine(
-                $"{c, -36} fused {Median(bench.Fused_), 8:F2} ms   unchecked {Median(bench.FusedUnchecked), 8:F2} ms   eager {Median(bench.Eager), 8:F2} ms{builtin}"
+                $"{c, -36} fused {Median(bench.Fused_), 8:F2} ms   unchecked {Median(bench.FusedUnchecked), 8:F2} ms   eager {Median(bench.Eager), 8:F2} ms   no-grad {valueOnly, 8:F2} ms{builtin}"
             );
             if (Environment.GetEnvironmentVariable("PROBE_THREADS") == "1")
                 Console.WriteLine(

@@ -481,7 +481,7 @@ internal sealed partial class CpuKernel
             var xs = Enumerable.Range(0, _c).Select(cc => Value(argId, cc)).ToArray();
             LinqExpr max = xs[0];
             for (var cc = 1; cc < _c; cc++)
-                max = Simd2(nameof(Simd512.Max), max, xs[cc]);
+                max = Simd2(nameof(Simd512.MaxNative), max, xs[cc]);
             var m = Local($"max{id}", max);
             var shifted = xs.Select((x, cc) => Local($"d{id}_{cc}", Subtract(x, m))).ToArray();
             var exps = shifted.Select((d, cc) => Local($"e{id}_{cc}", Simd1(nameof(Simd512.Exp), d))).ToArray();

@@ -93,7 +93,9 @@ internal sealed unsafe partial class Simd512 : ISimd
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VF Exp(VF x)
     {
-        var clamped = Vector512.Min(Vector512.Max(x, Vector512.Create(-104f)), Vector512.Create(88.76f));
+        // The hardware's min and max (one instruction each; the IEEE ones take several on x86): a NaN x comes
+        // back as NaN from the last select.
+        var clamped = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(-104f)), Vector512.Create(88.76f));
         var n = Vector512.Round(clamped * Vector512.Create(1.44269504f));
         var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693145752f), clamped);
         r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-1.42860677e-6f), r);
@@ -117,7 +119,7 @@ internal sealed unsafe partial class Simd512 : ISimd
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static VF ScaleByExponentBits(VF p, VF n)
     {
-        var ni = Vector512.ConvertToInt32(n);
+        var ni = Vector512.ConvertToInt32Native(n); // n is integral and in range: no saturation needed
         var h = Vector512.ShiftRightArithmetic(ni, 1);
         var bias = Vector512.Create(127);
         return p * Vector512.ShiftLeft(h + bias, 23).AsSingle() * Vector512.ShiftLeft(ni - h + bias, 23).AsSingle();
@@ -200,6 +202,13 @@ internal sealed unsafe partial class Simd512 : ISimd
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VF Max(VF a, VF b) => Vector512.Max(a, b);
 
+    /// <summary>
+    /// max with the hardware's rule for NaN (either operand may come back): one instruction where the IEEE max
+    /// takes several. For the softmax shift, where a NaN logit stays NaN through x - max and e^(x - max).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF MaxNative(VF a, VF b) => Vector512.MaxNative(a, b);
+
     // The sigmoid family shares e^-|x| (one exponential per value, however many of σ(x), log σ(x),
     // softplus(x), softplus(-x) a spec uses) and log(1 + e^-|x|).
 
@@ -227,11 +236,11 @@ internal sealed unsafe partial class Simd512 : ISimd
 
     /// <summary>log σ(x) = min(x, 0) - log(1 + e^-|x|), from that tail.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF LogSigmoidFrom(VF x, VF tail) => Vector512.Min(x, VF.Zero) - tail;
+    public static VF LogSigmoidFrom(VF x, VF tail) => Vector512.MinNative(x, VF.Zero) - tail; // NaN x: the tail is NaN
 
     /// <summary>softplus(x) = max(x, 0) + log(1 + e^-|x|), from that tail.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF SoftplusFrom(VF x, VF tail) => Vector512.Max(x, VF.Zero) + tail;
+    public static VF SoftplusFrom(VF x, VF tail) => Vector512.MaxNative(x, VF.Zero) + tail; // NaN x: the tail is NaN
 
     /// <summary>1 / (1 + e^-x).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
