@@ -475,6 +475,11 @@ internal sealed partial class CpuKernel
             return t;
         }
 
+        // Below AVX-512 (16 vector registers) a softmax of four or more classes calls its exponentials instead
+        // of inlining them: with every class's exponential inlined the JIT keeps most values in memory, and the
+        // calls made softmax focal, Dice, Dice+CE and generalized Dice steps 10-35 % faster on AVX2.
+        private bool OutOfLineExp => _k._simd.Bits < 512 && _c >= 4;
+
         // softmax / log-softmax over the classes of the argument, all classes at once.
         private void SoftmaxBlock(int id, int argId, bool log)
         {
@@ -484,7 +489,8 @@ internal sealed partial class CpuKernel
                 max = Simd2(nameof(Simd512.MaxNative), max, xs[cc]);
             var m = Local($"max{id}", max);
             var shifted = xs.Select((x, cc) => Local($"d{id}_{cc}", Subtract(x, m))).ToArray();
-            var exps = shifted.Select((d, cc) => Local($"e{id}_{cc}", Simd1(nameof(Simd512.Exp), d))).ToArray();
+            var exp = OutOfLineExp ? nameof(Simd512.ExpOutOfLine) : nameof(Simd512.Exp);
+            var exps = shifted.Select((d, cc) => Local($"e{id}_{cc}", Simd1(exp, d))).ToArray();
             LinqExpr sum = exps[0];
             for (var cc = 1; cc < _c; cc++)
                 sum = LinqExpr.Add(sum, exps[cc]);

@@ -113,6 +113,14 @@ internal sealed unsafe partial class Simd512 : ISimd
     }
 
     /// <summary>
+    /// <see cref="Exp"/> as a call of its own: a pass that unrolls many classes inlines one exponential per class,
+    /// and with 16 vector registers (below AVX-512) the JIT then keeps most values in memory; a call keeps
+    /// each exponential's working set in registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static VF ExpOutOfLine(VF x) => Exp(x);
+
+    /// <summary>
     /// p·2^n for an integral n in [-150, 128], put into the exponent bits as 2^h · 2^(n-h) with h = n/2: both
     /// factors stay normal, so a subnormal result is rounded once and n = 128 overflows to +∞ as it should.
     /// </summary>
