@@ -249,16 +249,10 @@ internal sealed partial class CpuKernel
             else
             {
                 for (var c = 0; c < _c; c++)
-                    _body.Add(
-                        Assign(
-                            badT,
-                            Simd2(
-                                nameof(Simd512.Or),
-                                badT,
-                                Simd1(nameof(Simd512.OutsideUnit), Call(Method(nameof(Simd512.Load)), _t, Offset(c)))
-                            )
-                        )
-                    );
+                {
+                    var t = _targets.TryGetValue(c, out var loaded) ? (LinqExpr)loaded : Call(Method(nameof(Simd512.Load)), _t, Offset(c));
+                    _body.Add(Assign(badT, Simd2(nameof(Simd512.MaxTargetBits), badT, t)));
+                }
             }
             var slot = ArrayAccess(_flags, Convert(_chunk, typeof(int)));
             epilogue.Add(Assign(slot, Or(slot, Call(Method(nameof(Simd512.Flags)), badX, badT, badI))));

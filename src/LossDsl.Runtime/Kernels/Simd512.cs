@@ -354,9 +354,14 @@ internal sealed unsafe partial class Simd512 : ISimd
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VF Or(VF a, VF b) => a | b;
 
-    /// <summary>All bits set in the lanes outside [0, 1], NaN included (it fails both comparisons).</summary>
+    /// <summary>
+    /// The target check's accumulator: the lane-wise unsigned maximum of the targets' bits, one instruction per
+    /// vector. Read as unsigned, the bits of +0 … 1 are at most those of 1f; a negative number (sign bit), NaN
+    /// and +∞ are above. -0 is above too: a chunk with a -0 target is flagged, and the module's exact check then
+    /// finds nothing wrong and runs the call without the fused checks (slower, the same values).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF OutsideUnit(VF t) => ~(Vector512.GreaterThanOrEqual(t, VF.Zero) & Vector512.LessThanOrEqual(t, VF.One));
+    public static VF MaxTargetBits(VF bits, VF t) => Vector512.Max(bits.AsUInt32(), t.AsUInt32()).AsSingle();
 
     /// <summary>
     /// All bits set in the lanes whose class index (int64) is outside [0, C) or equals <paramref name="ignore"/>
@@ -377,11 +382,12 @@ internal sealed unsafe partial class Simd512 : ISimd
 
     /// <summary>
     /// The check flags of a chunk from its accumulators: the FMA sum of x·0 (NaN where an input was not finite),
-    /// and the bits of targets outside [0, 1] and of suspect class indices.
+    /// the largest target bits (above those of 1f where a target was outside [0, 1], or -0) and the bits of
+    /// suspect class indices.
     /// </summary>
-    public static int Flags(VF inputSum, VF badTarget, VF suspectIndex) =>
+    public static int Flags(VF inputSum, VF targetBits, VF suspectIndex) =>
         (Vector512.EqualsAll(inputSum, inputSum) ? 0 : (int)CheckFlags.Input)
-        | (badTarget != VF.Zero ? (int)CheckFlags.Target : 0)
+        | (Vector512.LessThanOrEqualAll(targetBits.AsUInt32(), Vector512.Create(0x3F800000u)) ? 0 : (int)CheckFlags.Target)
         | (suspectIndex != VF.Zero ? (int)CheckFlags.Index : 0);
 
     private static readonly ConcurrentDictionary<string, Func<VF, VF>> Unaries = new();

@@ -22,29 +22,90 @@ public class FusedCheckTests
         return (randn(new long[] { 3, 1, 8, 37 }, generator: g), (rand(new long[] { 3, 1, 8, 37 }, generator: g) > 0.8).to(float32));
     }
 
-    public static TheoryData<int, int> Positions() =>
-        new()
+    // Every vector width (8 x 37 pixels leave a tail at each) at each position.
+    public static TheoryData<int, int, int> Positions()
+    {
+        var data = new TheoryData<int, int, int>();
+        foreach (var simd in Simd.All)
         {
-            { 0, 0 }, // first vector
-            { 7, 20 }, // middle of the compiled part
-            { 7, 36 }, // the buffered tail
-        };
+            data.Add(0, 0, simd.Bits); // first vector
+            data.Add(7, 20, simd.Bits); // middle of the compiled part
+            data.Add(7, 36, simd.Bits); // the buffered tail
+        }
+        return data;
+    }
 
     [Theory]
     [MemberData(nameof(Positions))]
-    public void TheKernelFlagsANonFiniteInputAndATargetOutsideTheUnitInterval(int h, int w)
+    public void TheKernelFlagsANonFiniteInputAndATargetOutsideTheUnitInterval(int h, int w, int bits)
     {
         using var loss = new BceLoss();
+        loss.UseKernelWidth(Simd.All.Single(s => s.Bits == bits));
         var (x, t) = Binary(1);
         var kernel = loss.KernelFor(masked: false)!;
+        Assert.Equal(bits, kernel.Simd.Bits);
         Assert.Equal(CheckFlags.None, Found(kernel, x, t));
-        var bad = x.clone();
-        bad[2, 0, h, w] = tensor(float.NaN);
-        Assert.Equal(CheckFlags.Input, Found(kernel, bad, t));
-        var badT = t.clone();
-        badT[1, 0, h, w] = tensor(1.5f);
-        Assert.Equal(CheckFlags.Target, Found(kernel, x, badT));
+        foreach (var value in new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity })
+        {
+            var bad = x.clone();
+            bad[2, 0, h, w] = tensor(value);
+            Assert.Equal(CheckFlags.Input, Found(kernel, bad, t));
+        }
+        // Just outside [0, 1] on either side (one ulp above 1, the smallest negative subnormal), far outside,
+        // and the non-finite values.
+        foreach (
+            var value in new[]
+            {
+                1.5f,
+                -0.1f,
+                1.00000012f,
+                -float.Epsilon,
+                1e30f,
+                -1e30f,
+                float.NaN,
+                float.PositiveInfinity,
+                float.NegativeInfinity,
+            }
+        )
+        {
+            var badT = t.clone();
+            badT[1, 0, h, w] = tensor(value);
+            Assert.True(Found(kernel, x, badT) == CheckFlags.Target, $"target {value:R} at [1, 0, {h}, {w}] not flagged");
+        }
+        // The ends of the interval and values just inside it are fine (-0 is flagged: see below).
+        foreach (var value in new[] { 0f, 1f, float.Epsilon, 0.99999994f, 0.5f })
+        {
+            var goodT = t.clone();
+            goodT[1, 0, h, w] = tensor(value);
+            Assert.True(Found(kernel, x, goodT) == CheckFlags.None, $"target {value:R} at [1, 0, {h}, {w}] flagged");
+        }
     }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void ANegativeZeroTargetIsValidAndGivesThePositiveZerosValues(int bits)
+    {
+        // The pass flags a chunk with -0 (its bits compare above 1f's); the module's exact check accepts it and
+        // the call runs without fused checks: the same value and gradient as with +0, no exception.
+        using var loss = new BceLoss();
+        loss.UseKernelWidth(Simd.All.Single(s => s.Bits == bits));
+        var (x, t) = Binary(4);
+        var zeros = t.clone();
+        zeros[0, 0, 3, 5] = tensor(0f);
+        var negativeZeros = zeros.clone();
+        negativeZeros[0, 0, 3, 5] = tensor(-0f);
+        Assert.Equal(CheckFlags.Target, Found(loss.KernelFor(masked: false)!, x, negativeZeros));
+        var a = x.detach().requires_grad_(true);
+        var b = x.detach().requires_grad_(true);
+        var va = loss.forward(a, zeros);
+        var vb = loss.forward(b, negativeZeros);
+        va.backward();
+        vb.backward();
+        Assert.Equal(va.item<float>(), vb.item<float>());
+        Assert.True(a.grad!.eq(b.grad!).all().item<bool>());
+    }
+
+    public static TheoryData<int> Widths() => new(Simd.All.Select(s => s.Bits));
 
     // What the checking pass of the kernel flags on these inputs (checks deferred to it).
     private static CheckFlags Found(CpuKernel kernel, Tensor x, Tensor t)
@@ -57,9 +118,10 @@ public class FusedCheckTests
 
     [Theory]
     [MemberData(nameof(Positions))]
-    public void TheModuleNamesTheTensorTheValueAndItsPosition(int h, int w)
+    public void TheModuleNamesTheTensorTheValueAndItsPosition(int h, int w, int bits)
     {
         using var loss = new DiceLoss();
+        loss.UseKernelWidth(Simd.All.Single(s => s.Bits == bits));
         var (x, t) = Binary(2);
         var xb = x.clone();
         xb[2, 0, h, w] = tensor(float.PositiveInfinity);
@@ -83,9 +145,10 @@ public class FusedCheckTests
 
     [Theory]
     [MemberData(nameof(Positions))]
-    public void AClassIndexOutOfRangeIsNamedWithItsPosition(int h, int w)
+    public void AClassIndexOutOfRangeIsNamedWithItsPosition(int h, int w, int bits)
     {
         using var loss = new CrossEntropyLoss();
+        loss.UseKernelWidth(Simd.All.Single(s => s.Bits == bits));
         var (x, t) = Multiclass(3);
         var tb = t.clone();
         tb[1, h, w] = tensor(7L);
