@@ -225,7 +225,7 @@ internal sealed partial class CpuKernel
                 return acc;
             }
             var badX = Accumulator("badInput");
-            var badT = Accumulator("badTarget");
+            var badT = Accumulator("targetBits");
             var badI = Accumulator("suspectIndex");
             for (var c = 0; c < _c; c++)
             {
