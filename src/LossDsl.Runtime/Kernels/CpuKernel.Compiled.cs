@@ -147,6 +147,7 @@ internal sealed partial class CpuKernel
         private readonly Dictionary<(int, int), ParameterExpression> _values = new();
         private ParameterExpression? _maskBits;
         private readonly Dictionary<int, ParameterExpression> _classBits = new();
+        private ParameterExpression? _indices;
 
         public PassCompiler(CpuKernel kernel, int pass, int classes, bool index, bool check, bool valueOnly)
         {
@@ -300,7 +301,8 @@ internal sealed partial class CpuKernel
         {
             if (!_classBits.TryGetValue(c, out var bits))
             {
-                bits = Local($"is{c}", Call(Method(nameof(Simd512.IndexEquals)), _idx, _i, Constant((long)c)));
+                _indices ??= Local("indices", Call(Method(nameof(Simd512.LoadIndices)), _idx, _i));
+                bits = Local($"is{c}", Call(Method(nameof(Simd512.ClassEquals)), _indices, Constant(c)));
                 _classBits[c] = bits;
             }
             return bits;

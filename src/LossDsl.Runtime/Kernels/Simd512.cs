@@ -59,16 +59,22 @@ internal sealed unsafe partial class Simd512 : ISimd
         return Unsafe.ReadUnaligned<VI>(lanes).AsSingle();
     }
 
-    /// <summary>All bits set in the lanes whose class index (int64) equals <paramref name="c"/>.</summary>
+    /// <summary>
+    /// The class indices (int64) of a vector's pixels narrowed to int32 lanes, as the vector's bits: loaded and
+    /// narrowed once per vector, then compared with each class (<see cref="ClassEquals"/>). Narrowing keeps the
+    /// low 32 bits; an index outside the int32 range is outside [0, C) too, and the fused checks test the full
+    /// int64 values (<see cref="IndexSuspect"/>).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VF IndexEquals(nint p, long i, long c)
+    public static VF LoadIndices(nint p, long i)
     {
         var index = (long*)p + i;
-        var value = Vector512.Create(c);
-        var lo = Vector512.Equals(Unsafe.ReadUnaligned<VL>(index), value);
-        var hi = Vector512.Equals(Unsafe.ReadUnaligned<VL>(index + VL.Count), value);
-        return Vector512.Narrow(lo, hi).AsSingle();
+        return Vector512.Narrow(Unsafe.ReadUnaligned<VL>(index), Unsafe.ReadUnaligned<VL>(index + VL.Count)).AsSingle();
     }
+
+    /// <summary>All bits set in the lanes whose narrowed class index (<see cref="LoadIndices"/>) is <paramref name="c"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF ClassEquals(VF indices, int c) => Vector512.Equals(indices.AsInt32(), Vector512.Create(c)).AsSingle();
 
     /// <summary>1 in the lanes whose bits are set, else 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
