@@ -59,6 +59,15 @@ internal static class Simd
     /// </summary>
     public static ISimd Native => Chosen.Value;
 
+    /// <summary>The width of this many bits per vector, or null when there is none (tests pick widths by it).</summary>
+    internal static ISimd? OfBits(int bits)
+    {
+        foreach (var width in All)
+            if (width.Bits == bits)
+                return width;
+        return null;
+    }
+
     /// <summary>The width named by the environment variable's value, or the widest native one when it is unset.</summary>
     internal static ISimd Choose(string? bits)
     {

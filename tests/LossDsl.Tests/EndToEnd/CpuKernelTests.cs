@@ -141,7 +141,7 @@ public class CpuKernelTests(ITestOutputHelper output)
         // The kernels use the widest native width (Simd.Native); the others must give the same results, as on
         // machines where they are the native one. Spatial 9x70: whole vectors at every width and a tail.
         var type = GeneratedParityTests.GeneratedLossTypes().Single(t => t.FullName == typeName);
-        var simd = global::LossDsl.Kernels.Simd.All.Single(w => w.Bits == bits);
+        var simd = global::LossDsl.Kernels.Simd.OfBits(bits)!;
         var seed = 1900;
         foreach (var (label, module) in GeneratedParityTests.Variants(type, Reduction.Mean))
             using (module)

@@ -40,7 +40,7 @@ public class FusedCheckTests
     public void TheKernelFlagsANonFiniteInputAndATargetOutsideTheUnitInterval(int h, int w, int bits)
     {
         using var loss = new BceLoss();
-        loss.UseKernelWidth(Simd.All.Single(s => s.Bits == bits));
+        loss.UseKernelWidth(Simd.OfBits(bits)!);
         var (x, t) = Binary(1);
         var kernel = loss.KernelFor(masked: false)!;
         Assert.Equal(bits, kernel.Simd.Bits);
@@ -82,13 +82,13 @@ public class FusedCheckTests
     }
 
     [Theory]
-    [MemberData(nameof(Widths))]
+    [MemberData(nameof(SimdMathTests.Widths), MemberType = typeof(SimdMathTests))]
     public void ANegativeZeroTargetIsValidAndGivesThePositiveZerosValues(int bits)
     {
         // The pass flags a chunk with -0 (its bits compare above 1f's); the module's exact check accepts it and
         // the call runs without fused checks: the same value and gradient as with +0, no exception.
         using var loss = new BceLoss();
-        loss.UseKernelWidth(Simd.All.Single(s => s.Bits == bits));
+        loss.UseKernelWidth(Simd.OfBits(bits)!);
         var (x, t) = Binary(4);
         var zeros = t.clone();
         zeros[0, 0, 3, 5] = tensor(0f);
@@ -105,8 +105,6 @@ public class FusedCheckTests
         Assert.True(a.grad!.eq(b.grad!).all().item<bool>());
     }
 
-    public static TheoryData<int> Widths() => new(Simd.All.Select(s => s.Bits));
-
     // What the checking pass of the kernel flags on these inputs (checks deferred to it).
     private static CheckFlags Found(CpuKernel kernel, Tensor x, Tensor t)
     {
@@ -121,7 +119,7 @@ public class FusedCheckTests
     public void TheModuleNamesTheTensorTheValueAndItsPosition(int h, int w, int bits)
     {
         using var loss = new DiceLoss();
-        loss.UseKernelWidth(Simd.All.Single(s => s.Bits == bits));
+        loss.UseKernelWidth(Simd.OfBits(bits)!);
         var (x, t) = Binary(2);
         var xb = x.clone();
         xb[2, 0, h, w] = tensor(float.PositiveInfinity);
@@ -148,7 +146,7 @@ public class FusedCheckTests
     public void AClassIndexOutOfRangeIsNamedWithItsPosition(int h, int w, int bits)
     {
         using var loss = new CrossEntropyLoss();
-        loss.UseKernelWidth(Simd.All.Single(s => s.Bits == bits));
+        loss.UseKernelWidth(Simd.OfBits(bits)!);
         var (x, t) = Multiclass(3);
         var tb = t.clone();
         tb[1, h, w] = tensor(7L);

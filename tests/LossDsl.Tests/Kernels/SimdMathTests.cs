@@ -52,7 +52,7 @@ public class SimdMathTests
     /// <summary>Every vector width (the kernels use the widest native one; the others run here emulated or narrower).</summary>
     public static TheoryData<int> Widths() => new(Simd.All.Select(w => w.Bits));
 
-    private static ISimd Width(int bits) => Simd.All.Single(w => w.Bits == bits);
+    private static ISimd Width(int bits) => Simd.OfBits(bits)!;
 
     // The width's function over the whole sweep (span form: whole vectors and a padded tail).
     private static float[] Apply(ISimd simd, string function, float[] xs)
