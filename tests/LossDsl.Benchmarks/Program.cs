@@ -35,6 +35,11 @@ public static class Program
             Profile.Run(args.Length > pi + 1 ? args[pi + 1] : "");
             return;
         }
+        if (Array.IndexOf(args, "--scaling") is var si and >= 0)
+        {
+            Scaling.Run(args.Length > si + 1 ? args[si + 1] : "");
+            return;
+        }
         if (args.Contains("--memory"))
         {
             PeakMemory.Run();
