@@ -544,26 +544,28 @@ public static class PeakMemory
 /// </summary>
 public static class Profile
 {
+    /// <summary>The median wall time of an action in ms, after a few unmeasured warm-up calls.</summary>
+    internal static double Median(Action a, int warmup = 5, int runs = 40)
+    {
+        for (var i = 0; i < warmup; i++)
+            a();
+        var times = new List<double>();
+        for (var i = 0; i < runs; i++)
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            a();
+            times.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+        return times[times.Count / 2];
+    }
+
     public static void Run(string filter)
     {
         foreach (var c in Cases.All().Where(c => c.ToString().Contains(filter, StringComparison.OrdinalIgnoreCase)))
         {
             var bench = new FusedVsEager { Loss = c };
             bench.Setup();
-            double Median(Action a)
-            {
-                for (var i = 0; i < 5; i++)
-                    a();
-                var times = new List<double>();
-                for (var i = 0; i < 40; i++)
-                {
-                    var sw = System.Diagnostics.Stopwatch.StartNew();
-                    a();
-                    times.Add(sw.Elapsed.TotalMilliseconds);
-                }
-                times.Sort();
-                return times[times.Count / 2];
-            }
             var builtin = c.Builtin is null
                 ? ""
                 : $"   built-in {Median(() => { using var s = NewDisposeScope(); var x = bench.XForProfile(); c.Builtin(x, bench.TargetForProfile(), bench.WeightsForProfile()).backward(); }), 8:F2} ms";

@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Generic;
 using System.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -26,20 +25,7 @@ public static class Scaling
                 var t = c.Multiclass
                     ? (rand(new[] { shape[0] }.Concat(shape.Skip(2)).ToArray()) * shape[1]).floor().to(int64)
                     : rand(shape).gt(0.98).to(float32);
-                double Median(Action a)
-                {
-                    for (var i = 0; i < 10; i++)
-                        a();
-                    var times = new List<double>();
-                    for (var i = 0; i < 60; i++)
-                    {
-                        var sw = System.Diagnostics.Stopwatch.StartNew();
-                        a();
-                        times.Add(sw.Elapsed.TotalMilliseconds);
-                    }
-                    times.Sort();
-                    return times[times.Count / 2];
-                }
+                double Median(Action a) => Profile.Median(a, warmup: 10, runs: 60);
                 var step = Median(() =>
                 {
                     using var s = NewDisposeScope();
