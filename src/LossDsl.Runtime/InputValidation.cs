@@ -193,21 +193,24 @@ internal static class InputValidation
             weights = classWeights.to(dtype).reshape(wshape);
             if (checkValues)
             {
-                var bad = weights.lt(zero).logical_or(weights.isfinite().logical_not());
                 var w = classWeights;
-                checks.Add(
-                    (
-                        "classWeights",
-                        bad.any(),
-                        () =>
-                        {
-                            using var flagged = w.lt(0.0).logical_or(w.isfinite().logical_not());
-                            using var first = flagged.nonzero()[0, 0];
-                            var c = first.ToInt64();
-                            return $"has the entry {Number(w[c].to(ScalarType.Float64).ToDouble())} for class {c}; expected finite weights >= 0";
-                        }
-                    )
-                );
+                Func<string> describe = () =>
+                {
+                    using var flagged = w.lt(0.0).logical_or(w.isfinite().logical_not());
+                    using var first = flagged.nonzero()[0, 0];
+                    var c = first.ToInt64();
+                    return $"has the entry {Number(w[c].to(ScalarType.Float64).ToDouble())} for class {c}; expected finite weights >= 0";
+                };
+                // C values on the host are read in place (no tensor operations); elsewhere the flag joins the one host read.
+                if (weights.device_type == DeviceType.CPU)
+                {
+                    if (HasNegativeOrNonFinite(weights))
+                        checks.Add(("classWeights", tensor(true), describe));
+                }
+                else
+                {
+                    checks.Add(("classWeights", weights.lt(zero).logical_or(weights.isfinite().logical_not()).any(), describe));
+                }
             }
         }
         if (checkValues && !deferToKernel)
@@ -265,6 +268,25 @@ internal static class InputValidation
         foreach (var c in checks)
             c.Flag.Dispose();
         return facts;
+    }
+
+    // Whether a float32 or float64 CPU tensor holds an entry below 0, a NaN or an infinity.
+    private static bool HasNegativeOrNonFinite(Tensor t)
+    {
+        using var flat = t.contiguous();
+        if (flat.dtype == ScalarType.Float64)
+        {
+            using var doubles = flat.data<double>();
+            foreach (var v in doubles)
+                if (!(double.IsFinite(v) && v >= 0))
+                    return true;
+            return false;
+        }
+        using var floats = flat.data<float>();
+        foreach (var v in floats)
+            if (!(float.IsFinite(v) && v >= 0))
+                return true;
+        return false;
     }
 
     // The first flagged element of t: its value and its position (N, C, *spatial).

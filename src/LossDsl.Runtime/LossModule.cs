@@ -426,7 +426,9 @@ public abstract partial class LossModule : LossFunction
         }
         if (Mode != ExecutionMode.TorchSharp && Reduction is Reduction.Mean or Reduction.Sum && detached.device_type == DeviceType.CPU)
         {
-            // Ignored pixels are left for the kernel to find only when it checks (CheckValues).
+            // Ignored pixels are left for the kernel's pass to find (with or without CheckValues: the fused
+            // detection costs less than an eager comparison and a host read); the kernel then checks the class
+            // indices even when the values are not checked, and only its index finding matters there.
             var deferred = WithPosWeights(
                 LossContext.Create(
                     GetName(),
@@ -438,17 +440,18 @@ public abstract partial class LossModule : LossFunction
                     IgnoreIndex,
                     CheckValues,
                     deferToKernel: true,
-                    deferIgnore: CheckValues && !_expectIgnored
+                    deferIgnore: !_expectIgnored
                 )
             );
             if (Kernels.CpuKernel.Accepts(deferred, Reduction) && KernelFor(deferred.Mask is not null) is { } kernel)
             {
                 Tensor? gradient = null;
                 Kernels.CheckFlags found;
+                var check = CheckValues || deferred.DeferredIgnore is not null;
                 var loss = valueOnly
-                    ? kernel.Value(deferred, Reduction, CheckValues, out found)
-                    : kernel.Forward(deferred, Reduction, CheckValues, out gradient, out found);
-                if (found == Kernels.CheckFlags.None)
+                    ? kernel.Value(deferred, Reduction, check, out found)
+                    : kernel.Forward(deferred, Reduction, check, out gradient, out found);
+                if (found == Kernels.CheckFlags.None || (!CheckValues && (found & Kernels.CheckFlags.Index) == 0))
                     return new FusedCall(deferred, loss, gradient);
                 loss.Dispose();
                 gradient?.Dispose();
@@ -457,7 +460,7 @@ public abstract partial class LossModule : LossFunction
                 var checkedCtx = WithPosWeights(
                     LossContext.Create(GetName(), Task, detached, target, mask, ClassWeights, IgnoreIndex, CheckValues)
                 );
-                if (found == Kernels.CheckFlags.Index)
+                if ((found & Kernels.CheckFlags.Index) != 0)
                     _expectIgnored = true;
                 if (Kernels.CpuKernel.Accepts(checkedCtx, Reduction) && KernelFor(checkedCtx.Mask is not null) is { } again)
                 {

@@ -138,8 +138,10 @@ internal sealed partial class CpuKernel
     /// Runs the kernel, with the value checks fused into its last pass when <paramref name="check"/>: that
     /// pass reads every prediction and target element anyway, and also flags a non-finite prediction, a
     /// target outside [0, 1], a class index outside [0, C) that is not the ignore index, and (when the
-    /// context defers it) a pixel at the ignore index. When <paramref name="found"/> is not
-    /// <see cref="CheckFlags.None"/> the value and gradient are meaningless and the caller must not use them.
+    /// context defers it) a pixel at the ignore index. When <paramref name="found"/> holds
+    /// <see cref="CheckFlags.Index"/> the value and gradient are meaningless and the caller must not use them;
+    /// with only <see cref="CheckFlags.Input"/> or <see cref="CheckFlags.Target"/> they are what the formula gives
+    /// for those values (a NaN propagates), which a caller that does not check values may use.
     /// </summary>
     public Tensor Forward(LossContext ctx, Reduction reduction, bool check, out Tensor gradient, out CheckFlags found)
     {
@@ -164,6 +166,13 @@ internal sealed partial class CpuKernel
     /// <summary>How many value-only calls this kernel has run (for tests and profiling).</summary>
     internal long ValueCalls => System.Threading.Interlocked.Read(ref _valueCalls);
 
+    private long _runs,
+        _checkedRuns;
+
+    /// <summary>How many calls this kernel has run, and how many of them with the checks fused in (for tests).</summary>
+    internal (long All, long Checked) Runs =>
+        (System.Threading.Interlocked.Read(ref _runs), System.Threading.Interlocked.Read(ref _checkedRuns));
+
     // What a pass accumulates and writes (a value-only pass writes no gradient).
     private List<Sink> SinksOf(int pass, bool valueOnly) =>
         _sinks.Where(s => s.Pass == pass && !(valueOnly && s.Kind == SinkKind.Gradient)).ToList();
@@ -177,6 +186,9 @@ internal sealed partial class CpuKernel
         out CheckFlags found
     )
     {
+        System.Threading.Interlocked.Increment(ref _runs);
+        if (check)
+            System.Threading.Interlocked.Increment(ref _checkedRuns);
         var r = new Run
         {
             Ctx = ctx,
@@ -215,7 +227,7 @@ internal sealed partial class CpuKernel
         found = CheckFlags.None;
         foreach (var f in r.Flags)
             found |= (CheckFlags)f;
-        if (gradient is not null && _deferSeed && reduction == Reduction.Mean && found == CheckFlags.None)
+        if (gradient is not null && _deferSeed && reduction == Reduction.Mean && (found & CheckFlags.Index) == 0)
         {
             using var scale = (1 / WeightTotal(r)).ToScalar();
             gradient.mul_(scale);

@@ -54,6 +54,27 @@ public class ModuleConventionTests
         Assert.Equal(new[] { 0.5f, 4.0f }, fresh.ClassWeights!.data<float>().ToArray());
     }
 
+    // The constructor checks the weights it is given; a state dict can bring others, so every checked call
+    // looks at them again (on the host, read in place) and names the class.
+    [Theory]
+    [InlineData(float.NaN, false)]
+    [InlineData(-2.0f, false)]
+    [InlineData(float.PositiveInfinity, true)]
+    public void ClassWeightsLoadedFromAStateDictAreCheckedAtEachCall(float bad, bool asFloat64)
+    {
+        using var loss = new CrossEntropyLoss(classWeights: tensor(new[] { 1.0f, 1.0f, 1.0f }));
+        if (asFloat64)
+            loss.to(ScalarType.Float64);
+        var state = loss.state_dict();
+        state["class_weights"][2] = tensor(bad, dtype: state["class_weights"].dtype);
+        loss.load_state_dict(state);
+        var x = randn(2, 3, 4, 4);
+        var t = randint(0, 3, new long[] { 2, 4, 4 });
+        var ex = Assert.Throws<ArgumentException>(() => loss.forward(x, t));
+        Assert.Contains("classWeights", ex.Message);
+        Assert.Contains("for class 2", ex.Message);
+    }
+
     [Fact]
     public void ToWorksForUserModulesAndCombinations()
     {

@@ -186,6 +186,65 @@ public class FusedCheckTests
         }
     }
 
+    // Without CheckValues the pass still looks for ignored pixels in class indices (cheaper than an eager
+    // comparison), but a non-finite input is the caller's business: it propagates and raises nothing, on the
+    // first call and on later ones, as it does on the unfused path.
+    [Fact]
+    public void WithoutValueChecksANonFiniteInputPropagatesThroughTheFusedPass()
+    {
+        var (x, t) = Multiclass(5);
+        var xb = x.clone();
+        xb[1, 2, 4, 9] = tensor(float.NaN);
+        using var fused = new CrossEntropyLoss { CheckValues = false };
+        using var plain = new CrossEntropyLoss { CheckValues = false, Mode = ExecutionMode.Autograd };
+        var kernel = fused.KernelFor(masked: false)!;
+        for (var k = 0; k < 3; k++)
+        {
+            var before = kernel.Runs;
+            var xf = xb.detach().requires_grad_(true);
+            var vf = fused.forward(xf, t);
+            vf.backward();
+            Assert.True(double.IsNaN(vf.ToDouble()), $"call {k}: the value is {vf.ToDouble()}, not NaN");
+            var xp = xb.detach().requires_grad_(true);
+            plain.forward(xp, t).backward();
+            // Every gradient element outside the NaN's pixel is finite on both paths (the mean's scale applied).
+            var keep = ones_like(xf.grad!, dtype: ScalarType.Bool);
+            keep[1, .., 4, 9] = tensor(false);
+            Assert.True(xf.grad!.masked_select(keep).isfinite().all().ToBoolean());
+            var diff = (xf.grad! - xp.grad!).masked_select(keep).abs().max().ToDouble();
+            Assert.True(diff < 1e-6, $"call {k}: gradient differs from autograd's by {diff}");
+            // One kernel run per call, with the fused index check (no second run for the NaN).
+            Assert.Equal((before.All + 1, before.Checked + 1), kernel.Runs);
+        }
+    }
+
+    // The class indices' ignore detection is fused without CheckValues too; a float target needs none, so
+    // an unchecked binary loss runs the pass without any check; and after a call that found ignored pixels
+    // (two runs: the fused detection, then the prepared indices) later calls prepare them up front (one run).
+    [Fact]
+    public void WithoutValueChecksOnlyClassIndicesAreCheckedInThePass()
+    {
+        var (xb, tb) = Binary(6);
+        using var binary = new BceLoss { CheckValues = false };
+        var bk = binary.KernelFor(masked: false)!;
+        binary.forward(xb.detach().requires_grad_(true), tb).backward();
+        Assert.Equal((1L, 0L), bk.Runs);
+
+        var (x, t) = Multiclass(6);
+        using var ce = new CrossEntropyLoss { CheckValues = false };
+        var kernel = ce.KernelFor(masked: false)!;
+        ce.forward(x.detach().requires_grad_(true), t).backward();
+        Assert.Equal((1L, 1L), kernel.Runs);
+        var ti = t.clone();
+        ti[0, 1, 1] = tensor(-100L);
+        // Ignored pixels become a mask: the prepared call runs the masked kernel, unchecked.
+        var masked = ce.KernelFor(masked: true)!;
+        ce.forward(x.detach().requires_grad_(true), ti).backward();
+        Assert.Equal(((2L, 2L), (1L, 0L)), (kernel.Runs, masked.Runs));
+        ce.forward(x.detach().requires_grad_(true), ti).backward();
+        Assert.Equal(((2L, 2L), (2L, 0L)), (kernel.Runs, masked.Runs));
+    }
+
     [Fact]
     public void OneModuleFromFourThreadsGivesTheSingleThreadedValues()
     {
