@@ -37,7 +37,7 @@ public static class Program
         }
         if (Array.IndexOf(args, "--checks") is var ci and >= 0)
         {
-            CheckPairs.Run(args.Length > ci + 1 ? args[ci + 1] : "");
+            CheckPairs.Run(args.Length > ci + 1 && args[ci + 1] != "--aa" ? args[ci + 1] : "", args.Contains("--aa"));
             return;
         }
         if (Array.IndexOf(args, "--scaling") is var si and >= 0)
@@ -307,6 +307,13 @@ public abstract class LossBenchmarkBase
             if (Case.Multiclass && u.UsesClassWeights)
                 Init(u, nameof(LossModule.ClassWeights), Weights);
         }
+    }
+
+    /// <summary>For an A/A comparison: the second module checks values too (a separate instance of the same module).</summary>
+    internal void CheckTheUncheckedModuleToo()
+    {
+        if (Unchecked is LossModule u)
+            Init(u, nameof(LossModule.CheckValues), true);
     }
 
     // Construction-time settings of a module built generically (by reflection) from the catalog.
