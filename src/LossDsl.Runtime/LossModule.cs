@@ -261,9 +261,7 @@ public abstract partial class LossModule : LossFunction
         (!input.requires_grad || !is_grad_enabled())
         && Mode is ExecutionMode.Auto or ExecutionMode.Kernel
         && Maps.Count == 0
-        && Reduction is Reduction.Mean or Reduction.Sum
-        && input.device_type == DeviceType.CPU
-        && input.dtype == ScalarType.Float32;
+        && Kernels.CpuKernel.Reads(input, Reduction);
 
     /// <summary>
     /// The loss with a per-pixel weight map (see <see cref="LossFunction.forward(Tensor, Tensor, Tensor?, Tensor?)"/>):
@@ -424,6 +422,7 @@ public abstract partial class LossModule : LossFunction
             var context = Context(detached, target, mask, null, maps);
             return new FusedCall(context, null, null) { Maps = Maps.Keys.Select(n => (n, maps![n])).ToArray() };
         }
+        // Not CpuKernel.Reads: a half-precision input qualifies too, since its context holds it as float32.
         if (Mode != ExecutionMode.TorchSharp && Reduction is Reduction.Mean or Reduction.Sum && detached.device_type == DeviceType.CPU)
         {
             // Ignored pixels are left for the kernel's pass to find (with or without CheckValues: the fused

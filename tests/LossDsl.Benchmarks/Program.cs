@@ -347,9 +347,8 @@ public abstract class LossBenchmarkBase
     }
 }
 
-/// <summary>Fused vs eager (the baseline) for every case.</summary>
-[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByParams)]
-public class FusedVsEager : LossBenchmarkBase
+/// <summary>Benchmarks run for every case of <see cref="Cases.All"/>.</summary>
+public abstract class EveryCase : LossBenchmarkBase
 {
     public IEnumerable<LossCase> AllCases => Cases.All();
 
@@ -359,7 +358,12 @@ public class FusedVsEager : LossBenchmarkBase
         get => Case;
         set => Case = value;
     }
+}
 
+/// <summary>Fused vs eager (the baseline) for every case.</summary>
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByParams)]
+public class FusedVsEager : EveryCase
+{
     [Benchmark(Baseline = true)]
     public void Eager() => Step(x => Case.Eager(x, Target, Weights));
 
@@ -385,17 +389,8 @@ public class FusedVsEager : LossBenchmarkBase
 /// </remarks>
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByParams)]
 [IterationCount(31)]
-public class CheckCost : LossBenchmarkBase
+public class CheckCost : EveryCase
 {
-    public IEnumerable<LossCase> AllCases => Cases.All();
-
-    [ParamsSource(nameof(AllCases))]
-    public LossCase Loss
-    {
-        get => Case;
-        set => Case = value;
-    }
-
     [Benchmark(Baseline = true)]
     public void Unchecked_() => StepUnchecked();
 

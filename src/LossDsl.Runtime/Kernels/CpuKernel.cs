@@ -88,9 +88,7 @@ internal sealed partial class CpuKernel
 
     /// <summary>True when the kernel can run on these inputs with this reduction.</summary>
     public static bool Accepts(LossContext ctx, Reduction reduction) =>
-        reduction is Reduction.Mean or Reduction.Sum
-        && ctx.Input.dtype == ScalarType.Float32
-        && ctx.Input.device_type == DeviceType.CPU
+        Reads(ctx.Input, reduction)
         && ctx.Input.is_contiguous()
         && ctx.SpatialRank >= 1
         && (
@@ -99,6 +97,13 @@ internal sealed partial class CpuKernel
                 : ctx.Target.dtype == ScalarType.Float32 && ctx.Target.is_contiguous() && ctx.Target.shape.SequenceEqual(ctx.Input.shape)
         )
         && (ctx.Mask is null || (ctx.Mask.dtype == ScalarType.Bool && ctx.Mask.is_contiguous()));
+
+    /// <summary>
+    /// What the kernel needs of an input before its context is built: float32 on the CPU, reduced by Mean or Sum
+    /// (layout and targets are for <see cref="Accepts"/>).
+    /// </summary>
+    public static bool Reads(Tensor input, Reduction reduction) =>
+        reduction is Reduction.Mean or Reduction.Sum && input.dtype == ScalarType.Float32 && input.device_type == DeviceType.CPU;
 
     // ---------------------------------------------------------------- running
 
