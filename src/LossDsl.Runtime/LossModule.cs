@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Threading;
 using TorchSharp;
 using static TorchSharp.torch;
 using Reduction = TorchSharp.torch.nn.Reduction;
@@ -149,7 +150,6 @@ public abstract partial class LossModule : LossFunction
     /// <summary>True when the generator derived an analytic backward for this spec.</summary>
     public virtual bool HasAnalyticBackward => false;
 
-    private CompiledSpec? _compiled;
     private readonly Kernels.CpuKernel?[] _kernels = new Kernels.CpuKernel?[2];
     private readonly bool[] _kernelBuilt = new bool[2];
     private Kernels.ISimd? _kernelWidth;
@@ -164,8 +164,9 @@ public abstract partial class LossModule : LossFunction
         }
     }
 
-    // The fused CPU kernel for this module's spec and hyperparameters, with or without a mask, built
-    // on first use (null when its schedule does not cover the spec).
+    // The fused CPU kernel for this module's spec and hyperparameters, with or without a mask, found on
+    // first use (null when its schedule does not cover the spec). Modules of the same spec share it
+    // (Kernels.KernelCache): only the first compiles its passes.
     internal Kernels.CpuKernel? KernelFor(bool masked)
     {
         var i = masked ? 1 : 0;
@@ -173,12 +174,43 @@ public abstract partial class LossModule : LossFunction
         {
             if (!_kernelBuilt[i])
             {
-                _compiled ??= Compiler.Compile(BuildSpec(), Task);
-                _kernels[i] = Kernels.CpuKernel.TryCreate(_compiled, masked, _kernelWidth);
+                _kernels[i] = Kernels.KernelCache.Kernel(BuildSpec(), Task, masked, _kernelWidth ?? Kernels.Simd.Native);
                 _kernelBuilt[i] = true;
             }
             return _kernels[i];
         }
+    }
+
+    private long _kernelRuns,
+        _checkedKernelRuns,
+        _valueKernelRuns;
+
+    /// <summary>How many times this module ran a kernel: in all, with the checks fused in, and for the value alone (for tests).</summary>
+    internal (long All, long Checked, long ValueOnly) KernelRuns =>
+        (Interlocked.Read(ref _kernelRuns), Interlocked.Read(ref _checkedKernelRuns), Interlocked.Read(ref _valueKernelRuns));
+
+    // Runs a kernel for the value (valueOnly) or the value and gradient, counting the run.
+    private Tensor RunKernel(
+        Kernels.CpuKernel kernel,
+        LossContext ctx,
+        bool check,
+        bool valueOnly,
+        out Tensor? gradient,
+        out Kernels.CheckFlags found
+    )
+    {
+        Interlocked.Increment(ref _kernelRuns);
+        if (check)
+            Interlocked.Increment(ref _checkedKernelRuns);
+        if (valueOnly)
+        {
+            Interlocked.Increment(ref _valueKernelRuns);
+            gradient = null;
+            return kernel.Value(ctx, Reduction, check, out found);
+        }
+        var value = kernel.Forward(ctx, Reduction, check, out var written, out found);
+        gradient = written;
+        return value;
     }
 
     /// <summary>True when the fused CPU kernel covers this spec (it runs on float32 CPU tensors with Mean or Sum).</summary>
@@ -444,12 +476,8 @@ public abstract partial class LossModule : LossFunction
             );
             if (Kernels.CpuKernel.Accepts(deferred, Reduction) && KernelFor(deferred.Mask is not null) is { } kernel)
             {
-                Tensor? gradient = null;
-                Kernels.CheckFlags found;
                 var check = CheckValues || deferred.DeferredIgnore is not null;
-                var loss = valueOnly
-                    ? kernel.Value(deferred, Reduction, check, out found)
-                    : kernel.Forward(deferred, Reduction, check, out gradient, out found);
+                var loss = RunKernel(kernel, deferred, check, valueOnly, out var gradient, out var found);
                 if (found == Kernels.CheckFlags.None || (!CheckValues && (found & Kernels.CheckFlags.Index) == 0))
                     return new FusedCall(deferred, loss, gradient);
                 loss.Dispose();
@@ -463,9 +491,7 @@ public abstract partial class LossModule : LossFunction
                     _expectIgnored = true;
                 if (Kernels.CpuKernel.Accepts(checkedCtx, Reduction) && KernelFor(checkedCtx.Mask is not null) is { } again)
                 {
-                    if (valueOnly)
-                        return new FusedCall(checkedCtx, again.Value(checkedCtx, Reduction, check: false, out _), null);
-                    var loss2 = again.Forward(checkedCtx, Reduction, out var gradient2);
+                    var loss2 = RunKernel(again, checkedCtx, check: false, valueOnly, out var gradient2, out _);
                     return new FusedCall(checkedCtx, loss2, gradient2);
                 }
                 return new FusedCall(checkedCtx, null, null);
@@ -614,8 +640,8 @@ public abstract partial class LossModule : LossFunction
         using var ctx = Context(detached, target, mask, null, maps, checkValues: false);
         if (s.UsedKernel && KernelFor(ctx.Mask is not null) is { } kernel)
         {
-            using var again = kernel.Forward(ctx, Reduction, out var gradient);
-            using var g1 = gradient.reshape(s.InputShape).to(s.InputType);
+            using var again = RunKernel(kernel, ctx, check: false, valueOnly: false, out var gradient, out _);
+            using var g1 = gradient!.reshape(s.InputShape).to(s.InputType);
             return Scaled(g1, grad).MoveToOuterDisposeScope();
         }
         var axes = ResultAxes;

@@ -448,6 +448,43 @@ public class BuiltIn : LossBenchmarkBase
     public void Builtin() => Step(x => Case.Builtin!(x, Case.Multiclass ? Index : Target, Weights));
 }
 
+/// <summary>
+/// The generated functional form (<c>Losses.DiceLoss(input, target)</c>), which builds a module per call, against
+/// one module kept across calls, at a small and a large binary size: what a call costs beyond the loss.
+/// </summary>
+public class FunctionalForm
+{
+    private Tensor _x = null!,
+        _t = null!;
+    private DiceLoss _module = null!;
+
+    [Params(64, 512)]
+    public int Side { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        torch.set_num_threads(Environment.ProcessorCount);
+        manual_seed(1);
+        _x = randn(8, 1, Side, Side);
+        _t = rand(8, 1, Side, Side).gt(0.98).to(float32);
+        _module = new DiceLoss();
+    }
+
+    [Benchmark(Baseline = true)]
+    public void Module() => Step(x => _module.forward(x, _t));
+
+    [Benchmark]
+    public void Functional() => Step(x => Losses.DiceLoss(x, _t));
+
+    private void Step(Func<Tensor, Tensor> loss)
+    {
+        using var scope = NewDisposeScope();
+        var x = _x.detach().requires_grad_(true);
+        loss(x).backward();
+    }
+}
+
 /// <summary>The floors: the bytes a loss must move, and the least transcendental work it must do.</summary>
 public class Floors
 {

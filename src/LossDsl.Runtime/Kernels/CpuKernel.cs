@@ -160,23 +160,8 @@ internal sealed partial class CpuKernel
     /// region loss skips its gradient pass), and no gradient is written. The checks are fused into the last
     /// of them, as in <see cref="Forward(LossContext, Reduction, bool, out Tensor, out CheckFlags)"/>.
     /// </summary>
-    public Tensor Value(LossContext ctx, Reduction reduction, bool check, out CheckFlags found)
-    {
-        System.Threading.Interlocked.Increment(ref _valueCalls);
-        return Execute(ctx, reduction, check, valueOnly: true, out _, out found);
-    }
-
-    private long _valueCalls;
-
-    /// <summary>How many value-only calls this kernel has run (for tests and profiling).</summary>
-    internal long ValueCalls => System.Threading.Interlocked.Read(ref _valueCalls);
-
-    private long _runs,
-        _checkedRuns;
-
-    /// <summary>How many calls this kernel has run, and how many of them with the checks fused in (for tests).</summary>
-    internal (long All, long Checked) Runs =>
-        (System.Threading.Interlocked.Read(ref _runs), System.Threading.Interlocked.Read(ref _checkedRuns));
+    public Tensor Value(LossContext ctx, Reduction reduction, bool check, out CheckFlags found) =>
+        Execute(ctx, reduction, check, valueOnly: true, out _, out found);
 
     // What a pass accumulates and writes (a value-only pass writes no gradient).
     private List<Sink> SinksOf(int pass, bool valueOnly) =>
@@ -191,9 +176,6 @@ internal sealed partial class CpuKernel
         out CheckFlags found
     )
     {
-        System.Threading.Interlocked.Increment(ref _runs);
-        if (check)
-            System.Threading.Interlocked.Increment(ref _checkedRuns);
         var r = new Run
         {
             Ctx = ctx,
