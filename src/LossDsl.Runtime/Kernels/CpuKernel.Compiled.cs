@@ -71,14 +71,15 @@ internal sealed partial class CpuKernel
     /// <summary>A compiled pass and the statistics (node, class) it reads, in its table's order.</summary>
     private sealed record PassCode(CompiledPass Body, (int Node, int Class)[] Stats);
 
-    private readonly Dictionary<(int Pass, long C, bool Index, bool Check, bool ValueOnly), PassCode?> _compiled = new();
+    private readonly Dictionary<(int Pass, long C, bool Index, bool Check, bool ValueOnly, bool Kept), PassCode?> _compiled = new();
 
     // The compiled form of a pass for C classes and this target layout (with the value checks fused in,
-    // or not; storing the gradient, or for the value only); null where the loop does not cover it (too many
-    // classes, a construct without a vector form), and the buffered path runs.
-    private PassCode? CompiledFor(int pass, long classes, bool index, bool check = false, bool valueOnly = false)
+    // or not; storing the gradient, or for the value only; with the kept activation written by pass 1 and
+    // read by pass 2, or not); null where the loop does not cover it (too many classes, a construct without
+    // a vector form), and the buffered path runs.
+    private PassCode? CompiledFor(int pass, long classes, bool index, bool check = false, bool valueOnly = false, bool kept = false)
     {
-        var key = (pass, classes, index, check, valueOnly);
+        var key = (pass, classes, index, check, valueOnly, kept);
         lock (_compiled)
         {
             if (!_compiled.TryGetValue(key, out var code))
@@ -87,7 +88,7 @@ internal sealed partial class CpuKernel
                 {
                     code =
                         classes <= MaxUnrolledClasses
-                            ? new PassCompiler(this, pass, (int)classes, index, check, valueOnly).Compile()
+                            ? new PassCompiler(this, pass, (int)classes, index, check, valueOnly, kept).Compile()
                             : null;
                 }
                 catch (NotSupportedException)
@@ -101,8 +102,8 @@ internal sealed partial class CpuKernel
     }
 
     /// <summary>True when the pass runs as one compiled loop for C classes and this target layout.</summary>
-    internal bool IsCompiled(int pass, long classes, bool index, bool check = false, bool valueOnly = false) =>
-        CompiledFor(pass, classes, index, check, valueOnly) is not null;
+    internal bool IsCompiled(int pass, long classes, bool index, bool check = false, bool valueOnly = false, bool kept = false) =>
+        CompiledFor(pass, classes, index, check, valueOnly, kept) is not null;
 
     // The partial-sum slot of every reduction node for C classes (the layout Forward uses).
     private int[] SlotLayout(long classes, out int slots) => _plan.SlotLayout(classes, out slots);
@@ -133,6 +134,7 @@ internal sealed partial class CpuKernel
         private readonly ParameterExpression _ignore = Parameter(typeof(long), "ignore");
         private readonly bool _check;
         private readonly bool _valueOnly;
+        private readonly bool _kept;
         private readonly ParameterExpression _i = Variable(typeof(long), "i");
 
         // Loop-invariant vectors (constants, statistics) and the accumulators, set up before the loop.
@@ -149,10 +151,11 @@ internal sealed partial class CpuKernel
         private readonly Dictionary<int, ParameterExpression> _classBits = new();
         private ParameterExpression? _indices;
 
-        public PassCompiler(CpuKernel kernel, int pass, int classes, bool index, bool check, bool valueOnly)
+        public PassCompiler(CpuKernel kernel, int pass, int classes, bool index, bool check, bool valueOnly, bool kept)
         {
             _check = check;
             _valueOnly = valueOnly;
+            _kept = kept;
             _k = kernel;
             _vector = kernel._simd.Vector;
             _functions = kernel._simd.GetType();
@@ -166,6 +169,10 @@ internal sealed partial class CpuKernel
             var sinks = _k.SinksOf(_pass, _valueOnly);
             var slotOf = _k.SlotLayout(_c, out _);
             var epilogue = new List<LinqExpr>();
+            // The kept activation, read back before anything of this pixel vector is overwritten.
+            if (_kept && _pass == 2)
+                for (var c = 0; c < _c; c++)
+                    _values[(_k._kept, c)] = Local($"kept{_k._kept}_{c}", Call(Method(nameof(Simd512.Load)), _grad, Offset(c)));
             foreach (var sink in sinks)
             {
                 var node = _k._nodes[sink.Node];
@@ -194,6 +201,11 @@ internal sealed partial class CpuKernel
                     _body.Add(AddAssign(acc, Value(node.Args[0], c)));
                 }
             }
+
+            // Pass 1 keeps the activation it computed for its sums in the gradient's memory, for pass 2.
+            if (_kept && _pass == 1)
+                for (var c = 0; c < _c; c++)
+                    _body.Add(Call(Method(nameof(Simd512.Store)), _grad, Offset(c), Value(_k._kept, c)));
 
             if (_check)
                 AddChecks(epilogue);

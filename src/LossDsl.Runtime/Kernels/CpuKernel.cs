@@ -63,10 +63,73 @@ internal sealed partial class CpuKernel
     /// <summary>The vector width this kernel computes with.</summary>
     internal ISimd Simd => _simd;
 
-    private CpuKernel(KernelPlan plan, ISimd simd)
+    private CpuKernel(KernelPlan plan, ISimd simd, bool? keep)
     {
         _plan = plan;
         _simd = simd;
+        _kept = keep ?? KeepByDefault(simd) ? KeptActivation(plan) : -1;
+    }
+
+    /// <summary>
+    /// The environment variable that turns keeping the activation between passes on (1) or off (0) at every
+    /// width, for comparisons; by default it is on below 512 bits.
+    /// </summary>
+    public const string KeepVariable = "LOSSDSL_KEEP_ACTIVATION";
+
+    private static readonly Lazy<string?> KeepSetting = new(() => Environment.GetEnvironmentVariable(KeepVariable));
+
+    private static bool KeepByDefault(ISimd simd) =>
+        KeepSetting.Value switch
+        {
+            "1" => true,
+            "0" => false,
+            null or "" => simd.Bits < 512,
+            var other => throw new InvalidOperationException($"{KeepVariable} must be 0 or 1, not '{other}'"),
+        };
+
+    // The softmax a two-pass run computes in pass 1 and keeps for pass 2 (in the gradient's memory, which
+    // pass 2 overwrites), or -1. Pass 2 then reads C floats per pixel where it read the logits, and skips
+    // C exponentials and a division per pixel: below AVX-512 the passes of a multiclass region loss are
+    // limited by that arithmetic more than by memory (softmax Dice 4x5x512x512 on a Zen 1 core: 22 ms -> 15.5 ms).
+    // Only a softmax pass 1 needs anyway, and only when pass 2 reads the prediction through it alone. The
+    // values are the same bits either way: pass 2 reads exactly what pass 1 computed.
+    private readonly int _kept;
+
+    /// <summary>True when two-pass runs keep the softmax between passes (for tests).</summary>
+    internal bool KeepsActivation => _kept >= 0;
+
+    private static int KeptActivation(KernelPlan plan)
+    {
+        if (plan.Passes != 2)
+            return -1;
+        var nodes = plan.Nodes;
+        // The pixel nodes a pass needs, not looking through a stop node.
+        bool[] Needed(int pass, int stop)
+        {
+            var needed = new bool[nodes.Length];
+            void Visit(int id)
+            {
+                if (needed[id])
+                    return;
+                needed[id] = true;
+                if (nodes[id].Kind == Kind.Pixel && id != stop)
+                    foreach (var a in nodes[id].Args)
+                        Visit(a);
+            }
+            foreach (var sink in plan.Sinks.Where(s => s.Pass == pass))
+                Visit(sink.Kind == SinkKind.Reduce ? nodes[sink.Node].Args[0] : sink.Node);
+            return needed;
+        }
+        var prediction = Enumerable.Range(0, nodes.Length).FirstOrDefault(i => nodes[i].Expr is Input { Kind: InputKind.Prediction }, -1);
+        for (var i = 0; i < nodes.Length; i++)
+        {
+            if (nodes[i] is not { Kind: Kind.Pixel, Classes: true, Expr: Unary { Op: UnaryOp.Softmax } })
+                continue;
+            var second = Needed(2, i);
+            if (second[i] && !second[prediction] && Needed(1, -1)[i])
+                return i;
+        }
+        return -1;
     }
 
     /// <summary>The kernel for a compiled spec, or null when the schedule does not cover it.</summary>
@@ -74,11 +137,13 @@ internal sealed partial class CpuKernel
     /// <param name="masked">Whether the inputs come with a validity mask; without one, masking is the
     /// identity and is compiled away.</param>
     /// <param name="simd">The vector width (tests compare them); by default the hardware's native one.</param>
-    public static CpuKernel? TryCreate(CompiledSpec compiled, bool masked, ISimd? simd = null)
+    /// <param name="keep">Whether two-pass runs keep the softmax between passes; by default below 512 bits
+    /// (<see cref="KeepVariable"/> overrides the default).</param>
+    public static CpuKernel? TryCreate(CompiledSpec compiled, bool masked, ISimd? simd = null, bool? keep = null)
     {
         try
         {
-            return new CpuKernel(KernelPlan.Build(compiled, masked), simd ?? Kernels.Simd.Native);
+            return new CpuKernel(KernelPlan.Build(compiled, masked), simd ?? Kernels.Simd.Native, keep);
         }
         catch (NotSupportedException)
         {
@@ -126,6 +191,7 @@ internal sealed partial class CpuKernel
         public double[] Partials = Array.Empty<double>();
         public bool Check;
         public bool ValueOnly;
+        public bool Kept;
         public int LastPass;
         public long Ignore;
         public int[] Flags = Array.Empty<int>();
@@ -200,6 +266,12 @@ internal sealed partial class CpuKernel
         r.Grad = gradient is null ? null : (float*)Native.THSTensor_data(gradient.Handle);
         r.ValueOnly = valueOnly;
         r.LastPass = valueOnly ? _plan.ValuePasses : _passes;
+        // Both passes must be compiled loops: they split each chunk between loop and buffered tail alike.
+        r.Kept =
+            !valueOnly
+            && _kept >= 0
+            && CompiledFor(1, r.C, r.Index != null, check, kept: true) is not null
+            && CompiledFor(2, r.C, r.Index != null, kept: true) is not null;
 
         // Slots: one per reduction and kept class.
         r.SlotOf = SlotLayout(r.C, out r.Slots);
@@ -454,8 +526,9 @@ internal sealed partial class CpuKernel
 
         // The compiled loop covers each chunk's whole vectors; the buffered evaluation the rest (and
         // whole passes the loop does not cover).
-        var checking = r.Check && pass == r.LastPass;
-        var code = CompiledFor(pass, r.C, r.Index != null, checking, r.ValueOnly);
+        // The checks join the last pass, or pass 1 when pass 2 reads the kept activation instead of the inputs.
+        var checking = r.Check && pass == (r.Kept ? 1 : r.LastPass);
+        var code = CompiledFor(pass, r.C, r.Index != null, checking, r.ValueOnly, r.Kept);
         var tables = code is null ? null : StatTables(r, code);
 
         ThreadTeam.For(

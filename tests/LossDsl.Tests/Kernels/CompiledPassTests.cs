@@ -34,9 +34,11 @@ public class CompiledPassTests
                     foreach (var index in module.Task == LossTask.Binary ? new[] { false } : new[] { false, true })
                         for (var pass = 1; pass <= kernel.Passes; pass++)
                             foreach (var check in new[] { false, true })
+                            // Where the kernel keeps its softmax between passes, both passes compile in that form too.
+                            foreach (var kept in kernel.KeepsActivation ? new[] { false, true } : new[] { false })
                                 Assert.True(
-                                    kernel.IsCompiled(pass, c, index, check),
-                                    $"{type.Name} [{label}] masked={masked} C={c} index={index} check={check} pass {pass}"
+                                    kernel.IsCompiled(pass, c, index, check, kept: kept),
+                                    $"{type.Name} [{label}] masked={masked} C={c} index={index} check={check} kept={kept} pass {pass}"
                                 );
                 }
             }

@@ -1,0 +1,134 @@
+using System;
+using System.Linq;
+using LossDsl.Kernels;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace LossDsl.Tests.Kernels;
+
+/// <summary>
+/// Below AVX-512 a two-pass region loss keeps the softmax it computed in pass 1 (in the gradient's memory)
+/// and pass 2 reads it back instead of recomputing it from the logits. Which kernels do, that the value and
+/// gradient are the same bits as without it, and that the fused checks (moved into pass 1) still fire.
+/// </summary>
+public class KeptActivationTests
+{
+    private static LossModule[] SoftmaxRegionLosses() =>
+        new LossModule[]
+        {
+            new DiceLoss(activation: Activation.Softmax),
+            new GeneralizedDiceLoss(),
+            new TverskyLoss(activation: Activation.Softmax),
+        };
+
+    private static CpuKernel Kernel(LossModule module, bool masked, int bits, bool? keep) =>
+        CpuKernel.TryCreate(Compiler.Compile(module.BuildSpec(), module.Task), masked, Simd.OfBits(bits), keep)
+        ?? throw new InvalidOperationException($"{module.GetName()}: no kernel");
+
+    // 2 × 5 classes × 8 × 37 pixels: chunks of whole vectors and a buffered tail at every width.
+    private static (Tensor X, Tensor Index, Tensor OneHot, Tensor Mask) Inputs(int seed)
+    {
+        var g = new Generator((ulong)seed);
+        var x = randn(new long[] { 2, 5, 8, 37 }, generator: g) * 3;
+        var index = randint(0, 5, new long[] { 2, 8, 37 }, generator: g);
+        var oneHot = nn.functional.one_hot(index, 5).permute(0, 3, 1, 2).to(float32).contiguous();
+        var mask = rand(new long[] { 2, 8, 37 }, generator: g) > 0.2;
+        return (x, index, oneHot, mask);
+    }
+
+    private static LossContext Context(LossModule module, Tensor x, Tensor target, Tensor? mask) =>
+        LossContext.Create(module.GetName(), module.Task, x, target, mask, null, -100, true, deferToKernel: true);
+
+    [Theory]
+    [InlineData(256)]
+    [InlineData(128)]
+    public void BelowAvx512TheSoftmaxOfARegionLossIsKept(int bits)
+    {
+        foreach (var module in SoftmaxRegionLosses())
+            using (module)
+            {
+                Assert.True(Kernel(module, masked: false, bits, keep: null).KeepsActivation, $"{module.GetName()} at {bits} bits");
+                Assert.False(Kernel(module, masked: false, 512, keep: null).KeepsActivation, $"{module.GetName()} at 512 bits");
+            }
+        // One pass (nothing to keep between passes), a sigmoid (one exponential: not worth a write), or a pass 2
+        // that reads the logits anyway (Dice + CE: the log-softmax of its CE term).
+        foreach (
+            var module in new LossModule[] { new CrossEntropyLoss(), new FocalLoss(), new DiceLoss(), new BceDiceLoss(), new DiceCeLoss() }
+        )
+            using (module)
+                Assert.False(Kernel(module, masked: false, bits, keep: true).KeepsActivation, module.GetName());
+    }
+
+    [Theory]
+    [InlineData(512)]
+    [InlineData(256)]
+    [InlineData(128)]
+    public void KeepingTheSoftmaxGivesTheSameBits(int bits)
+    {
+        var (x, index, oneHot, mask) = Inputs(11);
+        foreach (var module in SoftmaxRegionLosses())
+            using (module)
+                foreach (var target in new[] { index, oneHot })
+                foreach (var m in new[] { null, mask })
+                {
+                    var kept = Kernel(module, m is not null, bits, keep: true);
+                    var recomputed = Kernel(module, m is not null, bits, keep: false);
+                    Assert.True(kept.KeepsActivation);
+                    Assert.False(recomputed.KeepsActivation);
+                    using var ctx = Context(module, x, target, m);
+                    using var v1 = kept.Forward(ctx, nn.Reduction.Mean, check: true, out var g1, out var f1);
+                    using var v2 = recomputed.Forward(ctx, nn.Reduction.Mean, check: true, out var g2, out var f2);
+                    var what =
+                        $"{module.GetName()} {bits}-bit, {(target.dtype == int64 ? "indices" : "one-hot")}, {(m is null ? "no mask" : "masked")}";
+                    Assert.Equal(CheckFlags.None, f1);
+                    Assert.Equal(CheckFlags.None, f2);
+                    Assert.Equal(v2.item<float>(), v1.item<float>());
+                    Assert.True(g1.eq(g2).all().item<bool>(), $"{what}: gradients differ by {(g1 - g2).abs().max().item<float>():E3}");
+                    Assert.True(g1.abs().sum().item<float>() > 0, $"{what}: zero gradient");
+                    g1.Dispose();
+                    g2.Dispose();
+                }
+    }
+
+    [Theory]
+    [InlineData(256, 0, 0)]
+    [InlineData(256, 7, 36)] // the buffered tail
+    [InlineData(128, 5, 20)]
+    public void TheChecksStillFireWhenTheSoftmaxIsKept(int bits, int h, int w)
+    {
+        var (x, index, oneHot, _) = Inputs(12);
+        using var module = new GeneralizedDiceLoss();
+        var kernel = Kernel(module, masked: false, bits, keep: true);
+        CheckFlags Found(Tensor input, Tensor target)
+        {
+            using var ctx = Context(module, input, target, null);
+            kernel.Forward(ctx, nn.Reduction.Mean, check: true, out var g, out var found).Dispose();
+            g.Dispose();
+            return found;
+        }
+        var badX = x.clone();
+        badX[1, 3, h, w] = tensor(float.NaN);
+        Assert.Equal(CheckFlags.Input, Found(badX, index));
+        var badIndex = index.clone();
+        badIndex[0, h, w] = tensor(9L);
+        Assert.Equal(CheckFlags.Index, Found(x, badIndex) & CheckFlags.Index);
+        var badTarget = oneHot.clone();
+        badTarget[1, 2, h, w] = tensor(1.5f);
+        Assert.Equal(CheckFlags.Target, Found(x, badTarget));
+    }
+
+    [Fact]
+    public void TheModuleRaisesTheSameErrorWithTheSoftmaxKept()
+    {
+        var (x, index, _, _) = Inputs(13);
+        using var module = new DiceLoss(activation: Activation.Softmax);
+        module.UseKernelWidth(Simd.OfBits(256)!);
+        Assert.True(module.KernelFor(masked: false)!.KeepsActivation);
+        var bad = x.clone();
+        bad[1, 4, 6, 30] = tensor(float.NegativeInfinity);
+        var ex = Assert.Throws<ArgumentException>(() => module.forward(bad.requires_grad_(true), index));
+        Assert.Equal("input", ex.ParamName);
+        Assert.Contains("-infinity at [1, 4, 6, 30]", ex.Message);
+    }
+}
