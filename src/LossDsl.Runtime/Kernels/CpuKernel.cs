@@ -90,7 +90,7 @@ internal sealed partial class CpuKernel
     // The softmax a two-pass run computes in pass 1 and keeps for pass 2 (in the gradient's memory, which
     // pass 2 overwrites), or -1. Pass 2 then reads C floats per pixel where it read the logits, and skips
     // C exponentials and a division per pixel: below AVX-512 the passes of a multiclass region loss are
-    // limited by that arithmetic more than by memory (softmax Dice 4x5x512x512 on a Zen 1 core: 22 ms -> 15.5 ms).
+    // limited by that arithmetic more than by memory (softmax Dice 4x5x512x512 on a Zen 1 core: about 20 ms -> 15 ms).
     // Only a softmax pass 1 needs anyway, and only when pass 2 reads the prediction through it alone. The
     // values are the same bits either way: pass 2 reads exactly what pass 1 computed.
     private readonly int _kept;
@@ -126,7 +126,7 @@ internal sealed partial class CpuKernel
             if (nodes[i] is not { Kind: Kind.Pixel, Classes: true, Expr: Unary { Op: UnaryOp.Softmax } })
                 continue;
             var second = Needed(2, i);
-            if (second[i] && !second[prediction] && Needed(1, -1)[i])
+            if (second[i] && (prediction < 0 || !second[prediction]) && Needed(1, -1)[i])
                 return i;
         }
         return -1;
