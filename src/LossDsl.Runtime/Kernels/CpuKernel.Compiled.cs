@@ -366,9 +366,7 @@ internal sealed partial class CpuKernel
             // exp(log-softmax) is the softmax, from the exponentials the log-softmax already computed.
             if (node.Expr is LossDsl.Unary { Op: UnaryOp.Exp } && _k._nodes[node.Args[0]].Expr is LossDsl.Unary { Op: UnaryOp.LogSoftmax })
             {
-                var p = Probabilities(_k._nodes[node.Args[0]].Args[0]);
-                for (var cc = 0; cc < _c; cc++)
-                    _values[(id, cc)] = p[cc];
+                SoftmaxBlock(id, _k._nodes[node.Args[0]].Args[0], log: false);
                 return _values[(id, c)];
             }
             var value = Local($"v{id}_{c}", Build(node, c));

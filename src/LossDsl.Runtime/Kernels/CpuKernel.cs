@@ -67,7 +67,7 @@ internal sealed partial class CpuKernel
     {
         _plan = plan;
         _simd = simd;
-        _kept = keep ?? KeepByDefault(simd) ? KeptActivation(plan) : -1;
+        _kept = keep ?? KeepByDefault(simd) ? KeptActivation() : -1;
     }
 
     /// <summary>
@@ -98,35 +98,17 @@ internal sealed partial class CpuKernel
     /// <summary>True when two-pass runs keep the softmax between passes (for tests).</summary>
     internal bool KeepsActivation => _kept >= 0;
 
-    private static int KeptActivation(KernelPlan plan)
+    private int KeptActivation()
     {
-        if (plan.Passes != 2)
+        if (_passes != 2)
             return -1;
-        var nodes = plan.Nodes;
-        // The pixel nodes a pass needs, not looking through a stop node.
-        bool[] Needed(int pass, int stop)
+        var prediction = Enumerable.Range(0, _nodes.Length).FirstOrDefault(i => _nodes[i].Expr is Input { Kind: InputKind.Prediction }, -1);
+        for (var i = 0; i < _nodes.Length; i++)
         {
-            var needed = new bool[nodes.Length];
-            void Visit(int id)
-            {
-                if (needed[id])
-                    return;
-                needed[id] = true;
-                if (nodes[id].Kind == Kind.Pixel && id != stop)
-                    foreach (var a in nodes[id].Args)
-                        Visit(a);
-            }
-            foreach (var sink in plan.Sinks.Where(s => s.Pass == pass))
-                Visit(sink.Kind == SinkKind.Reduce ? nodes[sink.Node].Args[0] : sink.Node);
-            return needed;
-        }
-        var prediction = Enumerable.Range(0, nodes.Length).FirstOrDefault(i => nodes[i].Expr is Input { Kind: InputKind.Prediction }, -1);
-        for (var i = 0; i < nodes.Length; i++)
-        {
-            if (nodes[i] is not { Kind: Kind.Pixel, Classes: true, Expr: Unary { Op: UnaryOp.Softmax } })
+            if (_nodes[i] is not { Kind: Kind.Pixel, Classes: true, Expr: Unary { Op: UnaryOp.Softmax } })
                 continue;
-            var second = Needed(2, i);
-            if (second[i] && (prediction < 0 || !second[prediction]) && Needed(1, -1)[i])
+            var second = Needed(_sinks.Where(s => s.Pass == 2), stop: i);
+            if (second[i] && (prediction < 0 || !second[prediction]) && Needed(_sinks.Where(s => s.Pass == 1))[i])
                 return i;
         }
         return -1;
@@ -515,9 +497,7 @@ internal sealed partial class CpuKernel
         var sinks = SinksOf(pass, r.ValueOnly);
         if (sinks.Count == 0)
             return;
-        var needed = new bool[_nodes.Length];
-        foreach (var s in sinks)
-            Mark(s.Kind == SinkKind.Reduce ? _nodes[s.Node].Args[0] : s.Node, needed);
+        var needed = Needed(sinks);
         var order = Enumerable.Range(0, _nodes.Length).Where(i => needed[i] && _nodes[i].Kind == Kind.Pixel).ToArray();
         var chunks = r.N * r.ChunksPerSample;
         if (r.Partials.Length == 0)
@@ -619,16 +599,26 @@ internal sealed partial class CpuKernel
         };
     }
 
-    private void Mark(int id, bool[] needed)
+    // The nodes the given sinks are computed from, through per-pixel nodes (a statistic is marked, not looked
+    // through), and not through the stop node.
+    private bool[] Needed(IEnumerable<Sink> sinks, int stop = -1)
+    {
+        var needed = new bool[_nodes.Length];
+        foreach (var s in sinks)
+            Mark(s.Kind == SinkKind.Reduce ? _nodes[s.Node].Args[0] : s.Node, needed, stop);
+        return needed;
+    }
+
+    private void Mark(int id, bool[] needed, int stop)
     {
         if (needed[id])
             return;
         needed[id] = true;
         var node = _nodes[id];
-        if (node.Kind != Kind.Pixel)
+        if (node.Kind != Kind.Pixel || id == stop)
             return;
         foreach (var a in node.Args)
-            Mark(a, needed);
+            Mark(a, needed, stop);
     }
 
     private unsafe void Accumulate(Run r, Workspace ws, int id, long k, int len)
