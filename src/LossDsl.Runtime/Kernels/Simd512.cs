@@ -42,6 +42,9 @@ internal sealed unsafe partial class Simd512 : ISimd
 
     private static readonly float Ln2 = MathF.Log(2f);
 
+    // log2 e, for the exponential's n = round(x · log2 e).
+    private const float Log2E = 1.44269504f;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VF Load(nint p, long i) => Unsafe.ReadUnaligned<VF>((float*)p + i);
 
@@ -106,7 +109,7 @@ internal sealed unsafe partial class Simd512 : ISimd
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VF Exp(VF x)
     {
-        var n = Vector512.Round(x * Vector512.Create(1.44269504f));
+        var n = Vector512.Round(x * Vector512.Create(Log2E));
         if (Vector512.LessThanOrEqualAll(Vector512.Abs(n), Vector512.Create(125f)))
             return ScaleInNormalRange(ExpOfReduced(x, n), n);
         return ExpAnyRange(x);
@@ -122,7 +125,7 @@ internal sealed unsafe partial class Simd512 : ISimd
     {
         // The hardware's min and max (one instruction each; the IEEE ones take several on x86).
         var clamped = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(-104f)), Vector512.Create(88.76f));
-        var n = Vector512.Round(clamped * Vector512.Create(1.44269504f));
+        var n = Vector512.Round(clamped * Vector512.Create(Log2E));
         var result = ScaleByPowerOfTwo(ExpOfReduced(clamped, n), n);
         result = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(-103.98f)), VF.Zero, result);
         return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
@@ -146,8 +149,11 @@ internal sealed unsafe partial class Simd512 : ISimd
 
     /// <summary>p·2^n for an integral n with |n| ≤ 125 and p in [½, 2]: 2^n as exponent bits, one exact product.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static VF ScaleInNormalRange(VF p, VF n) =>
-        p * Vector512.ShiftLeft(Vector512.ConvertToInt32Native(n) + Vector512.Create(127), 23).AsSingle();
+    private static VF ScaleInNormalRange(VF p, VF n) => p * TwoToThe(Vector512.ConvertToInt32Native(n));
+
+    /// <summary>2^k for integral k in [-126, 127], as a float's exponent bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static VF TwoToThe(VI k) => Vector512.ShiftLeft(k + Vector512.Create(127), 23).AsSingle();
 
     /// <summary>
     /// <see cref="Exp"/> as a call of its own: a pass that unrolls many classes inlines one exponential per class,
@@ -166,8 +172,7 @@ internal sealed unsafe partial class Simd512 : ISimd
     {
         var ni = Vector512.ConvertToInt32Native(n); // n is integral and in range: no saturation needed
         var h = Vector512.ShiftRightArithmetic(ni, 1);
-        var bias = Vector512.Create(127);
-        return p * Vector512.ShiftLeft(h + bias, 23).AsSingle() * Vector512.ShiftLeft(ni - h + bias, 23).AsSingle();
+        return p * TwoToThe(h) * TwoToThe(ni - h);
     }
 
     /// <summary>
