@@ -69,33 +69,45 @@ internal sealed partial class CpuKernel
     private const int MaxUnrolledClasses = 16;
 
     /// <summary>A compiled pass and the statistics (node, class) it reads, in its table's order.</summary>
-    private sealed record PassCode(CompiledPass Body, (int Node, int Class)[] Stats, int Exponentials);
+    private sealed record PassCode(CompiledPass Body, (int Node, int Class)[] Stats, int Exponentials, int StreamingStores);
 
     /// <summary>How many exponentials a compiled pass evaluates per vector of pixels (for tests), or null when it is not compiled.</summary>
     internal int? ExponentialsIn(int pass, long classes, bool index) => CompiledFor(pass, classes, index)?.Exponentials;
 
-    // Counts the calls of the width's exponentials in a compiled pass.
-    private sealed class ExponentialCounter : ExpressionVisitor
+    // Counts the calls of the width's exponentials and of its streaming store in a compiled pass.
+    private sealed class CallCounter : ExpressionVisitor
     {
         public int Count;
+        public int Streaming;
 
         protected override LinqExpr VisitMethodCall(MethodCallExpression node)
         {
             if (node.Method.Name is nameof(Simd512.Exp) or nameof(Simd512.ExpOutOfLine) or nameof(Simd512.ExpNegAbs))
                 Count++;
+            if (node.Method.Name == nameof(Simd512.StoreStreaming))
+                Streaming++;
             return base.VisitMethodCall(node);
         }
     }
 
-    private readonly Dictionary<(int Pass, long C, bool Index, bool Check, bool ValueOnly, bool Kept), PassCode?> _compiled = new();
+    private readonly Dictionary<(int Pass, long C, bool Index, bool Check, bool ValueOnly, bool Kept, bool Stream), PassCode?> _compiled =
+        new();
 
     // The compiled form of a pass for C classes and this target layout (with the value checks fused in,
     // or not; storing the gradient, or for the value only; with the kept activation written by pass 1 and
-    // read by pass 2, or not); null where the loop does not cover it (too many classes, a construct without
-    // a vector form), and the buffered path runs.
-    private PassCode? CompiledFor(int pass, long classes, bool index, bool check = false, bool valueOnly = false, bool kept = false)
+    // read by pass 2, or not, and pass 1 storing it past the caches, or not); null where the loop does not
+    // cover it (too many classes, a construct without a vector form), and the buffered path runs.
+    private PassCode? CompiledFor(
+        int pass,
+        long classes,
+        bool index,
+        bool check = false,
+        bool valueOnly = false,
+        bool kept = false,
+        bool stream = false
+    )
     {
-        var key = (pass, classes, index, check, valueOnly, kept);
+        var key = (pass, classes, index, check, valueOnly, kept, stream);
         lock (_compiled)
         {
             if (!_compiled.TryGetValue(key, out var code))
@@ -104,7 +116,7 @@ internal sealed partial class CpuKernel
                 {
                     code =
                         classes <= MaxUnrolledClasses
-                            ? new PassCompiler(this, pass, (int)classes, index, check, valueOnly, kept).Compile()
+                            ? new PassCompiler(this, pass, (int)classes, index, check, valueOnly, kept, stream).Compile()
                             : null;
                 }
                 catch (NotSupportedException)
@@ -120,6 +132,10 @@ internal sealed partial class CpuKernel
     /// <summary>True when the pass runs as one compiled loop for C classes and this target layout.</summary>
     internal bool IsCompiled(int pass, long classes, bool index, bool check = false, bool valueOnly = false, bool kept = false) =>
         CompiledFor(pass, classes, index, check, valueOnly, kept) is not null;
+
+    /// <summary>How many streaming stores a compiled pass makes per vector of pixels (for tests), or null when it is not compiled.</summary>
+    internal int? StreamingStoresIn(int pass, long classes, bool index, bool check, bool stream) =>
+        CompiledFor(pass, classes, index, check, kept: true, stream: stream)?.StreamingStores;
 
     // The partial-sum slot of every reduction node for C classes (the layout Forward uses).
     private int[] SlotLayout(long classes, out int slots) => _plan.SlotLayout(classes, out slots);
@@ -151,6 +167,7 @@ internal sealed partial class CpuKernel
         private readonly bool _check;
         private readonly bool _valueOnly;
         private readonly bool _kept;
+        private readonly bool _stream;
         private readonly ParameterExpression _i = Variable(typeof(long), "i");
 
         // Loop-invariant vectors (constants, statistics) and the accumulators, set up before the loop.
@@ -167,8 +184,9 @@ internal sealed partial class CpuKernel
         private readonly Dictionary<int, ParameterExpression> _classBits = new();
         private ParameterExpression? _indices;
 
-        public PassCompiler(CpuKernel kernel, int pass, int classes, bool index, bool check, bool valueOnly, bool kept)
+        public PassCompiler(CpuKernel kernel, int pass, int classes, bool index, bool check, bool valueOnly, bool kept, bool stream)
         {
+            _stream = stream;
             _check = check;
             _valueOnly = valueOnly;
             _kept = kept;
@@ -218,10 +236,17 @@ internal sealed partial class CpuKernel
                 }
             }
 
-            // Pass 1 keeps the activation it computed for its sums in the gradient's memory, for pass 2.
+            // Pass 1 keeps the activation it computed for its sums in the gradient's memory, for pass 2: past
+            // the caches where the run allows (see CpuKernel.StreamsKept), since those lines hold nothing
+            // pass 1 needs and a store through the caches would read each of them first.
             if (_kept && _pass == 1)
+            {
+                var store = _stream ? nameof(Simd512.StoreStreaming) : nameof(Simd512.Store);
                 for (var c = 0; c < _c; c++)
-                    _body.Add(Call(Method(nameof(Simd512.Store)), _grad, Offset(c), Value(_k._kept, c)));
+                    _body.Add(Call(Method(store), _grad, Offset(c), Value(_k._kept, c)));
+                if (_stream)
+                    epilogue.Add(Call(Method(nameof(Simd512.StreamFence))));
+            }
 
             if (_check)
                 AddChecks(epilogue);
@@ -238,9 +263,9 @@ internal sealed partial class CpuKernel
                 $"LossDsl.Pass{_pass}",
                 new[] { _x, _t, _idx, _mask, _grad, _stride, _count, _stats, _partials, _slotBase, _flags, _chunk, _ignore }
             );
-            var counter = new ExponentialCounter();
+            var counter = new CallCounter();
             counter.Visit(lambda.Body);
-            return new PassCode(lambda.Compile(), _statOrder.ToArray(), counter.Count);
+            return new PassCode(lambda.Compile(), _statOrder.ToArray(), counter.Count, counter.Streaming);
         }
 
         // The value checks, fused into the pass: every element it covers of the prediction and the target

@@ -87,6 +87,24 @@ internal sealed unsafe partial class Simd512 : ISimd
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VF Select(VF bits, VF a, VF b) => Vector512.ConditionalSelect(bits, a, b);
 
+    /// <summary>
+    /// Stores a vector past the caches (a non-temporal store): the line is not read first, as a store through
+    /// the caches must. The address must be aligned to the vector's size (the caller checks), and the pass ends
+    /// with <see cref="StreamFence"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreStreaming(nint p, long i, VF v) => Vector512.StoreAlignedNonTemporal(v, (float*)p + i);
+
+    /// <summary>Orders a pass's streaming stores before whatever follows it (other threads read them next).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StreamFence()
+    {
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+            System.Runtime.Intrinsics.X86.Sse.StoreFence();
+        else
+            System.Threading.Interlocked.MemoryBarrier();
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VF MultiplyAdd(VF a, VF b, VF c) => Vector512.FusedMultiplyAdd(a, b, c);
 

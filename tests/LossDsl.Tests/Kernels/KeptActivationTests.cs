@@ -22,8 +22,8 @@ public class KeptActivationTests
             new TverskyLoss(activation: Activation.Softmax),
         };
 
-    private static CpuKernel Kernel(LossModule module, bool masked, int bits, bool? keep) =>
-        CpuKernel.TryCreate(Compiler.Compile(module.BuildSpec(), module.Task), masked, Simd.OfBits(bits), keep)
+    private static CpuKernel Kernel(LossModule module, bool masked, int bits, bool? keep, bool? stream = null) =>
+        CpuKernel.TryCreate(Compiler.Compile(module.BuildSpec(), module.Task), masked, Simd.OfBits(bits), keep, stream)
         ?? throw new InvalidOperationException($"{module.GetName()}: no kernel");
 
     // 2 × 5 classes × 8 × 37 pixels: chunks of whole vectors and a buffered tail at every width.
@@ -71,8 +71,9 @@ public class KeptActivationTests
             using (module)
                 foreach (var target in new[] { index, oneHot })
                 foreach (var m in new[] { null, mask })
+                foreach (var stream in new[] { false, true })
                 {
-                    var kept = Kernel(module, m is not null, bits, keep: true);
+                    var kept = Kernel(module, m is not null, bits, keep: true, stream);
                     var recomputed = Kernel(module, m is not null, bits, keep: false);
                     Assert.True(kept.KeepsActivation);
                     Assert.False(recomputed.KeepsActivation);
@@ -80,7 +81,9 @@ public class KeptActivationTests
                     using var v1 = kept.Forward(ctx, nn.Reduction.Mean, check: true, out var g1, out var f1);
                     using var v2 = recomputed.Forward(ctx, nn.Reduction.Mean, check: true, out var g2, out var f2);
                     var what =
-                        $"{module.GetName()} {bits}-bit, {(target.dtype == int64 ? "indices" : "one-hot")}, {(m is null ? "no mask" : "masked")}";
+                        $"{module.GetName()} {bits}-bit, {(target.dtype == int64 ? "indices" : "one-hot")}, {(m is null ? "no mask" : "masked")}, {(stream ? "streamed" : "stored")}";
+                    // 8 x 37 pixels per class: whole 256- and 128-bit vectors, not whole 512-bit ones.
+                    Assert.Equal(stream && bits < 512, kept.StreamsKept(8 * 37, CpuKernel.Native.THSTensor_data(g1.Handle)));
                     Assert.Equal(CheckFlags.None, f1);
                     Assert.Equal(CheckFlags.None, f2);
                     Assert.Equal(v2.item<float>(), v1.item<float>());
@@ -89,6 +92,30 @@ public class KeptActivationTests
                     g1.Dispose();
                     g2.Dispose();
                 }
+    }
+
+    [Theory]
+    [InlineData(512)]
+    [InlineData(256)]
+    [InlineData(128)]
+    public void Pass1StreamsTheKeptSoftmaxOnlyWhereEveryVectorIsAligned(int bits)
+    {
+        using var module = new DiceLoss(activation: Activation.Softmax);
+        var streaming = Kernel(module, masked: false, bits, keep: true, stream: true);
+        var lanes = Simd.OfBits(bits)!.Lanes;
+        // One streaming store per class in pass 1 (its value-checking form and the other), none in pass 2.
+        foreach (var index in new[] { true, false })
+        {
+            Assert.Equal(5, streaming.StreamingStoresIn(1, 5, index, check: true, stream: true));
+            Assert.Equal(5, streaming.StreamingStoresIn(1, 5, index, check: false, stream: true));
+            Assert.Equal(0, streaming.StreamingStoresIn(1, 5, index, check: true, stream: false));
+        }
+        nint aligned = 4096;
+        Assert.True(streaming.StreamsKept(64 * lanes, aligned));
+        Assert.False(streaming.StreamsKept(64 * lanes + 1, aligned), "a spatial size that is not a whole number of vectors");
+        Assert.False(streaming.StreamsKept(64 * lanes, aligned + sizeof(float)), "a gradient block not aligned to the vector");
+        Assert.False(Kernel(module, masked: false, bits, keep: true, stream: false).StreamsKept(64 * lanes, aligned));
+        Assert.False(Kernel(module, masked: false, bits, keep: false, stream: true).StreamsKept(64 * lanes, aligned), "nothing kept");
     }
 
     [Theory]
