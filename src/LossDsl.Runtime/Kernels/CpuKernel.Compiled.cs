@@ -69,23 +69,30 @@ internal sealed partial class CpuKernel
     private const int MaxUnrolledClasses = 16;
 
     /// <summary>A compiled pass and the statistics (node, class) it reads, in its table's order.</summary>
-    private sealed record PassCode(CompiledPass Body, (int Node, int Class)[] Stats, int Exponentials, int StreamingStores);
+    private sealed record PassCode(CompiledPass Body, (int Node, int Class)[] Stats, IReadOnlyDictionary<string, int> Calls)
+    {
+        public int CallsOf(params string[] names) => names.Sum(n => Calls.TryGetValue(n, out var k) ? k : 0);
+    }
 
     /// <summary>How many exponentials a compiled pass evaluates per vector of pixels (for tests), or null when it is not compiled.</summary>
-    internal int? ExponentialsIn(int pass, long classes, bool index) => CompiledFor(pass, classes, index)?.Exponentials;
+    internal int? ExponentialsIn(int pass, long classes, bool index) =>
+        CompiledFor(pass, classes, index)?.CallsOf(nameof(Simd512.Exp), nameof(Simd512.ExpOutOfLine), nameof(Simd512.ExpNegAbs));
 
-    // Counts the calls of the width's exponentials and of its streaming store in a compiled pass.
+    /// <summary>
+    /// How many calls of the width's function <paramref name="name"/> a compiled pass of a run that keeps the
+    /// softmax makes per vector of pixels (for tests), or null when it is not compiled.
+    /// </summary>
+    internal int? CallsIn(int pass, long classes, bool index, bool check, bool stream, string name) =>
+        CompiledFor(pass, classes, index, check, kept: true, stream: stream)?.CallsOf(name);
+
+    // Counts the calls of each of the width's functions in a compiled pass.
     private sealed class CallCounter : ExpressionVisitor
     {
-        public int Count;
-        public int Streaming;
+        public readonly Dictionary<string, int> Calls = new();
 
         protected override LinqExpr VisitMethodCall(MethodCallExpression node)
         {
-            if (node.Method.Name is nameof(Simd512.Exp) or nameof(Simd512.ExpOutOfLine) or nameof(Simd512.ExpNegAbs))
-                Count++;
-            if (node.Method.Name == nameof(Simd512.StoreStreaming))
-                Streaming++;
+            Calls[node.Method.Name] = Calls.GetValueOrDefault(node.Method.Name) + 1;
             return base.VisitMethodCall(node);
         }
     }
@@ -132,10 +139,6 @@ internal sealed partial class CpuKernel
     /// <summary>True when the pass runs as one compiled loop for C classes and this target layout.</summary>
     internal bool IsCompiled(int pass, long classes, bool index, bool check = false, bool valueOnly = false, bool kept = false) =>
         CompiledFor(pass, classes, index, check, valueOnly, kept) is not null;
-
-    /// <summary>How many streaming stores a compiled pass makes per vector of pixels (for tests), or null when it is not compiled.</summary>
-    internal int? StreamingStoresIn(int pass, long classes, bool index, bool check, bool stream) =>
-        CompiledFor(pass, classes, index, check, kept: true, stream: stream)?.StreamingStores;
 
     // The partial-sum slot of every reduction node for C classes (the layout Forward uses).
     private int[] SlotLayout(long classes, out int slots) => _plan.SlotLayout(classes, out slots);
@@ -203,10 +206,22 @@ internal sealed partial class CpuKernel
             var sinks = _k.SinksOf(_pass, _valueOnly);
             var slotOf = _k.SlotLayout(_c, out _);
             var epilogue = new List<LinqExpr>();
-            // The kept activation, read back before anything of this pixel vector is overwritten.
+            // The kept activation, read back before anything of this pixel vector is overwritten. With class
+            // indices each value's sign bit tells whether its class is the pixel's target (pass 1 set it), so
+            // pass 2 does not read the indices again.
             if (_kept && _pass == 2)
                 for (var c = 0; c < _c; c++)
-                    _values[(_k._kept, c)] = Local($"kept{_k._kept}_{c}", Call(Method(nameof(Simd512.Load)), _grad, Offset(c)));
+                {
+                    var stored = Call(Method(nameof(Simd512.Load)), _grad, Offset(c));
+                    if (!_index)
+                    {
+                        _values[(_k._kept, c)] = Local($"kept{_k._kept}_{c}", stored);
+                        continue;
+                    }
+                    var marked = Local($"marked{_k._kept}_{c}", stored);
+                    _values[(_k._kept, c)] = Local($"kept{_k._kept}_{c}", Simd1(nameof(Simd512.Abs), marked));
+                    _classBits[c] = Local($"is{c}", Simd1(nameof(Simd512.SignBits), marked));
+                }
             foreach (var sink in sinks)
             {
                 var node = _k._nodes[sink.Node];
@@ -243,7 +258,12 @@ internal sealed partial class CpuKernel
             {
                 var store = _stream ? nameof(Simd512.StoreStreaming) : nameof(Simd512.Store);
                 for (var c = 0; c < _c; c++)
-                    _body.Add(Call(Method(store), _grad, Offset(c), Value(_k._kept, c)));
+                {
+                    LinqExpr kept = Value(_k._kept, c);
+                    if (_index)
+                        kept = Simd2(nameof(Simd512.SignWhere), ClassBits(c), kept);
+                    _body.Add(Call(Method(store), _grad, Offset(c), kept));
+                }
                 if (_stream)
                     epilogue.Add(Call(Method(nameof(Simd512.StreamFence))));
             }
@@ -265,7 +285,7 @@ internal sealed partial class CpuKernel
             );
             var counter = new CallCounter();
             counter.Visit(lambda.Body);
-            return new PassCode(lambda.Compile(), _statOrder.ToArray(), counter.Count, counter.Streaming);
+            return new PassCode(lambda.Compile(), _statOrder.ToArray(), counter.Calls);
         }
 
         // The value checks, fused into the pass: every element it covers of the prediction and the target

@@ -83,6 +83,17 @@ internal sealed unsafe partial class Simd512 : ISimd
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VF OneWhere(VF bits) => bits & VF.One;
 
+    /// <summary>
+    /// <paramref name="p"/> with its sign bit set in the lanes where <paramref name="bits"/> are set: a kept softmax
+    /// (never below +0) carries each pixel's target class this way, and <see cref="Abs"/> gives the value back exactly.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF SignWhere(VF bits, VF p) => p | (bits & Vector512.Create(-0f));
+
+    /// <summary>All bits set in the lanes whose sign bit is set (-0 included), none elsewhere.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF SignBits(VF v) => Vector512.ShiftRightArithmetic(v.AsInt32(), 31).AsSingle();
+
     /// <summary>The lanes of <paramref name="a"/> where <paramref name="bits"/> are set, else those of <paramref name="b"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VF Select(VF bits, VF a, VF b) => Vector512.ConditionalSelect(bits, a, b);

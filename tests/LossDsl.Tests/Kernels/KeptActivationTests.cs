@@ -34,6 +34,10 @@ public class KeptActivationTests
         var index = randint(0, 5, new long[] { 2, 8, 37 }, generator: g);
         var oneHot = nn.functional.one_hot(index, 5).permute(0, 3, 1, 2).to(float32).contiguous();
         var mask = rand(new long[] { 2, 8, 37 }, generator: g) > 0.2;
+        // At about a tenth of the pixels the target class's probability underflows to +0 (its logit 150 below
+        // the others): the kept softmax then marks the target class on a zero (-0).
+        var sunk = (rand(new long[] { 2, 1, 8, 37 }, generator: g) < 0.1).to(float32);
+        x = (x - 150 * oneHot * sunk).contiguous();
         return (x, index, oneHot, mask);
     }
 
@@ -104,11 +108,13 @@ public class KeptActivationTests
         var streaming = Kernel(module, masked: false, bits, keep: true, stream: true);
         var lanes = Simd.OfBits(bits)!.Lanes;
         // One streaming store per class in pass 1 (its value-checking form and the other), none in pass 2.
+        const string streamed = nameof(Simd512.StoreStreaming);
         foreach (var index in new[] { true, false })
         {
-            Assert.Equal(5, streaming.StreamingStoresIn(1, 5, index, check: true, stream: true));
-            Assert.Equal(5, streaming.StreamingStoresIn(1, 5, index, check: false, stream: true));
-            Assert.Equal(0, streaming.StreamingStoresIn(1, 5, index, check: true, stream: false));
+            Assert.Equal(5, streaming.CallsIn(1, 5, index, check: true, stream: true, streamed));
+            Assert.Equal(5, streaming.CallsIn(1, 5, index, check: false, stream: true, streamed));
+            Assert.Equal(0, streaming.CallsIn(1, 5, index, check: true, stream: false, streamed));
+            Assert.Equal(0, streaming.CallsIn(2, 5, index, check: false, stream: false, streamed));
         }
         nint aligned = 4096;
         Assert.True(streaming.StreamsKept(64 * lanes, aligned));
@@ -116,6 +122,27 @@ public class KeptActivationTests
         Assert.False(streaming.StreamsKept(64 * lanes, aligned + sizeof(float)), "a gradient block not aligned to the vector");
         Assert.False(Kernel(module, masked: false, bits, keep: true, stream: false).StreamsKept(64 * lanes, aligned));
         Assert.False(Kernel(module, masked: false, bits, keep: false, stream: true).StreamsKept(64 * lanes, aligned), "nothing kept");
+    }
+
+    [Theory]
+    [InlineData(512)]
+    [InlineData(256)]
+    [InlineData(128)]
+    public void WithClassIndicesTheKeptSoftmaxCarriesTheTargetClassAndPass2ReadsNoIndex(int bits)
+    {
+        foreach (var module in SoftmaxRegionLosses())
+            using (module)
+            {
+                var kernel = Kernel(module, masked: false, bits, keep: true);
+                // Pass 1 loads the indices once per vector and marks one sign per class; pass 2 reads them back
+                // from the kept values' signs.
+                Assert.Equal(1, kernel.CallsIn(1, 5, index: true, check: true, stream: true, nameof(Simd512.LoadIndices)));
+                Assert.Equal(5, kernel.CallsIn(1, 5, index: true, check: true, stream: true, nameof(Simd512.SignWhere)));
+                Assert.Equal(0, kernel.CallsIn(2, 5, index: true, check: false, stream: false, nameof(Simd512.LoadIndices)));
+                Assert.Equal(5, kernel.CallsIn(2, 5, index: true, check: false, stream: false, nameof(Simd512.SignBits)));
+                // A per-class target (possibly soft) is read again: nothing to mark.
+                Assert.Equal(0, kernel.CallsIn(1, 5, index: false, check: true, stream: true, nameof(Simd512.SignWhere)));
+            }
     }
 
     [Theory]

@@ -189,6 +189,25 @@ public class SimdMathTests
 
     [Theory]
     [MemberData(nameof(Widths))]
+    public void ASignMarkOnAProbabilityIsReadBackExactlyZerosIncluded(int bits)
+    {
+        // The kept softmax carries the target class in its sign bit: +0 marked is -0, and -0 must read as marked.
+        var simd = Width(bits);
+        var ps = new[] { 0f, float.Epsilon, 1e-30f, 0.25f, 1f, 0f, 0.5f, 1e-8f, 0f, 0.75f, 1f, float.Epsilon, 0.1f, 0f, 0.9f, 0.3f, 0f };
+        var marks = ps.Select((_, i) => i % 3 == 0 ? BitConverter.Int32BitsToSingle(-1) : 0f).ToArray();
+        var marked = new float[ps.Length];
+        simd.Apply("SignWhere", marks, 0f, false, ps, 0f, false, marked);
+        var back = Apply(simd, "Abs", marked);
+        var read = Apply(simd, "SignBits", marked);
+        for (var i = 0; i < ps.Length; i++)
+        {
+            Assert.Equal(BitConverter.SingleToInt32Bits(ps[i]), BitConverter.SingleToInt32Bits(back[i]));
+            Assert.Equal(BitConverter.SingleToInt32Bits(marks[i]), BitConverter.SingleToInt32Bits(read[i]));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
     public void PowMatchesForEveryBaseSign(int bits)
     {
         foreach (var b in new[] { 0f, 0.5f, 1f, 1.5f, 2f, 3f, -1f })
