@@ -118,8 +118,8 @@ internal sealed partial class CpuKernel
     // Whether pass 1 stores the kept softmax past the caches (non-temporal stores) where a run's layout allows.
     // The gradient's block was last touched a step ago, so a store through the caches reads every line of it
     // from memory before writing it; a streaming store does not. Measured on a Zen 1 core as in-process
-    // interleaved steps: generalized and softmax Dice 4x5x512x512 5-6 % faster (14.5-15.1 -> 13.6-14.3 and
-    // 13.2-13.5 -> 12.7-12.9 ms), generalized Dice 8x5x256x256 5-8 %, and nothing lost down to 1x5x64x64.
+    // interleaved steps: generalized and softmax Dice 4x5x512x512 4-7 % faster (14.0-15.1 -> 13.3-14.3 and
+    // 13.2-13.9 -> 12.6-13.0 ms), generalized Dice 8x5x256x256 5-9 %, and nothing lost down to 1x5x64x64.
     // Streaming the gradient stores of the other passes was measured too and is not done: the binary losses
     // lost 1-3 %, the multiclass ones gained 2-4 %.
     private readonly bool _stream;
