@@ -79,13 +79,16 @@ internal sealed partial class CpuKernel
 
     private static readonly Lazy<string?> KeepSetting = new(() => Environment.GetEnvironmentVariable(KeepVariable));
 
-    private static bool KeepByDefault(ISimd simd) =>
-        KeepSetting.Value switch
+    private static bool KeepByDefault(ISimd simd) => Switch(KeepVariable, KeepSetting.Value, simd.Bits < 512);
+
+    // An on/off setting from the environment: 1, 0, or unset for the default.
+    private static bool Switch(string variable, string? value, bool byDefault) =>
+        value switch
         {
             "1" => true,
             "0" => false,
-            null or "" => simd.Bits < 512,
-            var other => throw new InvalidOperationException($"{KeepVariable} must be 0 or 1, not '{other}'"),
+            null or "" => byDefault,
+            var other => throw new InvalidOperationException($"{variable} must be 0 or 1, not '{other}'"),
         };
 
     // The softmax a two-pass run computes in pass 1 and keeps for pass 2 (in the gradient's memory, which
@@ -107,13 +110,7 @@ internal sealed partial class CpuKernel
 
     private static readonly Lazy<string?> StreamSetting = new(() => Environment.GetEnvironmentVariable(StreamVariable));
 
-    private static bool StreamByDefault() =>
-        StreamSetting.Value switch
-        {
-            "1" or null or "" => true,
-            "0" => false,
-            var other => throw new InvalidOperationException($"{StreamVariable} must be 0 or 1, not '{other}'"),
-        };
+    private static bool StreamByDefault() => Switch(StreamVariable, StreamSetting.Value, byDefault: true);
 
     // Whether pass 1 stores the kept softmax past the caches (non-temporal stores) where a run's layout allows.
     // The gradient's block was last touched a step ago, so a store through the caches reads every line of it
