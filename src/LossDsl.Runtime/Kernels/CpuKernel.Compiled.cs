@@ -61,6 +61,12 @@ internal enum CheckFlags
 
     /// <summary>A class index outside [0, C), or at the ignore index (an error, or pixels to mask: the caller tells).</summary>
     Index = 4,
+
+    /// <summary>
+    /// Not an error: a per-class target of this chunk is not exactly 0 or 1, so pass 2 reads the targets rather
+    /// than the marks pass 1 left on the kept activation.
+    /// </summary>
+    NotBinary = 8,
 }
 
 internal sealed partial class CpuKernel
@@ -82,8 +88,8 @@ internal sealed partial class CpuKernel
     /// How many calls of the width's function <paramref name="name"/> a compiled pass of a run that keeps the
     /// softmax makes per vector of pixels (for tests), or null when it is not compiled.
     /// </summary>
-    internal int? CallsIn(int pass, long classes, bool index, bool check, bool stream, string name) =>
-        CompiledFor(pass, classes, index, check, kept: true, stream: stream)?.CallsOf(name);
+    internal int? CallsIn(int pass, long classes, bool index, bool check, bool stream, string name, bool marks = false) =>
+        CompiledFor(pass, classes, index, check, kept: true, stream: stream, marks: marks)?.CallsOf(name);
 
     // Counts the calls of each of the width's functions in a compiled pass.
     private sealed class CallCounter : ExpressionVisitor
@@ -97,13 +103,16 @@ internal sealed partial class CpuKernel
         }
     }
 
-    private readonly Dictionary<(int Pass, long C, bool Index, bool Check, bool ValueOnly, bool Kept, bool Stream), PassCode?> _compiled =
-        new();
+    private readonly Dictionary<
+        (int Pass, long C, bool Index, bool Check, bool ValueOnly, bool Kept, bool Stream, bool Marks),
+        PassCode?
+    > _compiled = new();
 
     // The compiled form of a pass for C classes and this target layout (with the value checks fused in,
     // or not; storing the gradient, or for the value only; with the kept activation written by pass 1 and
-    // read by pass 2, or not, and pass 1 storing it past the caches, or not); null where the loop does not
-    // cover it (too many classes, a construct without a vector form), and the buffered path runs.
+    // read by pass 2, or not, and pass 1 storing it past the caches, or not, and pass 2 taking per-class
+    // targets from the marks on it, or reading them); null where the loop does not cover it (too many
+    // classes, a construct without a vector form), and the buffered path runs.
     private PassCode? CompiledFor(
         int pass,
         long classes,
@@ -111,10 +120,11 @@ internal sealed partial class CpuKernel
         bool check = false,
         bool valueOnly = false,
         bool kept = false,
-        bool stream = false
+        bool stream = false,
+        bool marks = false
     )
     {
-        var key = (pass, classes, index, check, valueOnly, kept, stream);
+        var key = (pass, classes, index, check, valueOnly, kept, stream, marks);
         lock (_compiled)
         {
             if (!_compiled.TryGetValue(key, out var code))
@@ -123,7 +133,7 @@ internal sealed partial class CpuKernel
                 {
                     code =
                         classes <= MaxUnrolledClasses
-                            ? new PassCompiler(this, pass, (int)classes, index, check, valueOnly, kept, stream).Compile()
+                            ? new PassCompiler(this, pass, (int)classes, index, check, valueOnly, kept, stream, marks).Compile()
                             : null;
                 }
                 catch (NotSupportedException)
@@ -171,6 +181,7 @@ internal sealed partial class CpuKernel
         private readonly bool _valueOnly;
         private readonly bool _kept;
         private readonly bool _stream;
+        private readonly bool _marks;
         private readonly ParameterExpression _i = Variable(typeof(long), "i");
 
         // Loop-invariant vectors (constants, statistics) and the accumulators, set up before the loop.
@@ -187,8 +198,19 @@ internal sealed partial class CpuKernel
         private readonly Dictionary<int, ParameterExpression> _classBits = new();
         private ParameterExpression? _indices;
 
-        public PassCompiler(CpuKernel kernel, int pass, int classes, bool index, bool check, bool valueOnly, bool kept, bool stream)
+        public PassCompiler(
+            CpuKernel kernel,
+            int pass,
+            int classes,
+            bool index,
+            bool check,
+            bool valueOnly,
+            bool kept,
+            bool stream,
+            bool marks
+        )
         {
+            _marks = marks;
             _stream = stream;
             _check = check;
             _valueOnly = valueOnly;
@@ -206,21 +228,19 @@ internal sealed partial class CpuKernel
             var sinks = _k.SinksOf(_pass, _valueOnly);
             var slotOf = _k.SlotLayout(_c, out _);
             var epilogue = new List<LinqExpr>();
-            // The kept activation, read back before anything of this pixel vector is overwritten. With class
-            // indices each value's sign bit tells whether its class is the pixel's target (pass 1 set it), so
-            // pass 2 does not read the indices again.
+            // The kept activation, read back before anything of this pixel vector is overwritten. Each value's
+            // sign bit tells whether its class is the pixel's target (pass 1 set it): with class indices, and
+            // with per-class targets where all of this chunk's are exactly 0 or 1 (_marks), pass 2 takes the
+            // targets from there and does not read them again.
             if (_kept && _pass == 2)
                 for (var c = 0; c < _c; c++)
                 {
-                    var stored = Call(Method(nameof(Simd512.Load)), _grad, Offset(c));
-                    if (!_index)
-                    {
-                        _values[(_k._kept, c)] = Local($"kept{_k._kept}_{c}", stored);
-                        continue;
-                    }
-                    var marked = Local($"marked{_k._kept}_{c}", stored);
+                    var marked = Local($"marked{_k._kept}_{c}", Call(Method(nameof(Simd512.Load)), _grad, Offset(c)));
                     _values[(_k._kept, c)] = Local($"kept{_k._kept}_{c}", Simd1(nameof(Simd512.Abs), marked));
-                    _classBits[c] = Local($"is{c}", Simd1(nameof(Simd512.SignBits), marked));
+                    if (_index)
+                        _classBits[c] = Local($"is{c}", Simd1(nameof(Simd512.SignBits), marked));
+                    else if (_marks)
+                        _targets[c] = Local($"t{c}", Simd1(nameof(Simd512.OneWhere), Simd1(nameof(Simd512.SignBits), marked)));
                 }
             foreach (var sink in sinks)
             {
@@ -257,15 +277,34 @@ internal sealed partial class CpuKernel
             if (_kept && _pass == 1)
             {
                 var store = _stream ? nameof(Simd512.StoreStreaming) : nameof(Simd512.Store);
+                ParameterExpression? notBinary = null;
+                if (!_index)
+                {
+                    notBinary = Variable(_vector, "notBinary");
+                    _outerVars.Add(notBinary);
+                    _prologue.Add(Assign(notBinary, LinqExpr.Default(_vector)));
+                }
                 for (var c = 0; c < _c; c++)
                 {
                     LinqExpr kept = Value(_k._kept, c);
                     if (_index)
                         kept = Simd2(nameof(Simd512.SignWhere), ClassBits(c), kept);
+                    else
+                    {
+                        kept = Simd2(nameof(Simd512.SignWhere), Simd1(nameof(Simd512.IsOne), Target(c)), kept);
+                        _body.Add(
+                            Assign(notBinary!, Simd2(nameof(Simd512.Or), notBinary!, Simd1(nameof(Simd512.NotZeroOrOne), Target(c))))
+                        );
+                    }
                     _body.Add(Call(Method(store), _grad, Offset(c), kept));
                 }
                 if (_stream)
                     epilogue.Add(Call(Method(nameof(Simd512.StreamFence))));
+                if (notBinary is not null)
+                {
+                    var slot = ArrayAccess(_flags, Convert(_chunk, typeof(int)));
+                    epilogue.Add(Assign(slot, Or(slot, Call(Method(nameof(Simd512.NotBinaryFlag)), notBinary))));
+                }
             }
 
             if (_check)

@@ -90,6 +90,19 @@ internal sealed unsafe partial class Simd512 : ISimd
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VF SignWhere(VF bits, VF p) => p | (bits & Vector512.Create(-0f));
 
+    /// <summary>All bits set in the lanes that are exactly 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF IsOne(VF t) => Vector512.Equals(t.AsUInt32(), Vector512.Create(0x3F800000u)).AsSingle();
+
+    /// <summary>All bits set in the lanes that are neither +0 nor 1 (bit for bit: -0 and NaN included).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VF NotZeroOrOne(VF t) =>
+        ~(Vector512.Equals(t.AsUInt32(), Vector512<uint>.Zero) | Vector512.Equals(t.AsUInt32(), Vector512.Create(0x3F800000u))).AsSingle();
+
+    /// <summary><see cref="CheckFlags.NotBinary"/> when any lane of <paramref name="bits"/> is set.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int NotBinaryFlag(VF bits) => bits.AsUInt32() == Vector512<uint>.Zero ? 0 : (int)CheckFlags.NotBinary;
+
     /// <summary>All bits set in the lanes whose sign bit is set (-0 included), none elsewhere.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VF SignBits(VF v) => Vector512.ShiftRightArithmetic(v.AsInt32(), 31).AsSingle();

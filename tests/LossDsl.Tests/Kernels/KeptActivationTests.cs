@@ -8,9 +8,10 @@ using static TorchSharp.torch;
 namespace LossDsl.Tests.Kernels;
 
 /// <summary>
-/// Below AVX-512 a two-pass region loss keeps the softmax it computed in pass 1 (in the gradient's memory)
-/// and pass 2 reads it back instead of recomputing it from the logits. Which kernels do, that the value and
-/// gradient are the same bits as without it, and that the fused checks (moved into pass 1) still fire.
+/// Below AVX-512 a two-pass region loss keeps its softmax, or a binary one its sigmoid's derivative, from pass 1
+/// (in the gradient's memory, with the target classes marked in the sign bits) and pass 2 reads it back instead
+/// of recomputing it from the logits. Which kernels do, that the value and gradient are the same bits as without
+/// it, and that the fused checks (moved into pass 1) still fire.
 /// </summary>
 public class KeptActivationTests
 {
@@ -21,6 +22,10 @@ public class KeptActivationTests
             new GeneralizedDiceLoss(),
             new TverskyLoss(activation: Activation.Softmax),
         };
+
+    // Binary region losses whose pass 2 reads the logits only through the sigmoid's derivative σ(x)·σ(-x).
+    private static LossModule[] SigmoidRegionLosses() =>
+        new LossModule[] { new DiceLoss(), new TverskyLoss(alpha: 0.3, beta: 0.7), new FocalTverskyLoss() };
 
     private static CpuKernel Kernel(LossModule module, bool masked, int bits, bool? keep, bool? stream = null) =>
         CpuKernel.TryCreate(Compiler.Compile(module.BuildSpec(), module.Task), masked, Simd.OfBits(bits), keep, stream)
@@ -47,18 +52,18 @@ public class KeptActivationTests
     [Theory]
     [InlineData(256)]
     [InlineData(128)]
-    public void BelowAvx512TheSoftmaxOfARegionLossIsKept(int bits)
+    public void BelowAvx512TheActivationOfARegionLossIsKept(int bits)
     {
-        foreach (var module in SoftmaxRegionLosses())
+        foreach (var module in SoftmaxRegionLosses().Concat(SigmoidRegionLosses()))
             using (module)
             {
                 Assert.True(Kernel(module, masked: false, bits, keep: null).KeepsActivation, $"{module.GetName()} at {bits} bits");
                 Assert.False(Kernel(module, masked: false, 512, keep: null).KeepsActivation, $"{module.GetName()} at 512 bits");
             }
-        // One pass (nothing to keep between passes), a sigmoid (one exponential: not worth a write), or a pass 2
-        // that reads the logits anyway (Dice + CE: the log-softmax of its CE term).
+        // One pass (nothing to keep between passes), or a pass 2 that reads the logits anyway (Dice + CE: the
+        // log-softmax of its CE term; BCE + Dice: the log-sigmoids of its BCE term).
         foreach (
-            var module in new LossModule[] { new CrossEntropyLoss(), new FocalLoss(), new DiceLoss(), new BceDiceLoss(), new DiceCeLoss() }
+            var module in new LossModule[] { new CrossEntropyLoss(), new FocalLoss(), new BceLoss(), new BceDiceLoss(), new DiceCeLoss() }
         )
             using (module)
                 Assert.False(Kernel(module, masked: false, bits, keep: true).KeepsActivation, module.GetName());
@@ -96,6 +101,72 @@ public class KeptActivationTests
                     g1.Dispose();
                     g2.Dispose();
                 }
+    }
+
+    [Theory]
+    [InlineData(512)]
+    [InlineData(256)]
+    [InlineData(128)]
+    public void KeepingTheSigmoidDerivativeGivesTheSameBits(int bits)
+    {
+        var g = new Generator(21UL);
+        // 2 samples x 1 x 24 x 173 pixels: a chunk and a buffered tail per sample at every width.
+        var x = randn(new long[] { 2, 1, 24, 173 }, generator: g) * 4;
+        x[0, 0, 3, 5] = tensor(120f); // σ(-x) underflows: the derivative is +0, a mark on it -0
+        x[1, 0, 7, 9] = tensor(-120f);
+        var hard = (rand(new long[] { 2, 1, 24, 173 }, generator: g) > 0.9).to(float32);
+        hard[0, 0, 3, 5] = tensor(1f);
+        // Soft targets in sample 1 only: its chunks read the targets again, sample 0's take them from the marks.
+        var mixed = hard.clone();
+        mixed[1] = rand(new long[] { 1, 24, 173 }, generator: g);
+        var negativeZero = hard.clone();
+        negativeZero[1, 0, 2, 2] = tensor(-0f); // not exactly +0: that chunk reads its targets
+        var mask = rand(new long[] { 2, 24, 173 }, generator: g) > 0.2;
+        foreach (var module in SigmoidRegionLosses())
+            using (module)
+                foreach (var (target, name) in new[] { (hard, "0/1"), (mixed, "soft in sample 1"), (negativeZero, "a -0 target") })
+                foreach (var m in new[] { null, mask })
+                foreach (var stream in new[] { false, true })
+                {
+                    var kept = Kernel(module, m is not null, bits, keep: true, stream);
+                    var recomputed = Kernel(module, m is not null, bits, keep: false);
+                    Assert.True(kept.KeepsActivation, module.GetName());
+                    using var ctx = Context(module, x, target, m);
+                    using var v1 = kept.Forward(ctx, nn.Reduction.Mean, check: true, out var g1, out var f1);
+                    using var v2 = recomputed.Forward(ctx, nn.Reduction.Mean, check: true, out var g2, out var f2);
+                    var what =
+                        $"{module.GetName()} {bits}-bit, {name}, {(m is null ? "no mask" : "masked")}, {(stream ? "streamed" : "stored")}";
+                    // Soft targets are no error: the note that a chunk's targets are not all 0 or 1 stays inside.
+                    // (The fused check flags a -0 target by its bits, kept or not; the module's exact check then
+                    // finds it in range.)
+                    Assert.Equal(f2, f1);
+                    Assert.Equal(ReferenceEquals(target, negativeZero) ? CheckFlags.Target : CheckFlags.None, f1);
+                    Assert.Equal(v2.item<float>(), v1.item<float>());
+                    Assert.True(g1.eq(g2).all().item<bool>(), $"{what}: gradients differ by {(g1 - g2).abs().max().item<float>():E3}");
+                    Assert.True(g1.abs().sum().item<float>() > 0, $"{what}: zero gradient");
+                    g1.Dispose();
+                    g2.Dispose();
+                }
+    }
+
+    [Theory]
+    [InlineData(512)]
+    [InlineData(256)]
+    [InlineData(128)]
+    public void WithPerClassTargetsPass2TakesThemFromTheMarksOrReadsThem(int bits)
+    {
+        var cases = SoftmaxRegionLosses()
+            .Select(m => (Module: m, Classes: 5))
+            .Concat(SigmoidRegionLosses().Select(m => (Module: m, Classes: 1)));
+        foreach (var (module, c) in cases)
+            using (module)
+            {
+                var kernel = Kernel(module, masked: false, bits, keep: true);
+                // Pass 1 marks every class; pass 2 loads the kept values, and the targets too only in its reading form.
+                Assert.Equal(c, kernel.CallsIn(1, c, index: false, check: true, stream: true, nameof(Simd512.SignWhere)));
+                Assert.Equal(c, kernel.CallsIn(2, c, index: false, check: false, stream: false, nameof(Simd512.Load), marks: true));
+                Assert.Equal(2 * c, kernel.CallsIn(2, c, index: false, check: false, stream: false, nameof(Simd512.Load), marks: false));
+            }
     }
 
     [Theory]
@@ -140,8 +211,6 @@ public class KeptActivationTests
                 Assert.Equal(5, kernel.CallsIn(1, 5, index: true, check: true, stream: true, nameof(Simd512.SignWhere)));
                 Assert.Equal(0, kernel.CallsIn(2, 5, index: true, check: false, stream: false, nameof(Simd512.LoadIndices)));
                 Assert.Equal(5, kernel.CallsIn(2, 5, index: true, check: false, stream: false, nameof(Simd512.SignBits)));
-                // A per-class target (possibly soft) is read again: nothing to mark.
-                Assert.Equal(0, kernel.CallsIn(1, 5, index: false, check: true, stream: true, nameof(Simd512.SignWhere)));
             }
     }
 
