@@ -572,7 +572,7 @@ internal sealed partial class CpuKernel
             var key = Unsigned(id, c);
             if (!_softTails.TryGetValue(key, out var tail))
             {
-                tail = Local($"softTail{key.Id}_{key.Class}", Simd2(nameof(Simd512.SoftTail), ExpNegAbs(id, c), ReciprocalOnePlus(id, c)));
+                tail = Local($"softTail{key.Id}_{key.Class}", Simd1(nameof(Simd512.SoftTail), ExpNegAbs(id, c)));
                 _softTails[key] = tail;
             }
             return tail;

@@ -28,4 +28,11 @@ internal sealed unsafe partial class Simd128
     /// <summary>p·2^n for an integral n in [-150, 128], through the exponent bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static VF ScaleByPowerOfTwo(VF p, VF n) => ScaleByExponentBits(p, n);
+
+    /// <summary>False: 2^n goes into the exponent bits in two steps, and the exponentials keep their short path.</summary>
+    private static bool ScalesInOneStep => false;
+
+    /// <summary>max(x, low) (not used: <see cref="ScalesInOneStep"/> is false).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static VF ClampBelow(VF x, VF low) => Vector128.Max(x, low);
 }

@@ -33,6 +33,20 @@ internal sealed unsafe partial class Simd512
     }
 
     /// <summary>
+    /// True where <see cref="ScaleByPowerOfTwo"/> is one instruction: the exponentials then take their general
+    /// path alone, with no branch on the range (16 operations against 19 for the short path and its test on a
+    /// Zen 4 core, and no branch to mispredict).
+    /// </summary>
+    private static bool ScalesInOneStep => Avx512F.IsSupported;
+
+    /// <summary>
+    /// max(x, low) for a constant <paramref name="low"/>, a NaN x kept NaN: vmaxps returns its second operand
+    /// when either is NaN, and x is the second. (Used only where <see cref="ScalesInOneStep"/>.)
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static VF ClampBelow(VF x, VF low) => Avx512F.IsSupported ? Avx512F.Max(low, x) : Vector512.Max(x, low);
+
+    /// <summary>
     /// p·2^n for an integral n in [-150, 128]: one instruction (vscalefps), correctly rounded, which
     /// overflows to +∞ and goes subnormal on its own.
     /// </summary>
