@@ -287,6 +287,10 @@ internal sealed class KernelPlan
             }
             if (_ids.TryGetValue(seed0, out var s0))
                 SeedValue = s0;
+            // The chain-rule terms with their shared factors taken out, where that leaves fewer operations.
+            var factored = Factoring.Factor(gradient);
+            if (Factoring.Operations(value, factored) < Factoring.Operations(value, gradient))
+                gradient = factored;
             Gradient = Add(gradient);
             if (_ids.TryGetValue(seed0, out s0))
                 SeedValue = s0;
@@ -333,6 +337,10 @@ internal sealed class KernelPlan
                     MarkRead(a, read);
         }
 
+        // Sums and products by operator and operand nodes, either order: a·b and b·a are one node (IEEE addition
+        // and multiplication commute exactly).
+        private readonly Dictionary<(BinaryOp Op, int A, int B), int> _commuted = new();
+
         private int Add(Expr e)
         {
             if (_ids.TryGetValue(e, out var known))
@@ -344,6 +352,15 @@ internal sealed class KernelPlan
                 return same;
             }
             var args = Structure.Children(e).Select(Add).ToArray();
+            if (e is Binary { Op: BinaryOp.Add or BinaryOp.Mul } commutes)
+            {
+                if (_commuted.TryGetValue((commutes.Op, args[1], args[0]), out var swapped))
+                {
+                    _ids[e] = swapped;
+                    return swapped;
+                }
+                _commuted[(commutes.Op, args[0], args[1])] = Nodes.Count;
+            }
             var node = new Draft { Expr = e, Args = args };
             Draft A(int i) => Nodes[args[i]];
             int MaxLevel() => args.Length == 0 ? 0 : args.Max(a => Nodes[a].Level);

@@ -85,13 +85,6 @@ extern "C" __global__ void lossdsl_stats0(double* __restrict__ stats, const doub
             double value = 1.0 / fmax((double)LD_C * (double)N * (double)S, 1.0);
             stats[1LL * NC + 0] = value;
         }
-    // -Masked(dLoss)
-    for (long long n = 0; n < 1; ++n)
-        for (int c = 0; c < 1; ++c)
-        {
-            double value = -stats[1LL * NC + 0];
-            stats[2LL * NC + 0] = value;
-        }
 }
 
 extern "C" __global__ void __launch_bounds__(256) lossdsl_pass1(const ld_in_t* __restrict__ x, const ld_in_t* __restrict__ t, const long long* __restrict__ idx, const unsigned char* __restrict__ mask, ld_in_t* __restrict__ grad, const double* __restrict__ stats, double* __restrict__ partials, unsigned long long* __restrict__ check, long long N, long long S, long long ignore)
@@ -101,7 +94,7 @@ extern "C" __global__ void __launch_bounds__(256) lossdsl_pass1(const ld_in_t* _
     const long long NC = N * LD_C;
     const long long base = n * LD_C * S;
     (void)NC; (void)base; (void)ignore; (void)stats; (void)partials; (void)check; (void)t; (void)idx; (void)mask; (void)grad;
-    const float k13_0 = (float)stats[2LL * NC + 0];
+    const float k12_0 = (float)stats[1LL * NC + 0];
     double sum11_0 = 0.0;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < S; i += (long long)gridDim.x * blockDim.x)
     {
@@ -116,15 +109,13 @@ extern "C" __global__ void __launch_bounds__(256) lossdsl_pass1(const ld_in_t* _
         const float v9_0 = v3_0 + v8_0;
         const float v10_0 = -v9_0;
         sum11_0 += (double)v10_0;
-        const float v14_0 = k13_0 * v5_0;
-        const float v15_0 = ld_sigmoid(x0);
-        const float v16_0 = v14_0 * v15_0;
-        const float v17_0 = -v16_0;
-        const float v18_0 = k13_0 * t0;
-        const float v19_0 = ld_sigmoid(v6_0);
-        const float v20_0 = v18_0 * v19_0;
-        const float v21_0 = v17_0 + v20_0;
-        grad[base + 0LL * S + i] = ld_store(v21_0);
+        const float v13_0 = ld_sigmoid(x0);
+        const float v14_0 = v5_0 * v13_0;
+        const float v15_0 = ld_sigmoid(v6_0);
+        const float v16_0 = t0 * v15_0;
+        const float v17_0 = v14_0 - v16_0;
+        const float v18_0 = k12_0 * v17_0;
+        grad[base + 0LL * S + i] = ld_store(v18_0);
         if (!isfinite(x0)) ld_flag(check, 1ull, (unsigned long long)(base + 0LL * S + i));
         if (!(t0 >= (float)0 && t0 <= (float)1)) ld_flag(check, 2ull, (unsigned long long)(base + 0LL * S + i));
     }
