@@ -61,8 +61,10 @@ internal static class InputValidation
         // site can be finalised while native code still reads it.
         using var zero = 0.ToScalar();
         using var one = 1.ToScalar();
-        using var classCount = (input.dim() >= 2 ? input.shape[1] : 1).ToScalar();
-        if (input.dim() == 0)
+        // The shape is read once: each read is a native call that allocates.
+        var inputShape = input.shape;
+        using var classCount = (inputShape.Length >= 2 ? inputShape[1] : 1).ToScalar();
+        if (inputShape.Length == 0)
             throw Fail(
                 loss,
                 "input",
@@ -70,37 +72,36 @@ internal static class InputValidation
                     ? "is 0-dimensional (a single number); expected N, 1, *spatial or N, *spatial with 0 to 3 spatial axes"
                     : "is 0-dimensional (a single number); expected N, C, *spatial with 0 to 3 spatial axes"
             );
-        for (var d = 0; d < input.dim(); d++)
-            if (input.shape[d] == 0)
+        for (var d = 0; d < inputShape.Length; d++)
+            if (inputShape[d] == 0)
             {
                 var axis =
                     d == 0 ? "the batch axis (N = 0): an empty batch has no loss"
                     : d == 1 && task == LossTask.Multiclass ? "the class axis (C = 0): expected at least one class"
                     : $"axis {d}: an image with no pixels has no loss";
-                throw Fail(loss, "input", $"has shape {Show(input.shape)}, empty along {axis}");
+                throw Fail(loss, "input", $"has shape {Show(inputShape)}, empty along {axis}");
             }
         var dtype = input.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
         var x = input.dtype == dtype ? input.alias() : input.to(dtype);
+        var shape = inputShape;
         var hadClassAxis = true;
         if (task == LossTask.Binary)
         {
-            hadClassAxis = input.dim() >= 2 && input.shape[1] == 1;
+            hadClassAxis = inputShape.Length >= 2 && inputShape[1] == 1;
             if (!hadClassAxis)
+            {
                 x = x.unsqueeze(1);
-            if (x.dim() < 2 || x.dim() > 5)
-                throw Fail(
-                    loss,
-                    "input",
-                    $"has shape {Show(input.shape)}; expected N, 1, *spatial or N, *spatial with 0 to 3 spatial axes"
-                );
+                shape = inputShape.Take(1).Append(1L).Concat(inputShape.Skip(1)).ToArray();
+            }
+            if (shape.Length < 2 || shape.Length > 5)
+                throw Fail(loss, "input", $"has shape {Show(inputShape)}; expected N, 1, *spatial or N, *spatial with 0 to 3 spatial axes");
         }
-        else if (x.dim() < 2 || x.dim() > 5)
+        else if (shape.Length < 2 || shape.Length > 5)
         {
-            throw Fail(loss, "input", $"has shape {Show(input.shape)}; expected N, C, *spatial with 0 to 3 spatial axes");
+            throw Fail(loss, "input", $"has shape {Show(inputShape)}; expected N, C, *spatial with 0 to 3 spatial axes");
         }
 
         var checks = new System.Collections.Generic.List<(string Tensor, Tensor Flag, Func<string>? Describe)>();
-        var shape = x.shape;
         var pixelShape = shape.Take(1).Concat(shape.Skip(2)).ToArray();
         var pixelShape1 = shape.Take(1).Append(1L).Concat(shape.Skip(2)).ToArray();
 
@@ -111,7 +112,8 @@ internal static class InputValidation
         Tensor? validity = null;
         if (mask is not null)
         {
-            if (!(Same(mask.shape, pixelShape) || Same(mask.shape, pixelShape1)))
+            var maskShape = mask.shape;
+            if (!(Same(maskShape, pixelShape) || Same(maskShape, pixelShape1)))
                 throw Fail(
                     loss,
                     "mask",
@@ -120,11 +122,12 @@ internal static class InputValidation
             validity = (mask.dtype == ScalarType.Bool ? mask.alias() : mask.ne(zero)).reshape(pixelShape1).contiguous();
         }
 
+        var targetShape = target.shape;
         var isIndex =
-            !target.is_floating_point() && target.dtype != ScalarType.Bool && (task == LossTask.Multiclass) && !Same(target.shape, shape);
+            !target.is_floating_point() && target.dtype != ScalarType.Bool && (task == LossTask.Multiclass) && !Same(targetShape, shape);
         if (isIndex)
         {
-            if (!(Same(target.shape, pixelShape) || Same(target.shape, pixelShape1)))
+            if (!(Same(targetShape, pixelShape) || Same(targetShape, pixelShape1)))
                 throw Fail(
                     loss,
                     "target",
@@ -144,7 +147,7 @@ internal static class InputValidation
                 {
                     // Out-of-range indices (not ignored): bad = (t < 0 | t >= C) & valid.
                     var bad = (t.lt(zero).logical_or(t.ge(classCount))).logical_and(valid);
-                    var classes = x.shape[1];
+                    var classes = shape[1];
                     checks.Add(("target", bad.any(), () => DescribeIndex(t, bad, classes, ignoreIndex)));
                 }
                 checks.Add(("ignored", ignored.any(), null));
@@ -153,7 +156,7 @@ internal static class InputValidation
         }
         else
         {
-            var ok = Same(target.shape, shape) || (task == LossTask.Binary && Same(target.shape, pixelShape));
+            var ok = Same(targetShape, shape) || (task == LossTask.Binary && Same(targetShape, pixelShape));
             if (!ok)
             {
                 var expected =
@@ -182,14 +185,14 @@ internal static class InputValidation
         Tensor? weights = null;
         if (classWeights is not null)
         {
-            if (classWeights.dim() != 1 || classWeights.shape[0] != x.shape[1])
+            if (classWeights.dim() != 1 || classWeights.shape[0] != shape[1])
                 throw Fail(
                     loss,
                     "classWeights",
-                    $"has shape {Show(classWeights.shape)}; expected [{x.shape[1]}] (one weight per class, C = {x.shape[1]})"
+                    $"has shape {Show(classWeights.shape)}; expected [{shape[1]}] (one weight per class, C = {shape[1]})"
                 );
-            var wshape = Enumerable.Repeat(1L, (int)x.dim()).ToArray();
-            wshape[1] = x.shape[1];
+            var wshape = Enumerable.Repeat(1L, shape.Length).ToArray();
+            wshape[1] = shape[1];
             weights = classWeights.to(dtype).reshape(wshape);
             if (checkValues)
             {

@@ -62,14 +62,22 @@ public sealed class LossContext : IDisposable
     /// <summary>False when a binary input came without its class axis (it was unsqueezed).</summary>
     public bool InputHadClassAxis { get; }
 
+    private long[]? _shape;
+
+    /// <summary>
+    /// The prediction's shape, read once (each read of a tensor's shape is a native call that allocates, and a
+    /// call asks for it many times).
+    /// </summary>
+    public long[] Shape => _shape ??= Input.shape;
+
     /// <summary>Batch size N.</summary>
-    public long N => Input.shape[0];
+    public long N => Shape[0];
 
     /// <summary>Number of classes C (1 for binary).</summary>
-    public long C => Input.shape[1];
+    public long C => Shape[1];
 
     /// <summary>Number of spatial axes (0–3).</summary>
-    public int SpatialRank => (int)Input.dim() - 2;
+    public int SpatialRank => Shape.Length - 2;
 
     /// <summary>Compute dtype.</summary>
     public ScalarType DType => Input.dtype;
@@ -211,7 +219,7 @@ public sealed class LossContext : IDisposable
     // The shapes of a per-pixel tensor beside the input: N, *spatial and N, 1, *spatial.
     private (long[] Plain, long[] WithChannel) PixelShapes()
     {
-        var shape = Input.shape;
+        var shape = Shape;
         return (shape.Take(1).Concat(shape.Skip(2)).ToArray(), shape.Take(1).Append(1L).Concat(shape.Skip(2)).ToArray());
     }
 
@@ -265,7 +273,7 @@ public sealed class LossContext : IDisposable
     {
         ArgumentNullException.ThrowIfNull(map, name);
         var label = $"maps[\"{name}\"]";
-        var shape = Input.shape;
+        var shape = Shape;
         CheckBeside(loss, label, "maps", map, "map");
         var (pixelShape, pixelShape1) = PixelShapes();
         long[] target;
@@ -315,6 +323,32 @@ public sealed class LossContext : IDisposable
     public Tensor Count(Over over, bool valid = true) => Count(over, valid, atLeastOne: true);
 
     /// <summary>
+    /// The total of <see cref="Count(Over, bool)"/> over what it keeps, as a number: arithmetic on the shape
+    /// where every pixel counts (no tensor, no host read), the mask's sum otherwise.
+    /// </summary>
+    internal double CountTotal(Over over, bool valid)
+    {
+        if (valid && Mask is not null && (over & (Over.Batch | Over.Spatial)) != Over.None)
+        {
+            using var c = Count(over, valid);
+            return c.sum().ToDouble();
+        }
+        return MeanRule.CountDenominator(Positions(over));
+    }
+
+    // The number of positions over the named axes, every pixel counted.
+    private double Positions(Over over)
+    {
+        double count = (over & Over.Classes) != 0 ? C : 1L;
+        if ((over & Over.Batch) != 0)
+            count *= N;
+        if ((over & Over.Spatial) != 0)
+            for (var i = 0; i < SpatialRank; i++)
+                count *= Shape[2 + i];
+        return count;
+    }
+
+    /// <summary>
     /// As <see cref="Count(Over, bool)"/>; without <paramref name="atLeastOne"/> an empty count is 0 (a sum
     /// to be added up with other parts of a batch, as the data-parallel statistics are).
     /// </summary>
@@ -336,12 +370,7 @@ public sealed class LossContext : IDisposable
                 return scaled.clamp_min(one);
             }
         }
-        double count = classes;
-        if ((over & Over.Batch) != 0)
-            count *= N;
-        if ((over & Over.Spatial) != 0)
-            for (var i = 0; i < SpatialRank; i++)
-                count *= Input.shape[2 + i];
+        var count = Positions(over);
         return full(Array.Empty<long>(), atLeastOne ? MeanRule.CountDenominator(count) : count, dtype: DType, device: Input.device);
     }
 
@@ -353,7 +382,7 @@ public sealed class LossContext : IDisposable
             using var prod = x * Target;
             return prod.sum(1, keepdim: true);
         }
-        var shape = Input.shape;
+        var shape = Shape;
         using var full = x.expand(shape);
         return full.gather(1, TargetIndex);
     }
@@ -382,7 +411,7 @@ public sealed class LossContext : IDisposable
 
     private long[] ClassShape()
     {
-        var shape = Enumerable.Repeat(1L, (int)Input.dim()).ToArray();
+        var shape = Enumerable.Repeat(1L, Shape.Length).ToArray();
         shape[1] = C;
         return shape;
     }

@@ -306,7 +306,7 @@ internal sealed partial class CpuKernel
         if (ctx.Mask is { } m)
             r.Mask = (byte*)Native.THSTensor_data(m.Handle);
         // Every element is written by the last pass; the block is reused once libtorch releases the tensor.
-        gradient = valueOnly ? null : GradientPool.Float32(ctx.Input.shape);
+        gradient = valueOnly ? null : GradientPool.Float32(ctx.Shape);
         r.Grad = gradient is null ? null : (float*)Native.THSTensor_data(gradient.Handle);
         r.ValueOnly = valueOnly;
         r.LastPass = valueOnly ? _plan.ValuePasses : _passes;
@@ -356,11 +356,7 @@ internal sealed partial class CpuKernel
         return tensor((float)value);
     }
 
-    private static double CountOf(LossContext ctx, Over axes, bool valid)
-    {
-        using var c = ctx.Count(axes, valid);
-        return c.sum().ToDouble();
-    }
+    private static double CountOf(LossContext ctx, Over axes, bool valid) => ctx.CountTotal(axes, valid);
 
     private double WeightTotal(Run r)
     {
@@ -581,6 +577,7 @@ internal sealed partial class CpuKernel
 
         ThreadTeam.For(
             chunks,
+            r.N * r.C * r.S,
             k =>
             {
                 var n = k / r.ChunksPerSample;

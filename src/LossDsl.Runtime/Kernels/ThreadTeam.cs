@@ -61,6 +61,32 @@ internal static unsafe class ThreadTeam
         public Exception? Error;
     }
 
+    /// <summary>
+    /// Work below this many elements runs on the calling thread: waking the team costs more than such a pass. On
+    /// 2 Zen 4 cores, BCE forward+backward on 8×1×8×8 took 127 µs handed to the team and 71 µs on the caller;
+    /// on 8×1×64×64 (32,768 elements) the team was ahead, 87 against 104 µs. The bound sits below that, for
+    /// losses with more work per element.
+    /// </summary>
+    public const long SerialBelow = 1 << 14;
+
+    /// <summary>
+    /// Runs <paramref name="body"/> for 0 … count-1, in parallel where the pass touches at least
+    /// <see cref="SerialBelow"/> elements (<paramref name="elements"/>), else on the calling thread, in order;
+    /// rethrows the first exception. Either way the chunks write their own results, so the values are the same.
+    /// </summary>
+    public static void For(long count, long elements, Action<long> body)
+    {
+        if (count <= 0)
+            return;
+        if (elements < SerialBelow || count == 1)
+        {
+            for (long k = 0; k < count; k++)
+                body(k);
+            return;
+        }
+        For(count, body);
+    }
+
     /// <summary>Runs <paramref name="body"/> for 0 … count-1, in parallel; rethrows the first exception.</summary>
     public static void For(long count, Action<long> body)
     {

@@ -30,6 +30,39 @@ public class ThreadTeamTests
     }
 
     [Fact]
+    public void SmallWorkRunsOnTheCallingThreadInOrderAndLargeWorkOnTheTeam()
+    {
+        var caller = Environment.CurrentManagedThreadId;
+        var order = new System.Collections.Generic.List<long>();
+        ThreadTeam.For(
+            8,
+            ThreadTeam.SerialBelow - 1,
+            k =>
+            {
+                Assert.Equal(caller, Environment.CurrentManagedThreadId);
+                order.Add(k);
+            }
+        );
+        Assert.Equal(Enumerable.Range(0, 8).Select(k => (long)k), order);
+
+        // At the bound, with a chunk that waits for a second one, two threads must run them (not one after the other).
+        if (TorchSharp.torch.get_num_threads() < 2)
+            return;
+        using var bothStarted = new CountdownEvent(2);
+        var met = new bool[2];
+        ThreadTeam.For(
+            2,
+            ThreadTeam.SerialBelow,
+            k =>
+            {
+                bothStarted.Signal();
+                met[k] = bothStarted.Wait(TimeSpan.FromSeconds(10));
+            }
+        );
+        Assert.All(met, Assert.True);
+    }
+
+    [Fact]
     public void RethrowsTheBodysException()
     {
         var ex = Assert.Throws<InvalidOperationException>(() =>
