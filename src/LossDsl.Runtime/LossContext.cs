@@ -66,9 +66,9 @@ public sealed class LossContext : IDisposable
 
     /// <summary>
     /// The prediction's shape, read once (each read of a tensor's shape is a native call that allocates, and a
-    /// call asks for it many times).
+    /// call asks for it many times). Shared: not to be written to.
     /// </summary>
-    public long[] Shape => _shape ??= Input.shape;
+    internal long[] Shape => _shape ??= Input.shape;
 
     /// <summary>Batch size N.</summary>
     public long N => Shape[0];

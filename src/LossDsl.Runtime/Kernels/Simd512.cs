@@ -326,7 +326,7 @@ internal sealed unsafe partial class Simd512 : ISimd
         return ScaleByPowerOfTwo(ExpOfReduced(clamped, n), n);
     }
 
-    /// <summary>1 / (1 + e) for e = e^-|x|: shared by σ and the softplus tail.</summary>
+    /// <summary>1 / (1 + e) for e = e^-|x|: σ(x) and σ(-x) share it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VF ReciprocalOnePlus(VF e) => ReciprocalNearOne(VF.One + e);
 
