@@ -190,12 +190,13 @@ internal sealed partial class CpuKernel
         private readonly List<(int Node, int Class)> _statOrder = new();
         private readonly Dictionary<(int, int), ParameterExpression> _invariant = new();
 
-        // The loop body: one local per (node, class), assigned once per vector of pixels.
-        private readonly List<ParameterExpression> _bodyVars = new();
-        private readonly List<LinqExpr> _body = new();
-        private readonly Dictionary<(int, int), ParameterExpression> _values = new();
+        // The loop body: one local per (node, class), assigned once per vector of pixels. (Not readonly: a pass
+        // that branches on its targets builds one body per branch from the same prefix, see Scope.)
+        private List<ParameterExpression> _bodyVars = new();
+        private List<LinqExpr> _body = new();
+        private Dictionary<(int, int), ParameterExpression> _values = new();
         private ParameterExpression? _maskBits;
-        private readonly Dictionary<int, ParameterExpression> _classBits = new();
+        private Dictionary<int, ParameterExpression> _classBits = new();
         private ParameterExpression? _indices;
 
         public PassCompiler(
@@ -242,34 +243,36 @@ internal sealed partial class CpuKernel
                     else if (_marks)
                         _targets[c] = Local($"t{c}", Simd1(nameof(Simd512.OneWhere), Simd1(nameof(Simd512.SignBits), marked)));
                 }
-            foreach (var sink in sinks)
+            var accumulators = new Dictionary<int, ParameterExpression>();
+            if (BranchesOnTargets)
             {
-                var node = _k._nodes[sink.Node];
-                if (sink.Kind == SinkKind.Gradient)
+                // The inputs and the checks first, for every pixel vector; then one of three bodies: all of the
+                // vector's targets 0, all 1, or any other mix (see Scope and Known).
+                Value(InputNode(InputKind.Prediction), 0);
+                var t = Target(0);
+                if (_k._plan.IsMasked)
+                    MaskBits();
+                if (_check)
+                    AddChecks(epilogue);
+                var prefix = Scope.Save(this);
+                var bodies = new List<BlockExpression>();
+                foreach (var targetIs in new double?[] { 0, 1, null })
                 {
-                    for (var c = 0; c < _c; c++)
-                        _body.Add(Call(Method(nameof(Simd512.Store)), _grad, Offset(c), Value(sink.Node, node.Classes ? c : 0)));
-                    continue;
+                    prefix.Restore(this, targetIs, branch: true);
+                    EmitSinks(sinks, slotOf, accumulators, epilogue);
+                    bodies.Add(Block(_bodyVars, _body.Append(LinqExpr.Empty())));
                 }
-                // A reduction: one accumulator per slot (the argument's classes fold into one slot
-                // when the reduction drops the class axis).
-                var arg = _k._nodes[node.Args[0]];
-                var accumulators = new Dictionary<int, ParameterExpression>();
-                for (var c = 0; c < (arg.Classes ? _c : 1); c++)
-                {
-                    var slot = slotOf[sink.Node] + (node.Classes ? c : 0);
-                    if (!accumulators.TryGetValue(slot, out var acc))
-                    {
-                        acc = Variable(_vector, $"sum{sink.Node}_{c}");
-                        accumulators[slot] = acc;
-                        _outerVars.Add(acc);
-                        _prologue.Add(Assign(acc, LinqExpr.Default(_vector)));
-                        var target = ArrayAccess(_partials, Convert(LinqExpr.Add(_slotBase, Constant((long)slot)), typeof(int)));
-                        epilogue.Add(AddAssign(target, Call(Method(nameof(Simd512.Sum)), acc)));
-                    }
-                    _body.Add(AddAssign(acc, Value(node.Args[0], c)));
-                }
+                prefix.Restore(this, null, branch: false);
+                _body.Add(
+                    IfThenElse(
+                        Simd1(nameof(Simd512.AllZero), t),
+                        bodies[0],
+                        IfThenElse(Simd1(nameof(Simd512.AllOne), t), bodies[1], bodies[2])
+                    )
+                );
             }
+            else
+                EmitSinks(sinks, slotOf, accumulators, epilogue);
 
             // Pass 1 keeps the activation it computed for its sums in the gradient's memory, for pass 2: past
             // the caches where the run allows (see CpuKernel.StreamsKept), since those lines hold nothing
@@ -307,7 +310,7 @@ internal sealed partial class CpuKernel
                 }
             }
 
-            if (_check)
+            if (_check && !BranchesOnTargets)
                 AddChecks(epilogue);
 
             var done = Label("done");
@@ -325,6 +328,152 @@ internal sealed partial class CpuKernel
             var counter = new CallCounter();
             counter.Visit(lambda.Body);
             return new PassCode(lambda.Compile(), _statOrder.ToArray(), counter.Calls);
+        }
+
+        // What the pass accumulates and stores, from the current body's values: a reduction adds its argument into
+        // one accumulator per slot (the argument's classes fold into one slot when the reduction drops the class
+        // axis), shared by every body of a pass that branches; the gradient is stored.
+        private void EmitSinks(List<Sink> sinks, int[] slotOf, Dictionary<int, ParameterExpression> accumulators, List<LinqExpr> epilogue)
+        {
+            foreach (var sink in sinks)
+            {
+                var node = _k._nodes[sink.Node];
+                if (sink.Kind == SinkKind.Gradient)
+                {
+                    for (var c = 0; c < _c; c++)
+                        _body.Add(Call(Method(nameof(Simd512.Store)), _grad, Offset(c), Value(sink.Node, node.Classes ? c : 0)));
+                    continue;
+                }
+                var arg = _k._nodes[node.Args[0]];
+                for (var c = 0; c < (arg.Classes ? _c : 1); c++)
+                {
+                    var slot = slotOf[sink.Node] + (node.Classes ? c : 0);
+                    if (!accumulators.TryGetValue(slot, out var acc))
+                    {
+                        acc = Variable(_vector, $"sum{sink.Node}_{c}");
+                        accumulators[slot] = acc;
+                        _outerVars.Add(acc);
+                        _prologue.Add(Assign(acc, LinqExpr.Default(_vector)));
+                        var target = ArrayAccess(_partials, Convert(LinqExpr.Add(_slotBase, Constant((long)slot)), typeof(int)));
+                        epilogue.Add(AddAssign(target, Call(Method(nameof(Simd512.Sum)), acc)));
+                    }
+                    _body.Add(AddAssign(acc, Value(node.Args[0], c)));
+                }
+            }
+        }
+
+        // A one-pass binary loss on per-class targets branches on each pixel vector's targets: where all are 0 (the
+        // background of a sparse mask) or all are 1, the body is compiled with the target known, and every node
+        // that knowing it settles is left out (t·a, (1 - t)·b, a + 0·b, and what they feed: about half of binary
+        // focal's arithmetic where its targets are 0). The nodes that remain are computed as in the other body,
+        // from the same values, so the results are the same up to the sign of a zero (a + 0 for a = -0), and
+        // except where a left-out product would have been 0·∞ = NaN: a non-finite prediction, which the checks
+        // report whichever body runs.
+        private bool BranchesOnTargets =>
+            _k._branch
+            && !_kept
+            && !_index
+            && _c == 1
+            && _pass == 1
+            && _k._plan.Passes == 1
+            && InputNode(InputKind.Target) >= 0
+            && InputNode(InputKind.Prediction) >= 0
+            && !_k._nodes.Any(n => n.Expr is LossDsl.Unary { Op: UnaryOp.Softmax or UnaryOp.LogSoftmax });
+
+        // The target's value in the body being built (null: read from memory), and what that settles.
+        private double? _targetIs;
+        private Dictionary<(int, int), double?> _known = new();
+
+        // The value node id takes for class c when the target is known, or null when it must be computed. Only
+        // exact steps: x·0 = 0 and x·1 = x, x ± 0 = x, 0^γ = 0 (γ > 0), 1^γ = 1, and constants combined in float32
+        // as the pass would combine them.
+        private double? Known(int id, int c)
+        {
+            if (_targetIs is null)
+                return null;
+            var node = _k._nodes[id];
+            if (!node.Classes)
+                c = 0;
+            if (_known.TryGetValue((id, c), out var memo))
+                return memo;
+            double? Arg(int i) => Known(node.Args[i], c);
+            static double F(float v) => v;
+            double? known = node.Kind switch
+            {
+                Kind.Const => node.Value,
+                Kind.Stat => null,
+                _ => node.Expr switch
+                {
+                    Input { Kind: InputKind.Target } => _targetIs,
+                    LossDsl.Unary { Op: UnaryOp.Neg } => Arg(0) is double a ? -a : null,
+                    Masked => Arg(0) is 0 ? 0 : null,
+                    LossDsl.Binary { Op: BinaryOp.Mul } => (Arg(0), Arg(1)) switch
+                    {
+                        (0, _) or (_, 0) => 0,
+                        (double a, double b) => F((float)a * (float)b),
+                        _ => null,
+                    },
+                    LossDsl.Binary { Op: BinaryOp.Add } => Arg(0) is double a && Arg(1) is double b ? F((float)a + (float)b) : null,
+                    LossDsl.Binary { Op: BinaryOp.Sub } => Arg(0) is double a && Arg(1) is double b ? F((float)a - (float)b) : null,
+                    LossDsl.Binary { Op: BinaryOp.Pow } => (Arg(0), _k._nodes[node.Args[1]]) switch
+                    {
+                        (0, { Kind: Kind.Const, Value: > 0 }) => 0,
+                        (1, { Kind: Kind.Const }) => 1,
+                        _ => null,
+                    },
+                    _ => null,
+                },
+            };
+            _known[(id, c)] = known;
+            return known;
+        }
+
+        // The body-building state a branch starts from: the shared prefix's locals and what they cache.
+        private sealed record Scope(
+            List<ParameterExpression> BodyVars,
+            List<LinqExpr> Body,
+            Dictionary<(int, int), ParameterExpression> Values,
+            ParameterExpression? MaskBits,
+            Dictionary<int, ParameterExpression> ClassBits,
+            ParameterExpression? Indices,
+            Dictionary<int, ParameterExpression> Targets,
+            Dictionary<(int, int), ParameterExpression> ExpNegAbs,
+            Dictionary<(int, int), ParameterExpression> SoftTails,
+            Dictionary<(int, int), ParameterExpression> Reciprocals
+        )
+        {
+            public static Scope Save(PassCompiler p) =>
+                new(
+                    new(p._bodyVars),
+                    new(p._body),
+                    new(p._values),
+                    p._maskBits,
+                    new(p._classBits),
+                    p._indices,
+                    new(p._targets),
+                    new(p._expNegAbs),
+                    new(p._softTails),
+                    new(p._reciprocals)
+                );
+
+            // Back to this state, with fresh copies (a branch's locals must not leak into another), for a body
+            // with the target known to be targetIs (or read): an empty one for a branch (inside the prefix's
+            // block, it sees the prefix's locals), or the prefix itself.
+            public void Restore(PassCompiler p, double? targetIs, bool branch)
+            {
+                p._bodyVars = branch ? new() : new(BodyVars);
+                p._body = branch ? new() : new(Body);
+                p._values = new(Values);
+                p._maskBits = MaskBits;
+                p._classBits = new(ClassBits);
+                p._indices = Indices;
+                p._targets = new(Targets);
+                p._expNegAbs = new(ExpNegAbs);
+                p._softTails = new(SoftTails);
+                p._reciprocals = new(Reciprocals);
+                p._targetIs = targetIs;
+                p._known = new();
+            }
         }
 
         // The value checks, fused into the pass: every element it covers of the prediction and the target
@@ -409,6 +558,21 @@ internal sealed partial class CpuKernel
             return v;
         }
 
+        // A value known at compile time, splat once before the loop.
+        private readonly Dictionary<float, ParameterExpression> _knownSplats = new();
+
+        private ParameterExpression KnownSplat(float value)
+        {
+            if (!_knownSplats.TryGetValue(value, out var v))
+            {
+                v = Variable(_vector, $"known{_knownSplats.Count}");
+                _outerVars.Add(v);
+                _prologue.Add(Assign(v, Call(Method(nameof(Simd512.Splat)), Constant(value))));
+                _knownSplats[value] = v;
+            }
+            return v;
+        }
+
         private ParameterExpression MaskBits() => _maskBits ??= Local("valid", Call(Method(nameof(Simd512.MaskBits)), _mask, _i));
 
         private ParameterExpression ClassBits(int c)
@@ -430,6 +594,8 @@ internal sealed partial class CpuKernel
                 c = 0;
             if (_values.TryGetValue((id, c), out var known) || _invariant.TryGetValue((id, c), out known))
                 return known;
+            if (node.Kind == Kind.Pixel && Known(id, c) is double settled)
+                return _values[(id, c)] = KnownSplat((float)settled);
             switch (node.Kind)
             {
                 case Kind.Const:
@@ -511,6 +677,21 @@ internal sealed partial class CpuKernel
                 }
                 case LossDsl.Binary b:
                 {
+                    // With the target known, an operand that is 0 or 1 leaves the other as it is (a product with 0
+                    // is settled in Known).
+                    if (_targetIs is not null)
+                        switch (b.Op, Known(node.Args[0], c), Known(node.Args[1], c))
+                        {
+                            case (BinaryOp.Mul, 1, _):
+                            case (BinaryOp.Add, 0, _):
+                                return Arg(1, c);
+                            case (BinaryOp.Mul, _, 1):
+                            case (BinaryOp.Add, _, 0):
+                            case (BinaryOp.Sub, _, 0):
+                                return Arg(0, c);
+                            case (BinaryOp.Sub, 0, _):
+                                return Negate(Arg(1, c));
+                        }
                     var right = _k._nodes[node.Args[1]];
                     if (b.Op == BinaryOp.Pow && right.Kind == Kind.Const)
                     {
@@ -530,10 +711,10 @@ internal sealed partial class CpuKernel
             }
         }
 
-        private readonly Dictionary<int, ParameterExpression> _targets = new();
-        private readonly Dictionary<(int, int), ParameterExpression> _expNegAbs = new();
-        private readonly Dictionary<(int, int), ParameterExpression> _softTails = new();
-        private readonly Dictionary<(int, int), ParameterExpression> _reciprocals = new();
+        private Dictionary<int, ParameterExpression> _targets = new();
+        private Dictionary<(int, int), ParameterExpression> _expNegAbs = new();
+        private Dictionary<(int, int), ParameterExpression> _softTails = new();
+        private Dictionary<(int, int), ParameterExpression> _reciprocals = new();
 
         // σ, log σ and softplus of a value and of its negation all start from e^-|x|, 1/(1 + e^-|x|)
         // and log(1 + e^-|x|): computed once per value (keyed by the value without its sign).

@@ -63,11 +63,12 @@ internal sealed partial class CpuKernel
     /// <summary>The vector width this kernel computes with.</summary>
     internal ISimd Simd => _simd;
 
-    private CpuKernel(KernelPlan plan, ISimd simd, bool? keep, bool? stream)
+    private CpuKernel(KernelPlan plan, ISimd simd, bool? keep, bool? stream, bool? branch = null)
     {
         _plan = plan;
         _simd = simd;
         _stream = stream ?? StreamByDefault();
+        _branch = branch ?? Switch(BranchVariable, BranchSetting.Value, byDefault: true);
         _kept = keep ?? KeepByDefault(simd) ? KeptActivation() : -1;
     }
 
@@ -126,6 +127,18 @@ internal sealed partial class CpuKernel
     private readonly bool _stream;
 
     /// <summary>
+    /// The environment variable that turns the branch of one-pass binary losses on their targets (a body for
+    /// pixel vectors whose targets are all 0, one for all 1, see CpuKernel.Compiled.cs) on (1) or off (0), for
+    /// comparisons; by default it is on.
+    /// </summary>
+    public const string BranchVariable = "LOSSDSL_BRANCH_TARGETS";
+
+    private static readonly Lazy<string?> BranchSetting = new(() => Environment.GetEnvironmentVariable(BranchVariable));
+
+    // Whether a one-pass binary loss's compiled pass branches on its targets.
+    private readonly bool _branch;
+
+    /// <summary>
     /// True when pass 1 of a run stores the kept softmax past the caches: streaming stores need every vector's
     /// address aligned to its size, so the spatial size must be a whole number of vectors and the gradient's
     /// block aligned (the pool aligns it to 64 bytes).
@@ -182,11 +195,20 @@ internal sealed partial class CpuKernel
     /// (<see cref="KeepVariable"/> overrides the default).</param>
     /// <param name="stream">Whether pass 1 stores the kept softmax past the caches where the layout allows; by
     /// default it does (<see cref="StreamVariable"/> overrides the default).</param>
-    public static CpuKernel? TryCreate(CompiledSpec compiled, bool masked, ISimd? simd = null, bool? keep = null, bool? stream = null)
+    /// <param name="branch">Whether a one-pass binary loss branches on its targets; by default it does
+    /// (<see cref="BranchVariable"/> overrides the default).</param>
+    public static CpuKernel? TryCreate(
+        CompiledSpec compiled,
+        bool masked,
+        ISimd? simd = null,
+        bool? keep = null,
+        bool? stream = null,
+        bool? branch = null
+    )
     {
         try
         {
-            return new CpuKernel(KernelPlan.Build(compiled, masked), simd ?? Kernels.Simd.Native, keep, stream);
+            return new CpuKernel(KernelPlan.Build(compiled, masked), simd ?? Kernels.Simd.Native, keep, stream, branch);
         }
         catch (NotSupportedException)
         {

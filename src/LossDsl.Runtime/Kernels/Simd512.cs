@@ -90,6 +90,14 @@ internal sealed unsafe partial class Simd512 : ISimd
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VF SignWhere(VF bits, VF p) => p | (bits & Vector512.Create(-0f));
 
+    /// <summary>True when every lane is 0 (either sign): a vector of background targets.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AllZero(VF t) => Vector512.EqualsAll(t, VF.Zero);
+
+    /// <summary>True when every lane is exactly 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AllOne(VF t) => Vector512.EqualsAll(t, VF.One);
+
     /// <summary>All bits set in the lanes that are exactly 1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VF IsOne(VF t) => Vector512.Equals(t.AsUInt32(), Vector512.Create(0x3F800000u)).AsSingle();
