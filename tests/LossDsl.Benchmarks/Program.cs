@@ -599,10 +599,12 @@ public static class PeakMemory
         torch.set_num_threads(Environment.ProcessorCount);
         var c = Cases.All().ElementAt(index);
         // One-time work (JIT, the kernel's construction and compiled passes, thread teams) happens in a
-        // step on a small input of the same case first, so the peak is that of a training step.
+        // step on a small input of the same case first, so the peak is that of a training step. Sides of 64 at
+        // most: large enough that the passes run on the thread team (ThreadTeam.SerialBelow) as the measured
+        // step's do, which starts the team's threads.
         var warm = new FusedVsEager
         {
-            Case = c with { Shape = c.Shape.Take(2).Concat(c.Shape.Skip(2).Select(d => Math.Min(d, 32L))).ToArray() },
+            Case = c with { Shape = c.Shape.Take(2).Concat(c.Shape.Skip(2).Select(d => Math.Min(d, 64L))).ToArray() },
         };
         warm.Setup();
         (path == "fused" ? (Action)warm.Fused_ : warm.Eager)();
