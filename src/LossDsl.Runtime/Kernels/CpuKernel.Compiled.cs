@@ -80,7 +80,10 @@ internal sealed partial class CpuKernel
         public int CallsOf(params string[] names) => names.Sum(n => Calls.TryGetValue(n, out var k) ? k : 0);
     }
 
-    /// <summary>How many exponentials a compiled pass evaluates per vector of pixels (for tests), or null when it is not compiled.</summary>
+    /// <summary>
+    /// How many exponentials a compiled pass evaluates per vector of pixels (for tests), or null when it is not compiled;
+    /// a pass that branches on its targets counts those of each of its bodies.
+    /// </summary>
     internal int? ExponentialsIn(int pass, long classes, bool index) =>
         CompiledFor(pass, classes, index)?.CallsOf(nameof(Simd512.Exp), nameof(Simd512.ExpOutOfLine), nameof(Simd512.ExpNegAbs));
 
