@@ -144,8 +144,8 @@ internal sealed unsafe partial class Simd512 : ISimd
     public static VF Reciprocal(VF x) => VF.One / x;
 
     /// <summary>
-    /// e^x in float32 arithmetic: x = n·ln 2 + r with |r| ≤ ln2/2, e^r by its Taylor polynomial to r^7
-    /// (truncation below 6e-9 relative), and 2^n applied by <see cref="ScaleByPowerOfTwo"/>, so subnormal
+    /// e^x in float32 arithmetic: x = n·ln 2 + r with |r| ≤ ln2/2, e^r by a polynomial of degree 6
+    /// (approximation error below 6e-9 relative, <see cref="ExpOfReduced"/>), and 2^n applied by <see cref="ScaleByPowerOfTwo"/>, so subnormal
     /// results come out right. 0 below -103.98, +∞ above ln(float.MaxValue), NaN for NaN. About 2 ulp; no
     /// float64 detour.
     /// </summary>
@@ -187,20 +187,23 @@ internal sealed unsafe partial class Simd512 : ISimd
         return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
     }
 
-    /// <summary>e^r for r = x - n·ln 2 (ln 2 in two parts, so r is exact to float32 rounding), |r| ≤ ln2/2.</summary>
+    /// <summary>
+    /// e^r for r = x - n·ln 2 (ln 2 in two parts, so r is exact to float32 rounding), |r| ≤ ln2/2: 1 + r·g(r), with
+    /// g(r) = (e^r - 1)/r by its degree-5 Chebyshev interpolant on [-ln2/2, ln2/2] (5.1e-9 relative in exact
+    /// arithmetic, against 5.9e-9 for the Taylor polynomial to r^7 it replaced, one FMA shorter; e^0 is exactly 1).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static VF ExpOfReduced(VF x, VF n)
     {
         var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693145752f), x);
         r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-1.42860677e-6f), r);
-        var p = Vector512.Create(1f / 5040f);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 720f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 120f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 24f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 6f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
-        p = Vector512.FusedMultiplyAdd(p, r, VF.One);
-        return Vector512.FusedMultiplyAdd(p, r, VF.One);
+        var g = Vector512.Create(1.39336404e-3f);
+        g = Vector512.FusedMultiplyAdd(g, r, Vector512.Create(8.36914871e-3f));
+        g = Vector512.FusedMultiplyAdd(g, r, Vector512.Create(4.16664667e-2f));
+        g = Vector512.FusedMultiplyAdd(g, r, Vector512.Create(1.66665047e-1f));
+        g = Vector512.FusedMultiplyAdd(g, r, Vector512.Create(0.5f));
+        g = Vector512.FusedMultiplyAdd(g, r, VF.One);
+        return Vector512.FusedMultiplyAdd(g, r, VF.One);
     }
 
     /// <summary>p·2^n for an integral n with |n| ≤ 125 and p in [½, 2]: 2^n as exponent bits, one exact product.</summary>
