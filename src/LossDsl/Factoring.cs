@@ -131,7 +131,8 @@ internal static class Factoring
                 order.Add(f);
             shared[f] = n + 1;
         }
-        var best = order.FirstOrDefault(f => shared[f] == shared.Values.Max());
+        var most = shared.Count == 0 ? 0 : shared.Values.Max();
+        var best = order.FirstOrDefault(f => shared[f] == most);
         if (best is null || shared[best] < 2)
             return Sum(terms);
         var with = new List<Term>();

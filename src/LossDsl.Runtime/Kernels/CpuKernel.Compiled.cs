@@ -247,7 +247,8 @@ internal sealed partial class CpuKernel
                         _targets[c] = Local($"t{c}", Simd1(nameof(Simd512.OneWhere), Simd1(nameof(Simd512.SignBits), marked)));
                 }
             var accumulators = new Dictionary<int, ParameterExpression>();
-            if (BranchesOnTargets)
+            var branches = BranchesOnTargets;
+            if (branches)
             {
                 // The inputs and the checks first, for every pixel vector; then one of three bodies: all of the
                 // vector's targets 0, all 1, or any other mix (see Scope and Known).
@@ -313,7 +314,7 @@ internal sealed partial class CpuKernel
                 }
             }
 
-            if (_check && !BranchesOnTargets)
+            if (_check && !branches)
                 AddChecks(epilogue);
 
             var done = Label("done");

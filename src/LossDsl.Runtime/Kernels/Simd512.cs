@@ -179,12 +179,19 @@ internal sealed unsafe partial class Simd512 : ISimd
     {
         // The hardware's min and max (one instruction each; the IEEE ones take several on x86).
         var clamped = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(-104f)), Vector512.Create(88.76f));
-        var n = Vector512.Round(clamped * Vector512.Create(Log2E));
-        var result = ScaleByPowerOfTwo(ExpOfReduced(clamped, n), n);
+        var result = ExpOfClamped(clamped);
         // Scaling in one step rounds everything below -103.972 (where p·2^n < 2^-150) to 0 already.
         if (!ScalesInOneStep)
             result = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(-103.98f)), VF.Zero, result);
         return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
+    }
+
+    /// <summary>e^x for x in [-104, 88.76] (or NaN): n = round(x·log2 e), e^r scaled by <see cref="ScaleByPowerOfTwo"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static VF ExpOfClamped(VF clamped)
+    {
+        var n = Vector512.Round(clamped * Vector512.Create(Log2E));
+        return ScaleByPowerOfTwo(ExpOfReduced(clamped, n), n);
     }
 
     /// <summary>
@@ -332,9 +339,7 @@ internal sealed unsafe partial class Simd512 : ISimd
         var a = -Vector512.Abs(x);
         if (!ScalesInOneStep)
             return Exp(a);
-        var clamped = ClampBelow(a, Vector512.Create(-104f));
-        var n = Vector512.Round(clamped * Vector512.Create(Log2E));
-        return ScaleByPowerOfTwo(ExpOfReduced(clamped, n), n);
+        return ExpOfClamped(ClampBelow(a, Vector512.Create(-104f)));
     }
 
     /// <summary>1 / (1 + e) for e = e^-|x|: σ(x) and σ(-x) share it.</summary>
